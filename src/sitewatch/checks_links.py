@@ -1,0 +1,33 @@
+"""Link findings: each broken target once, with every page it appears on."""
+
+from __future__ import annotations
+
+from sitewatch.crawl.verdict import message_zh
+from sitewatch.models import DEDUCT, Finding
+from sitewatch.store import Store
+
+LINK_BROKEN = "link.broken"
+
+
+def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Finding]:
+    out: list[Finding] = []
+    for target, pages in store.broken_targets(scan_id):
+        evidence: dict = {}
+        if target.status is not None:
+            evidence["status"] = target.status
+        if target.reason and not target.reason.startswith("http_"):
+            evidence["error"] = target.reason
+        if target.detail:
+            evidence["detail"] = target.detail
+        if target.chain:
+            evidence["redirects"] = [{"url": u, "status": s} for u, s in target.chain]
+            evidence["final_url"] = target.final_url
+        evidence["method"] = target.method
+        texts = store.link_texts(scan_id, target.url)
+        extra = {"internal": bool(target.internal)}
+        if texts:
+            extra["link_text"] = texts[0]
+        out.append(Finding(rule=LINK_BROKEN, severity=severity, url=target.url,
+                           message=message_zh(target.reason, target.detail, bool(target.chain)),
+                           found_on=pages, evidence=evidence, extra=extra))
+    return out

@@ -1,0 +1,226 @@
+"""The crawl loop: a frontier of URLs, workers that fetch them, pages parsed, links checked, rows stored."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sitewatch.config import SiteConfig
+from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
+from sitewatch.crawl.politeness import Politeness
+from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
+from sitewatch.encoding import decode_html
+from sitewatch.extract import ParsedPage, parse_html
+from sitewatch.store import Link, Page, Store, Target
+from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, normalize
+
+WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
+WAF_RETRIES = 2
+
+
+@dataclass
+class CrawlStats:
+    pages: int = 0                 # HTML pages fetched and parsed
+    checked: int = 0               # URLs checked (pages included)
+    links: int = 0                 # link occurrences recorded
+    broken: int = 0                # broken URLs
+    skipped_robots: int = 0
+    traps: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    seconds: float = 0.0
+    limited: bool = False          # max_pages reached
+
+    def to_json(self) -> dict:
+        d = dict(vars(self))
+        d["pages_per_second"] = round(self.pages / self.seconds, 1) if self.seconds else None
+        return d
+
+
+PageHook = Callable[[str, str, ParsedPage, int], list[str]]
+
+
+class Crawler:
+    """Crawls one site into the store. ``page_hooks`` see every parsed in-scope page (list engines, checks)
+    and may return extra URLs of the site to crawl (e.g. pages of a JavaScript pager)."""
+
+    def __init__(self, cfg: SiteConfig, store: Store, scan_id: int,
+                 progress: Callable[[CrawlStats, int], None] | None = None,
+                 page_hooks: list[PageHook] | None = None):
+        self.cfg = cfg
+        self.store = store
+        self.scan_id = scan_id
+        self.scope = Scope.for_start_urls(cfg.start_urls, cfg.prefixes, cfg.extra_hosts, cfg.excludes)
+        self.traps = TrapGuard(max_query_variants=cfg.max_query_variants)
+        self.politeness = Politeness(cfg.concurrency, cfg.rate, user_agent="sitewatch", obey_robots=cfg.obey_robots)
+        self.fetcher = Fetcher(self.politeness, timeout=cfg.timeout, retries=cfg.retries,
+                               user_agent=cfg.user_agent, verify_tls=cfg.verify_tls)
+        self.stats = CrawlStats()
+        self.progress = progress
+        self.page_hooks = page_hooks or []
+        self._seen: set[bytes] = set()
+        self._queue: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
+        self._error_pages: dict[str, SiteErrorPage | None] = {}
+        self._crawl_budget = cfg.max_pages
+
+    @staticmethod
+    def _key(url: str) -> bytes:
+        return hashlib.blake2b(url.encode(), digest_size=8).digest()
+
+    def _enqueue(self, url: str, depth: int, crawl: bool) -> None:
+        k = self._key(url)
+        if k in self._seen:
+            return
+        self._seen.add(k)
+        if crawl:
+            if is_attachment(url) or depth > self.cfg.max_depth:
+                crawl = False
+            else:
+                trap = self.traps.admit(url)
+                if trap:
+                    self.stats.traps[trap] = self.stats.traps.get(trap, 0) + 1
+                    crawl = False
+                    if trap != "query_variants":
+                        return
+                elif self._crawl_budget <= 0:
+                    self.stats.limited = True
+                    crawl = False
+                else:
+                    self._crawl_budget -= 1
+        self._queue.put_nowait((url, depth, crawl))
+
+    def seed(self, urls: list[tuple[str, int, bool]], seen: list[str] = ()) -> None:
+        """Prime the frontier (resume): already-done URLs go into the seen set, pending ones into the queue."""
+        for u in seen:
+            self._seen.add(self._key(u))
+        for url, depth, crawl in urls:
+            self._enqueue(url, depth, crawl and self.scope.in_scope(url))
+
+    async def run(self, resume: bool = False) -> CrawlStats:
+        started = time.monotonic()
+        if not resume:
+            for u in self.cfg.start_urls:
+                self._enqueue(u, 0, True)
+        try:
+            await self._learn_error_pages()
+            n_workers = min(128, max(16, self.cfg.concurrency * 8))
+            workers = [asyncio.create_task(self._worker()) for _ in range(n_workers)]
+            ticker = asyncio.create_task(self._tick()) if self.progress else None
+            await self._queue.join()
+            for w in workers:
+                w.cancel()
+            if ticker:
+                ticker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            self.stats.requests = self.fetcher.requests
+            self.stats.seconds = time.monotonic() - started
+            await self.fetcher.aclose()
+            self.store.flush()
+        return self.stats
+
+    def pending(self) -> list[tuple[str, int, bool]]:
+        """What is still queued (for checkpointing an interrupted scan)."""
+        return list(self._queue._queue)  # type: ignore[attr-defined]
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.progress(self.stats, self._queue.qsize())
+
+    async def _learn_error_pages(self) -> None:
+        """Ask each start host for a random non-existent URL: a 200 answer is the site's soft-404 page."""
+        for start in self.cfg.start_urls:
+            probe = directory_of(start) + f"sitewatch-no-such-page-{secrets.token_hex(6)}.html"
+            res = await self.fetcher.fetch(probe, body_limit=PROBE_BODY)
+            ep = None
+            if res.status == 200 and res.body:
+                text, _ = decode_html(res.body, res.content_type)
+                p = parse_html(text, res.final_url or probe)
+                ep = SiteErrorPage(200, p.title, p.text_len)
+            self._error_pages[host_key(start)] = ep
+
+    async def _worker(self) -> None:
+        while True:
+            url, depth, crawl = await self._queue.get()
+            try:
+                await self._process(url, depth, crawl)
+            except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the scan
+                self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method="GET", status=None,
+                               verdict="error", reason="internal_error", detail=f"{type(exc).__name__}: {exc}"[:500],
+                               final_url=url, chain=[], elapsed_ms=0)
+            finally:
+                self.store.maybe_flush()
+                self._queue.task_done()
+
+    async def _process(self, url: str, depth: int, crawl: bool) -> None:
+        res = await self.fetcher.fetch(url, head_first=not crawl and is_attachment(url),
+                                       body_limit=0 if is_attachment(url) else (MAX_BODY if crawl else PROBE_BODY))
+        verdict = Verdict(OK)
+        parsed: ParsedPage | None = None
+        text = ""
+        encoding = ""
+        final = res.final_url or url
+        if res.error is None and res.status == 200 and res.body is not None and res.is_html:
+            if crawl and len(res.body.strip()) < WAF_BLIP_BYTES:
+                res = await self._retry_blip(url, res)
+            text, encoding = decode_html(res.body or b"", res.content_type)
+            parsed = parse_html(text, final)
+            verdict = judge(res, title=parsed.title, text_len=parsed.text_len, text_sample=parsed.text_sample,
+                            refresh=parsed.refresh, error_page=self._error_pages.get(host_key(final)))
+        else:
+            verdict = judge(res)
+        self._record_target(url, crawl, res, verdict)
+        if parsed is None or verdict.verdict != OK or not crawl or not self.scope.in_scope(final):
+            return
+        if final != url:
+            k = self._key(final)
+            if k in self._seen:
+                return
+            self._seen.add(k)
+        self._record_page(final, res, parsed, text, encoding, depth)
+        extra: list[str] = []
+        for hook in self.page_hooks:
+            extra.extend(hook(final, text, parsed, self.scan_id) or ())
+        if not parsed.nofollow:
+            for link in parsed.links:
+                self._enqueue(link.url, depth + 1, self.scope.in_scope(link.url))
+        for u in extra:
+            n = normalize(u, final)
+            if n:
+                self._enqueue(n, depth + 1, self.scope.in_scope(n))
+
+    async def _retry_blip(self, url: str, res: FetchResult) -> FetchResult:
+        """A near-empty 200 answer is often a web firewall blip: warm up on the start page, then try again."""
+        for _ in range(WAF_RETRIES):
+            await self.fetcher.fetch(self.cfg.start_urls[0], body_limit=PROBE_BODY)
+            again = await self.fetcher.fetch(url)
+            if again.error or again.status != 200 or len((again.body or b"").strip()) >= WAF_BLIP_BYTES:
+                return again
+            res = again
+        return res
+
+    def _record_target(self, url: str, crawl: bool, res: FetchResult, verdict: Verdict) -> None:
+        self.stats.checked += 1
+        if verdict.verdict == BROKEN:
+            self.stats.broken += 1
+        elif verdict.reason == "robots":
+            self.stats.skipped_robots += 1
+        self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method=res.method, status=res.status,
+                       verdict=verdict.verdict, reason=verdict.reason, detail=verdict.detail[:500],
+                       final_url=res.final_url or url, chain=[list(h) for h in res.chain],
+                       elapsed_ms=int(res.elapsed * 1000))
+
+    def _record_page(self, url: str, res: FetchResult, parsed: ParsedPage, text: str, encoding: str,
+                     depth: int) -> None:
+        self.stats.pages += 1
+        self.stats.links += len(parsed.links)
+        body = res.body or b""
+        self.store.add(Page, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title, encoding=encoding,
+                       content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000), size=len(body),
+                       depth=depth, content_hash=hashlib.sha1(body).hexdigest(), pub_date=None, meta=parsed.meta)
+        for link in parsed.links:
+            self.store.add(Link, scan_id=self.scan_id, page_url=url, target=link.url, tag=link.tag, text=link.text)
