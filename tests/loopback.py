@@ -1,0 +1,106 @@
+"""A small programmable HTTP server on 127.0.0.1 for tests: routes map paths to canned or computed answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/html; charset=utf-8"
+    delay: float = 0.0
+    head_status: int | None = None           # answer HEAD with this status instead
+
+
+Route = Answer | Callable[[str, int], Answer]   # callable gets (method, nth request to this path)
+
+
+class LoopbackSite:
+    def __init__(self, routes: dict[str, Route] | None = None):
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):  # quiet
+                pass
+
+            def _serve(self, method: str) -> None:
+                path = unquote(self.path)
+                bare = urlsplit(path).path
+                with site._lock:
+                    site.requests[(method, path)] += 1
+                    nth = site.requests[(method, path)]
+                route = site.routes.get(path, site.routes.get(bare))
+                ans = route(method, nth) if callable(route) else route
+                if ans is None:
+                    ans = Answer(404, "<html><head><title>Not Found</title></head><body>nothing here</body></html>")
+                if ans.delay:
+                    time.sleep(ans.delay)
+                status = ans.head_status if (method == "HEAD" and ans.head_status) else ans.status
+                body = ans.body.encode("utf-8") if isinstance(ans.body, str) else ans.body
+                try:
+                    self.send_response(status)
+                    if ans.content_type:
+                        self.send_header("Content-Type", ans.content_type)
+                    for k, v in ans.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if method != "HEAD":
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_HEAD(self):
+                self._serve("HEAD")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def hits(self, path: str) -> int:
+        return sum(n for (m, p), n in self.requests.items() if urlsplit(p).path == path)
+
+    def __enter__(self) -> "LoopbackSite":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def page(title: str, body: str = "", head: str = "") -> str:
+    return f"<html><head><meta charset='utf-8'><title>{title}</title>{head}</head><body>{body}</body></html>"
+
+
+def refused_port() -> int:
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
