@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import lxml.html
 from lxml import etree
 
-from sitewatch.dates import date_from_url, is_date_text, normalise_text, parse_date
+from sitewatch.dates import date_from_url, is_date_text, parse_date
 from sitewatch.models import ListItem
 
 HtmlElement = lxml.html.HtmlElement
@@ -58,8 +58,8 @@ def parse_html(html: str | bytes) -> HtmlElement | None:
 
 
 def clean_text(text: str | None) -> str:
-    """Whitespace-collapsed, full-width-normalised text."""
-    return _WS.sub(" ", normalise_text(text or "")).strip()
+    """Whitespace-collapsed text (nbsp and ideographic spaces included)."""
+    return _WS.sub(" ", text or "").strip()
 
 
 def base_url(root: HtmlElement, page_url: str) -> str:
@@ -301,15 +301,6 @@ def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -
         title = _strip_pinned_prefix(title)
     return ListItem(title=title, url=url, date=date, date_source=date_source, pinned=pinned,
                     attachments=attachments)
-
-
-def _inside(el: HtmlElement, ancestor: HtmlElement) -> bool:
-    parent = el.getparent()
-    while parent is not None:
-        if parent is ancestor:
-            return True
-        parent = parent.getparent()
-    return False
 
 
 def column_key(url: str) -> str:

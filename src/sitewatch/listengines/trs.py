@@ -18,7 +18,6 @@ from sitewatch.models import Listing
 _CREATE_PAGE = re.compile(r"createPageHTML\s*\(([^()]*)\)")
 _COUNT_PAGE = re.compile(r"\bcountPage\s*=\s*(\d+)")
 _PAGER_SUFFIX = re.compile(r"index[\"'\s+_]*[^;\n]{0,40}?\b(shtml|html|htm)\b")
-_ARG = re.compile(r"\s*(?:(\d+)|[\"']([^\"']*)[\"']|[^,]*)\s*(?:,|$)")
 _SUFFIXES = ("shtml", "html", "htm")
 
 
