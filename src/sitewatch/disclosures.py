@@ -1,0 +1,351 @@
+"""Mandated disclosures: title normalisation, year extraction, matching list items to items, due dates.
+
+Everything here is pure: list items in, assessments out. ``checks_content.check_disclosures`` turns the
+assessments into findings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from sitewatch.models import ListItem
+from sitewatch.rules import DisclosureItem, RuleSet
+
+OK = "ok"
+MISSING = "missing"
+LATE = "late"
+NOT_DUE = "not_due"
+
+_QUOTES = "“”‘’\"'「」『』〝〞＂｀`"
+_QUOTE_TABLE = str.maketrans("", "", _QUOTES)
+_SPACE_RE = re.compile(r"\s+")
+_CN_DIGITS = str.maketrans("〇零○一二三四五六七八九", "001123456789")
+_YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})年|([〇零○一二三四五六七八九]{4})年")
+_BARE_YEAR_RE = re.compile(r"(?<![\d〔\[【(])((?:19|20)\d{2})(?![\d〕\]】)])")
+_DOCNO_RE = re.compile(r"([\u4e00-\u9fff]{1,8})[〔\[【(]\s*((?:19|20)\d{2})\s*[〕\]】)]\s*第?(\d{1,4})\s*号")
+_BOOK_TITLE_RE = re.compile(r"《([^《》]{2,})》")
+_DOC_SUFFIX_RE = re.compile(r"的(通知|通告|公告|决定|意见|批复|函)$")
+_PAREN_RE = re.compile(r"\([^()]*\)$")
+_EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def normalise_title(text: str) -> str:
+    """NFKC (full-width to half-width), drop whitespace and quotes: “三公”经费, "三公"经费, 「三公」 → 三公经费."""
+    return _SPACE_RE.sub("", unicodedata.normalize("NFKC", text)).translate(_QUOTE_TABLE)
+
+
+def _year_spans(norm: str) -> list[tuple[int, int, int]]:
+    spans = []
+    for m in _YEAR_RE.finditer(norm):
+        year = int(m[1]) if m[1] else int(m[2].translate(_CN_DIGITS))
+        spans.append((m.start(), m.end(), year))
+    if not spans:
+        spans = [(m.start(), m.end(), int(m[1])) for m in _BARE_YEAR_RE.finditer(norm)]
+    return spans
+
+
+def extract_years(text: str) -> list[int]:
+    """Years named in a title, in order: 2026年, 2026年度, 二〇二六年; a bare 2026 only when no 年 form."""
+    return [year for _, _, year in _year_spans(normalise_title(text))]
+
+
+def _bound_years(norm: str, words: Iterable[str]) -> set[int]:
+    """Years that belong to the keyword: the nearest year before each occurrence, else the first after."""
+    spans = _year_spans(norm)
+    years: set[int] = set()
+    for word in words:
+        for m in re.finditer(re.escape(normalise_title(word)), norm):
+            before = [y for s, e, y in spans if e <= m.start()]
+            after = [y for s, e, y in spans if s >= m.end()]
+            if before:
+                years.add(before[-1])
+            elif after:
+                years.add(after[0])
+    return years
+
+
+def match_years(item: DisclosureItem, text: str) -> set[int] | None:
+    """None when ``text`` is not this item; else the years it is for (empty when it names none)."""
+    norm = normalise_title(text)
+    if not norm or any(normalise_title(w) in norm for w in item.exclude):
+        return None
+    for group in item.keywords:
+        if not any(normalise_title(w) in norm for w in group):
+            return None
+    return _bound_years(norm, item.keywords[0])
+
+
+def candidate_texts(item: ListItem) -> list[tuple[str, str]]:
+    """(text, url) pairs an inspector would read: title, attachment link texts and attachment file names."""
+    out = [(item.title, item.url)]
+    for text, url in item.attachments:
+        if text and text.strip():
+            out.append((text, url))
+        name = _EXT_RE.sub("", unquote(posixpath.basename(urlsplit(url).path)))
+        if name:
+            out.append((name, url))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A list item (or one of its attachments) that is a given mandated item."""
+
+    text: str
+    url: str
+    date: dt.date | None
+    years: frozenset[int]
+
+
+def find_matches(item: DisclosureItem, items: Iterable[ListItem]) -> list[Match]:
+    """Every title, attachment text or file name that is ``item``, one per (url, text)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for li in items:
+        for text, url in candidate_texts(li):
+            years = match_years(item, text)
+            if years is None or (url, text) in seen:
+                continue
+            seen.add((url, text))
+            out.append(Match(text, url, li.date, frozenset(years)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Which year of an item is required, and by when."""
+
+    year: int
+    due: dt.date
+    basis: str  # "approval" (approval date + N days, from the site config) or "default" (the pack's MM-DD)
+
+
+def due_for_year(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping] | None = None) -> Due:
+    """Due date of the item for content ``year``; an approval date from the site config takes precedence."""
+    approved = _approval_date(item, year, approvals or {})
+    if approved is not None and item.approval_days is not None:
+        return Due(year, approved + dt.timedelta(days=item.approval_days), "approval")
+    assert item.due is not None
+    month, day = item.due
+    return Due(year, dt.date(year - item.year_offset, month, day), "default")
+
+
+def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping]) -> dt.date | None:
+    if not item.approval:
+        return None
+    table = approvals.get(item.approval) or {}
+    value = table.get(str(year), table.get(year))
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return None
+
+
+def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
+    """The most recent instance of an annual item whose due date is on or before ``as_of``."""
+    for year in range(as_of.year + 1, as_of.year - 4, -1):
+        due = due_for_year(item, year, approvals)
+        if due.due <= as_of:
+            return due
+    return None
+
+
+def next_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
+    """The first instance of an annual item not yet due on ``as_of``."""
+    for year in range(as_of.year - 2, as_of.year + 3):
+        due = due_for_year(item, year, approvals)
+        if due.due > as_of:
+            return due
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The verdict on one mandated item: ok, missing, late or not_due."""
+
+    item: DisclosureItem
+    status: str
+    year: int | None = None
+    due: Due | None = None
+    found: Match | None = None
+    implied_by_found: Match | None = None  # the parent item (e.g. 部门预算) when this one (三公) was not found
+
+
+def assess_item(item: DisclosureItem, items: list[ListItem], as_of: dt.date,
+                approvals: Mapping[str, Mapping] | None = None,
+                ruleset: RuleSet | None = None) -> Assessment:
+    """Assess an ``annual`` or ``present`` item against all list items of the site."""
+    matches = find_matches(item, items)
+    if item.kind == "present":
+        best = _earliest(matches)
+        return Assessment(item, OK if best else MISSING, found=best)
+    due = required_due(item, as_of, approvals)
+    if due is None:
+        return Assessment(item, NOT_DUE)
+    for_year = [m for m in matches if due.year in m.years]
+    on_time = [m for m in for_year if m.date is None or m.date <= due.due]
+    if on_time:
+        return Assessment(item, OK, due.year, due, _earliest(on_time))
+    if for_year:
+        return Assessment(item, LATE, due.year, due, _earliest(for_year))
+    parent = None
+    if item.implied_by and ruleset is not None:
+        parent_item = ruleset.item(item.implied_by)
+        parent = _earliest([m for m in find_matches(parent_item, items) if due.year in m.years])
+    return Assessment(item, MISSING, due.year, due, implied_by_found=parent)
+
+
+def _earliest(matches: list[Match]) -> Match | None:
+    if not matches:
+        return None
+    return min(matches, key=lambda m: (m.date is None, m.date or dt.date.max, m.url))
+
+
+# ---------------------------------------------------------------- policy documents and interpretations
+
+@dataclass(frozen=True, slots=True)
+class DocumentNumber:
+    """A 文号 such as 中西府规〔2024〕1号, split so that variants of the issuer prefix still compare equal."""
+
+    prefix: str
+    year: int
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.prefix}〔{self.year}〕{self.number}号"
+
+    @property
+    def regulatory(self) -> bool:
+        """True for a 行政规范性文件 number (…规〔YYYY〕N号)."""
+        return self.prefix.endswith("规")
+
+    def same(self, other: DocumentNumber) -> bool:
+        return (self.year, self.number) == (other.year, other.number) and (
+            self.prefix.endswith(other.prefix[-2:]) or other.prefix.endswith(self.prefix[-2:]))
+
+
+def document_numbers(text: str) -> list[DocumentNumber]:
+    """All 文号 in a text; brackets 〔〕[]【】() and full-width forms are accepted."""
+    return [DocumentNumber(m[1], int(m[2]), int(m[3])) for m in _DOCNO_RE.finditer(normalise_title(text))]
+
+
+def core_title(title: str) -> str:
+    """The name a 解读 refers to: the first 《…》, else the title without 关于印发 … 的通知 and its 文号."""
+    norm = normalise_title(title)
+    book = _BOOK_TITLE_RE.search(norm)
+    if book:
+        return book[1]
+    text = _DOCNO_RE.sub("", norm)
+    while _PAREN_RE.search(text):
+        text = _PAREN_RE.sub("", text)
+    if "印发" in text:
+        text = text.rsplit("印发", 1)[1]
+    elif "关于" in text:
+        text = text.split("关于", 1)[1]
+    return _DOC_SUFFIX_RE.sub("", text).strip("《》")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDocument:
+    """A policy document that needs an interpretation."""
+
+    item: ListItem
+    column: str | None
+    number: DocumentNumber | None
+    core: str
+
+    @property
+    def label(self) -> str:
+        return str(self.number) if self.number else self.core
+
+
+@dataclass(frozen=True, slots=True)
+class InterpretationCheck:
+    """The verdict on one policy document: ok, missing, late or not_due."""
+
+    document: PolicyDocument
+    status: str
+    due: dt.date | None
+    found: Match | None = None
+
+
+def _has_any(norm: str, words: Iterable[str]) -> bool:
+    return any(normalise_title(w) in norm for w in words)
+
+
+def _words(item: DisclosureItem) -> tuple[str, ...]:
+    return tuple(w for group in item.keywords for w in group)
+
+
+def policy_documents(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]]
+                     ) -> list[PolicyDocument]:
+    """List items that are policy documents: a 规 文号, or an item of a 规范性文件 / 政策文件 column."""
+    out: dict[str, PolicyDocument] = {}
+    for li, column in items_with_columns:
+        col = normalise_title(column or "")
+        title = normalise_title(li.title)
+        if _has_any(title, _words(item)) or (col and _has_any(col, item.interpretation_columns)):
+            continue
+        numbers = document_numbers(li.document_number or "") or document_numbers(li.title)
+        regulatory = any(n.regulatory for n in numbers)
+        in_column = bool(col) and _has_any(col, item.document_columns)
+        if not (regulatory or in_column) or li.url in out:
+            continue
+        number = next((n for n in numbers if n.regulatory), numbers[0] if numbers else None)
+        out[li.url] = PolicyDocument(li, column, number, core_title(li.title))
+    return list(out.values())
+
+
+def interpretation_candidates(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]]
+                              ) -> list[ListItem]:
+    """List items that are interpretations: a 解读 keyword in the title, or an item of a 政策解读 column."""
+    out = []
+    for li, column in items_with_columns:
+        col = normalise_title(column or "")
+        if _has_any(normalise_title(li.title), _words(item)) or (col and _has_any(col, item.interpretation_columns)):
+            out.append(li)
+    return out
+
+
+def _refers_to(text: str, doc: PolicyDocument) -> bool:
+    norm = normalise_title(text).replace("《", "").replace("》", "")
+    if len(doc.core) >= 4 and doc.core in norm:
+        return True
+    return doc.number is not None and any(doc.number.same(n) for n in document_numbers(text))
+
+
+def check_interpretations(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]],
+                          as_of: dt.date) -> list[InterpretationCheck]:
+    """Each policy document with the interpretation found for it (by 《title》 or 文号), or why not."""
+    pairs = list(items_with_columns)
+    docs = policy_documents(item, pairs)
+    interps = interpretation_candidates(item, pairs)
+    grace = dt.timedelta(days=item.grace_days)
+    out = []
+    for doc in docs:
+        date = doc.item.date
+        if item.lookback_days and date is not None and date < as_of - dt.timedelta(days=item.lookback_days):
+            continue
+        due = date + grace if date is not None else None
+        found = [Match(text, url, doc.item.date, frozenset())
+                 for text, url in candidate_texts(doc.item)[1:] if _has_any(normalise_title(text), _words(item))]
+        found += [Match(li.title, li.url, li.date, frozenset()) for li in interps
+                  if li.url != doc.item.url and _refers_to(li.title, doc)]
+        best = _earliest(found)
+        if best is None:
+            status = NOT_DUE if due is not None and due > as_of else MISSING
+        elif due is not None and best.date is not None and best.date > due:
+            status = LATE
+        else:
+            status = OK
+        out.append(InterpretationCheck(doc, status, due, best))
+    return out
