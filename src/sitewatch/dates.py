@@ -153,10 +153,10 @@ def _as_html(source: Any) -> str:
         return source
     if isinstance(source, bytes):
         return source.decode("utf-8", "replace")
-    if hasattr(source, "xpath"):
-        import lxml.html
+    from lxml import etree
 
-        return lxml.html.tostring(source, encoding="unicode")
+    if isinstance(source, etree._Element):
+        return etree.tostring(source, encoding="unicode", method="html")
     return str(source)
 
 
