@@ -1,137 +1,29 @@
-"""The `sitewatch` command line."""
+"""The `sitewatch` command line: one subcommand per module in ``sitewatch.commands``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
-import time
-from pathlib import Path
 
-from sitewatch import __version__
-from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
+from sitewatch import __version__, commands
 from sitewatch.errors import ConfigError, SitewatchError, UsageError
-from sitewatch.urls import normalize
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit code 2
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _add_scan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="SITE.toml", help="site config (TOML): name, start URLs, scope, politeness, columns")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day every date rule is judged for (default: today)")
-    p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
-    p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
-    p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 20000)")
-    p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start (default 30)")
-    p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")
-    p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
-    p.add_argument("--prefix", action="append", metavar="PATH", help="crawl scope path prefix (repeatable; default: the start URL's folder)")
-    p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        where = self.prog.removeprefix("sitewatch").strip()
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sitewatch", description="Monitoring and audit of Chinese government portals.")
     parser.add_argument("--version", action="version", version=f"sitewatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    p = sub.add_parser("scan", help="crawl a site, check every link and column, store and report the findings")
-    p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
-    _add_scan_flags(p)
-    p = sub.add_parser("demo", help="serve the bundled simulated portal on loopback, scan it and write the outputs")
-    p.add_argument("--out", metavar="DIR", default="sitewatch-demo", help="output folder (default ./sitewatch-demo)")
-    p.add_argument("--keep-serving", action="store_true", help="keep the demo portal running after the scan")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"sitewatch.commands.{info.name}").register(sub)
     return parser
-
-
-def config_from_args(args: argparse.Namespace) -> SiteConfig:
-    cfg = load_config(args.config) if args.config else SiteConfig()
-    if args.url:
-        urls = []
-        for u in args.url:
-            n = normalize(u)
-            if n is None:
-                raise UsageError(f"scan: not an http(s) URL: {u!r}")
-            urls.append(n)
-        cfg.start_urls = urls
-    if not cfg.start_urls:
-        raise UsageError("scan: give a start URL or a --config with site.start_urls")
-    for flag, attr in (("timeout", "timeout"), ("max_pages", "max_pages"), ("max_depth", "max_depth"),
-                       ("concurrency", "concurrency"), ("rate", "rate")):
-        v = getattr(args, flag)
-        if v is not None:
-            setattr(cfg, attr, v)
-    if args.prefix:
-        cfg.prefixes = args.prefix
-    if args.no_robots:
-        cfg.obey_robots = False
-    if args.as_of:
-        cfg.as_of = parse_as_of(args.as_of)
-    cfg.source = args.config or "command line"
-    validate(cfg)
-    return cfg
-
-
-class Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.t0 = time.monotonic()
-
-    def __call__(self, stats, queued: int) -> None:
-        if not self.enabled:
-            return
-        dt_ = max(time.monotonic() - self.t0, 1e-6)
-        sys.stderr.write(f"\r  pages {stats.pages}  checked {stats.checked}  broken {stats.broken}  "
-                         f"queued {queued}  {stats.pages / dt_:.1f} pages/s   ")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 90 + "\r")
-
-
-def cmd_scan(args: argparse.Namespace) -> int:
-    from sitewatch.scan import findings_document, run_scan, write_json
-    from sitewatch.store import DEFAULT_DB, Store
-
-    cfg = config_from_args(args)
-    store = Store(args.db or DEFAULT_DB)
-    progress = Progress(sys.stderr.isatty() and not args.quiet)
-    result = run_scan(cfg, store, progress=progress)
-    progress.done()
-    doc = findings_document(store, result.scan_id)
-    if args.json:
-        write_json(args.json, doc)
-    print_summary(doc, args.db or DEFAULT_DB, args.json)
-    return 0
-
-
-def print_summary(doc: dict, db: str, json_path: str | None) -> None:
-    s = doc["scan"]
-    print(f"sitewatch: scan {s['id']} of {doc['site']} as of {doc['as_of']}: {s['status']}")
-    print(f"  {s['pages']} pages crawled, {s['checked']} URLs checked, {s['links']} links, "
-          f"{s['requests']} requests in {s['seconds']:.1f} s ({s['pages_per_second'] or 0} pages/s)")
-    if s.get("traps"):
-        print("  crawler traps bounded: " + ", ".join(f"{k} {v}" for k, v in sorted(s["traps"].items())))
-    if s.get("limited"):
-        print("  stopped growing at --max-pages; raise it to crawl more")
-    if doc["summary"]:
-        print("  findings: " + ", ".join(f"{rule} {n}" for rule, n in doc["summary"].items()))
-    else:
-        print("  findings: none")
-    print(f"  stored in {db}" + (f"; findings JSON: {json_path}" if json_path else ""))
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from sitewatch.demo.run import run_demo
-    return run_demo(Path(args.out), keep_serving=args.keep_serving)
-
-
-COMMANDS = {"scan": cmd_scan, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        return args.func(args)
     except (UsageError, ConfigError) as exc:
         print(f"sitewatch: error: {exc}", file=sys.stderr)
         return 2
