@@ -151,19 +151,19 @@ def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapp
 
 
 def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
-    """The most recent instance of an annual item whose due date is on or before ``as_of``."""
+    """The most recent instance of an annual item whose due date has passed (is before ``as_of``)."""
     for year in range(as_of.year + 1, as_of.year - 4, -1):
         due = due_for_year(item, year, approvals)
-        if due.due <= as_of:
+        if due.due < as_of:
             return due
     return None
 
 
 def next_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
-    """The first instance of an annual item not yet due on ``as_of``."""
+    """The first instance of an annual item whose due date has not passed on ``as_of``."""
     for year in range(as_of.year - 2, as_of.year + 3):
         due = due_for_year(item, year, approvals)
-        if due.due > as_of:
+        if due.due >= as_of:
             return due
     return None
 
@@ -342,7 +342,7 @@ def check_interpretations(item: DisclosureItem, items_with_columns: Iterable[tup
                   if li.url != doc.item.url and _refers_to(li.title, doc)]
         best = _earliest(found)
         if best is None:
-            status = NOT_DUE if due is not None and due > as_of else MISSING
+            status = NOT_DUE if due is not None and due >= as_of else MISSING
         elif due is not None and best.date is not None and best.date > due:
             status = LATE
         else:
