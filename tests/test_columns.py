@@ -200,3 +200,14 @@ def test_homepage_window():
     (f,) = check_homepage("https://www.example.gov.cn/", [item(15)], AS_OF, RS)
     assert f.extra == {"last_update": (AS_OF - dt.timedelta(days=15)).isoformat(), "max_age_days": 14}
     assert "超过 14 天未更新" in f.message
+
+
+def test_per_column_window_from_site_config():
+    assert check_columns([column("工作动态", 20, max_age_days=30)], AS_OF, RS) == []
+    (f,) = check_columns([column("领导之窗", 40, max_age_days=30)], AS_OF, RS)
+    assert f.rule == "column.stale" and f.extra["max_age_days"] == 30 and f.extra["category"] is None
+
+
+def test_pin_to_none_is_never_judged():
+    assert classify("工作动态", RS, {"工作动态": "none"}) is None
+    assert check_columns([column("工作动态", 90)], AS_OF, RS, pinned={"工作动态": "none"}) == []

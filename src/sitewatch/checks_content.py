@@ -36,8 +36,6 @@ RISK_MARGIN = 2
 RISK_SHARE = 0.6
 VERDICT_OK, VERDICT_RISK, VERDICT_VETO = "合格", "风险", "否决"
 
-_CATEGORY_ZH = {"dynamic": "动态要闻类", "notice": "通知公告政策文件类", "yearly": "人事规划计划类"}
-
 
 @dataclass
 class ColumnData:
@@ -50,6 +48,7 @@ class ColumnData:
     empty_marker: bool = False
     unit: str | None = None
     category: str | None = None  # pinned by the site config; otherwise classified from the name
+    max_age_days: int | None = None  # per-column window from the site config; overrides the category's
 
 
 def last_update(items: Iterable[ListItem]) -> dt.date | None:
@@ -68,12 +67,13 @@ def _site_root(url: str) -> str:
 
 
 def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSet,
-                  site_url: str | None = None, pinned: Mapping[str, str] | None = None) -> list[Finding]:
+                  site_url: str | None = None, pinned: Mapping[str, str | None] | None = None) -> list[Finding]:
     """column.stale / column.long_stale / column.blank per column, then the veto aggregates.
 
     A blank column (no items, or a 暂无信息 marker) is reported as blank only, never also as stale.
-    Columns of unknown category are judged for blankness only. Aggregates are attached to ``site_url``
-    (default: the root of the first column's URL).
+    Columns of unknown category are judged for blankness only, unless the site config gives the column a
+    ``max_age_days`` (then judged under column.stale). Aggregates are attached to ``site_url`` (default: the
+    root of the first column's URL).
     """
     columns = list(columns)
     findings: list[Finding] = []
@@ -85,13 +85,17 @@ def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSe
             continue
         category = col.category or classify(col.name, ruleset, pinned)
         cat = categories.get(category) if category else None
-        if cat is None or not ruleset.enabled(cat.rule_id):
+        if cat is None and col.max_age_days is None:
+            continue
+        rule_id = cat.rule_id if cat else COLUMN_STALE
+        window = col.max_age_days if col.max_age_days is not None else cat.window_days
+        if not ruleset.enabled(rule_id):
             continue
         newest = last_update(col.items)
         age = (as_of - newest).days if newest else None
-        if age is not None and age <= cat.window_days:
+        if age is not None and age <= window:
             continue
-        findings.append(_stale_finding(col, cat.rule_id, cat.name, cat.window_days, newest, age, as_of, ruleset))
+        findings.append(_stale_finding(col, rule_id, category, window, newest, age, as_of, ruleset))
     root = site_url or (_site_root(columns[0].url) if columns else "")
     for veto_id, per_column in VETO_AGGREGATES.items():
         if not ruleset.enabled(veto_id):
@@ -103,12 +107,12 @@ def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSe
     return findings
 
 
-def _stale_finding(col: ColumnData, rule_id: str, category: str, window: int, newest: dt.date | None,
+def _stale_finding(col: ColumnData, rule_id: str, category: str | None, window: int, newest: dt.date | None,
                    age: int | None, as_of: dt.date, ruleset: RuleSet) -> Finding:
     undated = sum(1 for i in col.items if i.date is None)
     if newest is None:
         message = (f"栏目“{col.name}”共 {len(col.items)} 条信息均未注明发布日期，视为未更新"
-                   f"（{_CATEGORY_ZH.get(category, category)}栏目应在 {window} 天内更新，监测日 {as_of}）")
+                   f"（该栏目应在 {window} 天内更新，监测日 {as_of}）")
     else:
         message = (f"栏目“{col.name}”最近更新 {newest}，超过 {window} 天未更新"
                    f"（已 {age} 天，监测日 {as_of}）")

@@ -18,21 +18,21 @@ def normalise_name(name: str) -> str:
     return text.strip("[]【】<>《》·-_|>»")
 
 
-def classify(name: str, ruleset: RuleSet, pinned: Mapping[str, str] | None = None) -> str | None:
+def classify(name: str, ruleset: RuleSet, pinned: Mapping[str, str | None] | None = None) -> str | None:
     """The category of a column (``dynamic``, ``notice``, ``yearly`` …) or None when it is not judged.
 
-    A name pinned in the site config wins (compared after normalisation; pin to ``exempt`` to never judge
-    it). Otherwise the longest keyword found in the name decides; a name containing an exempt keyword
+    A name pinned in the site config wins (compared after normalisation; pin to ``none`` or ``exempt`` to
+    never judge it). Otherwise the longest keyword found in the name decides; a name containing an exempt keyword
     (历史 …) is not judged.
     """
     norm = normalise_name(name)
     if pinned:
         for pinned_name, category in pinned.items():
             if normalise_name(pinned_name) == norm:
-                if category == EXEMPT:
+                if category in (EXEMPT, "none", None):
                     return None
                 if category not in ruleset.categories():
-                    known = ", ".join([*ruleset.categories(), EXEMPT])
+                    known = ", ".join([*ruleset.categories(), "none"])
                     raise ConfigError(f"site config: columns.{pinned_name}: unknown category {category!r} "
                                       f"(known: {known})")
                 return category

@@ -493,31 +493,38 @@ def _month_day(value: Any, where: str) -> tuple[int, int]:
 _OVERRIDE_DOC = """\
 ## Overriding values in a site config
 
-The site config may change rule values without editing the packs. Keys are rule ids, plus `items` for
-disclosure items. Only keys that already exist can be overridden; anything else is a one-line error.
+The site config may change rule values without editing the packs, under `[rules.overrides]`. Keys are rule
+ids, plus `items` for disclosure items. Only keys that already exist can be overridden; anything else is a
+one-line error naming the key.
 
 ```toml
-[rules."column.stale".threshold]
-dynamic_days = 21            # replace a number of the threshold table
+[rules]
+packs = ["local-rules.toml"]          # extra packs, same format as checks/*.toml
 
-[rules."column.stale".keywords]
-dynamic = ["工作动态", "镇街要闻"]   # replace a keyword list (categories: dynamic, notice, exempt, yearly)
+[rules.overrides."column.stale".threshold]
+dynamic_days = 21                      # replace a number of the threshold table
 
-[rules."link.broken"]
-severity = "warn"           # veto | deduct | warn | review; deduct needs points
-enabled = false             # switch a rule off
+[rules.overrides."column.stale".keywords]
+dynamic = ["工作动态", "镇街要闻"]       # replace a keyword list (dynamic, notice, exempt; yearly on column.long_stale)
 
-[rules.items.budget]
-due = "04-15"               # default due month-day when no approval date is known
+[rules.overrides."link.broken"]
+severity = "warn"                      # veto | deduct | warn | review; deduct needs points
+enabled = false                        # switch a rule off
+
+[rules.overrides.items.budget]
+due = "04-15"                          # default due month-day when no approval date is known
 approval_days = 20
-enabled = false             # e.g. the office is not a budget unit
+enabled = false                        # e.g. the office is not a budget unit
 # also: keywords, exclude, grace_days, lookback_days
 ```
 
-As a Python mapping: `{"column.stale": {"threshold": {"dynamic_days": 21}}, "items": {"budget": {"enabled": False}}}`.
-Column names can also be pinned to a category in the site config (name → `dynamic` / `notice` / `yearly`);
-a pinned name wins over the keywords. Approval (批复) dates for budgets and final accounts come from the
-site config as `approvals.<budget|final_accounts>.<year> = <date>`; the item is then due `approval_days` later.
+The same as a Python mapping:
+`{"column.stale": {"threshold": {"dynamic_days": 21}}, "items": {"budget": {"enabled": False}}}`.
+
+Column names can be pinned to a category in the site config (`[columns."领导之窗"] category = "yearly"`,
+or `"none"` to never judge it); a pinned name wins over the keywords. Approval (批复) dates of budgets and final
+accounts are given per content year (`[disclosures.approvals.budget] 2026 = 2026-02-10`); the item is then due
+`approval_days` after that date instead of on the default month-day.
 """
 
 
