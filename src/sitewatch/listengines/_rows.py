@@ -243,7 +243,11 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
 
 
 def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement | None:
-    _, inner = _link_title(a, url) if dates.get(a, 0) else (None, None)
+    if dates.get(a, 0):
+        inner = _link_title(a, url)[1]
+    else:
+        m = _TRAILING_DATE.search(clean_text(a.text_content()))
+        inner = parse_date(m.group(1), url=url) if m and m.start() > 0 else None
     if inner is not None:
         parent = a.getparent()
         return parent if parent is not None and parent.tag not in CONTAINER_TAGS else a
@@ -260,12 +264,6 @@ def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement |
             return None
         el = el.getparent()
         depth += 1
-    if not dates.get(a, 0):
-        text = clean_text(a.text_content())
-        m = _TRAILING_DATE.search(text)
-        if m and m.start() > 0 and parse_date(m.group(1), url=url):
-            parent = a.getparent()
-            return parent if parent is not None and parent.tag not in CONTAINER_TAGS else a
     return None
 
 
@@ -416,7 +414,7 @@ def visible_page_urls(root: HtmlElement, base: str, page_url: str) -> list[str]:
             if url != page_url and urlsplit(url).query != urlsplit(page_url).query or m:
                 found.append(url)
     if max_index > 0 and suffix:
-        found.extend(static_page_range(key, max_index + 1, suffix))
+        found = static_page_range(key.split("?", 1)[0], max_index + 1, suffix) + found
     return other_pages(found, page_url)
 
 

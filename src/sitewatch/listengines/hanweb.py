@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from sitewatch.listengines._base import declared_total, load_page
-from sitewatch.listengines._rows import extract_rows, parse_html
-from sitewatch.models import Listing
+from sitewatch.dates import date_from_url
+from sitewatch.listengines._rows import clean_text, extract_rows, parse_html, real_href
+from sitewatch.models import ListItem, Listing
 
 _RECORD = re.compile(r"<record\b[^>]*>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.I | re.S)
 _TOTAL_PAGE = re.compile(r"<totalpage>\s*(\d+)\s*</totalpage>", re.I)
@@ -34,17 +35,36 @@ class HanwebEngine:
         page = load_page(url, html)
         if page is None or page.is_article():
             return None
-        if records:
-            fragment = "".join(f"<div class=\"hanweb-record\">{_wrap(r)}</div>" for r in records)
-            fragment_root = parse_html(f"<html><body>{fragment}</body></html>")
-            items = extract_rows(fragment_root, page.base) if fragment_root is not None else []
-        else:
-            items = []
+        items: list[ListItem] = []
+        seen: set[str] = set()
+        for record in records:
+            for item in _record_items(record, page.base):
+                if item.url not in seen:
+                    seen.add(item.url)
+                    items.append(item)
         total = declared_total(html)
         total_pages = _total_pages(html, total)
         return page.listing(self.name, items=items, total=total,
                             page_urls=_page_urls(url, html, total_pages),
                             empty_marker=not items and (total == 0 or not records))
+
+
+def _record_items(record: str, base: str) -> list[ListItem]:
+    """Items of one CDATA record; a record without a shown date still gives its link (URL date)."""
+    root = parse_html(f"<html><body>{_wrap(record)}</body></html>")
+    if root is None:
+        return []
+    items = extract_rows(root, base)
+    if items:
+        return items
+    for a in root.iter("a"):
+        href = real_href(a)
+        title = clean_text(a.get("title")) or clean_text(a.text_content())
+        if href and title:
+            url = urljoin(base, href)
+            date = date_from_url(url)
+            return [ListItem(title=title, url=url, date=date, date_source="url" if date else None)]
+    return []
 
 
 def _wrap(record: str) -> str:
