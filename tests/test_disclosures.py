@@ -239,3 +239,9 @@ def test_items_of_policy_column_need_interpretation_and_interpretations_are_not_
     ])]
     (f,) = interp_findings(items_with_columns(cols))
     assert f.extra["document"] == "西区垃圾分类实施方案" and f.extra["year"] == 2026
+
+
+def test_news_items_are_not_disclosures():
+    news = li("西区召开2026年部门预算编制工作会议", D(2026, 1, 5))
+    assert ("budget", 2026) in by_item(findings_for([news], D(2026, 4, 5), column="工作动态"))
+    assert ("budget", 2026) not in by_item(findings_for([news], D(2026, 4, 5), column="财政预决算"))

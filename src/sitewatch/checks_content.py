@@ -198,13 +198,16 @@ def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]],
                       ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None) -> list[Finding]:
     """disclosure.missing / disclosure.late for every enabled mandated item.
 
-    ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings), ``approvals``
-    (``{"budget": {"2026": date}, "final_accounts": {...}}``: 批复 dates; the item is then due
-    ``approval_days`` later).
+    Items of news columns (category ``dynamic``) are not taken as disclosures: a report on a 预算 meeting
+    is not the budget. ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings),
+    ``approvals`` (``{"budget": {"2026": date}, "final_accounts": {...}}``: 批复 dates; the item is then
+    due ``approval_days`` later), ``pinned`` (column name → category, as for ``classify``).
     """
     cfg = site_cfg or {}
     pairs = list(items_with_columns)
-    items = [li for li, _ in pairs]
+    pinned = cfg.get("pinned")
+    news = {name for _, name in pairs if name and classify(name, ruleset, pinned) == "dynamic"}
+    items = [li for li, name in pairs if name not in news]
     site_url = str(cfg.get("url") or "")
     approvals = cfg.get("approvals") or {}
     findings: list[Finding] = []

@@ -598,7 +598,8 @@ def _year_rule_text(item: DisclosureItem) -> str:
         return "present (any year)"
     if item.kind == "per_document":
         return "one per policy document"
-    return {0: "year Y due in Y", -1: "year Y-1 due in Y"}.get(item.year_offset, f"year Y{item.year_offset:+d} due in Y")
+    offset = f"{item.year_offset:+d}" if item.year_offset else ""
+    return f"year Y{offset} due in Y"
 
 
 def _due_text(item: DisclosureItem) -> str:
