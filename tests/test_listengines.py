@@ -380,3 +380,14 @@ def test_unparseable_input():
     assert parse_listing(f"{HOST}/x/", "") is None
     assert parse_listing(f"{HOST}/x/", "   ") is None
     assert parse_listing(f"{HOST}/x/", '<?xml version="1.0" encoding="gbk"?><html><body>x</body></html>') is None
+
+
+def test_generic_query_string_pager_stays_in_its_column():
+    html = """<html><body><ul><li><a href="show.jsp?id=5">通知</a><span>2026-11-18</span></li></ul><div>
+      <a href="list.jsp?cat_id=7&cur_page=1">首页</a><a href="list.jsp?cat_id=7&cur_page=2">2</a>
+      <a href="list.jsp?cat_id=7&cur_page=3">下一页</a><a href="list.jsp?cat_id=8">其他栏目</a><a href="/">首页</a></div></body></html>"""
+    listing = parse_listing("http://www.example.gov.cn/info/list.jsp?cat_id=7&cur_page=1", html)
+    assert listing.column_key == "http://www.example.gov.cn/info/list.jsp?cat_id=7"
+    assert listing.page_urls == ["http://www.example.gov.cn/info/list.jsp?cat_id=7&cur_page=2",
+                                 "http://www.example.gov.cn/info/list.jsp?cat_id=7&cur_page=3"]
+    assert [(i.title, i.url) for i in listing.items] == [("通知", "http://www.example.gov.cn/info/show.jsp?id=5")]

@@ -24,6 +24,7 @@ MAX_ROW_DEPTH = 4
 EMPTY_MARKERS = re.compile(r"暂无(?:相关)?(?:信息|数据|内容|记录|文章)|没有(?:相关)?记录|没有找到相关")
 
 _WS = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 _ELLIPSIS = ("…", "...", "..", "……")
 _LABEL = re.compile(r"^\s*(?:发布|更新|公开|成文)?(?:日期|时间)\s*[:：]\s*")
 _TRAILING_DATE = re.compile(
@@ -117,10 +118,10 @@ def meta_content(root: HtmlElement, name: str) -> str | None:
 
 
 def _date_chunk(text: str | None, item_url: str | None):
-    if not text:
+    if not text or len(text) > 200:
         return None
     chunk = text.strip()
-    if not chunk or len(chunk) > 40:
+    if not chunk or len(chunk) > 40 or not _DIGIT.search(chunk):
         return None
     chunk = _LABEL.sub("", chunk)
     if not is_date_text(chunk):
@@ -213,9 +214,8 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
         if el.tag == "a":
             href = real_href(el)
             if href is not None:
-                url = urljoin(base, href)
-                anchors.append((el, url))
-                if not is_attachment_url(url) and (clean_text(el.text_content()) or el.get("title")):
+                anchors.append((el, href))
+                if not is_attachment_url(href) and (el.get("title") or el.text_content().strip()):
                     n_links += 1
         dates[el] = n_dates
         links[el] = n_links
@@ -223,7 +223,8 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
 
     rows: dict[HtmlElement, list[tuple[HtmlElement, str]]] = {}
     order: list[HtmlElement] = []
-    for a, url in anchors:
+    for a, href in anchors:
+        url = urljoin(base, href)
         row = _row_of(a, dates, links, url)
         if row is None:
             continue
@@ -398,8 +399,10 @@ def visible_page_urls(root: HtmlElement, base: str, page_url: str) -> list[str]:
         href = real_href(a)
         if href is None:
             continue
-        url = urljoin(base, href).split("#", 1)[0]
         text = clean_text(a.text_content())
+        if not (text in _PAGER_WORDS or text.isdigit() or "index" in href):
+            continue
+        url = urljoin(base, href).split("#", 1)[0]
         last = urlsplit(url).path.rsplit("/", 1)[-1]
         m = _INDEX_PAGE.match(last)
         same_column = column_key(url) == key
@@ -410,9 +413,8 @@ def visible_page_urls(root: HtmlElement, base: str, page_url: str) -> list[str]:
                 max_index = max(max_index, int(m.group(1)))
                 suffix = m.group(2)
             found.append(url)
-        elif text in _PAGER_WORDS or text.isdigit():
-            if url != page_url and urlsplit(url).query != urlsplit(page_url).query or m:
-                found.append(url)
+        elif (text in _PAGER_WORDS or text.isdigit()) and (m or urlsplit(url).query):
+            found.append(url)
     if max_index > 0 and suffix:
         found = static_page_range(key.split("?", 1)[0], max_index + 1, suffix) + found
     return other_pages(found, page_url)
