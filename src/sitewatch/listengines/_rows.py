@@ -25,6 +25,7 @@ EMPTY_MARKERS = re.compile(r"暂无(?:相关)?(?:信息|数据|内容|记录|文
 
 _WS = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
+_ANY_YEAR_URL = "/2000/"
 _ELLIPSIS = ("…", "...", "..", "……")
 _LABEL = re.compile(r"^\s*(?:发布|更新|公开|成文)?(?:日期|时间)\s*[:：]\s*")
 _TRAILING_DATE = re.compile(
@@ -117,7 +118,8 @@ def meta_content(root: HtmlElement, name: str) -> str | None:
     return None
 
 
-def _date_chunk(text: str | None, item_url: str | None):
+def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
+    """The date a short text node shows on its own (optionally labelled 发布日期：), else None."""
     if not text or len(text) > 200:
         return None
     chunk = text.strip()
@@ -137,8 +139,9 @@ def _own_texts(el: HtmlElement) -> Iterator[str]:
             yield child.tail
 
 
-def _has_date_chunk(el: HtmlElement) -> int:
-    return sum(1 for t in _own_texts(el) if _date_chunk(t, "/2000/") is not None)
+def _count_date_chunks(el: HtmlElement) -> int:
+    """Date text nodes directly in ``el``; month-day dates count too (year supplied by a dummy URL)."""
+    return sum(1 for t in _own_texts(el) if _date_chunk(t, _ANY_YEAR_URL) is not None)
 
 
 def _link_title(a: HtmlElement, item_url: str) -> tuple[str, dt.date | None]:
@@ -205,7 +208,7 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     anchors: list[tuple[HtmlElement, str]] = []
     elements = list(scope.iter(etree.Element))
     for el in reversed(elements):
-        n_dates = _has_date_chunk(el)
+        n_dates = _count_date_chunks(el)
         n_links = 0
         for child in el:
             if isinstance(child.tag, str):
