@@ -208,7 +208,8 @@ def test_findings_json_schema_and_as_of(db, tmp_path):
     assert doc["schema"] == "sitewatch.findings/1"
     assert doc["as_of"] == "2026-03-31"
     assert doc["scan"]["pages"] == 1 and doc["scan"]["status"] == "completed"
-    [f] = doc["findings"]
+    [f] = [f for f in doc["findings"] if f["rule"] == "link.broken"]
+    assert doc["summary"]["link.broken"] == 1
     assert f["rule"] == "link.broken" and f["url"] == site.url("/s/missing.html")
     assert f["found_on"] == [site.url("/s/")] and f["evidence"]["status"] == 404
     assert set(f) >= {"rule", "severity", "url", "found_on", "evidence", "message", "fingerprint"}

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except SitewatchError as exc:
         print(f"sitewatch: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("sitewatch: interrupted; what was stored is kept", file=sys.stderr)
         return 130

@@ -10,11 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from sitewatch.checks_links import link_findings
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import CrawlStats, Crawler
-from sitewatch.models import FINDINGS_SCHEMA, Finding
-from sitewatch.store import Store
+from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
+from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollector
+from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
+from sitewatch.rules import load_rules
+from sitewatch.store import ColumnRow, ListItemRow, Store
 
 
 @dataclass
@@ -32,6 +37,7 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     as_of = as_of or cfg.as_of or dt.date.today()
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json())
     crawler = Crawler(cfg, store, scan_id, progress=progress)
+    crawler.page_hooks.append(ListingCollector(cfg, store, crawler.fetcher))
     status = "interrupted"
     try:
         stats = asyncio.run(crawler.run())
@@ -46,8 +52,66 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
 
 
 def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date) -> list[Finding]:
-    """Every check over what the crawl stored, in rule order."""
-    return link_findings(store, scan_id)
+    """Every check over what the crawl stored: links, homepage, columns, mandated disclosures."""
+    store.flush()
+    ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+    findings: list[Finding] = []
+    if ruleset.enabled("link.broken"):
+        findings.extend(link_findings(store, scan_id, ruleset.severity("link.broken")))
+    columns, homepage, articles = load_columns(store, scan_id, cfg)
+    site_url = cfg.start_urls[0]
+    if homepage is not None:
+        findings.extend(check_homepage(homepage.url, homepage.items, as_of, ruleset))
+    pinned = {name: c.category for name, c in cfg.columns.items() if c.category}
+    findings.extend(check_columns(columns, as_of, ruleset, site_url=site_url, pinned=pinned))
+    pairs = items_with_columns(columns) + [(item, None) for item in articles]
+    findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
+    for f in findings:
+        column = f.extra.get("column")
+        unit = cfg.unit_for(column) if column else cfg.default_unit
+        if unit:
+            f.extra.setdefault("unit", unit)
+    return findings
+
+
+def load_columns(store: Store, scan_id: int, cfg: SiteConfig
+                 ) -> tuple[list[ColumnData], ColumnData | None, list[ListItem]]:
+    """The crawled columns with their items (the homepage apart), and the dated article pages.
+
+    An item without a list date takes its article page's date when the crawl saw that page.
+    """
+    with store.engine.connect() as c:
+        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
+        rows = c.execute(select(ListItemRow).where(ListItemRow.scan_id == scan_id).order_by(ListItemRow.id)).all()
+    page_dates = {r.url: r.date for r in rows if r.column_key == ARTICLES_KEY}
+    by_key: dict[str, list[ListItem]] = {}
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        if r.column_key == ARTICLES_KEY or (r.column_key, r.url) in seen:
+            continue
+        seen.add((r.column_key, r.url))
+        date, source = r.date, r.date_source
+        if (date is None or source == "url") and page_dates.get(r.url):
+            date, source = page_dates[r.url], "article"
+        by_key.setdefault(r.column_key, []).append(
+            ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
+                     attachments=[tuple(a) for a in r.attachments or []], document_number=r.document_number))
+    columns: list[ColumnData] = []
+    homepage = None
+    for col in cols:
+        items = by_key.get(col.key, [])
+        if col.key == HOMEPAGE_KEY:
+            homepage = ColumnData(key=col.key, name=col.name, url=col.url, items=items)
+            continue
+        pin = cfg.columns.get(col.name)
+        columns.append(ColumnData(key=col.key, name=col.name, url=col.url, items=items,
+                                  empty_marker=col.empty_marker and not items, unit=cfg.unit_for(col.name),
+                                  category=pin.category if pin else None,
+                                  max_age_days=pin.max_age_days if pin else None))
+    listed = {i.url for items in by_key.values() for i in items}
+    articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article")
+                for r in rows if r.column_key == ARTICLES_KEY and r.url not in listed]
+    return columns, homepage, articles
 
 
 def findings_document(store: Store, scan_id: int) -> dict:

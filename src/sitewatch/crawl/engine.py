@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sitewatch.config import SiteConfig
@@ -40,7 +40,7 @@ class CrawlStats:
         return d
 
 
-PageHook = Callable[[str, str, ParsedPage, int], list[str]]
+PageHook = Callable[[str, str, ParsedPage, int], Awaitable[list[str] | None]]
 
 
 class Crawler:
@@ -184,7 +184,7 @@ class Crawler:
         self._record_page(final, res, parsed, text, encoding, depth)
         extra: list[str] = []
         for hook in self.page_hooks:
-            extra.extend(hook(final, text, parsed, self.scan_id) or ())
+            extra.extend(await hook(final, text, parsed, self.scan_id) or ())
         if not parsed.nofollow:
             for link in parsed.links:
                 self._enqueue(link.url, depth + 1, self.scope.in_scope(link.url))

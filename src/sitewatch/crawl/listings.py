@@ -1,0 +1,117 @@
+"""Collects columns and their list items while the crawl runs (static lists and API-driven catalogues)."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+from sitewatch.config import SiteConfig
+from sitewatch.dates import article_date
+from sitewatch.extract import ParsedPage
+from sitewatch.listengines import gkmlpt, parse_listing
+from sitewatch.models import Listing
+from sitewatch.store import ColumnRow, Link, ListItemRow, Store
+
+HOMEPAGE_KEY = "homepage"
+ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
+_COLUMN_URL = re.compile(r"/(index(_\d+)?\.(s?html?|jsp|php|aspx?))?$", re.I)
+_PAGE_N = re.compile(r"index_\d+\.")
+
+
+class ListingCollector:
+    """A crawler page hook: reads each page's listing with the list engines and stores it.
+
+    Returns the extra URLs the crawler should visit: later pages announced only by a JavaScript pager,
+    and the items of API-driven catalogues (gkmlpt), which no static link points to.
+    """
+
+    def __init__(self, cfg: SiteConfig, store: Store, fetcher=None):
+        self.cfg = cfg
+        self.store = store
+        self.fetcher = fetcher
+        self.homepages = {u for u in cfg.start_urls}
+        self._columns: set[str] = set()
+        self._gkmlpt_done: set[str] = set()
+        self.pub_dates: dict[str, object] = {}
+
+    async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
+        pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
+        if pub:
+            self.store.add(ListItemRow, scan_id=scan_id, column_key=ARTICLES_KEY, page_url=url, title=parsed.title,
+                           url=url, date=pub, date_source="article", pinned=False, document_number=None,
+                           attachments=[])
+        forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
+        if "/gkmlpt/" in url and self.fetcher is not None:
+            return await self._gkmlpt(url, text, scan_id)
+        listing = parse_listing(url, text, engine=forced)
+        if url in self.homepages:
+            if listing is not None:
+                listing.column_key, listing.column_name = HOMEPAGE_KEY, "首页"
+                self._store(listing, url, scan_id)
+            return []
+        if listing is None:
+            if self._looks_blank_column(url, parsed):
+                listing = Listing(engine="none", items=[], column_name=parsed.meta.get("columnname") or parsed.title,
+                                  column_key=url.rsplit("/", 1)[0] + "/")
+            else:
+                return []
+        self._store(listing, url, scan_id)
+        return list(listing.page_urls)
+
+    def _looks_blank_column(self, url: str, parsed: ParsedPage) -> bool:
+        """A column index page (ColumnName meta, index URL) with no list and few links below it."""
+        if "columnname" not in parsed.meta or "articletitle" in parsed.meta or not _COLUMN_URL.search(urlsplit(url).path):
+            return False
+        folder = url.rsplit("/", 1)[0] + "/"
+        below = sum(1 for link in parsed.links if link.url.startswith(folder) and link.url.rstrip("/") != folder.rstrip("/")
+                    and not _PAGE_N.search(link.url))
+        return below < 3
+
+    def _store(self, listing: Listing, page_url: str, scan_id: int) -> None:
+        key = listing.column_key or page_url
+        if key not in self._columns:
+            self._columns.add(key)
+            first = page_url if not _PAGE_N.search(page_url) else key
+            self.store.add(ColumnRow, scan_id=scan_id, key=key, name=listing.column_name or "", url=first,
+                           engine=listing.engine, total=listing.total, empty_marker=listing.empty_marker)
+        for item in listing.items:
+            self.store.add(ListItemRow, scan_id=scan_id, column_key=key, page_url=page_url, title=item.title,
+                           url=item.url, date=item.date, date_source=item.date_source, pinned=item.pinned,
+                           document_number=item.document_number, attachments=[list(a) for a in item.attachments])
+
+    async def _gkmlpt(self, url: str, text: str, scan_id: int) -> list[str]:
+        """Read a gkmlpt catalogue through its JSON API: every leaf category, every page."""
+        site = gkmlpt.discover(url, text)
+        if site is None or site.prefix in self._gkmlpt_done:
+            return []
+        self._gkmlpt_done.add(site.prefix)
+        extra: list[str] = [site.prefix + "/gkmlpt/guide"]
+        for cat in site.leaves:
+            pending = [gkmlpt.api_url(url, cat.id, 1, site.sid)]
+            done: set[str] = set()
+            while pending:
+                api = pending.pop(0)
+                if api in done:
+                    continue
+                done.add(api)
+                res = await self.fetcher.fetch(api, body_limit=8 << 20)
+                if res.error or res.status != 200 or not res.body:
+                    continue
+                try:
+                    data = json.loads(res.body.decode("utf-8", "replace"))
+                except ValueError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                listing = gkmlpt.parse_api(api, data, cat.name)
+                self._store(listing, url, scan_id)
+                if api.endswith("page=1&sid=" + str(site.sid)) or "page=1&" in api:
+                    pending.extend(u for u in listing.page_urls if u not in done)
+                for item in listing.items:
+                    self.store.add(Link, scan_id=scan_id, page_url=url, target=item.url, tag="api", text=item.title)
+                    extra.append(item.url)
+                    for _, att in item.attachments:
+                        self.store.add(Link, scan_id=scan_id, page_url=item.url, target=att, tag="api", text="")
+                        extra.append(att)
+        return extra
