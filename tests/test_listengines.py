@@ -391,3 +391,18 @@ def test_generic_query_string_pager_stays_in_its_column():
     assert listing.page_urls == ["http://www.example.gov.cn/info/list.jsp?cat_id=7&cur_page=2",
                                  "http://www.example.gov.cn/info/list.jsp?cat_id=7&cur_page=3"]
     assert [(i.title, i.url) for i in listing.items] == [("通知", "http://www.example.gov.cn/info/show.jsp?id=5")]
+
+
+def test_dl_rows_with_title_and_date_in_sibling_dd_cells():
+    html = """<html><head><meta name="ColumnName" content="通知公告"></head><body><dl class="xxgk_list">
+    <dt>标题</dt><dt>发布日期</dt>
+    <dd class="bt"><em>[置顶]</em><a href="./202507/t20250714_1.html">关于规范窗口办事时间的通告</a></dd><dd class="rq">
+      2025-07-14
+    </dd>
+    <dd class="bt"><a href="./202611/t20261117_2.html">西区2026年防溺水资金拟安排项目公示</a></dd><dd class="rq">2026-11-17</dd>
+    </dl></body></html>"""
+    listing = parse_listing("http://h.gov.cn/xqbsc/tzgg/index.html", html)
+    assert [(i.title, i.date.isoformat(), i.pinned) for i in listing.items] == [
+        ("关于规范窗口办事时间的通告", "2025-07-14", True),
+        ("西区2026年防溺水资金拟安排项目公示", "2026-11-17", False),
+    ]

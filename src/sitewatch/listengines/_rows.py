@@ -260,6 +260,8 @@ def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement |
     while el is not None and depth < MAX_ROW_DEPTH:
         if el.tag in CONTAINER_TAGS:
             return None
+        if el.tag == "dd" and not dates.get(el, 0) and _sibling_date_cell(el, dates, links) is not None:
+            return el
         n_dates = dates.get(el, 0)
         if n_dates:
             n_links = links.get(el, 0)
@@ -269,6 +271,16 @@ def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement |
         el = el.getparent()
         depth += 1
     return None
+
+
+def _sibling_date_cell(cell: HtmlElement, dates: dict | None = None, links: dict | None = None) -> HtmlElement | None:
+    """The ``<dd>`` right after a title ``<dd>`` that holds only its date (``<dd>标题</dd><dd>2026-03-10</dd>``)."""
+    nxt = cell.getnext()
+    if nxt is None or nxt.tag != "dd":
+        return None
+    if dates is not None and links is not None:
+        return nxt if dates.get(nxt, 0) and not links.get(nxt, 0) and not nxt.findall(".//a") else None
+    return nxt if not nxt.findall(".//a") and _date_chunk(clean_text(nxt.text_content()), None) else None
 
 
 def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -> ListItem | None:
@@ -293,6 +305,11 @@ def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -
             found = _date_chunk(text, url)
             if found is not None:
                 shown.append(found)
+    if not shown and row.tag == "dd":
+        cell = _sibling_date_cell(row)
+        found = _date_chunk(clean_text(cell.text_content()), url) if cell is not None else None
+        if found is not None:
+            shown.append(found)
     if shown:
         date, date_source = max(shown), "list"
     else:
