@@ -143,10 +143,11 @@ def test_columns_expected_verdicts(portal: Portal) -> None:
     got = {c["name"]: (c["category"], c["expected"]) for c in portal.expected["columns"]}
     assert got == {
         "工作动态": ("dynamic", "fresh"), "社区动态": ("dynamic", "fresh"), "党建动态": ("dynamic", "stale"),
-        "通知公告": ("notice", "fresh"), "公示公告": ("notice", "stale"), "政策文件": ("notice", "fresh"),
-        "政策解读": ("notice", "stale"), "人事信息": ("yearly", "fresh"), "规划计划": ("yearly", "long_stale"),
-        "统计数据": ("yearly", "fresh"), "财政预决算": ("yearly", "fresh"), "政府信息公开年报": ("yearly", "fresh"),
-        "政府信息公开指南": ("yearly", "fresh"), "专题专栏": ("unknown", "unknown"),
+        "通知公告": ("notice", "fresh"), "公示公告": ("notice", "stale"), "其他文件": ("notice", "stale"),
+        "政策文件": ("notice", "fresh"), "政策解读": ("notice", "stale"), "人事信息": ("yearly", "fresh"),
+        "规划计划": ("yearly", "long_stale"), "统计数据": ("unknown", "unknown"), "财政预决算": ("unknown", "unknown"),
+        "政府信息公开年报": ("unknown", "unknown"), "政府信息公开指南": ("unknown", "unknown"),
+        "专题专栏": ("unknown", "unknown"),
         "便民服务": ("unknown", "unknown"), "征集调查": ("unknown", "blank"), "在线访谈": ("unknown", "blank"),
     }
     assert portal.expected["homepage"] == "fresh"

@@ -7,6 +7,10 @@ disclosures, traps, robots rules). Nothing depends on the wall clock: all dates 
 
 Placeholders in bodies, headers and the manifest: `{ext}` is the base URL of the external host, `{refused}` the
 base URL of a loopback port nobody listens on. The server fills them in when it starts.
+
+Column categories follow the shipped rule packs' name keywords (dynamic 14 days, notice 183 days, yearly 365 days);
+a column those keywords do not name is "unknown" and gets no freshness verdict. Column verdicts: fresh, stale
+(dynamic/notice past the window, or no item dated at all), long_stale (yearly past 365 days), blank, unknown.
 """
 
 from __future__ import annotations
@@ -146,6 +150,11 @@ PUBLIC_TEMPLATES = [
     "西区{c}社区集体资产处置结果公示",
     "西区{year}年度先进个人拟表彰名单公示",
 ]
+OTHER_FILE_TEMPLATES = [
+    "西区办事处关于{year}年{topic}工作安排的函",
+    "西区办事处关于印发{topic}工作要点的通知",
+    "西区办事处关于做好{topic}有关工作的函",
+]
 FILE_TEMPLATES = [
     "中山市西区办事处关于印发《西区{year}年{topic}工作方案》的通知",
     "中山市西区办事处关于成立西区{topic}工作领导小组的通知",
@@ -255,15 +264,16 @@ COLUMNS: list[Column] = [
     Column("sqdt", "社区动态", "dynamic", "ul"),
     Column("djdt", "党建动态", "dynamic", "ul"),
     Column("tzgg", "通知公告", "notice", "dl"),
-    Column("gsgg", "公示公告", "notice", "undated"),
+    Column("gsgg", "公示公告", "notice", "ul"),
+    Column("qtwj", "其他文件", "notice", "undated"),
     Column("zcwj", "政策文件", "notice", "table"),
     Column("zcjd", "政策解读", "notice", "ul"),
     Column("rsxx", "人事信息", "yearly", "table"),
     Column("ghjh", "规划计划", "yearly", "ul"),
-    Column("tjxx", "统计数据", "yearly", "ul"),
-    Column("czyjs", "财政预决算", "yearly", "ul"),
-    Column("ndbg", "政府信息公开年报", "yearly", "dl", encoding="gbk", charset_in="header"),
-    Column("xxgkzn", "政府信息公开指南", "yearly", "ul", encoding="gb2312", charset_in="meta"),
+    Column("tjxx", "统计数据", "unknown", "ul"),
+    Column("czyjs", "财政预决算", "unknown", "ul"),
+    Column("ndbg", "政府信息公开年报", "unknown", "dl", encoding="gbk", charset_in="header"),
+    Column("xxgkzn", "政府信息公开指南", "unknown", "ul", encoding="gb2312", charset_in="meta"),
     Column("ztzl", "专题专栏", "unknown", "ul"),
     Column("bmfw", "便民服务", "unknown", "ul"),
     Column("zjdc", "征集调查", "unknown", "blank_text"),
@@ -274,13 +284,13 @@ COL = {c.key: c for c in COLUMNS}
 # (key, base count per scale unit, newest offset in days before as_of, span in days)
 BULK = [
     ("gzdt", 60, 1, 365), ("sqdt", 17, 3, 400), ("djdt", 15, 5, 700), ("tzgg", 30, 9, 720),
-    ("gsgg", 8, 0, 0), ("zcwj", 12, 30, 900), ("rsxx", 10, 120, 1000), ("tjxx", 10, 60, 900),
+    ("gsgg", 8, 200, 900), ("qtwj", 6, 0, 0), ("zcwj", 12, 30, 900), ("rsxx", 10, 120, 1000), ("tjxx", 10, 60, 900),
     ("ztzl", 12, 20, 800), ("bmfw", 10, 45, 900),
 ]
 TEMPLATES = {
     "gzdt": DYN_TEMPLATES, "sqdt": DYN_TEMPLATES, "djdt": ["西区{c}社区党委开展主题党日活动", "西区召开党建工作领导小组会议",
                                                             "西区机关党委开展{act}志愿服务", "西区举办基层党组织书记培训班"],
-    "tzgg": NOTICE_TEMPLATES, "gsgg": PUBLIC_TEMPLATES, "zcwj": FILE_TEMPLATES, "rsxx": HR_TEMPLATES,
+    "tzgg": NOTICE_TEMPLATES, "gsgg": PUBLIC_TEMPLATES, "qtwj": OTHER_FILE_TEMPLATES, "zcwj": FILE_TEMPLATES, "rsxx": HR_TEMPLATES,
     "tjxx": STAT_TEMPLATES, "ztzl": TOPIC_TEMPLATES, "bmfw": SERVICE_TEMPLATES,
 }
 
@@ -473,7 +483,7 @@ class _Builder:
             n = base * self.scale
             rng = random.Random(f"sitewatch-demo/{key}/{self.scale}")
             for i in range(n):
-                if key == "gsgg":
+                if COL[key].layout == "undated":
                     url_date = shown = None
                     title_year = y
                 else:
@@ -857,7 +867,7 @@ class _Builder:
             '<!DOCTYPE html><html><head><meta charset="utf-8" /><title>页面不存在</title></head>'
             '<body><div class="err"><h1>抱歉，您访问的页面不存在或已被删除！</h1>'
             f'<p><a href="{PREFIX}">返回首页</a></p></div></body></html>'))
-        self.add_html(PREFIX + "ztzl/zxzt/index.html", pg.page("学习教育专题", COL["ztzl"],
+        self.add_html(PREFIX + "ztzl/zxzt/index.html", pg.page("学习教育专题", None,
                                                                 "<h2>学习教育专题</h2>\n<p>专题内容持续更新中。</p>\n"))
         # deleted document stub
         self.add_html(self.special["stub"], '<html><head><meta http-equiv="refresh" content="0;URL=../" /></head></html>')
