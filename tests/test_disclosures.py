@@ -231,14 +231,24 @@ def test_regulatory_number_outside_policy_columns_and_attachment_interpretation(
     assert interp_findings([(doc, "通知公告")]) == []
 
 
-def test_items_of_policy_column_need_interpretation_and_interpretations_are_not_documents():
-    cols = [ColumnData("zcwj", "政策文件", "https://www.example.gov.cn/xq/zcwj/", [
+def test_items_of_normative_column_need_interpretation_and_interpretations_are_not_documents():
+    cols = [ColumnData("gfxwj", "规范性文件", "https://www.example.gov.cn/xq/gfxwj/", [
         li("关于印发《西区2026年防汛工作方案》的通知", D(2026, 4, 1)),
         li("《西区2026年防汛工作方案》解读", D(2026, 4, 1)),
         li("关于印发《西区垃圾分类实施方案》的通知", D(2026, 4, 2)),
     ])]
     (f,) = interp_findings(items_with_columns(cols))
     assert f.extra["document"] == "西区垃圾分类实施方案" and f.extra["year"] == 2026
+
+
+def test_plain_policy_column_items_without_normative_number_need_no_interpretation():
+    """解读 is mandated for 规范性文件 (规〔YYYY〕N号 or a 规范性文件 column), not for every item of 政策文件."""
+    cols = [ColumnData("zcwj", "政策文件", "https://www.example.gov.cn/xq/zcwj/", [
+        li("关于印发《西区垃圾分类实施方案》的通知", D(2026, 4, 2)),
+        li("关于印发《西区加装电梯补助细则》的通知（西区办规〔2026〕3号）", D(2026, 5, 2)),
+    ])]
+    (f,) = interp_findings(items_with_columns(cols))
+    assert f.extra["document"] == "西区办规〔2026〕3号" or "加装电梯" in f.extra["document"]
 
 
 def test_news_items_are_not_disclosures():

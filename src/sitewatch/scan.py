@@ -78,7 +78,8 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                  ) -> tuple[list[ColumnData], ColumnData | None, list[ListItem]]:
     """The crawled columns with their items (the homepage apart), and the dated article pages.
 
-    An item without a list date takes its article page's date when the crawl saw that page.
+    An item whose list shows no date of its own but whose URL carries one takes its article page's date
+    when the crawl saw that page; an item with no date at all stays undated (it counts as not updated).
     """
     with store.engine.connect() as c:
         cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
@@ -91,7 +92,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
             continue
         seen.add((r.column_key, r.url))
         date, source = r.date, r.date_source
-        if (date is None or source == "url") and page_dates.get(r.url):
+        if source == "url" and page_dates.get(r.url):
             date, source = page_dates[r.url], "article"
         by_key.setdefault(r.column_key, []).append(
             ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,

@@ -10,13 +10,14 @@ from sitewatch.config import SiteConfig
 from sitewatch.dates import article_date
 from sitewatch.extract import ParsedPage
 from sitewatch.listengines import gkmlpt, parse_listing
-from sitewatch.models import Listing
+from sitewatch.models import Listing, ListItem
 from sitewatch.store import ColumnRow, Link, ListItemRow, Store
 
 HOMEPAGE_KEY = "homepage"
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
 _COLUMN_URL = re.compile(r"/(index(_\d+)?\.(s?html?|jsp|php|aspx?))?$", re.I)
 _PAGE_N = re.compile(r"index_\d+\.")
+_EMPTY_LIST = re.compile(r"<(ul|ol|tbody|dl)\b[^>]*>\s*</\1>", re.I)
 
 
 class ListingCollector:
@@ -51,22 +52,30 @@ class ListingCollector:
                 self._store(listing, url, scan_id)
             return []
         if listing is None:
-            if self._looks_blank_column(url, parsed):
-                listing = Listing(engine="none", items=[], column_name=parsed.meta.get("columnname") or parsed.title,
-                                  column_key=url.rsplit("/", 1)[0] + "/")
-            else:
+            listing = self._undated_or_blank_column(url, text, parsed)
+            if listing is None:
                 return []
         self._store(listing, url, scan_id)
         return list(listing.page_urls)
 
-    def _looks_blank_column(self, url: str, parsed: ParsedPage) -> bool:
-        """A column index page (ColumnName meta, index URL) with no list and few links below it."""
+    def _undated_or_blank_column(self, url: str, text: str, parsed: ParsedPage) -> Listing | None:
+        """A column index page (ColumnName meta, index URL) that no engine read as a dated list.
+
+        Links to documents below the column's folder make it a column of undated items (which count as
+        not updated); an empty list element makes it a blank column; anything else is not a column.
+        """
         if "columnname" not in parsed.meta or "articletitle" in parsed.meta or not _COLUMN_URL.search(urlsplit(url).path):
-            return False
+            return None
         folder = url.rsplit("/", 1)[0] + "/"
-        below = sum(1 for link in parsed.links if link.url.startswith(folder) and link.url.rstrip("/") != folder.rstrip("/")
-                    and not _PAGE_N.search(link.url))
-        return below < 3
+        name = parsed.meta.get("columnname") or parsed.title
+        items = [ListItem(title=link.text, url=link.url) for link in parsed.links
+                 if link.tag == "a" and link.url.startswith(folder) and len(link.text) >= 4
+                 and not _PAGE_N.search(link.url) and link.url.rstrip("/") != folder.rstrip("/")]
+        if len(items) >= 3:
+            return Listing(engine="undated", items=items, column_name=name, column_key=folder)
+        if _EMPTY_LIST.search(text):
+            return Listing(engine="none", items=[], column_name=name, column_key=folder)
+        return None
 
     def _store(self, listing: Listing, page_url: str, scan_id: int) -> None:
         key = listing.column_key or page_url
