@@ -11,6 +11,12 @@ base URL of a loopback port nobody listens on. The server fills them in when it 
 Column categories follow the shipped rule packs' name keywords (dynamic 14 days, notice 183 days, yearly 365 days);
 a column those keywords do not name is "unknown" and gets no freshness verdict. Column verdicts: fresh, stale
 (dynamic/notice past the window, or no item dated at all), long_stale (yearly past 365 days), blank, unknown.
+
+Manifest keys: as_of (the snapshot date), start_url_path, prefix, scan_timeout, page_count; broken and not_broken
+(path_or_url, reason, found_on, note); columns (name, path, category, expected, newest, window_days, layout, items,
+pages, js_pager_only, encoding, charset_in); homepage; disclosures (item, year, expected, path, evidence, document);
+traps (kind, entry, pattern, found_on); robots_disallowed; outside_prefix (checked, never crawled); never_fetch;
+encodings; history (per planted defect: kind persisting|new|fixed|recurred and the variants it is broken in).
 """
 
 from __future__ import annotations
@@ -359,9 +365,8 @@ def planted_defects(year: int) -> list[Defect]:
 class _Page:
     """Renders pages of the sub-site with the shared header, navigation and footer."""
 
-    def __init__(self, portal_cols: list[Column], as_of: dt.date) -> None:
+    def __init__(self, portal_cols: list[Column]) -> None:
         self.cols = portal_cols
-        self.as_of = as_of
 
     def head(self, title: str, column: str | None, *, charset_meta: str | None = "utf-8",
              extra_meta: dict[str, str] | None = None) -> str:
@@ -467,7 +472,7 @@ class _Builder:
         self.html: dict[str, str] = {}          # path -> rendered text, for found_on scanning
         self.items: dict[str, list[Item]] = {c.key: [] for c in COLUMNS}
         self.next_id = 5001
-        self.pg = _Page(COLUMNS, as_of)
+        self.pg = _Page(COLUMNS)
         self.special: dict[str, str] = {}       # names of paths picked at build time
         self.defects = planted_defects(self.year)
         self.defect_by_target = {d.target: d for d in self.defects}
