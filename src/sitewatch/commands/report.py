@@ -1,0 +1,105 @@
+"""`sitewatch report`: the monthly rectification report and the leadership summary, from the store."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from sitewatch.errors import UsageError
+from sitewatch.store import DEFAULT_DB, Scan, Store
+
+DEFAULT_OUT = "sitewatch-out"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="render the rectification report (HTML, XLSX, CSV) and leadership summary")
+    p.add_argument("--scan", metavar="ID|latest", default="latest", help="scan to report on (default: latest)")
+    p.add_argument("--month", metavar="YYYY-MM", help="report on the latest completed scan of this month")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
+    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--deadline", action="append", metavar="[RULE=]DAYS",
+                   help="整改时限 in days after first discovery, for one rule (link.broken=10, veto.*=5) or for all")
+    p.set_defaults(func=cmd_report)
+
+
+def open_store(db: str | None, command: str) -> Store:
+    """The store at ``db``; a missing file is an error (reports never create an empty database)."""
+    path = db or DEFAULT_DB
+    if "://" not in path and not Path(path).is_file():
+        raise UsageError(f"{command}: no database at {path} (run `sitewatch scan` first or pass --db)")
+    return Store(path)
+
+
+def parse_deadlines(values: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values or []:
+        rule, _, days = v.rpartition("=")
+        if not days.isdigit():
+            raise UsageError(f"report: --deadline {v!r}: expected DAYS or RULE=DAYS")
+        out[rule or "*"] = int(days)
+    return out
+
+
+def select_scan(store: Store, scan: str | None, month: str | None, command: str) -> Scan:
+    """The scan named by --scan (an id or ``latest``), limited to --month when given."""
+    if month and not _MONTH.match(month):
+        raise UsageError(f"{command}: --month {month!r}: expected YYYY-MM")
+    if scan and scan != "latest":
+        if not scan.isdigit():
+            raise UsageError(f"{command}: --scan {scan!r}: expected a scan id or 'latest'")
+        found = store.scan(int(scan))
+        if found is None or found.kind != "full":
+            raise UsageError(f"{command}: no scan with id {scan} in the store")
+        if month and found.as_of.strftime("%Y-%m") != month:
+            raise UsageError(f"{command}: scan {scan} is of {found.as_of}, not of {month}")
+        return found
+    rows = [s for s in store.scans() if s.status == "completed"]
+    if month:
+        rows = [s for s in rows if s.as_of.strftime("%Y-%m") == month]
+    if not rows:
+        where = f" for {month}" if month else ""
+        raise UsageError(f"{command}: no completed scan in the store{where}")
+    return rows[-1]
+
+
+def deadline_note(deadlines: dict[str, int]) -> str:
+    from sitewatch.reporting.data import DEADLINE_DAYS, DEFAULT_DEADLINE_DAYS, deadline_days
+
+    parts = [f"{rule} {deadline_days(rule, deadlines)} 天" for rule in DEADLINE_DAYS]
+    parts.append(f"单项否决 {deadline_days('veto.x', deadlines)} 天")
+    return "；".join(parts) + f"；其他 {deadlines.get('*', DEFAULT_DEADLINE_DAYS)} 天"
+
+
+def write_report(store: Store, scan: Scan, out: Path, deadlines: dict[str, int] | None = None,
+                 month: str | None = None) -> list[Path]:
+    """Write the four report files for ``scan`` into ``out``; return their paths."""
+    from sitewatch.reporting.data import build_report
+    from sitewatch.reporting.render import safe_name, write_html
+    from sitewatch.reporting.tables import PROBLEM_COLUMNS, write_csv, write_xlsx
+
+    deadlines = deadlines or {}
+    data = build_report(store, scan, deadlines, month)
+    stem = f"{safe_name(scan.site)}-{data.month}"
+    ctx = {"r": data, "generated": data.generated, "deadline_note": deadline_note(deadlines)}
+    html = write_html(out / f"整改报告-{stem}.html", "rectification.html.j2", **ctx)
+    sheets = [("问题清单", PROBLEM_COLUMNS, data.problems)]
+    sheets += [(unit, PROBLEM_COLUMNS, rows) for unit, rows in data.by_unit().items()]
+    xlsx = write_xlsx(out / f"整改报告-{stem}.xlsx", sheets)
+    csv_path = write_csv(out / f"整改报告-{stem}.csv", PROBLEM_COLUMNS, data.problems)
+    summary = write_html(out / f"领导摘要-{stem}.html", "summary.html.j2", **ctx)
+    return [html, xlsx, csv_path, summary]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = open_store(args.db, "report")
+    scan = select_scan(store, args.scan, args.month, "report")
+    paths = write_report(store, scan, Path(args.out), parse_deadlines(args.deadline), args.month)
+    print(f"sitewatch: report of scan {scan.id} ({scan.site}, as of {scan.as_of.isoformat()}, "
+          f"{len(store.findings(scan.id))} problems)")
+    for p in paths:
+        print(f"  {p}")
+    return 0
+
+

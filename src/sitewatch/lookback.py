@@ -1,0 +1,255 @@
+"""Look-back (回头看): re-verify the problems of an earlier scan without a full crawl and classify each.
+
+``classify`` is pure: it only compares fingerprint sets of scans. ``recheck`` re-fetches what each problem
+points at (the broken link target, the column page) and re-evaluates it; ``run_lookback`` stores the result
+as a scan of kind ``lookback`` so reports can show 整改状态.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from sitewatch.models import Finding
+from sitewatch.store import Scan, Store
+
+FIXED = "已整改"
+OPEN = "未整改"
+RECURRED = "反复出现"
+NEW = "新发现"
+PENDING = "待复核"
+STATUSES = (OPEN, RECURRED, PENDING, NEW, FIXED)
+
+LINK_RULES = ("link.broken",)
+COLUMN_RULES = ("column.stale", "column.long_stale", "column.blank")
+VETO_COLUMN_RULES = {"veto.columns_stale": "column.stale", "veto.columns_long_stale": "column.long_stale",
+                     "veto.columns_blank": "column.blank"}
+PENDING_REASON = {
+    "homepage.stale": "首页未能按列表读取，需人工核对首页更新日期",
+    "disclosure.missing": "法定公开事项需完整扫描后复核",
+    "disclosure.late": "法定公开事项需完整扫描后复核",
+    "availability.down": "站点可用性需连续一周监测后复核",
+}
+
+
+def _recurred(presence: Sequence[bool]) -> bool:
+    """True when the problem was present, then absent, then present again."""
+    if True not in presence:
+        return False
+    first = presence.index(True)
+    return not all(presence[first:])
+
+
+def classify(history: Sequence[Collection[str]], current: Collection[str], baseline: Collection[str] | None = None,
+             pending: Collection[str] = ()) -> dict[str, str]:
+    """Status of every problem of ``baseline`` (default: the last of ``history``) and of ``current``.
+
+    ``history``: fingerprint sets of earlier scans, oldest first. ``current``: the fingerprints open now.
+    已整改 = in the baseline, not open now; 反复出现 = open now after having been absent in a scan since it
+    first appeared; 未整改 = open in the baseline and now; 新发现 = open now, never seen before;
+    待复核 = could not be re-verified (``pending``).
+    """
+    base = set(baseline if baseline is not None else (history[-1] if history else ()))
+    cur, todo = set(current), set(pending)
+    out: dict[str, str] = {}
+    for fp in sorted(base | cur | todo):
+        if fp in todo:
+            out[fp] = PENDING
+        elif fp not in cur:
+            out[fp] = FIXED
+        elif _recurred([fp in s for s in history] + [True]):
+            out[fp] = RECURRED
+        elif fp in base:
+            out[fp] = OPEN
+        else:
+            out[fp] = NEW
+    return out
+
+
+@dataclass
+class Recheck:
+    """What re-verifying one finding found."""
+
+    finding: Finding
+    open: bool | None                 # None: could not be re-verified (待复核)
+    note: str = ""
+    evidence: dict = field(default_factory=dict)
+
+
+def fingerprint_sets(store: Store, scans: Sequence[Scan]) -> list[set[str]]:
+    return [{f.fingerprint for f in store.findings(s.id)} for s in scans]
+
+
+def resolve_since(store: Store, since: str) -> Scan:
+    """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first after)."""
+    from sitewatch.errors import UsageError
+
+    if since.isdigit():
+        scan = store.scan(int(since))
+        if scan is None:
+            raise UsageError(f"lookback: no scan with id {since}")
+        return scan
+    try:
+        day = dt.date.fromisoformat(since)
+    except ValueError:
+        raise UsageError(f"lookback: --since {since!r}: expected a scan id or YYYY-MM-DD") from None
+    scans = [s for s in store.scans() if s.status == "completed"]
+    if not scans:
+        raise UsageError("lookback: the store has no completed scan")
+    before = [s for s in scans if s.as_of <= day]
+    return before[-1] if before else scans[0]
+
+
+async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset) -> list[Recheck]:
+    from sitewatch.crawl.fetch import Fetcher
+    from sitewatch.crawl.politeness import Politeness
+
+    fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1)
+    try:
+        urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
+        fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls))))
+        out: list[Recheck] = []
+        for f in findings:
+            if f.rule in VETO_COLUMN_RULES:
+                continue
+            if f.rule in LINK_RULES:
+                out.append(await _recheck_link(f, fetched[f.url]))
+            elif f.rule in COLUMN_RULES or f.rule == "homepage.stale":
+                out.append(await _recheck_column(f, fetched[f.url], as_of, ruleset))
+            else:
+                out.append(Recheck(f, None, PENDING_REASON.get(f.rule, "该类问题暂不支持自动复核，请人工核对")))
+        out.extend(_recheck_vetoes(findings, out))
+        return out
+    finally:
+        await fetcher.aclose()
+
+
+async def _recheck_link(f: Finding, res) -> Recheck:
+    from sitewatch.crawl.verdict import BROKEN, judge, message_zh
+    from sitewatch.encoding import decode_html
+    from sitewatch.extract import parse_html
+
+    if res.error is None and res.status == 200 and res.body is not None and res.is_html:
+        text, _ = decode_html(res.body, res.content_type)
+        parsed = parse_html(text, res.final_url or f.url)
+        verdict = judge(res, title=parsed.title, text_len=parsed.text_len, text_sample=parsed.text_sample,
+                        refresh=parsed.refresh)
+    else:
+        verdict = judge(res)
+    broken = verdict.verdict == BROKEN
+    note = message_zh(verdict.reason, verdict.detail, bool(res.chain)) if broken else f"复核可访问（HTTP {res.status}）"
+    return Recheck(f, broken, note, {"status": res.status, "reason": verdict.reason})
+
+
+async def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
+    from sitewatch.encoding import decode_html
+    from sitewatch.listengines import parse_listing
+
+    if res.error or res.status != 200 or not res.body:
+        return Recheck(f, None, f"栏目页面无法访问（{res.error or 'HTTP ' + str(res.status)}），请人工核对",
+                       {"status": res.status})
+    text, _ = decode_html(res.body, res.content_type)
+    listing = parse_listing(res.final_url or f.url, text)
+    if listing is None:
+        note = PENDING_REASON.get(f.rule, "未能读取栏目列表，请人工核对")
+        return Recheck(f, None, note, {"status": res.status})
+    try:
+        from sitewatch.checks_content import ColumnData, check_columns, check_homepage, last_update
+    except ImportError:
+        return Recheck(f, None, "内容检查模块不可用，请人工核对")
+    newest = last_update(listing.items)
+    ev = {"items": len(listing.items), "last_update": newest.isoformat() if newest else None}
+    if f.rule == "homepage.stale":
+        again = check_homepage(f.url, listing.items, as_of, ruleset)
+    else:
+        col = ColumnData(key=str(f.evidence.get("column_key") or f.url), name=str(f.extra.get("column") or ""),
+                         url=f.url, items=listing.items, empty_marker=listing.empty_marker,
+                         category=f.extra.get("category"), max_age_days=f.extra.get("max_age_days"))
+        again = check_columns([col], as_of, ruleset)
+    still = any(g.fingerprint == f.fingerprint for g in again)
+    if still:
+        note = f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank" else "复核仍为空白栏目"
+    else:
+        note = f"复核已更新（最近更新 {ev['last_update']}，{len(listing.items)} 条）"
+    return Recheck(f, still, note, ev)
+
+
+def _recheck_vetoes(findings: Sequence[Finding], done: Sequence[Recheck]) -> list[Recheck]:
+    """A column veto stays open while the re-verified open columns still reach its threshold."""
+    out: list[Recheck] = []
+    for f in findings:
+        per_column = VETO_COLUMN_RULES.get(f.rule)
+        if per_column is None:
+            continue
+        checks = [r for r in done if r.finding.rule == per_column]
+        threshold = int(f.evidence.get("threshold") or 0)
+        if any(r.open is None for r in checks):
+            possible = sum(1 for r in checks if r.open is not False)
+            if possible < threshold:
+                out.append(Recheck(f, False, f"复核后最多 {possible} 个栏目仍有问题（阈值 {threshold} 个）"))
+            else:
+                out.append(Recheck(f, None, "部分栏目待人工复核"))
+            continue
+        n = sum(1 for r in checks if r.open)
+        out.append(Recheck(f, n >= threshold, f"复核后 {n} 个栏目仍有问题（阈值 {threshold} 个）", {"count": n}))
+    return out
+
+
+def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset=None) -> list[Recheck]:
+    """Re-verify each finding over the network (one fetch per distinct URL)."""
+    if ruleset is None:
+        from sitewatch.rules import load_rules
+        ruleset = load_rules()
+    return asyncio.run(_recheck_all(list(findings), as_of, timeout, ruleset))
+
+
+@dataclass
+class LookbackResult:
+    scan_id: int
+    baseline: Scan
+    latest: Scan | None
+    rows: list[dict]
+    counts: dict[str, int]
+    as_of: dt.date
+
+
+def run_lookback(store: Store, baseline: Scan, as_of: dt.date | None = None, timeout: float = 15.0) -> LookbackResult:
+    """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
+    from sitewatch.reporting.data import load_scan_rules
+
+    as_of = as_of or dt.date.today()
+    ruleset = load_scan_rules(baseline)
+    base_findings = store.findings(baseline.id)
+    checks = recheck(base_findings, as_of, timeout, ruleset)
+    by_fp = {r.finding.fingerprint: r for r in checks}
+    full = [s for s in store.scans(baseline.site) if s.status == "completed" or s.id == baseline.id]
+    history = [s for s in full if s.id <= baseline.id]
+    latest = full[-1] if full and full[-1].id > baseline.id else None
+    latest_findings = store.findings(latest.id) if latest else []
+    base_fps = {f.fingerprint for f in base_findings}
+    still = {fp for fp, r in by_fp.items() if r.open}
+    pending = {fp for fp, r in by_fp.items() if r.open is None}
+    new = {f.fingerprint for f in latest_findings} - base_fps
+    status = classify(fingerprint_sets(store, history), still | new, base_fps, pending)
+    rows: list[dict] = []
+    stored: list[Finding] = []
+    for f in base_findings + [g for g in latest_findings if g.fingerprint in new]:
+        r = by_fp.get(f.fingerprint)
+        st = status[f.fingerprint]
+        note = r.note if r else ("最近一次完整扫描新发现" if st in (NEW, RECURRED) else "")
+        rows.append({"finding": f, "status": st, "note": note, "source_scan": baseline.id if r else latest.id})
+        if st != FIXED:
+            stored.append(Finding(rule=f.rule, severity=f.severity, url=f.url, message=f.message,
+                                  found_on=list(f.found_on), evidence={**f.evidence, "recheck": note},
+                                  extra={**f.extra, "lookback_status": st}))
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
+    scan_id = store.new_scan(baseline.site, list(baseline.start_urls or []), as_of,
+                             {**(baseline.config or {}), "baseline": baseline.id,
+                              "latest": latest.id if latest else None}, kind="lookback")
+    store.save_findings(scan_id, stored)
+    store.finish_scan(scan_id, "completed", {"baseline": baseline.id, "latest": latest.id if latest else None,
+                                             "classification": status, "counts": counts,
+                                             "notes": {r["finding"].fingerprint: r["note"] for r in rows}})
+    return LookbackResult(scan_id, baseline, latest, rows, counts, as_of)

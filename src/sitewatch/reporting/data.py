@@ -1,0 +1,432 @@
+"""Assemble everything a report shows from the store: never fetches anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from sitewatch.checks_content import veto_summary
+from sitewatch.columns import classify as classify_column
+from sitewatch.errors import ConfigError
+from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
+from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
+from sitewatch.rules import RuleSet, load_rules
+from sitewatch.store import ColumnRow, FindingRow, ListItemRow, Probe, Scan, Store
+
+# 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
+DEFAULT_DEADLINE_DAYS = 15
+DEADLINE_DAYS: dict[str, int] = {
+    "availability.down": 3,
+    "homepage.stale": 7,
+    "link.broken": 15,
+    "column.stale": 15,
+    "column.blank": 15,
+    "column.long_stale": 30,
+    "disclosure.missing": 15,
+    "disclosure.late": 15,
+}
+VETO_DEADLINE_DAYS = 7
+PASS_SCORE = 60
+WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days → from day 10) but not yet stale
+TREND_SCANS = 12
+SEVERITY_RANK = {VETO: 0, DEDUCT: 1, WARN: 2, REVIEW: 3}
+LIGHT = {"合格": "green", "风险": "amber", "否决": "red"}
+
+
+def load_scan_rules(scan: Scan) -> RuleSet:
+    """The rule set the scan was judged with (its packs and overrides), or the bundled one."""
+    cfg = scan.config or {}
+    try:
+        return load_rules(cfg.get("rule_packs") or (), cfg.get("rule_overrides") or None)
+    except (ConfigError, OSError):
+        return load_rules()
+
+
+def deadline_days(rule: str, overrides: dict[str, int] | None = None) -> int:
+    overrides = overrides or {}
+    if rule in overrides:
+        return overrides[rule]
+    if rule.startswith("veto.") and "veto.*" in overrides:
+        return overrides["veto.*"]
+    if "*" in overrides:
+        return overrides["*"]
+    if rule.startswith("veto."):
+        return VETO_DEADLINE_DAYS
+    return DEADLINE_DAYS.get(rule, DEFAULT_DEADLINE_DAYS)
+
+
+def rule_name(ruleset: RuleSet, rule_id: str) -> str:
+    return ruleset.get(rule_id).name_zh if ruleset.has(rule_id) else rule_id
+
+
+def basis(ruleset: RuleSet, f: Finding) -> str:
+    """依据: the source document (and indicator ref) of the rule, or of the disclosure item."""
+    docs = {p.id: p.document for p in ruleset.packs}
+    item_id = f.extra.get("item")
+    if item_id:
+        try:
+            item = ruleset.item(str(item_id))
+            return f"{docs.get(item.pack, item.pack)}（{item.name_zh}）"
+        except KeyError:
+            pass
+    if not ruleset.has(f.rule):
+        return ""
+    rule = ruleset.get(f.rule)
+    doc = docs.get(rule.pack, rule.pack)
+    return f"{doc} {rule.ref}" if rule.ref else doc
+
+
+def unit_of(f: Finding, cfg: dict[str, Any]) -> str:
+    """责任科室: from the finding, else the site config's column or default unit, else 未指定."""
+    unit = f.extra.get("unit") or f.evidence.get("unit")
+    column = f.extra.get("column")
+    if not unit and column:
+        col = (cfg.get("columns") or {}).get(column) or {}
+        unit = col.get("unit") if isinstance(col, dict) else None
+    return str(unit or cfg.get("default_unit") or "未指定")
+
+
+def location(f: Finding) -> str:
+    """所在页面/栏目: the column, or the pages the link appears on."""
+    parts: list[str] = []
+    if f.extra.get("column"):
+        parts.append(f"栏目：{f.extra['column']}")
+    if f.found_on and f.rule.startswith("link."):
+        pages = f.found_on[:3]
+        more = f" 等 {len(f.found_on)} 个页面" if len(f.found_on) > 3 else ""
+        parts.append("所在页面：" + "；".join(pages) + more)
+    if f.extra.get("link_text"):
+        parts.append(f"链接文字：{f.extra['link_text']}")
+    if f.extra.get("document"):
+        parts.append(f"文件：{f.extra['document']}")
+    return "\n".join(parts) or "—"
+
+
+def description(f: Finding) -> str:
+    """问题描述 with the measured value against the threshold where the finding has both."""
+    text = f.message
+    age, window = f.evidence.get("age_days"), f.extra.get("max_age_days")
+    if window is not None and f"{window} 天" not in text:
+        text += f"（实测 {age if age is not None else '无日期'} 天，阈值 {window} 天）"
+    if f.rule == "link.broken" and f.evidence.get("status") and str(f.evidence["status"]) not in text:
+        text += f"（HTTP {f.evidence['status']}）"
+    return text
+
+
+def first_seen(store: Store, site: str, fingerprints: set[str], up_to: int) -> dict[str, dt.date]:
+    """首次发现: the as-of day of the earliest scan of the site holding each fingerprint."""
+    if not fingerprints:
+        return {}
+    with store.engine.connect() as c:
+        rows = c.execute(select(FindingRow.fingerprint, func.min(Scan.as_of))
+                         .join(Scan, Scan.id == FindingRow.scan_id)
+                         .where(Scan.site == site, Scan.id <= up_to, FindingRow.fingerprint.in_(list(fingerprints)))
+                         .group_by(FindingRow.fingerprint)).all()
+    return {fp: (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))) for fp, d in rows}
+
+
+def history_scans(store: Store, scan: Scan) -> list[Scan]:
+    """Completed full scans of the same site up to ``scan`` (``scan`` itself last, whatever its status)."""
+    rows = [s for s in store.scans(scan.site) if s.id < scan.id and s.status == "completed"]
+    return rows + [scan]
+
+
+def latest_lookback(store: Store, scan: Scan) -> Scan | None:
+    rows = [s for s in store.scans(scan.site, kind="lookback") if (s.config or {}).get("baseline") == scan.id]
+    return rows[-1] if rows else None
+
+
+def homepage_urls(scan: Scan) -> set[str]:
+    return {normalise_for_fingerprint(u) for u in (scan.start_urls or [])}
+
+
+def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: Scan) -> dict[str, Any]:
+    """100-point deduction estimate: deduct-severity rules with points; a broken link on the homepage costs
+    the homepage rate. Floors at 0."""
+    home = homepage_urls(scan)
+    lines: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        if f.severity != DEDUCT or not ruleset.has(f.rule):
+            continue
+        rule = ruleset.get(f.rule)
+        points = float(rule.points or 0)
+        label = rule.name_zh
+        if f.rule == "link.broken":
+            on_home = any(normalise_for_fingerprint(p) in home for p in f.found_on)
+            points = float(rule.threshold.get("homepage_points" if on_home else "other_points", points))
+            label = "首页链接可用性" if on_home else "其他页面链接可用性"
+        line = lines.setdefault(label, {"indicator": label, "count": 0, "points": 0.0, "each": points})
+        line["count"] += 1
+        line["points"] = round(line["points"] + points, 2)
+    total = round(sum(line["points"] for line in lines.values()), 2)
+    return {"score": round(max(0.0, 100 - total), 1), "deducted": total, "lines": list(lines.values())}
+
+
+def availability(store: Store, scan: Scan, ruleset: RuleSet) -> dict[str, Any] | None:
+    """Probe failures over the monitoring week before the scan, as measured value for 站点无法访问."""
+    if not ruleset.has("availability.down"):
+        return None
+    th = ruleset.get("availability.down").threshold
+    start = dt.datetime.combine(scan.as_of - dt.timedelta(days=int(th.get("monitor_days", 7))), dt.time())
+    end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
+    with store.engine.connect() as c:
+        rows = c.execute(select(Probe.ok).where(Probe.site == scan.site, Probe.at >= start, Probe.at < end)).all()
+    if not rows:
+        return None
+    fails = sum(1 for (ok,) in rows if not ok)
+    return {"probes": len(rows), "fails": fails, "share": fails / len(rows), "threshold": float(th.get("fail_share", 0.05))}
+
+
+def veto_table(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
+    """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from checks_content.veto_summary)."""
+    rows = veto_summary(findings, ruleset)
+    for r in rows:
+        r.setdefault("name_zh", rule_name(ruleset, r["rule"]))
+        if r.get("unit") == "columns":
+            r["measured_text"] = f"{r['measured']} 个栏目"
+            r["threshold_text"] = f"≥{r['threshold']} 个否决"
+        elif r.get("unit") == "days":
+            r["measured_text"] = f"{r['measured']} 天未更新" if r["measured"] is not None else (
+                "无带日期信息" if r["verdict"] == "否决" else "未超期")
+            r["threshold_text"] = f"超过 {r['threshold']} 天否决"
+        elif r["rule"] == "availability.down":
+            av = availability(store, scan, ruleset)
+            if av:
+                r["measured_text"] = f"{av['fails']}/{av['probes']} 次失败（{av['share']:.1%}）"
+                r["threshold_text"] = f"≥{av['threshold']:.0%} 否决"
+                if r["verdict"] != "否决" and av["share"] >= av["threshold"] * 0.6 and av["fails"]:
+                    r["verdict"] = "风险"
+            else:
+                r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未做可用性监测"
+                r["threshold_text"] = "失败占比 ≥5% 否决"
+        else:
+            r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未发现"
+            r["threshold_text"] = "出现即否决"
+        r["light"] = LIGHT.get(r["verdict"], "green")
+    return rows
+
+
+def column_warnings(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
+    """Columns not yet stale but at ≥ WARN_SHARE of their window on the scan day."""
+    flagged = {f.url for f in findings if f.rule.startswith("column.")}
+    cfg = scan.config or {}
+    pinned = {k: (v or {}).get("category") for k, v in (cfg.get("columns") or {}).items() if isinstance(v, dict)}
+    windows = {k: (v or {}).get("max_age_days") for k, v in (cfg.get("columns") or {}).items() if isinstance(v, dict)}
+    categories = ruleset.categories()
+    with store.engine.connect() as c:
+        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan.id).order_by(ColumnRow.id)).all()
+        newest = dict(c.execute(select(ListItemRow.column_key, func.max(ListItemRow.date))
+                                .where(ListItemRow.scan_id == scan.id).group_by(ListItemRow.column_key)).all())
+    out: list[dict[str, Any]] = []
+    for col in cols:
+        if col.url in flagged or newest.get(col.key) is None:
+            continue
+        try:
+            category = classify_column(col.name, ruleset, pinned or None)
+        except ConfigError:
+            category = None
+        window = windows.get(col.name) or (categories[category].window_days if category in categories else None)
+        if not window:
+            continue
+        last = newest[col.key]
+        last = last if isinstance(last, dt.date) else dt.date.fromisoformat(str(last))
+        age = (scan.as_of - last).days
+        if window * WARN_SHARE <= age <= window:
+            out.append({"what": f"栏目“{col.name}”", "url": col.url,
+                        "detail": f"最近更新 {last}，已 {age} 天（阈值 {window} 天，还剩 {window - age} 天）",
+                        "unit": unit_of(Finding("column.stale", WARN, col.url, "", extra={"column": col.name}), cfg)})
+    return out
+
+
+def problem_rows(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet,
+                 statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """问题清单: one row per finding, most severe first, with 首次发现, 整改时限 and 整改状态."""
+    cfg = scan.config or {}
+    seen = first_seen(store, scan.site, {f.fingerprint for f in findings}, scan.id)
+    statuses = statuses or {}
+    ordered = sorted(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), not f.rule.startswith("veto."),
+                                              f.rule, f.url))
+    rows: list[dict[str, Any]] = []
+    for i, f in enumerate(ordered, 1):
+        first = seen.get(f.fingerprint, scan.as_of)
+        due = first + dt.timedelta(days=deadline_days(f.rule, deadlines))
+        status = statuses.get(f.fingerprint, OPEN)
+        if status == NEW:
+            status = OPEN
+        rows.append({
+            "no": i, "rule": f.rule, "type": rule_name(ruleset, f.rule), "basis": basis(ruleset, f),
+            "url": f.url, "location": location(f), "description": description(f),
+            "first_found": first.isoformat(), "unit": unit_of(f, cfg), "deadline": due.isoformat(),
+            "overdue": due < scan.as_of and status != FIXED, "status": status,
+            "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity),
+            "fingerprint": f.fingerprint, "column": f.extra.get("column"),
+        })
+    return rows
+
+
+def disclosure_rows(findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
+    """必公开事项核对表: every enabled mandated item; items with no finding are listed as 未发现问题."""
+    rows: list[dict[str, Any]] = []
+    for item in ruleset.items:
+        if not item.enabled:
+            continue
+        hits = [f for f in findings if f.rule.startswith("disclosure.") and f.extra.get("item") == item.id]
+        if not hits:
+            rows.append({"item": item.name_zh, "year": "", "found": "是", "url": "", "date": "", "due": "",
+                         "status": "未发现问题", "cls": "ok"})
+            continue
+        for f in hits:
+            late = f.rule == "disclosure.late"
+            review = f.severity == REVIEW
+            label = item.name_zh + (f"（{f.extra['document']}）" if f.extra.get("document") else "")
+            rows.append({
+                "item": label, "year": f.extra.get("year") or "",
+                "found": "是" if late else ("待核实" if review else "否"),
+                "url": f.evidence.get("found_url") or "", "date": f.evidence.get("found_date") or "",
+                "due": f.evidence.get("due") or "",
+                "status": "逾期公开" if late else ("待核实" if review else "缺失"),
+                "cls": "warn" if (late or review) else "bad",
+            })
+    return rows
+
+
+@dataclass
+class ReportData:
+    """What the rectification report and the leadership summary show."""
+
+    site: str
+    scan: Scan
+    month: str
+    period: str
+    start_urls: list[str]
+    stats: dict[str, Any]
+    veto: list[dict[str, Any]]
+    score: dict[str, Any]
+    verdict: str
+    problems: list[dict[str, Any]]
+    disclosures: list[dict[str, Any]]
+    lookback: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    top: list[dict[str, Any]]
+    changes: list[str]
+    generated: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(p["type"] for p in self.problems))
+
+    def by_unit(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for p in self.problems:
+            out.setdefault(p["unit"], []).append(p)
+        return dict(sorted(out.items()))
+
+
+def scan_verdict(veto: list[dict[str, Any]], score: float) -> str:
+    """Any 否决 ⇒ 不合格; else a score under 60 ⇒ 不合格; else 合格."""
+    if any(v["verdict"] == "否决" for v in veto) or score < PASS_SCORE:
+        return "不合格"
+    return "合格"
+
+
+def _scan_summary(store: Store, scan: Scan, ruleset: RuleSet) -> dict[str, Any]:
+    findings = store.findings(scan.id)
+    veto = veto_summary(findings, ruleset)
+    score = estimate_score(findings, ruleset, scan)["score"]
+    return {"id": scan.id, "as_of": scan.as_of.isoformat(), "label": scan.as_of.strftime("%m-%d"),
+            "problems": len(findings), "vetoes": sum(1 for v in veto if v["verdict"] == "否决"),
+            "score": score, "verdict": scan_verdict(veto, score),
+            "fingerprints": {f.fingerprint for f in findings}, "findings": findings,
+            "veto": {v["rule"]: v["verdict"] for v in veto}}
+
+
+def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[str, Any], ruleset: RuleSet) -> list[str]:
+    if prev is None:
+        return ["本次为首次监测，无上期数据可比。"]
+    out: list[str] = []
+    new = [f for f in cur["findings"] if f.fingerprint not in prev["fingerprints"]]
+    if new:
+        kinds = Counter(rule_name(ruleset, f.rule) for f in new)
+        out.append(f"新发现问题 {len(new)} 个（" + "、".join(f"{k} {n} 个" for k, n in kinds.most_common()) + "）。")
+    else:
+        out.append("与上期相比没有新发现的问题。")
+    c = lookback["counts"]
+    out.append(f"上期 {lookback['total']} 个问题中已整改 {c.get(FIXED, 0)} 个、未整改 {c.get(OPEN, 0)} 个、"
+               f"反复出现 {c.get(RECURRED, 0)} 个。")
+    if cur["score"] != prev["score"]:
+        out.append(f"扣分估算得分由 {prev['score']} 分变为 {cur['score']} 分。")
+    for rule, verdict in cur["veto"].items():
+        before = prev["veto"].get(rule)
+        if before and before != verdict:
+            out.append(f"单项否决指标“{rule_name(ruleset, rule)}”由{before}变为{verdict}。")
+    if cur["verdict"] != prev["verdict"]:
+        out.append(f"总体结论由{prev['verdict']}变为{cur['verdict']}。")
+    return out
+
+
+def build_report(store: Store, scan: Scan, deadlines: dict[str, int] | None = None,
+                 month: str | None = None) -> ReportData:
+    """All the data of one scan's rectification report and leadership summary."""
+    ruleset = load_scan_rules(scan)
+    findings = store.findings(scan.id)
+    history = history_scans(store, scan)
+    summaries = [_scan_summary(store, s, ruleset) for s in history[-TREND_SCANS:]]
+    prev_scan = history[-2] if len(history) > 1 else None
+    prev = _scan_summary(store, prev_scan, ruleset) if prev_scan else None
+    sets = [{f.fingerprint for f in store.findings(s.id)} for s in history[:-1]]
+    cur_fps = {f.fingerprint for f in findings}
+    hist_status = classify(sets, cur_fps) if sets else {}
+    lb = latest_lookback(store, scan)
+    lb_status = dict(((lb.stats or {}).get("classification") or {})) if lb else {}
+    statuses = {fp: (lb_status.get(fp) or hist_status.get(fp) or OPEN) for fp in cur_fps}
+    problems = problem_rows(store, scan, findings, ruleset, statuses, deadlines)
+
+    look_rows: list[dict[str, Any]] = []
+    if prev_scan is not None:
+        status = classify(sets, cur_fps)
+        prev_findings = prev["findings"] if prev else []
+        cfg = scan.config or {}
+        for f in prev_findings:
+            look_rows.append({"type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
+                              "description": description(f), "unit": unit_of(f, cfg),
+                              "status": status.get(f.fingerprint, FIXED)})
+        for f in findings:
+            if status.get(f.fingerprint) == RECURRED and f.fingerprint not in prev["fingerprints"]:
+                look_rows.append({"type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
+                                  "description": description(f), "unit": unit_of(f, cfg), "status": RECURRED})
+    order = {RECURRED: 0, OPEN: 1, PENDING: 2, FIXED: 3}
+    look_rows.sort(key=lambda r: (order.get(r["status"], 9), r["type"], r["url"]))
+    lookback = {"previous": prev_scan, "rows": look_rows, "total": len(prev["findings"]) if prev else 0,
+                "counts": dict(Counter(r["status"] for r in look_rows))}
+
+    veto = veto_table(store, scan, findings, ruleset)
+    score = estimate_score(findings, ruleset, scan)
+    warnings = [{"what": f"单项否决指标“{v['name_zh']}”", "url": "",
+                 "detail": f"实测 {v['measured_text']}，{v['threshold_text']}", "unit": ""}
+                for v in veto if v["verdict"] == "风险"]
+    warnings += column_warnings(store, scan, findings, ruleset)
+    stats = dict(scan.stats or {})
+    from sitewatch.store import Link, Page, Target
+    stats.setdefault("pages", store.count(Page, scan.id))
+    stats.setdefault("checked", store.count(Target, scan.id))
+    stats.setdefault("links", store.count(Link, scan.id))
+    open_rows = [p for p in problems if p["status"] != FIXED]
+    top = sorted(open_rows, key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), p["status"] != RECURRED,
+                                           not p["overdue"], p["first_found"], p["no"]))[:5]
+    cur = summaries[-1]
+    m = month or scan.as_of.strftime("%Y-%m")
+    year, mon = m.split("-")
+    return ReportData(
+        site=scan.site, scan=scan, month=m,
+        period=f"{year}年{int(mon)}月（监测日 {scan.as_of.isoformat()}，扫描编号 {scan.id}）",
+        start_urls=list(scan.start_urls or []), stats=stats, veto=veto, score=score,
+        verdict=scan_verdict(veto, score["score"]), problems=problems,
+        disclosures=disclosure_rows(findings, ruleset), lookback=lookback, warnings=warnings,
+        trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
+        top=top, changes=_changes(prev, cur, lookback, ruleset),
+    )

@@ -1,0 +1,42 @@
+"""Render the Jinja2 templates of the top-level ``reports/`` folder (autoescape on for every template)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+
+from sitewatch.reporting.chart import trend_svg
+from sitewatch.resources import data_dir
+
+_UNSAFE = re.compile(r"[^\w\u4e00-\u9fff.-]+")
+
+
+@lru_cache(maxsize=4)
+def environment(folder: str | None = None) -> Environment:
+    env = Environment(loader=FileSystemLoader(folder or str(data_dir("reports"))), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals["trend_svg"] = trend_svg
+    return env
+
+
+def render_html(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def write_html(path: Path, template: str, **context: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(template, **context), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def safe_name(text: str, limit: int = 60) -> str:
+    """A file-name-safe form of a site name or URL (letters, digits, Chinese, dot, dash, underscore)."""
+    for prefix in ("https://", "http://"):
+        text = text.removeprefix(prefix)
+    return _UNSAFE.sub("_", text).strip("._")[:limit] or "site"

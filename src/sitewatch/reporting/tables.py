@@ -1,0 +1,91 @@
+"""XLSX (openpyxl) and CSV (UTF-8 with BOM, so Excel reads Chinese) writers for report tables."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+Columns = Sequence[tuple[str, str]]          # (header, row key)
+
+PROBLEM_COLUMNS: Columns = (
+    ("序号", "no"), ("问题类型", "type"), ("依据", "basis"), ("问题网址", "url"), ("所在页面/栏目", "location"),
+    ("问题描述", "description"), ("首次发现", "first_found"), ("责任科室", "unit"), ("整改时限", "deadline"),
+    ("整改状态", "status"), ("严重程度", "severity_zh"), ("规则编号", "rule"),
+)
+_WIDTHS = {"序号": 6, "问题网址": 48, "所在页面/栏目": 40, "问题描述": 60, "依据": 24, "核查结论": 18, "备注": 30}
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    base = _SHEET_BAD.sub("_", name).strip("'") or "未指定"
+    title, n = base[:31], 2
+    while title in used:
+        suffix = f"({n})"
+        title, n = base[:31 - len(suffix)] + suffix, n + 1
+    used.add(title)
+    return title
+
+
+def _fill(ws, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> None:
+    ws.append([h for h, _ in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE4EE")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for r, row in enumerate(rows, 2):
+        for c, (_, key) in enumerate(columns, 1):
+            value = _cell_text(row.get(key))
+            cell = ws.cell(row=r, column=c, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"          # never a formula, whatever the text starts with
+                cell.alignment = Alignment(vertical="top", wrap_text=True)
+    for c, (header, _) in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(c)].width = _WIDTHS.get(header, 14)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+
+
+def write_xlsx(path: Path, sheets: Sequence[tuple[str, Columns, Sequence[Mapping[str, Any]]]]) -> Path:
+    """One sheet per (title, columns, rows), each with a bold frozen header and an autofilter."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for title, columns, rows in sheets:
+        _fill(wb.create_sheet(_sheet_title(title, used)), columns, rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def csv_safe(value: Any) -> str:
+    """Text for a CSV cell; a leading = + - @ gets a quote mark so spreadsheets do not run it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(path: Path, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([h for h, _ in columns])
+        for row in rows:
+            w.writerow([csv_safe(row.get(key)) for _, key in columns])
+    tmp.replace(path)
+    return path
