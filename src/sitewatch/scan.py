@@ -84,7 +84,8 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     with store.engine.connect() as c:
         cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
         rows = c.execute(select(ListItemRow).where(ListItemRow.scan_id == scan_id).order_by(ListItemRow.id)).all()
-    page_dates = {r.url: r.date for r in rows if r.column_key == ARTICLES_KEY}
+    page_dates = {r.url: r.date for r in rows if r.column_key == ARTICLES_KEY and r.date}
+    page_docnos = {r.url: r.document_number for r in rows if r.column_key == ARTICLES_KEY and r.document_number}
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
     for r in rows:
@@ -96,7 +97,8 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
             date, source = page_dates[r.url], "article"
         by_key.setdefault(r.column_key, []).append(
             ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
-                     attachments=[tuple(a) for a in r.attachments or []], document_number=r.document_number))
+                     attachments=[tuple(a) for a in r.attachments or []],
+                     document_number=r.document_number or page_docnos.get(r.url)))
     columns: list[ColumnData] = []
     homepage = None
     for col in cols:
@@ -110,8 +112,9 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                                   category=pin.category if pin else None,
                                   max_age_days=pin.max_age_days if pin else None))
     listed = {i.url for items in by_key.values() for i in items}
-    articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article")
-                for r in rows if r.column_key == ARTICLES_KEY and r.url not in listed]
+    articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+                         document_number=r.document_number)
+                for r in rows if r.column_key == ARTICLES_KEY and r.url not in listed and r.date]
     return columns, homepage, articles
 
 

@@ -17,6 +17,7 @@ HOMEPAGE_KEY = "homepage"
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
 _COLUMN_URL = re.compile(r"/(index(_\d+)?\.(s?html?|jsp|php|aspx?))?$", re.I)
 _PAGE_N = re.compile(r"index_\d+\.")
+_DOCNO_LABEL = re.compile(r"文\s*号\s*[：:]\s*(?:<[^>]{0,200}>\s*)*([^<\s]{2,30}?[〔\[【(（]\d{4}[〕\]】)）]\d{1,4}号)")
 _EMPTY_LIST = re.compile(r"<(ul|ol|tbody|dl)\b[^>]*>\s*</\1>", re.I)
 
 
@@ -38,10 +39,11 @@ class ListingCollector:
 
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
         pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
-        if pub:
+        docno = _DOCNO_LABEL.search(text) if "号" in text else None
+        if pub or docno:
             self.store.add(ListItemRow, scan_id=scan_id, column_key=ARTICLES_KEY, page_url=url, title=parsed.title,
-                           url=url, date=pub, date_source="article", pinned=False, document_number=None,
-                           attachments=[])
+                           url=url, date=pub, date_source="article", pinned=False,
+                           document_number=docno.group(1) if docno else None, attachments=[])
         forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
         if "/gkmlpt/" in url and self.fetcher is not None:
             return await self._gkmlpt(url, text, scan_id)

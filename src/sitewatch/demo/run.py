@@ -1,0 +1,150 @@
+"""`sitewatch demo`: serve the simulated portal, scan three simulated months, check the verdicts, write outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+from sitewatch.config import SiteConfig
+from sitewatch.demo.portal import build_portal
+from sitewatch.demo.server import DemoServer, serve_portal
+from sitewatch.models import Finding
+from sitewatch.scan import ScanResult, findings_document, run_scan, write_json
+from sitewatch.store import Store
+from sitewatch.urls import normalize
+
+DEMO_AS_OF = dt.date(2026, 11, 26)
+MONTHS = (-2, -1, 0)       # simulated months scanned, oldest first; the last one is "this month"
+ITEM_IDS = {"budget_sangong": "budget_three_public", "final_accounts_sangong": "final_accounts_three_public",
+            "guide": "disclosure_guide", "interpretation": "policy_interpretation"}
+
+
+def demo_config(server: DemoServer) -> SiteConfig:
+    """Scan settings for the demo: the loopback portal is ours, so no rate limit; short timeout."""
+    return SiteConfig(name=server.expected.get("site_name", "西区办事处"), start_urls=[server.start_url],
+                      prefixes=[server.expected.get("prefix", "/xqbsc/")], rate=0, concurrency=16,
+                      timeout=float(server.expected.get("scan_timeout", 2)), retries=1,
+                      default_unit="党政办")
+
+
+def scan_demo_month(store: Store, variant: int = 0, as_of: dt.date = DEMO_AS_OF) -> tuple[ScanResult, dict]:
+    """Serve one simulated month, scan it into ``store``; returns the result and the filled manifest."""
+    portal = build_portal(as_of=as_of, month_variant=variant)
+    with serve_portal(portal) as server:
+        day = dt.date.fromisoformat(str(server.expected["as_of"])) if "as_of" in server.expected else as_of
+        result = run_scan(demo_config(server), store, as_of=day)
+        return result, server.expected | {"_absolute": {p: server.absolute(p) for p in _paths(server.expected)}}
+
+
+def _paths(expected: dict) -> list[str]:
+    return [b["path_or_url"] for b in expected.get("broken", []) + expected.get("not_broken", [])]
+
+
+def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
+    """Compare a scan's findings with the portal's manifest of planted problems. Returns (all ok, lines)."""
+    absolute = expected.get("_absolute", {})
+
+    def url_of(path_or_url: str) -> str:
+        return normalize(absolute.get(path_or_url, path_or_url)) or path_or_url
+
+    lines: list[str] = []
+    broken = {f.url for f in findings if f.rule == "link.broken"}
+    planted = {url_of(b["path_or_url"]) for b in expected.get("broken", [])}
+    must_not = {url_of(b["path_or_url"]) for b in expected.get("not_broken", [])}
+    missed, extra, wrong = planted - broken, broken - planted, must_not & broken
+    lines.append(f"broken links: {len(planted)} planted, {len(planted & broken)} reported, "
+                 f"{len(extra)} reported but not planted; {len(must_not)} must-not-report cases, {len(wrong)} reported")
+    lines += [f"  MISSED  {u}" for u in sorted(missed)] + [f"  EXTRA   {u}" for u in sorted(extra)]
+
+    by_column: dict[str, set[str]] = {}
+    for f in findings:
+        if f.rule.startswith("column.") and f.extra.get("column"):
+            by_column.setdefault(f.extra["column"], set()).add(f.rule.split(".", 1)[1])
+    col_ok = col_total = 0
+    for col in expected.get("columns", []):
+        want = {"stale": {"stale"}, "long_stale": {"long_stale"}, "blank": {"blank"}}.get(col["expected"], set())
+        got = by_column.get(col["name"], set())
+        col_total += 1
+        if got == want:
+            col_ok += 1
+        else:
+            lines.append(f"  COLUMN  {col['name']}: expected {col['expected']}, found {sorted(got) or 'nothing'}")
+    lines.append(f"columns: {col_ok} of {col_total} judged as planted")
+
+    found_disc = {(f.extra.get("item"), f.extra.get("year"), f.rule.split(".", 1)[1])
+                  for f in findings if f.rule.startswith("disclosure.")}
+    disc_ok = disc_total = 0
+    for d in expected.get("disclosures", []):
+        item = ITEM_IDS.get(d["item"], d["item"])
+        disc_total += 1
+        problems = {(i, y, kind) for i, y, kind in found_disc if i == item and y == d["year"]}
+        if item == "policy_interpretation":
+            doc = d.get("document", "")
+            problems = {p for p in problems if any(doc in str(f.extra.get("document", "")) or
+                                                   doc in f.message for f in findings
+                                                   if f.extra.get("item") == item and f.extra.get("year") == d["year"])}
+        want_kind = {"missing": "missing", "late": "late"}.get(d["expected"])
+        ok = any(k == want_kind for _, _, k in problems) if want_kind else not problems
+        disc_ok += ok
+        if not ok:
+            lines.append(f"  DISCLOSURE {d['item']} {d['year']} {d.get('document', '')}: expected {d['expected']}, "
+                         f"found {sorted(k for _, _, k in problems) or 'nothing'}")
+    lines.append(f"mandated disclosures: {disc_ok} of {disc_total} judged as planted")
+    homepage_stale = any(f.rule == "homepage.stale" for f in findings)
+    if expected.get("homepage") in ("fresh", "stale") and homepage_stale != (expected["homepage"] == "stale"):
+        lines.append(f"  HOMEPAGE expected {expected['homepage']}, found {'stale' if homepage_stale else 'fresh'}")
+    all_ok = not (missed or extra or wrong) and col_ok == col_total and disc_ok == disc_total and not any(
+        line.startswith("  HOMEPAGE") for line in lines)
+    return all_ok, lines
+
+
+def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> int:
+    """Scan the simulated months, verify the current one against its manifest, write JSON and reports."""
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = Path(db) if db else out / "sitewatch.db"
+    if db_path.exists():
+        db_path.unlink()
+    store = Store(db_path)
+    t0 = time.monotonic()
+    results: list[ScanResult] = []
+    expected: dict = {}
+    for variant in MONTHS:
+        result, expected = scan_demo_month(store, variant)
+        results.append(result)
+        print(f"sitewatch demo: simulated month {result.as_of:%Y-%m}: scan {result.scan_id}: "
+              f"{result.stats.pages} pages, {result.stats.checked} URLs checked, {len(result.findings)} findings "
+              f"({result.stats.seconds:.1f} s)")
+    current = results[-1]
+    json_path = out / "findings.json"
+    write_json(json_path, findings_document(store, current.scan_id))
+    ok, lines = verify(expected, current.findings)
+    print("self-check against the planted problems of this month:")
+    for line in lines:
+        print("  " + line)
+    written = [json_path]
+    written += _reports(store, current.scan_id, results[-2].scan_id, out)
+    print(f"sitewatch demo: done in {time.monotonic() - t0:.1f} s; database {db_path}")
+    for p in written:
+        print(f"  {p}")
+    if keep_serving:
+        portal = build_portal(as_of=DEMO_AS_OF)
+        with serve_portal(portal) as server:
+            print(f"demo portal serving at {server.start_url} (Ctrl-C to stop)")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0 if ok else 1
+
+
+def _reports(store: Store, scan_id: int, previous_id: int, out: Path) -> list[Path]:
+    """Every report for the current month, and the look-back against the previous month."""
+    try:
+        from sitewatch.reporting import render_all
+    except ImportError:
+        print("  (reports: the reporting module is not available)", file=sys.stderr)
+        return []
+    return list(render_all(store, scan_id, out, previous_scan_id=previous_id))
