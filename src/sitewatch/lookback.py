@@ -253,3 +253,47 @@ def run_lookback(store: Store, baseline: Scan, as_of: dt.date | None = None, tim
                                              "classification": status, "counts": counts,
                                              "notes": {r["finding"].fingerprint: r["note"] for r in rows}})
     return LookbackResult(scan_id, baseline, latest, rows, counts, as_of)
+
+
+LOOKBACK_COLUMNS = (
+    ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"), ("原问题描述", "description"),
+    ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"), ("复核说明", "note"), ("规则编号", "rule"),
+)
+
+
+def report_rows(store: Store, result: LookbackResult) -> list[dict]:
+    """Rows of the look-back table, most urgent status first."""
+    from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
+
+    ruleset = load_scan_rules(result.baseline)
+    cfg = result.baseline.config or {}
+    up_to = max(result.baseline.id, result.latest.id if result.latest else 0)
+    seen = first_seen(store, result.baseline.site, {r["finding"].fingerprint for r in result.rows}, up_to)
+    order = {s: i for i, s in enumerate(STATUSES)}
+    rows = sorted(result.rows, key=lambda r: (order[r["status"]], r["finding"].rule, r["finding"].url))
+    out = []
+    for i, r in enumerate(rows, 1):
+        f = r["finding"]
+        first = seen.get(f.fingerprint)
+        out.append({"no": i, "type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
+                    "description": description(f), "unit": unit_of(f, cfg),
+                    "first_found": first.isoformat() if first else "", "status": r["status"], "note": r["note"],
+                    "rule": f.rule})
+    return out
+
+
+def write_lookback(store: Store, result: LookbackResult, out_dir) -> list:
+    """Write 回头看-<site>-<date>.html and .xlsx; return their paths."""
+    from pathlib import Path
+
+    from sitewatch.reporting.render import safe_name, write_html
+    from sitewatch.reporting.tables import write_xlsx
+
+    rows = report_rows(store, result)
+    out = Path(out_dir)
+    stem = f"回头看-{safe_name(result.baseline.site)}-{result.as_of.isoformat()}"
+    generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    html = write_html(out / f"{stem}.html", "lookback.html.j2", lb=result, rows=rows, generated=generated,
+                      statuses=STATUSES)
+    xlsx = write_xlsx(out / f"{stem}.xlsx", [("回头看", LOOKBACK_COLUMNS, rows)])
+    return [html, xlsx]

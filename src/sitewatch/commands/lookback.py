@@ -1,0 +1,35 @@
+"""`sitewatch lookback`: re-verify an earlier scan's problems without a full crawl (回头看)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sitewatch.commands.report import DEFAULT_OUT, open_store
+from sitewatch.config import parse_as_of
+
+
+def register(sub) -> None:
+    p = sub.add_parser("lookback", help="re-check the problems of an earlier scan (回头看) and report their status")
+    p.add_argument("--since", required=True, metavar="SCAN|YYYY-MM-DD",
+                   help="the scan whose problems to re-check: an id, or a date (the last scan on or before it)")
+    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day date rules are judged for (default: today)")
+    p.add_argument("--timeout", type=float, default=15.0, metavar="S", help="seconds per request (default 15)")
+    p.set_defaults(func=cmd_lookback)
+
+
+def cmd_lookback(args: argparse.Namespace) -> int:
+    from sitewatch.lookback import STATUSES, resolve_since, run_lookback, write_lookback
+
+    store = open_store(args.db, "lookback")
+    baseline = resolve_since(store, args.since)
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    result = run_lookback(store, baseline, as_of, args.timeout)
+    paths = write_lookback(store, result, Path(args.out))
+    counts = "，".join(f"{s} {result.counts.get(s, 0)}" for s in STATUSES)
+    print(f"sitewatch: look-back {result.scan_id} of scan {baseline.id} ({baseline.site}, {baseline.as_of}): {counts}")
+    for p in paths:
+        print(f"  {p}")
+    return 0
