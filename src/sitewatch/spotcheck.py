@@ -1,0 +1,126 @@
+"""Spot-check (抽查): a reproducible, stratified random sample of a scan's findings and pages for a human check.
+
+The same scan, sizes and seed always give the same sample. Each rule and each column is represented at least
+once when the sample is large enough; the rest is drawn at random.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from sitewatch.models import Finding
+from sitewatch.store import Page, Scan, Store
+
+T = TypeVar("T")
+
+SPOTCHECK_COLUMNS = (
+    ("序号", "no"), ("类型", "kind"), ("规则/栏目", "stratum"), ("网址", "url"), ("标题/问题描述", "what"),
+    ("所在页面/栏目", "location"), ("核查要点", "check"), ("核查结论", "verdict"), ("备注", "remark"),
+)
+CHECK_HINT = {
+    "link.broken": "打开链接，确认是否仍无法访问或内容错误",
+    "homepage.stale": "查看首页最新信息的发布日期",
+    "column.stale": "查看栏目最新信息的发布日期是否超过更新周期",
+    "column.long_stale": "查看栏目最新信息的发布日期是否超过一年",
+    "column.blank": "确认栏目是否确无内容",
+    "disclosure.missing": "在网站及公开目录中查找该事项",
+    "disclosure.late": "核对事项的实际发布日期与应公开日期",
+}
+PAGE_HINT = "打开页面，核对标题、发布日期、正文、附件与链接是否正常"
+
+
+def stratified_sample(items: Sequence[T], n: int, seed: int, strata: Callable[[T], Sequence[str]],
+                      key: Callable[[T], str]) -> list[T]:
+    """``n`` items: first one per stratum (strata in the order ``strata`` lists them, rules before columns),
+    then random others. Deterministic for the same items, ``n`` and ``seed`` whatever the input order."""
+    if n <= 0 or not items:
+        return []
+    pool = sorted(items, key=key)
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    order: list[str] = []
+    for it in sorted(items, key=key):
+        for s in strata(it):
+            if s not in order:
+                order.append(s)
+    order.sort(key=lambda s: (not s.startswith("rule:"), s))
+    chosen: list[int] = []
+    covered: set[str] = set()
+    for stratum in order:
+        if len(chosen) >= n:
+            break
+        if stratum in covered:
+            continue
+        idx = next(i for i, it in enumerate(pool) if stratum in strata(it) and i not in chosen)
+        chosen.append(idx)
+        covered.update(strata(pool[idx]))
+    for i in range(len(pool)):
+        if len(chosen) >= n:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return [pool[i] for i in chosen]
+
+
+def finding_strata(f: Finding) -> list[str]:
+    out = [f"rule:{f.rule}"]
+    if f.extra.get("column"):
+        out.append(f"column:{f.extra['column']}")
+    return out
+
+
+def page_section(page: Page) -> str:
+    meta = page.meta or {}
+    name = meta.get("columnname") or meta.get("ColumnName")
+    if name:
+        return f"column:{name}"
+    parts = [p for p in urlsplit(page.url).path.split("/") if p]
+    return f"section:/{parts[0]}/" if len(parts) > 1 else "section:/"
+
+
+def sample(store: Store, scan: Scan, n: int, seed: int, pages: int | None = None) -> list[dict[str, Any]]:
+    """Checklist rows: ``n`` findings then ``pages`` pages (default ``n``), each stratified."""
+    from sitewatch.reporting.data import description, load_scan_rules, location, rule_name
+
+    ruleset = load_scan_rules(scan)
+    findings = stratified_sample(store.findings(scan.id), n, seed, finding_strata, lambda f: f.fingerprint)
+    with store.engine.connect() as c:
+        page_rows = c.execute(select(Page).where(Page.scan_id == scan.id)).all()
+    picked_pages = stratified_sample(page_rows, n if pages is None else pages, seed,
+                                     lambda p: [page_section(p)], lambda p: p.url)
+    rows: list[dict[str, Any]] = []
+    for f in findings:
+        rows.append({"kind": "问题", "stratum": rule_name(ruleset, f.rule) + (f"／{f.extra['column']}" if f.extra.get("column") else ""),
+                     "url": f.url, "what": description(f), "location": location(f),
+                     "check": CHECK_HINT.get(f.rule, "人工核实该问题是否属实"), "verdict": "", "remark": "",
+                     "rule": f.rule, "column": f.extra.get("column")})
+    for p in picked_pages:
+        section = page_section(p).split(":", 1)[1]
+        rows.append({"kind": "页面", "stratum": section, "url": p.url, "what": p.title or "（无标题）",
+                     "location": f"HTTP {p.status}" if p.status else "", "check": PAGE_HINT, "verdict": "",
+                     "remark": "", "rule": None, "column": section})
+    for i, r in enumerate(rows, 1):
+        r["no"] = i
+    return rows
+
+
+def write_spotcheck(store: Store, scan: Scan, rows: list[dict[str, Any]], seed: int, out_dir: Path) -> list[Path]:
+    """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx."""
+    from sitewatch.reporting.render import safe_name, write_html
+    from sitewatch.reporting.tables import write_xlsx
+
+    stem = f"抽查表-{safe_name(scan.site)}-{scan.as_of.isoformat()}-seed{seed}"
+    generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    total = {"findings": len(store.findings(scan.id)), "pages": store.count(Page, scan.id)}
+    html = write_html(out_dir / f"{stem}.html", "spotcheck.html.j2", scan=scan, rows=rows, seed=seed,
+                      total=total, generated=generated)
+    xlsx = write_xlsx(out_dir / f"{stem}.xlsx", [("抽查表", SPOTCHECK_COLUMNS, rows)])
+    return [html, xlsx]
+
