@@ -15,7 +15,7 @@ from sitewatch.models import DEDUCT, REVIEW, VETO, WARN, Finding
 from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
 SITE = "西区"
-ROOT = "http://xq.example.gov.cn/"
+ROOT = "http://xiqu.zs.gov.test/"   # reserved name: a look-back never resolves it
 EVIL = "<script>alert(1)</script>"
 EVIL_URL = ROOT + "bad?q=" + EVIL
 DAYS = (dt.date(2026, 9, 26), dt.date(2026, 10, 26), dt.date(2026, 11, 26))
@@ -144,7 +144,8 @@ def test_rectification_contents(built, tmp_path):
     assert "政府信息公开指南" in disc and "未发现问题" in disc
     # look-back of the previous scan: the open link 未整改, news/d.html 未整改, the recurred column listed
     look = html.split("四、回头看")[1].split("五、预警")[0]
-    assert "发现问题 2 个" in look and "未整改 2 个" in look and "反复出现 1 个" in look
+    assert "发现问题 2 个" in look and "未整改 2 个" in look and "再次出现的问题 1 个" in look
+    assert re.findall(r'data-status="([^"]+)"', look) == ["反复出现", "未整改", "未整改"]
     # warning: 通知公告 150 of 183 days (≥70 %)
     warn = html.split("五、预警")[1]
     assert "通知公告" in warn and "还剩 33 天" in warn and "政务要闻" not in warn
@@ -162,7 +163,7 @@ def test_score_and_summary(built, tmp_path):
     top = html.split("需优先整改的问题")[1].split("与上期相比")[0]
     assert top.count("<li>") == 5 and "空白栏目超限" in top
     changes = html.split("与上期相比")[1]
-    assert "新发现问题" in changes and "已整改 0 个" in changes and "单项否决指标“空白栏目超限”由合格变为否决" in changes
+    assert "新发现问题" in changes and "已整改 0 个、未整改 2 个；另有 1 个曾整改的问题再次出现" in changes and "单项否决指标“空白栏目超限”由合格变为否决" in changes
 
 
 @pytest.mark.parametrize("name", ["整改报告-西区-2026-11.html", "领导摘要-西区-2026-11.html"])

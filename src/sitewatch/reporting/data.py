@@ -356,8 +356,10 @@ def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[st
     else:
         out.append("与上期相比没有新发现的问题。")
     c = lookback["counts"]
-    out.append(f"上期 {lookback['total']} 个问题中已整改 {c.get(FIXED, 0)} 个、未整改 {c.get(OPEN, 0)} 个、"
-               f"反复出现 {c.get(RECURRED, 0)} 个。")
+    text = f"上期 {lookback['total']} 个问题中已整改 {c.get(FIXED, 0)} 个、未整改 {c.get(OPEN, 0)} 个"
+    if c.get(RECURRED):
+        text += f"；另有 {c[RECURRED]} 个曾整改的问题再次出现"
+    out.append(text + "。")
     if cur["score"] != prev["score"]:
         out.append(f"扣分估算得分由 {prev['score']} 分变为 {cur['score']} 分。")
     for rule, verdict in cur["veto"].items():
