@@ -24,6 +24,7 @@ LINK_ATTRS: dict[str, tuple[str, ...]] = {
     "source": ("src",),
     "video": ("src",),
     "audio": ("src",),
+    "track": ("src",),
 }
 _SKIP_LINK_RELS = {"dns-prefetch", "preconnect", "alternate", "canonical", "search", "prefetch", "preload",
                    "manifest", "pingback", "shortlink", "edituri", "wlwmanifest"}
