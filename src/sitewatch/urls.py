@@ -17,7 +17,7 @@ ATTACHMENT_EXTENSIONS = frozenset(
 
 _SESSION_PARAMS = re.compile(r"^(jsessionid|phpsessid|sessionid|sid|aspsessionid\w*|cfid|cftoken|sessid)$", re.I)
 _SESSION_PATH = re.compile(r";(jsessionid|phpsessid|sessionid)=[^/?#]*", re.I)
-_TEMPLATE_MARKERS = ("{{", "}}", "${", "<%", "%>", "{$")
+_TEMPLATE_MARKERS = ("{{", "}}", "${", "<%", "%>", "{$", "<?")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/:@!$&'()*+,;=-._~%?"
 
