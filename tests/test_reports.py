@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from sitewatch.cli import main
-from sitewatch.models import DEDUCT, REVIEW, VETO, WARN, Finding
+from sitewatch.models import DEDUCT, VETO, WARN, Finding
 from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
 SITE = "西区"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from openpyxl import load_workbook
-from test_reports import EVIL, ROOT, SCAN_FINDINGS, build_store
+from test_reports import EVIL, ROOT, build_store
 
 from sitewatch.cli import main
 from sitewatch.models import WARN, Finding

@@ -115,9 +115,9 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
             if f.rule in VETO_COLUMN_RULES:
                 continue
             if f.rule in LINK_RULES:
-                out.append(await _recheck_link(f, fetched[f.url]))
+                out.append(_recheck_link(f, fetched[f.url]))
             elif f.rule in COLUMN_RULES or f.rule == "homepage.stale":
-                out.append(await _recheck_column(f, fetched[f.url], as_of, ruleset))
+                out.append(_recheck_column(f, fetched[f.url], as_of, ruleset))
             else:
                 out.append(Recheck(f, None, PENDING_REASON.get(f.rule, "该类问题暂不支持自动复核，请人工核对")))
         out.extend(_recheck_vetoes(findings, out))
@@ -126,7 +126,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
         await fetcher.aclose()
 
 
-async def _recheck_link(f: Finding, res) -> Recheck:
+def _recheck_link(f: Finding, res) -> Recheck:
     from sitewatch.crawl.verdict import BROKEN, judge, message_zh
     from sitewatch.encoding import decode_html
     from sitewatch.extract import parse_html
@@ -143,7 +143,7 @@ async def _recheck_link(f: Finding, res) -> Recheck:
     return Recheck(f, broken, note, {"status": res.status, "reason": verdict.reason})
 
 
-async def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
+def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
     from sitewatch.encoding import decode_html
     from sitewatch.listengines import parse_listing
 

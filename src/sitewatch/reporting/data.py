@@ -15,7 +15,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.rules import RuleSet, load_rules
-from sitewatch.store import ColumnRow, FindingRow, ListItemRow, Probe, Scan, Store
+from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Probe, Scan, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
 DEFAULT_DEADLINE_DAYS = 15
@@ -413,7 +413,6 @@ def build_report(store: Store, scan: Scan, deadlines: dict[str, int] | None = No
                 for v in veto if v["verdict"] == "风险"]
     warnings += column_warnings(store, scan, findings, ruleset)
     stats = dict(scan.stats or {})
-    from sitewatch.store import Link, Page, Target
     stats.setdefault("pages", store.count(Page, scan.id))
     stats.setdefault("checked", store.count(Target, scan.id))
     stats.setdefault("links", store.count(Link, scan.id))
