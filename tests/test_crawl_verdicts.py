@@ -213,3 +213,29 @@ def test_findings_json_schema_and_as_of(db, tmp_path):
     assert f["rule"] == "link.broken" and f["url"] == site.url("/s/missing.html")
     assert f["found_on"] == [site.url("/s/")] and f["evidence"]["status"] == 404
     assert set(f) >= {"rule", "severity", "url", "found_on", "evidence", "message", "fingerprint"}
+
+
+def test_broken_as_written_stylesheets_sitemaps_and_forms(db):
+    """file: and malformed hrefs are broken without a request; CSS and sitemap links are followed;
+    a form endpoint answering 405 to GET exists."""
+    routes = {
+        "/s/": Answer(body=page("首页", '<a href="file:///C:/Users/admin/Desktop/附件1.doc">附件1</a>'
+                                      '<a href="http://localhost]">bad</a><form action="/s/search"></form>'
+                                      '<form action="/s/gone-form"></form>',
+                                head='<link rel="stylesheet" href="site.css">')),
+        "/s/site.css": Answer(body="body{background:url('img/bg.png')} @import 'more.css';", content_type="text/css"),
+        "/s/more.css": Answer(body=".x{}", content_type="text/css"),
+        "/s/search": Answer(405, "", content_type="text/plain"),
+        "/s/sitemap.xml": Answer(body="<?xml version='1.0'?><urlset><url><loc>/s/from-sitemap.html</loc></url></urlset>",
+                                 content_type="application/xml"),
+        "/robots.txt": Answer(body="Sitemap: /s/sitemap.xml\n", content_type="text/plain"),
+    }
+    with LoopbackSite(routes) as site:
+        routes["/s/"].body = routes["/s/"].body.replace("</body>", '<a href="sitemap.xml">sitemap</a></body>')
+        result, _ = scan_site(site.url("/s/"), db)
+        assert site.hits("/s/more.css") == 1
+    broken = broken_by_url(result)
+    assert broken["file:///C:/Users/admin/Desktop/附件1.doc"].evidence["error"] == "file_scheme"
+    assert broken["http://localhost]"].evidence["error"] == "invalid_url"
+    assert set(broken) == {"file:///C:/Users/admin/Desktop/附件1.doc", "http://localhost]", site.url("/s/gone-form"),
+                           site.url("/s/img/bg.png"), site.url("/s/from-sitemap.html")}

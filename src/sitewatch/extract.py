@@ -25,20 +25,70 @@ LINK_ATTRS: dict[str, tuple[str, ...]] = {
     "video": ("src",),
     "audio": ("src",),
     "track": ("src",),
+    "html": ("manifest",),
+    "applet": ("archive", "code"),
+    "form": ("action",),
+    "button": ("formaction",),
+    "input": ("formaction",),
 }
+FORM_TAGS = frozenset({"form", "button", "input"})
 _SKIP_LINK_RELS = {"dns-prefetch", "preconnect", "alternate", "canonical", "search", "prefetch", "preload",
                    "manifest", "pingback", "shortlink", "edituri", "wlwmanifest"}
 GOV_META = {"sitename", "sitedomain", "siteidcode", "columnname", "columndescription", "columnkeywords",
             "columntype", "articletitle", "pubdate", "contentsource", "keywords", "author", "description", "url",
             "firstpublishedtime", "publishdate"}
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"]*))\s*\)|@import\s+["']([^"']+)["']""", re.I)
+_HTML_MANIFEST = re.compile(r"""<html\b[^>]*\bmanifest\s*=\s*["']?([^"'\s>]+)""", re.I)
+_SITEMAP_LOC = re.compile(r"<loc>\s*([^<]+?)\s*</loc>", re.I)
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.I)
 
 
 @dataclass(slots=True)
 class Link:
-    url: str            # normalised absolute URL to check
+    url: str            # normalised absolute URL to check (the href as written when ``bad`` is set)
     tag: str
     text: str           # anchor text / alt text (trimmed, at most 200 chars)
+    bad: str | None = None   # "file_scheme" or "invalid_url": broken for every visitor, never fetched
+
+
+def resolve_href(raw: str, base: str) -> tuple[str | None, str | None]:
+    """(normalised URL, None) for a fetchable href; (href, reason) for one that is broken as written;
+    (None, None) for a scheme sitewatch does not check (ftp:, news: ...)."""
+    url = normalize(raw, base)
+    if url is not None:
+        return url, None
+    h = raw.strip()
+    scheme = h.split(":", 1)[0].lower() if ":" in h[:12] else ""
+    if scheme == "file":
+        return h, "file_scheme"
+    if scheme in ("http", "https", ""):
+        return h, "invalid_url"
+    return None, None
+
+
+def css_links(text: str, base: str) -> list[Link]:
+    """``url(...)`` and ``@import`` references of a stylesheet."""
+    out: list[Link] = []
+    seen: set[str] = set()
+    for m in _CSS_URL.finditer(text):
+        raw = (m.group(1) or m.group(2) or m.group(3) or m.group(4) or "").strip()
+        if not raw or classify_href(raw):
+            continue
+        url, bad = resolve_href(raw, base)
+        if url and url not in seen:
+            seen.add(url)
+            out.append(Link(url, "css", "", bad))
+    return out
+
+
+def sitemap_links(text: str, base: str) -> list[Link]:
+    """``<loc>`` entries of a sitemap or sitemap index."""
+    out: list[Link] = []
+    for m in _SITEMAP_LOC.finditer(text):
+        url = normalize(m.group(1).strip().replace("&amp;", "&"), base)
+        if url:
+            out.append(Link(url, "sitemap", ""))
+    return out
 
 
 @dataclass(slots=True)
@@ -100,11 +150,19 @@ def parse_html(text: str, url: str) -> ParsedPage:
             raw = el.get(attr)
             if raw is None:
                 continue
-            why = classify_href(raw)
-            if why:
-                skipped[why] = skipped.get(why, 0) + 1
-                continue
-            target = normalize(raw, base)
+            if tag == "applet":
+                codebase = el.get("codebase")
+                applet_base = normalize(codebase, base) if codebase else base
+                raw = raw.split(",")[0]
+                target, bad = resolve_href(raw, applet_base or base)
+            else:
+                why = classify_href(raw)
+                if why == "scheme" and raw.strip()[:5].lower() == "file:":
+                    why = None
+                if why:
+                    skipped[why] = skipped.get(why, 0) + 1
+                    continue
+                target, bad = resolve_href(raw, base)
             if target is None:
                 skipped["unsupported"] = skipped.get("unsupported", 0) + 1
                 continue
@@ -115,7 +173,14 @@ def parse_html(text: str, url: str) -> ParsedPage:
                 label = el.text_content() if tag == "a" else (el.get("alt") or "")
             else:
                 label = el.get("alt") or el.get("title") or ""
-            links.append(Link(target, tag, " ".join(label.split())[:200]))
+            links.append(Link(target, tag, " ".join(label.split())[:200], bad))
+    if "manifest" in text[:4096]:
+        m = _HTML_MANIFEST.search(text[:4096])
+        if m and doc.get("manifest") is None:
+            target, bad = resolve_href(m.group(1), base)
+            if target and target not in seen:
+                seen.add(target)
+                links.append(Link(target, "html", "", bad))
     if page.refresh and page.refresh not in seen:
         links.append(Link(page.refresh, "meta-refresh", ""))
     page.skipped = skipped

@@ -14,7 +14,7 @@ from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
-from sitewatch.extract import ParsedPage, parse_html
+from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
 from sitewatch.store import Link, Page, Store, Target
 from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, normalize
 
@@ -33,6 +33,7 @@ class CrawlStats:
     requests: int = 0
     seconds: float = 0.0
     limited: bool = False          # max_pages reached
+    hook_errors: int = 0           # pages a list engine or page check could not read
 
     def to_json(self) -> dict:
         d = dict(vars(self))
@@ -65,6 +66,7 @@ class Crawler:
         self._queue: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         self._crawl_budget = cfg.max_pages
+        self._form_targets: set[bytes] = set()
 
     @staticmethod
     def _key(url: str) -> bytes:
@@ -173,6 +175,10 @@ class Crawler:
                             refresh=parsed.refresh, error_page=self._error_pages.get(host_key(final)))
         else:
             verdict = judge(res)
+            if res.status in (405, 501) and self._key(url) in self._form_targets:
+                verdict = Verdict(OK, "form_target", f"HTTP {res.status} to GET: a form endpoint that exists")
+            elif crawl and res.error is None and res.status == 200 and res.body and self.scope.in_scope(final):
+                self._follow_resource(final, res, depth)
         self._record_target(url, crawl, res, verdict)
         if parsed is None or verdict.verdict != OK or not crawl or not self.scope.in_scope(final):
             return
@@ -184,14 +190,54 @@ class Crawler:
         self._record_page(final, res, parsed, text, encoding, depth)
         extra: list[str] = []
         for hook in self.page_hooks:
-            extra.extend(await hook(final, text, parsed, self.scan_id) or ())
+            try:
+                extra.extend(await hook(final, text, parsed, self.scan_id) or ())
+            except Exception as exc:  # noqa: BLE001 - a page an analyser cannot read must not stop the crawl
+                self.stats.hook_errors += 1
+                self.store.add(Target, scan_id=self.scan_id, url=final, internal=True, method="GET", status=None,
+                               verdict="error", reason="analysis_error",
+                               detail=f"{type(hook).__name__}: {type(exc).__name__}: {exc}"[:500],
+                               final_url=final, chain=[], elapsed_ms=0)
         if not parsed.nofollow:
-            for link in parsed.links:
-                self._enqueue(link.url, depth + 1, self.scope.in_scope(link.url))
+            self._follow(parsed.links, depth)
         for u in extra:
             n = normalize(u, final)
             if n:
                 self._enqueue(n, depth + 1, self.scope.in_scope(n))
+
+    def _follow_resource(self, url: str, res: FetchResult, depth: int) -> None:
+        """Links inside non-HTML resources of the site: stylesheets and sitemaps."""
+        ct = res.content_type.lower()
+        head = (res.body or b"")[:512].lower()
+        if "css" in ct:
+            links = css_links((res.body or b"").decode("utf-8", "replace"), url)
+        elif "xml" in ct and (b"<urlset" in head or b"<sitemapindex" in head):
+            links = sitemap_links((res.body or b"").decode("utf-8", "replace"), url)
+        else:
+            return
+        for link in links:
+            self.store.add(Link, scan_id=self.scan_id, page_url=url, target=link.url, tag=link.tag, text="")
+        self._follow(links, depth)
+
+    def _follow(self, links: list[PageLink], depth: int) -> None:
+        for link in links:
+            if link.bad:
+                self._record_bad(link)
+            else:
+                if link.tag in FORM_TAGS:
+                    self._form_targets.add(self._key(link.url))
+                self._enqueue(link.url, depth + 1, self.scope.in_scope(link.url) and link.tag not in FORM_TAGS)
+
+    def _record_bad(self, link: PageLink) -> None:
+        """A link broken as written (file: path, malformed URL): reported without any request."""
+        k = self._key(link.url)
+        if k in self._seen:
+            return
+        self._seen.add(k)
+        detail = {"file_scheme": "file: link to a local disk, unreachable for visitors",
+                  "invalid_url": "malformed URL"}[link.bad]
+        self._record_target(link.url, False, FetchResult(url=link.url, final_url=link.url, error=link.bad),
+                            Verdict(BROKEN, link.bad, detail))
 
     async def _retry_blip(self, url: str, res: FetchResult) -> FetchResult:
         """A near-empty 200 answer is often a web firewall blip: warm up on the start page, then try again."""

@@ -47,7 +47,7 @@ class FetchResult:
     @property
     def is_html(self) -> bool:
         ct = self.content_type.lower()
-        return "html" in ct or (not ct and self.body is not None and b"<html" in self.body[:2048].lower())
+        return "html" in ct or "wml" in ct or (not ct and self.body is not None and b"<html" in self.body[:2048].lower())
 
 
 def _retry_after(value: str | None) -> float | None:
