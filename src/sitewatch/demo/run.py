@@ -100,8 +100,16 @@ def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
     return all_ok, lines
 
 
+def show_month(server: DemoServer, variant: int, as_of: dt.date = DEMO_AS_OF) -> dict:
+    """Serve another simulated month on the same ports (so URLs, and fingerprints, stay the same)."""
+    server.portal = build_portal(as_of=as_of, month_variant=variant)
+    server.expected = server._fill_manifest(server.portal.expected)
+    server.reset()
+    return server.expected | {"_absolute": {p: server.absolute(p) for p in _paths(server.expected)}}
+
+
 def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> int:
-    """Scan the simulated months, verify the current one against its manifest, write JSON and reports."""
+    """Scan the simulated months, verify the current one against its manifest, write JSON and every report."""
     out.mkdir(parents=True, exist_ok=True)
     db_path = Path(db) if db else out / "sitewatch.db"
     if db_path.exists():
@@ -110,27 +118,27 @@ def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> in
     t0 = time.monotonic()
     results: list[ScanResult] = []
     expected: dict = {}
-    for variant in MONTHS:
-        result, expected = scan_demo_month(store, variant)
-        results.append(result)
-        print(f"sitewatch demo: simulated month {result.as_of:%Y-%m}: scan {result.scan_id}: "
-              f"{result.stats.pages} pages, {result.stats.checked} URLs checked, {len(result.findings)} findings "
-              f"({result.stats.seconds:.1f} s)")
-    current = results[-1]
-    json_path = out / "findings.json"
-    write_json(json_path, findings_document(store, current.scan_id))
-    ok, lines = verify(expected, current.findings)
-    print("self-check against the planted problems of this month:")
-    for line in lines:
-        print("  " + line)
-    written = [json_path]
-    written += _reports(store, current.scan_id, results[-2].scan_id, out)
-    print(f"sitewatch demo: done in {time.monotonic() - t0:.1f} s; database {db_path}")
-    for p in written:
-        print(f"  {p}")
-    if keep_serving:
-        portal = build_portal(as_of=DEMO_AS_OF)
-        with serve_portal(portal) as server:
+    with serve_portal(build_portal(as_of=DEMO_AS_OF, month_variant=MONTHS[0])) as server:
+        for variant in MONTHS:
+            expected = show_month(server, variant)
+            day = dt.date.fromisoformat(str(expected.get("as_of", DEMO_AS_OF)))
+            result = run_scan(demo_config(server), store, as_of=day)
+            results.append(result)
+            print(f"sitewatch demo: simulated month {result.as_of:%Y-%m}: scan {result.scan_id}: "
+                  f"{result.stats.pages} pages, {result.stats.checked} URLs checked, {len(result.findings)} findings "
+                  f"({result.stats.seconds:.1f} s)")
+        current = results[-1]
+        json_path = out / "findings.json"
+        write_json(json_path, findings_document(store, current.scan_id))
+        ok, lines = verify(expected, current.findings)
+        print("self-check against the planted problems of this month:")
+        for line in lines:
+            print("  " + line)
+        written = [json_path] + _reports(store, current, results[-2], out, server)
+        print(f"sitewatch demo: done in {time.monotonic() - t0:.1f} s; database {db_path}")
+        for p in written:
+            print(f"  {p}")
+        if keep_serving:
             print(f"demo portal serving at {server.start_url} (Ctrl-C to stop)")
             try:
                 while True:
@@ -140,11 +148,15 @@ def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> in
     return 0 if ok else 1
 
 
-def _reports(store: Store, scan_id: int, previous_id: int, out: Path) -> list[Path]:
-    """Every report for the current month, and the look-back against the previous month."""
-    try:
-        from sitewatch.reporting import render_all
-    except ImportError:
-        print("  (reports: the reporting module is not available)", file=sys.stderr)
-        return []
-    return list(render_all(store, scan_id, out, previous_scan_id=previous_id))
+def _reports(store: Store, current: ScanResult, previous: ScanResult, out: Path, server: DemoServer) -> list[Path]:
+    """整改报告 + 领导摘要 for this month, the 回头看 of last month (re-checked live), and a spot-check sample."""
+    from sitewatch.commands.report import write_report
+    from sitewatch.lookback import run_lookback, write_lookback
+    from sitewatch.spotcheck import sample, write_spotcheck
+
+    lookback = run_lookback(store, store.scan(previous.scan_id), as_of=current.as_of, timeout=2.0)
+    paths = list(write_lookback(store, lookback, out))
+    scan = store.scan(current.scan_id)
+    paths += write_report(store, scan, out)
+    paths += write_spotcheck(store, scan, sample(store, scan, 20, 1), 1, out)
+    return paths
