@@ -14,7 +14,10 @@ import httpx
 import pytest
 
 from sitewatch.demo import build_portal, serve_portal
-from sitewatch.demo.portal import PREFIX, Portal
+from sitewatch.demo.portal import GUIDE_ELEMENTS, HISTORY_MONTHS, PREFIX, Portal
+from sitewatch.demo.run import verify
+from sitewatch.listengines import gkmlpt, parse_listing
+from sitewatch.models import Finding
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +69,8 @@ def test_build_does_not_depend_on_other_variants() -> None:
 
 
 def test_size_at_scale_1(portal: Portal) -> None:
-    assert 150 <= len(portal.html_paths()) <= 300
-    assert 150 <= portal.expected["page_count"] <= 300
+    assert 150 <= len(portal.html_paths()) <= 360
+    assert 150 <= portal.expected["page_count"] <= 360
 
 
 def test_scale_15_has_about_3000_pages() -> None:
@@ -77,11 +80,19 @@ def test_scale_15_has_about_3000_pages() -> None:
 
 def test_pages_carry_nav_footer_and_meta(portal: Portal) -> None:
     counts = []
+    unmarked = {c["path"] for c in portal.expected["page_checks"]
+                if c["rule"] == "identity.mark_missing" and c["expected"] == "found"}
+    assert unmarked
     for path in portal.html_paths():
         if not path.startswith(PREFIX) or "/private/" in path:
             continue
         text = _text(portal, path)
         if "页面不存在" in text or 'http-equiv="refresh"' in text:
+            continue
+        assert f'<a href="{PREFIX}gkmlpt/index">' in text, path
+        if path in unmarked:
+            assert '<ul class="nav">' in text and "网站标识码" not in text and "ICP备" not in text, path
+            assert "公网安备" not in text and "SiteIDCode" not in text, path
             continue
         assert 'name="SiteIDCode" content="4420000059"' in text, path
         assert '<ul class="nav">' in text and "网站标识码" in text, path
@@ -149,6 +160,8 @@ def test_columns_expected_verdicts(portal: Portal) -> None:
         "政府信息公开年报": ("unknown", "unknown"), "政府信息公开指南": ("unknown", "unknown"),
         "专题专栏": ("unknown", "unknown"),
         "便民服务": ("unknown", "unknown"), "征集调查": ("unknown", "blank"), "在线访谈": ("unknown", "blank"),
+        "政务动态": ("dynamic", "fresh"), "镇街文件": ("notice", "fresh"), "文件解读": ("notice", "fresh"),
+        "部门预算决算": ("unknown", "unknown"), "政务要闻": ("dynamic", "fresh"),
     }
     assert portal.expected["homepage"] == "fresh"
     for col in portal.expected["columns"]:
@@ -199,7 +212,7 @@ def test_site_is_reachable_from_the_start_url(portal: Portal) -> None:
         key = split.path + ("index.html" if split.path.endswith("/") else "")
         reached.add(key)
         body = route.body.decode("gb18030", errors="replace")
-        links = _links(path, body)
+        links = _links(path, body) | _gkmlpt_links(portal, path, body)
         m = re.search(r"var countPage = (\d+)", body)
         if m:
             links |= {urljoin(path, f"index_{i}.html") for i in range(1, int(m.group(1)))}
@@ -213,6 +226,25 @@ def test_site_is_reachable_from_the_start_url(portal: Portal) -> None:
     missing = {p for p in portal.html_paths() if p.startswith(PREFIX)} - reached
     missing = {p for p in missing if not p.startswith((PREFIX + "private/", PREFIX + "hdjl/"))}
     assert not missing, sorted(missing)[:10]
+
+
+def _gkmlpt_links(portal: Portal, path: str, body: str) -> set[str]:
+    """What a reader of the gkmlpt catalogue reaches: the article URLs of every API page of every leaf."""
+    site = gkmlpt.discover(path, body) if "_CONFIG" in body else None
+    if site is None:
+        return set()
+    out = set()
+    for cat in site.leaves:
+        pending, done = [gkmlpt.api_url(path, cat.id, 1, site.sid)], set()
+        while pending:
+            api = pending.pop()
+            done.add(api)
+            split = urlsplit(api)
+            route = portal.resolve(split.path, split.query)
+            listing = gkmlpt.parse_api(api, json.loads(route.body), cat.name)
+            out |= {i.url for i in listing.items} | {a for i in listing.items for _, a in i.attachments}
+            pending += [u for u in listing.page_urls if u not in done and u not in pending]
+    return out
 
 
 def test_month_variants_history() -> None:
@@ -377,3 +409,196 @@ def test_concurrent_keep_alive_load(server, portal: Portal) -> None:
     assert not errors
     assert sum(server.requests.values()) >= 800
     assert time.monotonic() - t0 < 30
+
+
+# --- platform sections and page-level checks -------------------------------------------------------------
+
+
+def _json(portal: Portal, path_query: str) -> dict:
+    split = urlsplit(path_query)
+    route = portal.resolve(split.path, split.query)
+    assert route is not None and route.status == 200 and route.content_type.startswith("application/json")
+    return json.loads(route.body)
+
+
+def test_gkmlpt_index_is_javascript_only(portal: Portal) -> None:
+    index = PREFIX + "gkmlpt/index"
+    text = _text(portal, index)
+    main = text.split('<div class="main">', 1)[1]
+    assert "window._CONFIG" in text and "<li" not in main.split("<script", 1)[0]
+    site = gkmlpt.discover("http://demo" + index, text)
+    assert site is not None and site.sid == portal.expected["gkmlpt"]["sid"]
+    assert site.prefix == "http://demo/xqbsc"
+    leaves = {str(c.id): c.name for c in site.leaves}
+    assert set(leaves) == set(portal.expected["gkmlpt"]["leaves"])
+    assert {"政务动态", "镇街文件", "文件解读", "部门预算决算"} == set(leaves.values())
+    assert PREFIX + "gkmlpt/guide" in _links(index, text) and PREFIX + "gkmlpt/guide" in portal.routes
+
+
+def test_gkmlpt_api_pages_and_articles(portal: Portal) -> None:
+    sid = portal.expected["gkmlpt"]["sid"]
+    cols = {c["name"]: c for c in portal.expected["columns"] if c.get("platform") == "gkmlpt"}
+    assert max(len(c["api_pages"]) for c in cols.values()) >= 2
+    for name, col in cols.items():
+        cat = col["path"].rsplit("#", 1)[1]
+        api = gkmlpt.api_url("http://demo" + PREFIX + "gkmlpt/index", cat, 1, sid)
+        assert urlsplit(api).path + "?" + urlsplit(api).query == col["api_pages"][0]
+        items = []
+        for page in col["api_pages"]:
+            data = _json(portal, page)
+            assert data["classify"]["post_count"] == col["items"] and data["page_size"] == 10
+            listing = gkmlpt.parse_api("http://demo" + page, data, name)
+            assert len(listing.page_urls) == len(col["api_pages"]) - 1
+            items += listing.items
+        assert len(items) == col["items"] and all(i.date for i in items)
+        assert max(i.date for i in items).isoformat() == col["newest"]
+        for item in items:
+            path = urlsplit(item.url).path
+            assert re.fullmatch(r"/xqbsc/gkmlpt/content/\d+/\d+/post_\d+\.html", path), path
+            assert portal.routes[path].status == 200
+            for _, att in item.attachments:
+                assert urlsplit(att).path in portal.routes
+    raw = _json(portal, cols["政务动态"]["api_pages"][0])["articles"][0]
+    assert isinstance(raw["date"], int) and "display_publish_time" in _json(portal, cols["镇街文件"]["api_pages"][0])["articles"][0]
+    assert any(i.get("document_number") for i in _json(portal, cols["镇街文件"]["api_pages"][0])["articles"])
+    # other parameter order works; a wrong sid or an unknown category does not
+    cat = cols["政务动态"]["path"].rsplit("#", 1)[1]
+    assert portal.resolve(f"{PREFIX}gkmlpt/api/all/{cat}", f"sid={sid}&page=2").status == 200
+    assert portal.resolve(f"{PREFIX}gkmlpt/api/all/{cat}", "page=1&sid=1").status == 404
+    assert portal.resolve(f"{PREFIX}gkmlpt/api/all/999", f"page=1&sid={sid}").status == 404
+
+
+def test_gkmlpt_only_disclosure_has_no_static_link(portal: Portal) -> None:
+    only = [d for d in portal.expected["disclosures"] if d.get("only_in") == "gkmlpt"]
+    assert only and all(d["expected"] == "present" for d in only)
+    for d in only:
+        target = d["interpretation_path"]
+        assert "/gkmlpt/content/" in target and target in portal.routes
+        assert d["document"] in _text(portal, d["path"])
+        for path in portal.html_paths():
+            if "/gkmlpt/" not in path:
+                assert target not in _links(path, _text(portal, path)), path
+
+
+@pytest.mark.parametrize("variant", HISTORY_MONTHS)
+def test_platform_columns_fresh_in_every_month(variant: int) -> None:
+    p = build_portal(month_variant=variant)
+    got = {c["name"]: c["expected"] for c in p.expected["columns"] if c.get("platform")}
+    assert got == {"政务动态": "fresh", "镇街文件": "fresh", "文件解读": "fresh", "部门预算决算": "unknown",
+                   "政务要闻": "fresh"}
+    assert any(len(c["api_pages"]) >= 2 for c in p.expected["columns"] if c.get("platform") == "gkmlpt")
+    assert any(d.get("only_in") == "gkmlpt" for d in p.expected["disclosures"])
+
+
+def test_hanweb_datastore_column(portal: Portal) -> None:
+    col = next(c for c in portal.expected["columns"] if c.get("platform") == "hanweb")
+    text = _text(portal, col["pages"][0])
+    assert '<script type="text/xml"><datastore>' in text and "<record><![CDATA[" in text
+    assert "<li" not in re.sub(r"<script type=\"text/xml\">.*?</script>", "", text, flags=re.S).split('<div class="main">')[1]
+    listing = parse_listing("http://demo" + col["pages"][0], text)
+    assert listing is not None and listing.engine == "hanweb" and listing.column_name == col["name"]
+    assert len(listing.items) == col["items"] and max(i.date for i in listing.items).isoformat() == col["newest"]
+    for item in listing.items:
+        assert portal.routes[urlsplit(item.url).path].status == 200
+
+
+def _checks(portal: Portal, rule: str, expected: str = "found") -> list[dict]:
+    return [c for c in portal.expected["page_checks"] if c["rule"] == rule and c["expected"] == expected]
+
+
+def test_page_checks_manifest(portal: Portal) -> None:
+    checks = portal.expected["page_checks"]
+    assert {c["rule"] for c in checks} == set(portal.expected["page_check_rules"])
+    for rule in portal.expected["page_check_rules"]:
+        assert _checks(portal, rule, "found") and _checks(portal, rule, "not_found"), rule
+    for c in checks:
+        assert c["expected"] in ("found", "not_found", "any")
+        for path in [c["path"], *c.get("also_on", [])]:
+            assert portal.routes[path].status == 200, path
+    for c in _checks(portal, "identity.mark_missing", "not_found"):
+        assert "网站标识码" in _text(portal, c["path"])
+
+
+def test_message_board(portal: Portal) -> None:
+    snap = portal.snapshot
+    [unanswered] = _checks(portal, "interaction.unanswered")
+    asked = dt.date.fromisoformat(unanswered["asked"])
+    assert 92 < (snap - asked).days < 365
+    text = _text(portal, unanswered["path"])
+    assert "未回复" in text and f"留言时间</th><td>{asked.isoformat()}" in text
+    listing = _text(portal, unanswered["also_on"][0])
+    assert "留言时间" in listing and "回复时间" in listing and "状态" in listing
+    [slow] = _checks(portal, "interaction.slow_reply")
+    assert slow["working_days"] > 5 and f"回复时间</th><td>{slow['replied']}" in _text(portal, slow["path"])
+    for ok in _checks(portal, "interaction.slow_reply", "not_found"):
+        assert ok.get("working_days") is None or ok["working_days"] <= 5
+    for ok in _checks(portal, "interaction.unanswered", "not_found"):
+        assert (snap - dt.date.fromisoformat(ok["asked"])).days <= 2
+
+
+def test_service_guides(portal: Portal) -> None:
+    for c in _checks(portal, "service.guide_incomplete"):
+        text = _text(portal, c["path"])
+        assert len(c["missing"]) >= 4 and "办事指南" in text
+        assert all(f"<th>{e}</th>" not in text for e in c["missing"])
+    complete = [c for c in _checks(portal, "service.guide_incomplete", "not_found") if "/bszn/" in c["path"]]
+    assert len(complete) == 1
+    text = _text(portal, complete[0]["path"])
+    assert all(f"<th>{e}</th>" in text for e in GUIDE_ELEMENTS) and len(GUIDE_ELEMENTS) == 10
+    bmfw = _text(portal, f"{PREFIX}bmfw/index.html")
+    assert "办事指南</a>" not in bmfw.split('<div class="main">')[1].split('<div class="bs_more">')[0]
+
+
+def test_security_plants(portal: Portal) -> None:
+    [mis] = _checks(portal, "security.misstatement")
+    assert mis["wrong"] in _text(portal, mis["path"]) and mis["right"] not in _text(portal, mis["path"])
+    [ok] = _checks(portal, "security.misstatement", "not_found")
+    assert mis["right"] in _text(portal, ok["path"]) and mis["wrong"] not in _text(portal, ok["path"])
+    [hidden] = _checks(portal, "security.hidden_link")
+    text = _text(portal, hidden["path"])
+    assert re.search(r'<div style="display:none"><a href="\{ext\}/casino\.html">', text)
+    assert portal.resolve_ext("/casino.html").status == 200
+    assert hidden["target"] in {e["path_or_url"] for e in portal.expected["not_broken"]}
+    [dup] = _checks(portal, "security.duplicate_content")
+    a, b = dup["path"], dup["also_on"][0]
+
+    def body(path: str) -> str:
+        return re.search(r'<div class="view TRS_Editor">(.*?)</div>', _text(portal, path), re.S).group(1)
+
+    assert a != b and a.split("/")[2] != b.split("/")[2]
+    assert body(a) == body(b) and len(re.sub(r"<[^>]+>|\s", "", body(a))) >= 300
+    for c in portal.expected["page_checks"]:
+        if c["rule"] != "security.duplicate_content" and c["expected"] != "any" and c["path"] not in (a, b):
+            assert len(re.sub(r"<[^>]+>|\s", "", body(c["path"]) if "TRS_Editor" in _text(portal, c["path"]) else "")) < 300
+
+
+def _finding(rule: str, url: str, found_on: list[str] | None = None) -> Finding:
+    return Finding(rule=rule, severity="warn", url=url, message="", found_on=found_on or [])
+
+
+def test_verify_page_checks(portal: Portal) -> None:
+    base = "http://demo.test"
+    expected = json.loads(json.dumps(portal.expected).replace("{ext}", "http://ext.test")) | {"base_url": base}
+    ok, lines = verify(expected, [])
+    assert any("page checks" in line and "skipped" in line for line in lines)
+    assert not any(line.startswith("  PAGE") for line in lines)
+    planted = []
+    for c in expected["page_checks"]:
+        if c["expected"] != "found":
+            continue
+        if c["rule"] == "security.hidden_link":
+            planted.append(_finding(c["rule"], c["target"], [base + c["path"]]))
+        else:
+            planted.append(_finding(c["rule"], base + (c.get("also_on") or [c["path"]])[-1]))
+    _, lines = verify(expected, planted)
+    total = sum(1 for c in expected["page_checks"] if c["expected"] != "any")
+    assert f"page checks: {total} of {total} judged as planted, 0 reported on pages not listed" in lines
+    wrong = planted[1:] + [_finding("identity.mark_missing", base + PREFIX + "index.html"),
+                           _finding("security.misstatement", base + PREFIX + "lxwm.html")]
+    ok, lines = verify(expected, wrong)
+    assert not ok
+    page_lines = [line for line in lines if line.startswith("  PAGE")]
+    assert len(page_lines) == 3, page_lines
+    assert any("expected found, found nothing" in line for line in page_lines)
+    assert any(f"{PREFIX}index.html: expected not_found, reported" in line for line in page_lines)
+    assert any("lxwm.html: reported, but no page check names it" in line for line in page_lines)

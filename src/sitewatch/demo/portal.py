@@ -16,7 +16,17 @@ Manifest keys: as_of (the snapshot date), start_url_path, prefix, scan_timeout, 
 (path_or_url, reason, found_on, note); columns (name, path, category, expected, newest, window_days, layout, items,
 pages, js_pager_only, encoding, charset_in); homepage; disclosures (item, year, expected, path, evidence, document);
 traps (kind, entry, pattern, found_on); robots_disallowed; outside_prefix (checked, never crawled); never_fetch;
-encodings; history (per planted defect: kind persisting|new|fixed|recurred and the variants it is broken in).
+encodings; history (per planted defect: kind persisting|new|fixed|recurred and the variants it is broken in);
+gkmlpt (index, guide, SID, API shape, category tree); page_checks (rule, path, also_on, expected found|not_found|any)
+and page_check_rules.
+
+Platform sections: a Guangdong gkmlpt 信息公开目录 under /xqbsc/gkmlpt/ (index page whose lists are filled by
+JavaScript from /gkmlpt/api/all/<catId>?page=N&sid=<SID>; its categories are `columns` entries by category name, and
+the interpretation of 西区办规〔year〕4号 is published only there) and a Hanweb JCMS column whose rows are CDATA
+records in a <datastore>. Page-level plants for the other single-veto indicators: a 咨询投诉 message board (one
+unanswered for over 3 months, one answered after more than 5 working days), 办事指南 pages (one complete, two
+missing four or more of the ten elements), a misstated fixed political phrase, a hidden link to the external host,
+one article body published in two columns, and one page without the footer identity marks.
 """
 
 from __future__ import annotations
@@ -25,11 +35,12 @@ import calendar
 import datetime as dt
 import hashlib
 import html
+import json
 import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 PREFIX = "/xqbsc/"
 SITE_NAME = "中山市西区办事处"
@@ -191,7 +202,7 @@ TOPIC_TEMPLATES = [
     "扫黑除恶常态化专题宣传（{n}）",
 ]
 SERVICE_TEMPLATES = [
-    "西区{svc}办事指南",
+    "西区{svc}服务须知",
     "西区{svc}常见问题解答",
     "西区{svc}办理地点及时间",
 ]
@@ -240,6 +251,7 @@ class Column:
     js_pager_only: bool = False
     encoding: str = "utf-8"
     charset_in: str = "header"     # header | meta | none
+    href: str | None = None        # column URL when it is not /xqbsc/<key>/ (gkmlpt categories)
 
 
 @dataclass
@@ -256,9 +268,12 @@ class Item:
     body: str = ""
     encoding: str | None = None
     charset_in: str | None = None
+    path_override: str | None = None   # platform URL shapes (gkmlpt post_<id>, Hanweb art_<unit>_<id>)
 
     @property
     def path(self) -> str:
+        if self.path_override:
+            return self.path_override
         if self.url_date is None:
             return f"{PREFIX}{self.col}/content_{self.doc_id}.html"
         d = self.url_date
@@ -286,6 +301,64 @@ COLUMNS: list[Column] = [
     Column("zxft", "在线访谈", "unknown", "blank_ul"),
 ]
 COL = {c.key: c for c in COLUMNS}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# platform sections and page-level checks (gkmlpt catalogue, Hanweb datastore column, veto-indicator pages)
+
+GKMLPT = PREFIX + "gkmlpt/"
+GK_SID = "2412"
+GK_PAGE_SIZE = 10
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+# the category tree of window._CONFIG: (id, name, parent id or 0); leaves hold documents
+GK_TREE = [(2000, "政务动态", 0), (3000, "文件资料", 0), (3001, "镇街文件", 3000), (3002, "文件解读", 3000),
+           (4000, "财政信息", 0), (4001, "部门预算决算", 4000)]
+GK_LEAF_CATEGORY = {2000: "dynamic", 3001: "notice", 3002: "notice", 4001: "unknown"}
+HANWEB_COL = Column("zwyw", "政务要闻", "dynamic", "hanweb_datastore")
+HANWEB_UNIT = 4061
+ZXLY = PREFIX + "zxly/"          # 咨询投诉 message board (a separate system: its list page lacks the identity marks)
+BSZN = PREFIX + "bszn/"          # 办事指南
+GUIDE_ELEMENTS = ["事项名称", "设定依据", "申请条件", "办理材料", "办理地点", "办理机构", "收费标准", "办理时间",
+                  "联系电话", "办理流程"]
+MISSTATEMENT_WRONG = "习近平新时代中国特色社会主意思想"
+MISSTATEMENT_RIGHT = "习近平新时代中国特色社会主义思想"
+PAGE_CHECK_RULES = ("interaction.unanswered", "interaction.slow_reply", "service.guide_incomplete",
+                    "security.misstatement", "security.hidden_link", "security.duplicate_content",
+                    "identity.mark_missing")
+DUPLICATE_BODY = (
+    "为深入推进城乡社区治理现代化，西区坚持党建引领，以“网格化管理、精细化服务”为抓手，整合社区党员、楼长、志愿者等力量，"
+    "建立“社区吹哨、部门报到”的联动工作机制。今年以来，各社区累计走访辖区居民一万二千余户，收集民生诉求六百余条，"
+    "已办结五百八十余条，办结率超过百分之九十五。下一步，西区将继续完善“居民议事厅”协商机制，推动老旧小区改造、"
+    "加装电梯、长者饭堂等民生实事落地见效，持续提升群众的获得感、幸福感、安全感。同时，西区将加强对社区工作者的培训，"
+    "提高依法办事、联系群众、化解矛盾的能力，确保各项惠民政策不折不扣落到实处，让居民群众在家门口就能办成事、办好事。"
+    "据统计，西区十个社区已全部建成党群服务中心，配备专职社区工作者二百一十名、网格员三百六十名，"
+    "形成了“十五分钟便民服务圈”，居民满意度连续三年保持在百分之九十以上。"
+)
+# Chinese public holidays to keep the "working days" of message replies unambiguous (generous ranges)
+_HOLIDAYS = ((1, 1, 1, 3), (1, 20, 2, 28), (4, 3, 4, 7), (5, 1, 5, 6), (6, 1, 6, 22), (9, 14, 10, 9))
+
+
+def _near_holiday(d: dt.date) -> bool:
+    return any((m1, d1) <= (d.month, d.day) <= (m2, d2) for m1, d1, m2, d2 in _HOLIDAYS)
+
+
+def add_working_days(d: dt.date, n: int) -> dt.date:
+    """``n`` weekdays after ``d`` (callers keep the range clear of public holidays)."""
+    while n > 0:
+        d += dt.timedelta(days=1)
+        if d.weekday() < 5:
+            n -= 1
+    return d
+
+
+def _epoch(d: dt.date, hour: int = 10) -> int:
+    return int(dt.datetime(d.year, d.month, d.day, hour, 0, tzinfo=CHINA_TZ).timestamp())
+
+
+def _working_days_between(start: dt.date, end: dt.date) -> int:
+    """Weekdays after ``start`` up to and including ``end``."""
+    return sum(1 for k in range(1, (end - start).days + 1) if (start + dt.timedelta(days=k)).weekday() < 5)
+
 
 # (key, base count per scale unit, newest offset in days before as_of, span in days)
 BULK = [
@@ -365,11 +438,12 @@ def planted_defects(year: int) -> list[Defect]:
 class _Page:
     """Renders pages of the sub-site with the shared header, navigation and footer."""
 
-    def __init__(self, portal_cols: list[Column]) -> None:
+    def __init__(self, portal_cols: list[Column], extra_nav: list[tuple[str, str]] | None = None) -> None:
         self.cols = portal_cols
+        self.extra_nav = extra_nav or []      # (href, name) after the columns: 政务要闻, 信息公开目录
 
     def head(self, title: str, column: str | None, *, charset_meta: str | None = "utf-8",
-             extra_meta: dict[str, str] | None = None) -> str:
+             extra_meta: dict[str, str] | None = None, identity: bool = True) -> str:
         metas = []
         if charset_meta == "utf-8":
             metas.append('<meta charset="utf-8" />')
@@ -378,8 +452,9 @@ class _Page:
         metas += [
             f'<meta name="SiteName" content="{SITE_NAME}" />',
             '<meta name="SiteDomain" content="www.zs.gov.cn" />',
-            f'<meta name="SiteIDCode" content="{SITE_ID_CODE}" />',
         ]
+        if identity:
+            metas.append(f'<meta name="SiteIDCode" content="{SITE_ID_CODE}" />')
         if column:
             metas += [f'<meta name="ColumnName" content="{column}" />', f'<meta name="ColumnType" content="{column}" />']
         for k, v in (extra_meta or {}).items():
@@ -390,6 +465,7 @@ class _Page:
 
     def header(self) -> str:
         nav = "".join(f'<li><a href="{PREFIX}{c.key}/">{c.name}</a></li>' for c in self.cols)
+        nav += "".join(f'<li><a href="{href}">{name}</a></li>' for href, name in self.extra_nav)
         return (
             '<body>\n<a name="top" id="top"></a>\n<div class="header">\n'
             f'<div class="logo"><a href="{PREFIX}"><img src="{PREFIX}images/logo.png" alt="{SITE_NAME}" /></a></div>\n'
@@ -397,13 +473,15 @@ class _Page:
             f'<ul class="nav">\n<li class="on"><a href="{PREFIX}">首页</a></li>{nav}\n</ul>\n</div>\n'
         )
 
-    def footer(self) -> str:
+    def footer(self, identity: bool = True) -> str:
+        marks = (f'<p>网站标识码：{SITE_ID_CODE}　粤ICP备05021338号　粤公网安备 44200002443026号</p>\n'
+                 if identity else "")
         return (
             '<div class="footer">\n<div class="foot_link">'
             f'<a href="{PREFIX}wzdt.html">网站地图</a> | <a href="{PREFIX}lxwm.html">联系我们</a> | '
             '<a href="#top">返回顶部</a></div>\n'
             f'<p>主办单位：{SITE_NAME}　地址：中山市西区彩虹大道23号　电话：0760-88776655</p>\n'
-            f'<p>网站标识码：{SITE_ID_CODE}　粤ICP备05021338号　粤公网安备 44200002443026号</p>\n'
+            + marks +
             '<p><a href="{ext}/ok.html" target="_blank" title="党政机关">'
             f'<img src="{PREFIX}images/red.png" alt="党政机关" /></a></p>\n'
             '</div>\n</body>\n</html>\n'
@@ -412,16 +490,19 @@ class _Page:
     def crumbs(self, col: Column | None, last: str | None = None) -> str:
         parts = [f'<a href="{PREFIX}">首页</a>']
         if col:
-            parts.append(f'<a href="{PREFIX}{col.key}/">{col.name}</a>')
+            parts.append(f'<a href="{col.href or f"{PREFIX}{col.key}/"}">{col.name}</a>')
         if last:
             parts.append(last)
         return '<div class="crumb">当前位置：' + " &gt; ".join(parts) + "</div>\n"
 
     def page(self, title: str, col: Column | None, main: str, *, charset_meta: str | None = "utf-8",
-             extra_meta: dict[str, str] | None = None, crumb_last: str | None = None) -> str:
+             extra_meta: dict[str, str] | None = None, crumb_last: str | None = None, identity: bool = True) -> str:
+        """A page of the sub-site; ``identity=False`` drops the 网站标识码/ICP/公网安备 marks (and SiteIDCode)."""
         full_title = f"{title}_{SITE_NAME}" if title != SITE_NAME else title
-        return (self.head(full_title, col.name if col else None, charset_meta=charset_meta, extra_meta=extra_meta)
-                + self.header() + self.crumbs(col, crumb_last) + f'<div class="main">\n{main}</div>\n' + self.footer())
+        return (self.head(full_title, col.name if col else None, charset_meta=charset_meta, extra_meta=extra_meta,
+                          identity=identity)
+                + self.header() + self.crumbs(col, crumb_last) + f'<div class="main">\n{main}</div>\n'
+                + self.footer(identity))
 
 
 def _a(href: str, text: str, **attrs: str) -> str:
@@ -472,7 +553,9 @@ class _Builder:
         self.html: dict[str, str] = {}          # path -> rendered text, for found_on scanning
         self.items: dict[str, list[Item]] = {c.key: [] for c in COLUMNS}
         self.next_id = 5001
-        self.pg = _Page(COLUMNS)
+        self.pg = _Page(COLUMNS, extra_nav=[(PREFIX + "zwyw/", HANWEB_COL.name),
+                                            (GKMLPT + "index", "信息公开目录")])
+        self.next_xid = 8000
         self.special: dict[str, str] = {}       # names of paths picked at build time
         self.defects = planted_defects(self.year)
         self.defect_by_target = {d.target: d for d in self.defects}
@@ -530,6 +613,16 @@ class _Builder:
         hr = self.items["rsxx"][1]
         hr.encoding, hr.charset_in = "gb18030", "none"
         self.special["gb18030_article"] = hr.path
+        # a 规范性文件 whose interpretation is published only in the gkmlpt catalogue
+        d4 = dt.date(y, 6, 15)
+        reg4 = Item("zcwj", "中山市西区办事处关于印发《西区社区养老服务设施建设管理办法》的通知", d4, d4, self._xid(),
+                    docno=f"西区办规〔{y}〕4号", body="<p>各社区：</p><p>现将《西区社区养老服务设施建设管理办法》印发给你们，"
+                    "请认真贯彻执行。</p>", encoding="utf-8", charset_in="header")
+        self.items["zcwj"].append(reg4)
+        self.special["reg4"] = reg4.path
+        self._page_check_items()
+        self._gk_items(y)
+        self._hanweb_items()
 
     def _policy_items(self, y: int) -> None:
         d1, d3, d0 = dt.date(y, 3, 16), dt.date(y, 9, 8), dt.date(y - 1, 6, 10)
@@ -667,6 +760,10 @@ class _Builder:
         self.article_pages()
         self.home_page()
         self.misc_pages()
+        self.gkmlpt_pages()
+        self.hanweb_pages()
+        self.message_board()
+        self.guide_pages()
         self.city_pages()
         self.behaviour_routes()
         for d in self.defects:
@@ -822,6 +919,8 @@ class _Builder:
             f'<li><a href="{PREFIX}zwfw/jgcx.html">办件结果查询</a></li>'
             f'<li><a href="{PREFIX}ldzc/index.html">领导之窗</a></li>'
             f'<li><a href="{PREFIX}xxgk.html">政府信息公开</a></li>'
+            f'<li><a href="{BSZN}index.html">办事指南</a></li>'
+            f'<li><a href="{ZXLY}index.html">咨询投诉</a></li>'
             f'<li><a href="{PREFIX}hdjl/index.html;jsessionid={sid}">互动交流</a></li>'
             f'<li><a href="{PREFIX}calendar?month={self.snapshot:%Y-%m}">活动日历</a></li>'
             f'<li><a href="{PREFIX}search/?page=1">站内搜索</a></li>'
@@ -944,7 +1043,9 @@ class _Builder:
     def ext_routes(self) -> dict[str, Route]:
         ok = ('<!DOCTYPE html><html><head><meta charset="utf-8" /><title>广东政务服务网</title></head>'
               '<body><p>欢迎访问</p></body></html>').encode()
-        return {"/ok.html": Route(body=ok), "/": Route(body=ok)}
+        spam = ('<!DOCTYPE html><html><head><meta charset="utf-8" /><title>在线娱乐城</title></head>'
+                '<body><p>注册即送彩金</p></body></html>').encode()
+        return {"/ok.html": Route(body=ok), "/": Route(body=ok), "/casino.html": Route(body=spam)}
 
     # -- generated (infinite) routes --------------------------------------------------------------------
     def dynamic_routes(self) -> list[Callable[[str, str], Route | None]]:
@@ -991,7 +1092,7 @@ class _Builder:
                 f"<h2>站内搜索</h2>\n<p>第{n}页，未找到相关结果。</p>\n"
                 f'<p><a href="?page={max(n - 1, 1)}">上一页</a> <a href="?page={n + 1}">下一页</a></p>\n')))
 
-        return [calendar_trap, session_trap, repeat_trap, query_trap]
+        return [calendar_trap, session_trap, repeat_trap, query_trap, self.gk_route]
 
     # -- manifest ---------------------------------------------------------------------------------------
     def links_of(self, page_path: str, text: str) -> set[str]:
@@ -1064,6 +1165,8 @@ class _Builder:
             {"path_or_url": "#top", "reason": "fragment", "found_on": ["(every page)"]},
             {"path_or_url": JS_PAGER_FRAGMENT, "reason": "script_fragment", "found_on": ["(list pages with a pager)"],
              "note": "string concatenation inside the createPageHTML script"},
+            {"path_or_url": "{ext}/casino.html", "reason": "hidden_link_target", "found_on": where("{ext}/casino.html"),
+             "note": "answers 200: the hidden link is a page-check finding, not a broken link"},
         ]
         columns = []
         for col in COLUMNS:
@@ -1097,6 +1200,7 @@ class _Builder:
             if notes:
                 entry["notes"] = notes
             columns.append(entry)
+        columns += self.platform_columns()
         home_dates = [it.shown for key in ("gzdt", "tzgg", "zcwj", "sqdt") for it in self.col_items(key)[:7]
                       if it.shown]
         home_newest = max(home_dates)
@@ -1139,6 +1243,14 @@ class _Builder:
                 "gbk_meta_only_outside": "/dyz/index.html",
             },
             "history": self.history(),
+            "gkmlpt": {
+                "index": GKMLPT + "index", "guide": GKMLPT + "guide", "sid": GK_SID, "page_size": GK_PAGE_SIZE,
+                "api": GKMLPT + "api/all/<catId>?page=N&sid=" + GK_SID,
+                "categories": {str(c): n for c, n, _ in GK_TREE},
+                "leaves": [str(c) for c in GK_LEAF_CATEGORY],
+            },
+            "page_checks": self.page_checks(),
+            "page_check_rules": list(PAGE_CHECK_RULES),
         }
 
     def html_under_prefix(self) -> list[str]:
@@ -1176,13 +1288,355 @@ class _Builder:
              "expected": "missing", "path": sp["reg3"]},
             {"item": "interpretation", "item_zh": "政策解读", "year": y - 1, "document": f"西区办规〔{y - 1}〕2号",
              "expected": "present", "path": sp["reg0"], "interpretation_path": sp["jd0"]},
-        ]
+        ] + ([
+            {"item": "interpretation", "item_zh": "政策解读", "year": y, "document": f"西区办规〔{y}〕4号",
+             "expected": "present", "path": sp["reg4"], "interpretation_path": sp["gk_jd4"], "only_in": "gkmlpt",
+             "note": "the interpretation is published only in the gkmlpt catalogue (JSON API, no static link)"},
+        ] if dt.date(y, 6, 16) <= self.snapshot else [])
+
+    def platform_columns(self) -> list[dict[str, Any]]:
+        """Manifest entries of the gkmlpt leaf categories (by category name) and the Hanweb datastore column."""
+        def verdict(category: str, newest: dt.date | None, n: int) -> str:
+            if n == 0:
+                return "blank"
+            if category == "unknown":
+                return "unknown"
+            if newest is None:
+                return "stale"
+            if (self.snapshot - newest).days <= WINDOWS[category]:
+                return "fresh"
+            return "long_stale" if category == "yearly" else "stale"
+
+        out = []
+        names = {c: n for c, n, _ in GK_TREE}
+        for cat, category in GK_LEAF_CATEGORY.items():
+            items = self.gk_visible(cat)
+            newest = max((it.shown for it in items if it.shown), default=None)
+            out.append({
+                "name": names[cat], "path": f"{GKMLPT}index#{cat}", "category": category,
+                "expected": verdict(category, newest, len(items)), "newest": _ymd(newest) if newest else None,
+                "window_days": WINDOWS.get(category), "layout": "gkmlpt_api", "items": len(items),
+                "pages": [GKMLPT + "index"],
+                "api_pages": [f"{self.gk_api_path(cat)}?page={p}&sid={GK_SID}" for p in range(1, self.gk_pages(cat) + 1)],
+                "js_pager_only": True, "encoding": "utf-8", "charset_in": "header", "platform": "gkmlpt",
+                "notes": ["lists are filled by JavaScript from the JSON API: the static HTML has no list items"],
+            })
+        items = self.hanweb_visible()
+        newest = max((it.shown for it in items if it.shown), default=None)
+        out.append({
+            "name": HANWEB_COL.name, "path": f"{PREFIX}{HANWEB_COL.key}/", "category": HANWEB_COL.category,
+            "expected": verdict(HANWEB_COL.category, newest, len(items)), "newest": _ymd(newest) if newest else None,
+            "window_days": WINDOWS.get(HANWEB_COL.category), "layout": HANWEB_COL.layout, "items": len(items),
+            "pages": [f"{PREFIX}{HANWEB_COL.key}/index.html"], "js_pager_only": False, "encoding": "utf-8",
+            "charset_in": "header", "platform": "hanweb",
+            "notes": ["rows are CDATA records inside <script type=\"text/xml\"><datastore>"],
+        })
+        return out
 
     def history(self) -> list[dict[str, Any]]:
         return [{"path_or_url": d.target, "reason": d.reason, "kind": d.kind,
                  "broken_in": list(d.broken_in), "status_by_variant": {str(v): "broken" if v in d.broken_in else "ok"
                                                                        for v in HISTORY_MONTHS}}
                 for d in self.defects]
+
+    # -- page-check plants inside existing articles --------------------------------------------------------
+    def _page_check_items(self) -> None:
+        """Misstatement, hidden link and duplicated article, planted in articles visible in every month."""
+        mis, ok = self.items["gzdt"][20], self.items["gzdt"][22]
+        mis.body += (f"<p>会议强调，要坚持以{MISSTATEMENT_WRONG}为指导，全面贯彻党的二十大和二十届历次全会精神，"
+                     "扎实推进各项工作。</p>\n")
+        ok.body += (f"<p>会议要求，要坚持以{MISSTATEMENT_RIGHT}为指导，深入学习贯彻党的二十大精神，"
+                    "推动各项工作落地见效。</p>\n")
+        hid = self.items["ztzl"][3]
+        hid.body += ('<div style="display:none"><a href="{ext}/casino.html">在线娱乐城</a> '
+                     '<a href="{ext}/casino.html">真人棋牌</a></div>\n')
+        dup_a, dup_b = self.items["sqdt"][6], self.items["djdt"][4]
+        dup_b.title = dup_a.title = "西区“社区吹哨、部门报到”机制提升基层治理效能"
+        dup_a.body = dup_b.body = f"<p>{DUPLICATE_BODY}</p>\n"
+        self.special.update(misstatement=mis.path, misstatement_ok=ok.path, hidden_link=hid.path,
+                            duplicate_a=dup_a.path, duplicate_b=dup_b.path)
+
+    def _xid(self) -> int:
+        """Ids of the platform sections (kept apart so the ids of the original items never move)."""
+        self.next_xid += 1
+        return self.next_xid
+
+    # -- gkmlpt 政府信息公开目录 ----------------------------------------------------------------------------
+    def _gk_items(self, y: int) -> None:
+        """Items of the gkmlpt leaf categories, relative to as_of (shown when dated on or before the snapshot)."""
+        def post(cat: int, title: str, d: dt.date, body: str, docno: str | None = None) -> Item:
+            pid = 3100000 + self._xid()
+            it = Item(f"gk{cat}", title, d, d, pid, docno=docno, body=body,
+                      path_override=f"{GKMLPT}content/3/{pid // 1000}/post_{pid}.html")
+            self.gk[cat].append(it)
+            return it
+
+        self.gk: dict[int, list[Item]] = {c: [] for c in GK_LEAF_CATEGORY}
+        rng = random.Random("sitewatch-demo/gkmlpt/2000")
+        for i in range(21):                          # 政务动态: every 10 days, so fresh in every month
+            d = self.as_of - dt.timedelta(days=2 + 10 * i)
+            post(2000, _fill(rng, rng.choice(DYN_TEMPLATES), d.year), d, _body(rng, rng.randint(2, 4)))
+        rng = random.Random("sitewatch-demo/gkmlpt/3001")
+        for i in range(6):                           # 镇街文件: every 28 days, 文号 from the API
+            d = self.as_of - dt.timedelta(days=4 + 28 * i)
+            post(3001, _fill(rng, rng.choice(OTHER_FILE_TEMPLATES), d.year), d, _body(rng, 2),
+                 docno=f"西区办函〔{d.year}〕{40 - i * 3}号")
+        # 文件解读: the interpretation of 西区办规〔y〕4号 exists ONLY here (the document is in the static 政策文件)
+        d4 = dt.date(y, 6, 16)
+        jd4 = post(3002, "《西区社区养老服务设施建设管理办法》政策解读", d4,
+                   "<p>一、制定背景</p><p>为规范社区养老服务设施的规划、建设和管理……</p>"
+                   "<p>二、主要内容</p><p>《办法》共六章二十四条……</p>")
+        jd4.extra_links.append((f"原文：西区办规〔{y}〕4号", self.special["reg4"]))
+        post(3002, "《西区社区微改造项目管理办法》问答", dt.date(y, 3, 20),
+             "<p>问：哪些项目可以申请社区微改造？</p><p>答：……</p>")
+        self.special["gk_jd4"] = jd4.path
+        b = post(4001, f"西区办事处{y}年部门预算", dt.date(y, 3, 18), "<p>详见附件。</p>")
+        b.attachments = [(f"西区办事处{y}年部门预算.pdf", f"./P0{y}0318600112340001.pdf")]
+        f = post(4001, f"西区办事处{y - 1}年部门决算", dt.date(y, 8, 20), "<p>详见附件。</p>")
+        f.attachments = [(f"{y - 1}年部门决算.pdf", f"./P0{y}0820600112340002.pdf")]
+        post(4001, f"西区办事处{y - 2}年部门决算", dt.date(y - 1, 8, 25), "<p>详见附件。</p>")
+
+    def gk_visible(self, cat: int) -> list[Item]:
+        lst = [it for it in self.gk[cat] if self.visible(it)]
+        return sorted(lst, key=lambda it: (it.url_date, it.doc_id), reverse=True)
+
+    def gk_api_path(self, cat: int) -> str:
+        return f"{GKMLPT}api/all/{cat}"
+
+    def gk_api_body(self, cat: int, page: int) -> bytes:
+        items = self.gk_visible(cat)
+        chunk = items[(page - 1) * GK_PAGE_SIZE: page * GK_PAGE_SIZE]
+        arts = []
+        for it in chunk:
+            d = it.url_date
+            assert d is not None
+            art: dict[str, Any] = {
+                "id": it.doc_id, "title": it.title, "url": it.path,
+                "identifier": f"007262135/{d.year}-{it.doc_id % 100000:05d}",
+                "document_number": it.docno or "", "is_top": 0,
+                "attachment": [{"name": t, "url": urljoin(it.path, h)} for t, h in it.attachments],
+            }
+            if cat == 2000 or cat == 4001:               # epoch seconds, as most gkmlpt sites send
+                art["date"] = _epoch(d, 9 + it.doc_id % 8)
+            else:                                      # a display string, as some templates send
+                art["display_publish_time"] = f"{_ymd(d)} {9 + it.doc_id % 8:02d}:30:00"
+            arts.append(art)
+        name = dict((c, n) for c, n, _ in GK_TREE)[cat]
+        parent = dict((c, p) for c, _, p in GK_TREE)[cat]
+        doc = {"articles": arts, "classify": {"id": cat, "name": name, "parent": parent, "post_count": len(items)},
+               "page": page, "page_size": GK_PAGE_SIZE, "total": len(items), "sid": GK_SID}
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+    def gk_pages(self, cat: int) -> int:
+        return max(1, -(-len(self.gk_visible(cat)) // GK_PAGE_SIZE))
+
+    def gkmlpt_pages(self) -> None:
+        """Index (lists filled by JavaScript only), JSON API pages, article pages, the guide, a script."""
+        def node(c: int, n: str, p: int) -> str:
+            kids = ", ".join(node(k, kn, kp) for k, kn, kp in GK_TREE if kp == c)
+            return f"{{id: {c}, name: '{n}', parent: {p}, children: [{kids}]}}"
+
+        tree = ", ".join(node(c, n, p) for c, n, p in GK_TREE if p == 0)
+        main = (
+            '<div class="gkml">\n<div class="gkml_top"><h2>政府信息公开目录</h2>'
+            f'<a href="guide">政府信息公开指南</a> <a href="{PREFIX}ndbg/">政府信息公开年报</a> '
+            f'<a href="{PREFIX}xxgkzn/">政府信息公开制度</a></div>\n'
+            '<div class="gkml_tree" id="tree"></div>\n'
+            '<div class="gkml_list"><table class="table-list" id="gkml_list"><tbody></tbody></table>'
+            '<div class="page" id="page"></div></div>\n</div>\n'
+            f"<script type=\"text/javascript\">\nwindow._CONFIG = {{SID: '{GK_SID}', DOMAIN: 'www.zs.gov.cn', "
+            f"SITE_NAME: '{SITE_NAME}', PAGE_SIZE: {GK_PAGE_SIZE}, TREE: [{tree}]}};\n</script>\n"
+            f'<script type="text/javascript" src="{GKMLPT}static/js/gkmlpt.js"></script>\n'
+        )
+        self.add_html(GKMLPT + "index", self.pg.page("政府信息公开目录", None, main))
+        self.routes[GKMLPT + "static/js/gkmlpt.js"] = Route(
+            body=b"/* gkmlpt list: GET api/all/<catId>?page=N&sid=SID, render articles */\n",
+            headers={"Content-Type": "application/javascript"})
+        for cat in GK_LEAF_CATEGORY:
+            for page in range(1, self.gk_pages(cat) + 1):
+                self.routes[f"{self.gk_api_path(cat)}?page={page}&sid={GK_SID}"] = Route(
+                    body=self.gk_api_body(cat, page), headers={"Content-Type": "application/json; charset=utf-8"})
+            col = Column(f"gk{cat}", dict((c, n) for c, n, _ in GK_TREE)[cat], GK_LEAF_CATEGORY[cat], "gkmlpt_api",
+                         href=GKMLPT + "index")
+            items = self.gk_visible(cat)
+            for i, it in enumerate(items):
+                self.article(col, it, items[i - 1] if i else None, items[i + 1] if i + 1 < len(items) else None)
+        y = self.year
+        self.add_html(GKMLPT + "guide", self.pg.page("政府信息公开指南", None, (
+            f"<h2>中山市西区办事处政府信息公开指南</h2>\n<p>更新日期：{y}年01月15日</p>\n"
+            "<p>为了更好地提供政府信息公开服务，根据《中华人民共和国政府信息公开条例》，编制本指南。</p>\n"
+            "<p>一、主动公开：公开的范围、方式和时限</p><p>二、依申请公开：受理机构、申请方式和处理程序</p>\n"
+            "<p>三、监督和救济</p>\n"
+            f'<p><a href="index">返回政府信息公开目录</a></p>\n'), crumb_last="政府信息公开指南"))
+
+    def gk_route(self, path: str, query: str) -> Route | None:
+        """The API for any parameter order; unknown category, page beyond the last or wrong sid answer JSON errors."""
+        m = re.fullmatch(re.escape(GKMLPT) + r"api/all/(\d+)", path)
+        if not m:
+            return None
+        params = dict(parse_qsl(query))
+        cat = int(m.group(1))
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        if cat not in GK_LEAF_CATEGORY or params.get("sid") != GK_SID:
+            return Route(status=404, body=b'{"code": 404, "msg": "not found"}', headers=json_type)
+        page = int(params["page"]) if params.get("page", "1").isdigit() else 1
+        return Route(body=self.gk_api_body(cat, max(page, 1)), headers=json_type)
+
+    # -- Hanweb JCMS datastore column -------------------------------------------------------------------------
+    def _hanweb_items(self) -> None:
+        rng = random.Random("sitewatch-demo/hanweb")
+        self.hanweb: list[Item] = []
+        for i in range(14):                          # every 9 days: fresh in every month
+            d = self.as_of - dt.timedelta(days=6 + 9 * i)
+            iid = self._xid()
+            self.hanweb.append(Item("zwyw", _fill(rng, rng.choice(DYN_TEMPLATES), d.year), d, d, iid,
+                                    body=_body(rng, rng.randint(2, 4)),
+                                    path_override=f"{PREFIX}art/{d.year}/{d.month}/{d.day}/art_{HANWEB_UNIT}_{iid}.html"))
+
+    def hanweb_visible(self) -> list[Item]:
+        return [it for it in self.hanweb if self.visible(it)]
+
+    def hanweb_pages(self) -> None:
+        items = self.hanweb_visible()
+        records = "".join(
+            f'<record><![CDATA[\n<li><a href="{it.path}" target="_blank" title="{html.escape(it.title)}">'
+            f'{html.escape(it.title)}</a><span>{_ymd(it.shown)}</span></li>\n]]></record>\n' for it in items)
+        main = (f'<h2 class="col_title">{HANWEB_COL.name}</h2>\n<div class="list_con"><ul class="list">'
+                f'<div id="{HANWEB_UNIT}"><script type="text/xml"><datastore>\n<nextgroup><![CDATA[]]></nextgroup>\n'
+                f'<recordset>\n{records}</recordset>\n</datastore></script></div>\n</ul></div>\n'
+                '<script type="text/javascript">\n'
+                f"var jpageConf = {{unitid: {HANWEB_UNIT}, perpage: 15, totalRecord: {len(items)}}};\n</script>\n")
+        self.add_html(PREFIX + "zwyw/index.html", self.pg.page(HANWEB_COL.name, HANWEB_COL, main))
+        for i, it in enumerate(items):
+            self.article(HANWEB_COL, it, items[i - 1] if i else None, items[i + 1] if i + 1 < len(items) else None)
+
+    # -- 咨询投诉 message board -------------------------------------------------------------------------------
+    def message_board(self) -> None:
+        """Answered, slow (> 5 working days), unanswered for > 3 months, and a new one not yet due."""
+        snap = self.snapshot
+        slow_ask = snap - dt.timedelta(days=45)
+        while slow_ask.weekday() != 0 or any(_near_holiday(slow_ask + dt.timedelta(days=k)) for k in range(22)):
+            slow_ask -= dt.timedelta(days=1)
+        prompt_ask = snap - dt.timedelta(days=20)
+        while prompt_ask.weekday() > 2:
+            prompt_ask -= dt.timedelta(days=1)
+        old_ask = snap - dt.timedelta(days=200)
+        while old_ask.weekday() > 2:
+            old_ask -= dt.timedelta(days=1)
+        msgs = [  # key, title, asked, replied (None = 未回复), question
+            ("recent", "关于翠景社区长者饭堂就餐时间的咨询", snap - dt.timedelta(days=1), None,
+             "请问翠景社区长者饭堂周末是否开放？"),
+            ("prompt", "关于彩虹大道夜间施工噪音的投诉", prompt_ask, add_working_days(prompt_ask, 1),
+             "彩虹大道晚上十一点后仍在施工，噪音很大，请有关部门处理。"),
+            ("slow", "关于沙朗社区路灯损坏的反映", slow_ask, add_working_days(slow_ask, 12),
+             "沙朗社区富华道段有三盏路灯损坏多日，夜间出行不便。"),
+            ("unanswered", "关于隆平路积水问题的反映", snap - dt.timedelta(days=130), None,
+             "隆平路每逢下雨就严重积水，希望尽快疏通排水管道。"),
+            ("old", "关于办理居住证所需材料的咨询", old_ask, add_working_days(old_ask, 3),
+             "外来务工人员办理居住证需要准备哪些材料？"),
+        ]
+        rows = []
+        self.messages: dict[str, dict[str, Any]] = {}
+        for n, (key, title, asked, replied, question) in enumerate(msgs, start=1):
+            path = f"{ZXLY}content_{n}.html"
+            status = "已回复" if replied else "未回复"
+            self.messages[key] = {"path": path, "asked": _ymd(asked), "replied": _ymd(replied) if replied else None,
+                                  "working_days": _working_days_between(asked, replied) if replied else None}
+            reply = (f"<tr><th>回复单位</th><td>{SITE_SHORT}</td></tr>"
+                     f"<tr><th>回复时间</th><td>{_ymd(replied)} 16:20:05</td></tr>"
+                     "<tr><th>回复内容</th><td>您好！您反映的问题已转交相关部门处理，感谢您对西区工作的关心和支持。</td></tr>"
+                     if replied else "<tr><th>回复时间</th><td></td></tr><tr><th>回复内容</th><td>暂未回复</td></tr>")
+            main = (f'<h2>咨询投诉</h2>\n<table class="ly_detail"><tr><th>留言标题</th><td>{title}</td></tr>'
+                    f"<tr><th>留言人</th><td>匿名</td></tr><tr><th>留言时间</th><td>{_ymd(asked)} 10:2{n}:31</td></tr>"
+                    f"<tr><th>留言内容</th><td>{question}</td></tr><tr><th>状态</th><td>{status}</td></tr>"
+                    f'{reply}</table>\n<p><a href="index.html">返回留言列表</a></p>\n')
+            self.add_html(path, self.pg.page(title, None, main, crumb_last="咨询投诉"))
+            rows.append(f'<tr><td><a href="content_{n}.html" target="_blank">{title}</a></td>'
+                        f"<td>{_ymd(asked)}</td><td>{_ymd(replied) if replied else '—'}</td><td>{status}</td></tr>")
+        main = ('<h2>咨询投诉</h2>\n<p>留言须知：本平台留言将在5个工作日内答复。</p>\n'
+                '<table class="ly_list"><tr><th>标题</th><th>留言时间</th><th>回复时间</th><th>状态</th></tr>\n'
+                + "\n".join(rows) + "\n</table>\n")
+        self.add_html(ZXLY + "index.html", self.pg.page("咨询投诉", None, main, crumb_last="咨询投诉", identity=False))
+
+    # -- 办事指南 -------------------------------------------------------------------------------------------
+    GUIDES = [  # file, service, missing elements
+        ("jzz.html", "居住证办理", []),
+        ("yddz.html", "老年人优待证办理", ["设定依据", "收费标准", "办理时间", "联系电话", "办理流程"]),
+        ("lsjz.html", "临时救助申请", ["设定依据", "办理机构", "收费标准", "办理流程"]),
+    ]
+    GUIDE_TEXT = {
+        "事项名称": "{svc}", "设定依据": "《居住证暂行条例》《广东省流动人口服务管理条例》等有关规定",
+        "申请条件": "符合{svc}条件的辖区居民", "办理材料": "1. 居民身份证原件；2. 申请表（现场领取）；3. 近期一寸免冠照片",
+        "办理地点": "西区行政服务中心（彩虹大道23号）一楼综合窗口", "办理机构": "中山市西区办事处社会事务办公室",
+        "收费标准": "不收费", "办理时间": "周一至周五上午8:30—12:00，下午14:30—17:30（法定节假日除外）",
+        "联系电话": "0760-88776600", "办理流程": "申请→受理→审核→办结（即来即办）",
+    }
+
+    def guide_pages(self) -> None:
+        links = []
+        for name, svc, missing in self.GUIDES:
+            rows = "".join(f"<tr><th>{k}</th><td>{self.GUIDE_TEXT[k].format(svc=svc)}</td></tr>"
+                           for k in GUIDE_ELEMENTS if k not in missing)
+            title = f"{svc}办事指南"
+            self.add_html(BSZN + name, self.pg.page(title, None, (
+                f'<h2>{title}</h2>\n<table class="bszn">{rows}</table>\n<p><a href="index.html">返回办事指南</a></p>\n'),
+                crumb_last="办事指南"))
+            links.append(f'<li><a href="{name}">{title}</a></li>')
+        self.add_html(BSZN + "index.html", self.pg.page("办事指南", None, (
+            '<h2>办事指南</h2>\n<ul class="bszn_list">' + "".join(links) + "</ul>\n"), crumb_last="办事指南"))
+
+    def page_checks(self) -> list[dict[str, Any]]:
+        """Expected verdicts of the page-level checks: found, not_found (compliant), any (no verdict)."""
+        sp, m = self.special, self.messages
+        lst = ZXLY + "index.html"
+        guides = {svc: (BSZN + name, missing) for name, svc, missing in self.GUIDES}
+        out: list[dict[str, Any]] = [
+            {"rule": "interaction.unanswered", "path": m["unanswered"]["path"], "also_on": [lst], "expected": "found",
+             "asked": m["unanswered"]["asked"], "note": "未回复 for more than 3 months (within the last year)"},
+            {"rule": "interaction.slow_reply", "path": m["slow"]["path"], "also_on": [lst], "expected": "found",
+             "asked": m["slow"]["asked"], "replied": m["slow"]["replied"],
+             "working_days": m["slow"]["working_days"], "note": "answered after more than 5 working days"},
+            {"rule": "interaction.slow_reply", "path": m["prompt"]["path"], "expected": "not_found",
+             "asked": m["prompt"]["asked"], "replied": m["prompt"]["replied"],
+             "working_days": m["prompt"]["working_days"]},
+            {"rule": "interaction.slow_reply", "path": m["old"]["path"], "expected": "not_found",
+             "asked": m["old"]["asked"], "replied": m["old"]["replied"], "working_days": m["old"]["working_days"]},
+            {"rule": "interaction.unanswered", "path": m["recent"]["path"], "expected": "not_found",
+             "asked": m["recent"]["asked"], "note": "asked the day before, not yet due"},
+            {"rule": "interaction.slow_reply", "path": m["recent"]["path"], "expected": "not_found",
+             "asked": m["recent"]["asked"], "note": "asked the day before, not yet due"},
+        ]
+        for svc, (path, missing) in guides.items():
+            entry = {"rule": "service.guide_incomplete", "path": path, "expected": "found" if missing else "not_found",
+                     "missing": missing}
+            if not missing:
+                entry["note"] = "all ten elements"
+            out.append(entry)
+        out += [
+            {"rule": "service.guide_incomplete", "path": sp[f"guide{self.year}"], "expected": "not_found",
+             "note": "政府信息公开指南 is not a 办事指南"},
+            {"rule": "security.misstatement", "path": sp["misstatement"], "expected": "found",
+             "wrong": MISSTATEMENT_WRONG, "right": MISSTATEMENT_RIGHT},
+            {"rule": "security.misstatement", "path": sp["misstatement_ok"], "expected": "not_found",
+             "note": "the phrase written correctly"},
+            {"rule": "security.hidden_link", "path": sp["hidden_link"], "expected": "found",
+             "target": "{ext}/casino.html", "note": '<div style="display:none"> around links to the external host'},
+            {"rule": "security.hidden_link", "path": PREFIX + "index.html", "expected": "not_found",
+             "note": "a hidden client-side template row ({{ item.url }}) is not a link"},
+            {"rule": "security.duplicate_content", "path": sp["duplicate_a"], "also_on": [sp["duplicate_b"]],
+             "expected": "found", "chars": len(DUPLICATE_BODY), "note": "same body in 社区动态 and 党建动态"},
+            {"rule": "security.duplicate_content", "path": sp["budget"], "expected": "not_found",
+             "note": "short shared body 详见附件 (< 300 characters), also in the gkmlpt copy"},
+            {"rule": "identity.mark_missing", "path": lst, "expected": "found",
+             "note": "no 网站标识码, ICP备案 or 公网安备 in the footer (and no SiteIDCode meta)"},
+            {"rule": "identity.mark_missing", "path": PREFIX + "index.html", "expected": "not_found"},
+            {"rule": "identity.mark_missing", "path": m["slow"]["path"], "expected": "not_found"},
+            {"rule": "identity.mark_missing", "path": PREFIX + "ztzl/cjwmcs/index.html", "expected": "any",
+             "note": "error page of a planted soft 404"},
+            {"rule": "identity.mark_missing", "path": sp["stub"], "expected": "any",
+             "note": "meta-refresh stub of a deleted document"},
+        ]
+        return out
 
 
 def build_portal(*, as_of: dt.date = dt.date(2026, 11, 26), month_variant: int = 0, scale: int = 1) -> Portal:

@@ -92,12 +92,61 @@ def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
             lines.append(f"  DISCLOSURE {d['item']} {d['year']} {d.get('document', '')}: expected {d['expected']}, "
                          f"found {sorted(k for _, _, k in problems) or 'nothing'}")
     lines.append(f"mandated disclosures: {disc_ok} of {disc_total} judged as planted")
+    page_ok, page_lines = _verify_page_checks(expected, findings, url_of)
+    lines += page_lines
     homepage_stale = any(f.rule == "homepage.stale" for f in findings)
     if expected.get("homepage") in ("fresh", "stale") and homepage_stale != (expected["homepage"] == "stale"):
         lines.append(f"  HOMEPAGE expected {expected['homepage']}, found {'stale' if homepage_stale else 'fresh'}")
-    all_ok = not (missed or extra or wrong) and col_ok == col_total and disc_ok == disc_total and not any(
+    all_ok = not (missed or extra or wrong) and col_ok == col_total and disc_ok == disc_total and page_ok and not any(
         line.startswith("  HOMEPAGE") for line in lines)
     return all_ok, lines
+
+
+def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tuple[bool, list[str]]:
+    """Compare page-level findings (interaction, service guides, security, identity) with ``page_checks``.
+
+    Skipped while no finding of any of those rule ids exists (the checks are not wired into the scan).
+    An entry expects ``found`` (a finding of its rule on ``path`` or one of ``also_on``), ``not_found``
+    (a compliant page) or ``any`` (no verdict); a finding of a listed rule on a page no entry names is extra.
+    """
+    entries = expected.get("page_checks") or []
+    rules = {e["rule"] for e in entries} | set(expected.get("page_check_rules", []))
+    present = [f for f in findings if f.rule in rules]
+    if not entries:
+        return True, []
+    if not present:
+        return True, [f"page checks: {len(entries)} expected verdicts, skipped (no findings of "
+                      f"{', '.join(sorted(rules))} in this scan)"]
+    base = str(expected.get("base_url") or "")
+
+    def absolute(path: str) -> str:
+        return url_of(base + path if base and path.startswith("/") and path not in expected.get("_absolute", {})
+                      else path)
+
+    def pages_of(f: Finding) -> set[str]:
+        """The page a finding is about; for a finding on an external URL (a hidden link) the pages it is on."""
+        url = url_of(f.url)
+        return {url} | ({url_of(u) for u in f.found_on} if base and not url.startswith(base) else set())
+
+    lines: list[str] = []
+    ok = total = 0
+    named: dict[str, set[str]] = {}
+    for e in entries:
+        targets = {absolute(e["path"])} | {absolute(p) for p in e.get("also_on", [])}
+        named.setdefault(e["rule"], set()).update(targets)
+        if e["expected"] == "any":
+            continue
+        total += 1
+        hit = any(f.rule == e["rule"] and pages_of(f) & targets for f in present)
+        if hit == (e["expected"] == "found"):
+            ok += 1
+        else:
+            lines.append(f"  PAGE    {e['rule']} {e['path']}: expected {e['expected']}, "
+                         f"{'reported' if hit else 'found nothing'}")
+    extra = sorted({(f.rule, f.url) for f in present if not pages_of(f) & named.get(f.rule, set())})
+    lines += [f"  PAGE    {rule} {url}: reported, but no page check names it" for rule, url in extra]
+    lines.insert(0, f"page checks: {ok} of {total} judged as planted, {len(extra)} reported on pages not listed")
+    return ok == total and not extra, lines
 
 
 def show_month(server: DemoServer, variant: int, as_of: dt.date = DEMO_AS_OF) -> dict:
