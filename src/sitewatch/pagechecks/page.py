@@ -1,0 +1,164 @@
+"""One crawled page prepared once for every page check, and the helpers the checks share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import lxml.html
+from lxml import etree
+
+from sitewatch.extract import ParsedPage
+from sitewatch.models import Finding
+
+_NO_TEXT = {"script", "style", "noscript", "template"}
+_BOILERPLATE_TAGS = {"header", "footer", "nav", "aside"}
+_BOILERPLATE_CLASS = re.compile(
+    r"(?:^|[\s_\-])(?:header|footer|foot|bottom|nav|navbar|menu|copyright|crumbs?|breadcrumb|sidebar|banner)"
+    r"(?=$|[\s_\-\d])", re.I)
+_CONTENT_CLASS = re.compile(r"zoom|trs_editor|article|content|detail|con_text|news_?text|view", re.I)
+_NON_WORD = re.compile(r"[\W_]+")
+_SPACE = re.compile(r"\s+")
+_TITLE_SPLIT = re.compile(r"\s*[_|｜\-–—]+\s*")
+
+
+def keyword_regex(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One alternation of literal words, longest first; None for no words."""
+    unique = sorted({w for w in words if w}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, unique))) if unique else None
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def normalise_body(text: str) -> str:
+    """Text without spaces and punctuation: what stays equal when an article is republished."""
+    return _NON_WORD.sub("", text)
+
+
+@dataclass(slots=True)
+class Examples:
+    """A count of pages plus the first few of them."""
+
+    limit: int
+    count: int = 0
+    urls: list[str] = field(default_factory=list)
+
+    def add(self, url: str) -> None:
+        self.count += 1
+        if len(self.urls) < self.limit:
+            self.urls.append(url)
+
+
+@dataclass(slots=True)
+class PageView:
+    """A parsed page seen by the checks. ``strip`` drops header, navigation and footer blocks; checks run
+    ``on_page`` before it (whole page) and ``on_main`` after it (main area, article body)."""
+
+    url: str
+    parsed: ParsedPage
+    doc: lxml.html.HtmlElement
+    title: str
+    text: str                         # visible text of the whole body, whitespace collapsed
+    compact: str                      # title + body text without whitespace, for literal phrase matching
+    meta: dict[str, str]              # every <meta name>, lower-cased name
+    main_text: str = ""
+    main_links: int = 0
+    headings: list[str] = field(default_factory=list)   # h1/h2 texts of the main area
+    body_text: str = ""               # densest paragraph block: the article body, if any
+
+    @classmethod
+    def build(cls, url: str, html: str, parsed: ParsedPage) -> PageView | None:
+        if not html.strip():
+            return None
+        try:
+            doc = lxml.html.document_fromstring(html)
+        except (etree.ParserError, ValueError):
+            try:
+                doc = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+            except (etree.ParserError, ValueError):
+                return None
+        meta = {}
+        for m in doc.iter("meta"):
+            name = (m.get("name") or "").strip().lower()
+            if name and name not in meta:
+                meta[name] = (m.get("content") or "").strip()
+        body = doc.find("body")
+        text = squash(_visible_text(body)) if body is not None else ""
+        title = parsed.title
+        return cls(url=url, parsed=parsed, doc=doc, title=title, text=text,
+                   compact=_SPACE.sub("", title + text), meta=meta)
+
+    def strip(self) -> None:
+        """Drop boilerplate blocks, then read the main text, its h1/h2 headings and the article body."""
+        body = self.doc.find("body")
+        if body is None:
+            return
+        for el in list(body.iter()):
+            if not isinstance(el.tag, str):
+                continue
+            if el.tag in _BOILERPLATE_TAGS or _BOILERPLATE_CLASS.search(
+                    f"{el.get('class') or ''} {el.get('id') or ''}"):
+                if el.getparent() is not None:
+                    el.drop_tree()
+        self.main_text = squash(_visible_text(body))
+        self.main_links = sum(1 for a in body.iter("a") if a.get("href"))
+        self.headings = [squash(h.text_content()) for h in body.iter("h1", "h2")][:10]
+        self.body_text = _densest_block(body)
+
+
+def _visible_text(el: lxml.html.HtmlElement) -> str:
+    """Text of ``el`` without script, style and comment contents (the tree is not changed)."""
+    parts: list[str] = []
+    for node in el.iter():
+        if not isinstance(node.tag, str) or node.tag in _NO_TEXT:
+            if node is not el and node.tail:
+                parts.append(node.tail)
+            continue
+        if node.text:
+            parts.append(node.text)
+        if node is not el and node.tail:
+            parts.append(node.tail)
+    return " ".join(parts)
+
+
+def _densest_block(root: lxml.html.HtmlElement) -> str:
+    """Text of the element holding the most paragraph text (or a content-classed block) with few links."""
+    scores: dict[lxml.html.HtmlElement, int] = {}
+    for p in root.iter("p"):
+        parent = p.getparent()
+        if parent is not None:
+            n = len(squash(p.text_content()))
+            if n:
+                scores[parent] = scores.get(parent, 0) + n
+    for el in root.iter("div", "td", "article", "section"):
+        if el not in scores and _CONTENT_CLASS.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+            scores[el] = len(squash(el.text_content()))
+    for el, _ in sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:5]:
+        text = squash(el.text_content())
+        if not text:
+            continue
+        linked = sum(len(squash(a.text_content())) for a in el.iter("a"))
+        if linked <= 0.3 * len(text):
+            return text
+    return ""
+
+
+def title_segments(title: str) -> list[str]:
+    return [s for s in _TITLE_SPLIT.split(title) if s]
+
+
+class Check:
+    """A page check: facts per page, findings at the end."""
+
+    def on_page(self, view: PageView) -> None:
+        """Whole page, before boilerplate is stripped."""
+
+    def on_main(self, view: PageView) -> None:
+        """Main area, after boilerplate is stripped."""
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        return []

@@ -1,0 +1,267 @@
+"""安全、泄密事故等严重问题 (V6), all routed to a human: misstatements, hidden links, duplicated articles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+
+from sitewatch.errors import ConfigError
+from sitewatch.models import Finding, normalise_for_fingerprint
+from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
+from sitewatch.rules import Rule, RuleSet
+
+MISSTATEMENT = "security.misstatement"
+HIDDEN_LINK = "security.hidden_link"
+DUPLICATE = "security.duplicate_content"
+ENTRY_PREFIX = "misstatement."
+
+
+# -- misstatements -----------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Hit:
+    entry: str
+    url: str
+    wrong: str
+    count: int = 0
+    contexts: list[str] = field(default_factory=list)
+
+
+class Misstatements(Check):
+    """Wrong forms from the ``misstatement.*`` dictionary entries, matched literally in the page text."""
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self.enabled = ruleset.enabled(MISSTATEMENT)
+        self.entries: dict[str, Rule] = {r.id: r for r in ruleset.rules if r.id.startswith(ENTRY_PREFIX) and r.enabled}
+        if self.enabled and not any(r.keywords.get("wrong") for r in self.entries.values()):
+            raise ConfigError(f"{MISSTATEMENT}: enabled but no {ENTRY_PREFIX}* dictionary entry with wrong forms "
+                              f"is loaded; add entries (checks/misstatements.toml or a local pack) or disable the rule")
+        self.by_wrong = {re.sub(r"\s+", "", w): r.id for r in self.entries.values() for w in r.keywords.get("wrong", ())}
+        self.regex = keyword_regex(self.by_wrong) if self.enabled else None
+        self.context = int(ruleset.threshold(MISSTATEMENT, "context_chars")) if self.enabled else 20
+        self.hits: dict[tuple[str, str], _Hit] = {}
+
+    def on_page(self, view: PageView) -> None:
+        if self.regex is None:
+            return
+        text = view.compact
+        for m in self.regex.finditer(text):
+            wrong = m.group(0)
+            entry = self.by_wrong[wrong]
+            hit = self.hits.setdefault((entry, view.url), _Hit(entry, view.url, wrong))
+            hit.count += 1
+            if len(hit.contexts) < 3:
+                hit.contexts.append(text[max(0, m.start() - self.context): m.end() + self.context])
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        out = []
+        for hit in self.hits.values():
+            entry = self.entries[hit.entry]
+            right = "、".join(entry.keywords.get("right", ())) or entry.name_zh
+            out.append(Finding(
+                rule=MISSTATEMENT, severity=self.ruleset.severity(MISSTATEMENT), url=hit.url,
+                message=f"疑似严重表述错误：“{hit.wrong}”出现{hit.count}次，规范表述为“{right}”（待人工核实）",
+                evidence={"matched": hit.wrong, "right": right, "count": hit.count, "context": hit.contexts,
+                          "entry": hit.entry, "note": entry.note},
+                extra={"item": hit.entry}))
+        return out
+
+
+# -- hidden links (暗链) -------------------------------------------------------------------------------------
+
+_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
+_ZERO = re.compile(r"0*(?:\.0*)?(?:px|pt|em|rem|%)?")
+_LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|pt|em|rem)?$")
+_STYLE_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_SIMPLE_SELECTOR = re.compile(r"^[a-zA-Z0-9]*([.#][\w-]+)$")
+_OFFSETS = ("left", "top", "right", "bottom", "margin-left", "margin-top")
+_UNIT = {"px": 1.0, None: 1.0, "pt": 1.33, "em": 16.0, "rem": 16.0}
+
+
+def _length(value: str) -> float | None:
+    m = _LENGTH.match(value.replace("!important", "").strip())
+    return float(m.group(1)) * _UNIT[m.group(2)] if m else None
+
+
+def hiding_reason(style: str, min_offset: float) -> str | None:
+    """Why an inline style hides its element, or None."""
+    decl = {k.lower(): v.strip().lower().replace("!important", "").strip() for k, v in _DECL.findall(style)}
+    if not decl:
+        return None
+    if decl.get("display", "").startswith("none"):
+        return "display:none"
+    if decl.get("visibility", "").startswith(("hidden", "collapse")):
+        return "visibility:hidden"
+    if "font-size" in decl and _ZERO.fullmatch(decl["font-size"]):
+        return f"font-size:{decl['font-size']}"
+    if "opacity" in decl and _ZERO.fullmatch(decl["opacity"]):
+        return "opacity:0"
+    if decl.get("position") in ("absolute", "fixed"):
+        for prop in _OFFSETS:
+            n = _length(decl.get(prop, ""))
+            if n is not None and n <= -min_offset:
+                return f"position:{decl['position']};{prop}:{decl[prop]}"
+    n = _length(decl.get("text-indent", ""))
+    if n is not None and n <= -min_offset:
+        return f"text-indent:{decl['text-indent']}"
+    if decl.get("overflow", "").startswith("hidden"):
+        for prop in ("height", "width", "max-height", "max-width"):
+            n = _length(decl.get(prop, ""))
+            if n is not None and n <= 1:
+                return f"{prop}:{decl[prop]};overflow:hidden"
+    return None
+
+
+def is_gov_host(host: str) -> bool:
+    return host == "gov.cn" or host.endswith((".gov.cn", ".政务", ".xn--zfr164b"))
+
+
+class HiddenLinks(Check):
+    def __init__(self, ruleset: RuleSet, site_hosts: set[str]):
+        self.ruleset = ruleset
+        self.enabled = ruleset.enabled(HIDDEN_LINK)
+        self.site_hosts = {h.lower() for h in site_hosts if h}
+        self.allowed = tuple(h.lower() for h in ruleset.keywords(HIDDEN_LINK, "allowed")) if self.enabled else ()
+        self.min_offset = float(ruleset.threshold(HIDDEN_LINK, "min_offset_px")) if self.enabled else 500.0
+        self.max_links = int(ruleset.threshold(HIDDEN_LINK, "max_links")) if self.enabled else 20
+        self.pages: dict[str, list[dict[str, str]]] = {}
+        self.counts: dict[str, int] = {}
+
+    def _foreign(self, host: str) -> bool:
+        return not (host in self.site_hosts or is_gov_host(host)
+                    or any(host == a or host.endswith("." + a) for a in self.allowed))
+
+    def on_page(self, view: PageView) -> None:
+        if not self.enabled:
+            return
+        base = view.parsed.base or view.url
+        sheet: dict[str, str] | None = None
+        cache: dict[lxml.html.HtmlElement, str | None] = {}
+        for a in view.doc.iter("a"):
+            href = (a.get("href") or "").strip()
+            if "//" not in href[:8]:
+                continue
+            host = (urlsplit(urljoin(base, href)).hostname or "").lower()
+            if not host or not self._foreign(host):
+                continue
+            if sheet is None:
+                sheet = _page_styles(view.doc, self.min_offset)
+            reason = None
+            for el in [a, *a.iterancestors()]:
+                if el.tag in ("body", "html"):
+                    break
+                if el not in cache:
+                    cache[el] = self._hidden(el, sheet)
+                reason = cache[el]
+                if reason:
+                    break
+            if reason:
+                self.counts[view.url] = self.counts.get(view.url, 0) + 1
+                found = self.pages.setdefault(view.url, [])
+                if len(found) < self.max_links:
+                    found.append({"href": urljoin(base, href), "text": " ".join(a.text_content().split())[:80],
+                                  "hidden_by": reason})
+
+    def _hidden(self, el: lxml.html.HtmlElement, sheet: dict[str, str]) -> str | None:
+        if el.get("hidden") is not None:
+            return "hidden attribute"
+        style = el.get("style")
+        if style:
+            why = hiding_reason(style, self.min_offset)
+            if why:
+                return why
+        if sheet:
+            for cls in (el.get("class") or "").split():
+                if "." + cls in sheet:
+                    return f".{cls} {{{sheet['.' + cls]}}}"
+            ident = el.get("id")
+            if ident and "#" + ident in sheet:
+                return f"#{ident} {{{sheet['#' + ident]}}}"
+        return None
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        out = []
+        for url, links in self.pages.items():
+            hosts = sorted({urlsplit(x["href"]).hostname or "" for x in links})
+            out.append(Finding(
+                rule=HIDDEN_LINK, severity=self.ruleset.severity(HIDDEN_LINK), url=url,
+                message=f"疑似暗链：{self.counts[url]}个被样式隐藏的链接指向非政府网站（{'、'.join(hosts[:5])}）（待人工核实）",
+                evidence={"links": links, "count": self.counts[url], "hosts": hosts}))
+        return out
+
+
+def _page_styles(doc: lxml.html.HtmlElement, min_offset: float) -> dict[str, str]:
+    """Simple class and id selectors of the page's own <style> blocks whose declarations hide elements."""
+    out: dict[str, str] = {}
+    for st in doc.iter("style"):
+        for selectors, body in _STYLE_RULE.findall(st.text or ""):
+            why = hiding_reason(body, min_offset)
+            if not why:
+                continue
+            for sel in selectors.split(","):
+                m = _SIMPLE_SELECTOR.match(sel.strip())
+                if m:
+                    out[m.group(1)] = why
+    return out
+
+
+# -- duplicated articles (一稿多发) ---------------------------------------------------------------------------
+
+_ITEM_ID = re.compile(r"[^/]*\d[^/]*$")
+
+
+@dataclass(slots=True)
+class _Body:
+    title: str
+    chars: int
+    urls: list[str] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+
+class Duplicates(Check):
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self.enabled = ruleset.enabled(DUPLICATE)
+        self.min_chars = int(ruleset.threshold(DUPLICATE, "min_chars")) if self.enabled else 200
+        self.max_urls = int(ruleset.threshold(DUPLICATE, "max_urls")) if self.enabled else 50
+        self.bodies: dict[bytes, _Body] = {}
+
+    def on_main(self, view: PageView) -> None:
+        if not self.enabled:
+            return
+        norm = normalise_body(view.body_text)
+        if len(norm) < self.min_chars:
+            return
+        digest = hashlib.blake2b(norm.encode(), digest_size=12).digest()
+        body = self.bodies.setdefault(digest, _Body(view.title[:80], len(norm)))
+        key = normalise_for_fingerprint(view.url)
+        if key not in body.keys:
+            body.keys.add(key)
+            if len(body.urls) < self.max_urls:
+                body.urls.append(view.url)
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        out = []
+        for body in self.bodies.values():
+            if len(body.keys) < 2 or len({_item_id(k) for k in body.keys}) < 2:
+                continue
+            out.append(Finding(
+                rule=DUPLICATE, severity=self.ruleset.severity(DUPLICATE), url=body.urls[0], found_on=list(body.urls),
+                message=f"疑似一稿多发：同一正文（{body.chars}字，比对下限{self.min_chars}字）在{len(body.keys)}个网址发布"
+                        "（待人工核实）",
+                evidence={"urls": list(body.urls), "count": len(body.keys), "chars": body.chars,
+                          "title": body.title, "min_chars": self.min_chars}))
+        return out
+
+
+def _item_id(key: str) -> str:
+    """The last path segment when it carries a number (post_123.html, t20240101_5.html): the CMS item id."""
+    path = urlsplit("//" + key).path
+    m = _ITEM_ID.search(path)
+    return m.group(0) if m else key

@@ -1,0 +1,107 @@
+"""服务不实用 (V5): a 办事服务 entry somewhere on the site; 办事指南 pages with their ten elements."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sitewatch.models import Finding
+from sitewatch.pagechecks.page import Check, PageView, keyword_regex, title_segments
+from sitewatch.rules import RuleSet
+
+NONE = "service.none"
+INCOMPLETE = "service.guide_incomplete"
+VETO = "veto.service_guides"
+
+
+@dataclass(slots=True)
+class Guide:
+    url: str
+    title: str
+    missing: tuple[str, ...]
+    found: int
+
+
+class Services(Check):
+    def __init__(self, ruleset: RuleSet, start_url: str):
+        self.ruleset = ruleset
+        self.start_url = start_url
+        self.want_entry = ruleset.enabled(NONE)
+        self.want_guides = ruleset.enabled(INCOMPLETE) or ruleset.enabled(VETO)
+        self.entry_re = keyword_regex(ruleset.keywords(NONE, "entry")) if ruleset.has(NONE) else None
+        self.platform_re = keyword_regex(ruleset.keywords(NONE, "platform")) if ruleset.has(NONE) else None
+        guide_rule = ruleset.get(INCOMPLETE) if ruleset.has(INCOMPLETE) else None
+        words = dict(guide_rule.keywords) if guide_rule else {}
+        self.guide_words = words.pop("guide", ())
+        self.guide_re = keyword_regex(self.guide_words)
+        self.elements = [(ws[0], keyword_regex(ws)) for ws in words.values() if ws]
+        self.min_elements = int(guide_rule.threshold.get("min_elements", 3)) if guide_rule else 3
+        self.pages = 0
+        self.entry: dict[str, str] | None = None
+        self.guides: dict[str, Guide] = {}
+
+    def on_page(self, view: PageView) -> None:
+        self.pages += 1
+        if self.entry is not None or not self.want_entry:
+            return
+        for link in view.parsed.links:
+            if link.tag not in ("a", "area"):
+                continue
+            if (self.entry_re and link.text and self.entry_re.search(link.text)) or (
+                    self.platform_re and self.platform_re.search(link.url)):
+                self.entry = {"page": view.url, "link": link.url, "text": link.text}
+                return
+
+    def on_main(self, view: PageView) -> None:
+        if not self.want_guides or not self.elements or view.url in self.guides:
+            return
+        text = view.main_text
+        present = [name for name, rx in self.elements if rx.search(text)]
+        if len(present) < self.min_elements and not self._named_guide(view):
+            return
+        missing = tuple(name for name, _ in self.elements if name not in present)
+        self.guides[view.url] = Guide(view.url, (view.headings[0] if view.headings else view.title)[:80],
+                                      missing, len(present))
+
+    def _named_guide(self, view: PageView) -> bool:
+        """Title segment or h1/h2 that names a guide for one item (not the bare column name 办事指南)."""
+        if self.guide_re is None:
+            return False
+        for seg in title_segments(view.title) + view.headings:
+            m = self.guide_re.search(seg)
+            if m and len(seg) > len(m.group(0)) + 1:
+                return True
+        return False
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        rs = self.ruleset
+        out: list[Finding] = []
+        if self.want_entry and self.entry is None and self.pages:
+            out.append(Finding(
+                rule=NONE, severity=rs.severity(NONE), url=self.start_url,
+                message=f"在{self.pages}个页面中未发现办事服务入口（办事服务/政务服务链接或政务服务平台链接）；要求：提供办事服务",
+                evidence={"pages_checked": self.pages, "keywords": list(rs.keywords(NONE, "entry")),
+                          "platform": list(rs.keywords(NONE, "platform"))}))
+        total = len(self.elements)
+        guides = sorted(self.guides.values(), key=lambda g: g.url)
+        if rs.enabled(INCOMPLETE):
+            for g in guides:
+                if g.missing:
+                    out.append(Finding(
+                        rule=INCOMPLETE, severity=rs.severity(INCOMPLETE), url=g.url,
+                        message=f"办事指南“{g.title}”缺少{len(g.missing)}类要素：{'、'.join(g.missing)}"
+                                f"（应具备{total}类要素）",
+                        evidence={"missing": list(g.missing), "missing_count": len(g.missing),
+                                  "elements": total}))
+        if rs.enabled(VETO):
+            min_missing = int(rs.threshold(VETO, "min_missing"))
+            min_guides = int(rs.threshold(VETO, "min_guides"))
+            bad = [g for g in guides if len(g.missing) >= min_missing]
+            if len(bad) >= min_guides:
+                out.append(Finding(
+                    rule=VETO, severity=rs.severity(VETO), url=self.start_url, found_on=[g.url for g in bad],
+                    message=f"{len(bad)}个办事指南缺失{min_missing}类以上要素（阈值：{min_guides}个及以上即单项否决）",
+                    evidence={"guides": len(bad), "min_guides": min_guides, "min_missing": min_missing,
+                              "guides_checked": len(guides),
+                              "examples": [{"url": g.url, "missing": list(g.missing)} for g in bad[:20]]}))
+        return out
