@@ -602,3 +602,10 @@ def test_verify_page_checks(portal: Portal) -> None:
     assert any("expected found, found nothing" in line for line in page_lines)
     assert any(f"{PREFIX}index.html: expected not_found, reported" in line for line in page_lines)
     assert any("lxwm.html: reported, but no page check names it" in line for line in page_lines)
+    # a site-wide finding names its example pages in found_on
+    [unmarked] = [c for c in expected["page_checks"] if c["rule"] == "identity.mark_missing" and c["expected"] == "found"]
+    stub = next(c["path"] for c in expected["page_checks"] if c["rule"] == "identity.mark_missing"
+                and c["expected"] == "any")
+    aggregate = _finding("identity.mark_missing", base + stub, [base + stub, base + unmarked["path"]])
+    ok, lines = verify(expected, [f for f in planted if f.rule != "identity.mark_missing"] + [aggregate])
+    assert not any(line.startswith("  PAGE") for line in lines), lines

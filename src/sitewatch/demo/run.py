@@ -106,8 +106,9 @@ def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tupl
     """Compare page-level findings (interaction, service guides, security, identity) with ``page_checks``.
 
     Skipped while no finding of any of those rule ids exists (the checks are not wired into the scan).
-    An entry expects ``found`` (a finding of its rule on ``path`` or one of ``also_on``), ``not_found``
-    (a compliant page) or ``any`` (no verdict); a finding of a listed rule on a page no entry names is extra.
+    An entry expects ``found`` (a finding of its rule naming ``path`` or one of ``also_on`` as its URL or in
+    found_on), ``not_found`` (a compliant page) or ``any`` (no verdict); a finding of a listed rule that names
+    no page of any entry of its rule is extra.
     """
     entries = expected.get("page_checks") or []
     rules = {e["rule"] for e in entries} | set(expected.get("page_check_rules", []))
@@ -124,9 +125,8 @@ def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tupl
                       else path)
 
     def pages_of(f: Finding) -> set[str]:
-        """The page a finding is about; for a finding on an external URL (a hidden link) the pages it is on."""
-        url = url_of(f.url)
-        return {url} | ({url_of(u) for u in f.found_on} if base and not url.startswith(base) else set())
+        """The pages a finding names: its URL and its found_on (example pages of a site-wide finding)."""
+        return {url_of(f.url)} | {url_of(u) for u in f.found_on}
 
     lines: list[str] = []
     ok = total = 0
