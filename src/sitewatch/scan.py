@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sitewatch.checks_links import link_findings
+from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
@@ -36,8 +37,10 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule."""
     as_of = as_of or cfg.as_of or dt.date.today()
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json())
+    ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+    page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
     crawler = Crawler(cfg, store, scan_id, progress=progress)
-    crawler.page_hooks.append(ListingCollector(cfg, store, crawler.fetcher))
+    crawler.page_hooks += [ListingCollector(cfg, store, crawler.fetcher), page_checks.page_hook]
     status = "interrupted"
     try:
         stats = asyncio.run(crawler.run())
@@ -45,14 +48,16 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     finally:
         if status != "completed":
             store.finish_scan(scan_id, status, crawler.stats.to_json())
-    findings = run_checks(store, scan_id, cfg, as_of)
+    findings = run_checks(store, scan_id, cfg, as_of, page_checks)
     store.save_findings(scan_id, findings)
     store.finish_scan(scan_id, status, stats.to_json())
     return ScanResult(scan_id, stats, findings, as_of, status)
 
 
-def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date) -> list[Finding]:
-    """Every check over what the crawl stored: links, homepage, columns, mandated disclosures."""
+def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
+               page_checks: PageChecks | None = None) -> list[Finding]:
+    """Every check over what the crawl stored (links, homepage, columns, mandated disclosures), plus the
+    per-page checks collected during the crawl (interaction, services, serious errors, site identity)."""
     store.flush()
     ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
     findings: list[Finding] = []
@@ -66,6 +71,8 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date) -> l
     findings.extend(check_columns(columns, as_of, ruleset, site_url=site_url, pinned=pinned))
     pairs = items_with_columns(columns) + [(item, None) for item in articles]
     findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
+    if page_checks is not None:
+        findings.extend(page_checks.findings(as_of))
     for f in findings:
         column = f.extra.get("column")
         unit = cfg.unit_for(column) if column else cfg.default_unit

@@ -34,8 +34,16 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+_PREV_NEXT = re.compile(r"上一篇[：:]|下一篇[：:]")
+_DATE_LINE = re.compile(r"(发布|更新|成文)?(日期|时间)[：:]\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?(\s*\d{1,2}:\d{2}(:\d{2})?)?"
+                        r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?")
+
+
 def normalise_body(text: str) -> str:
-    """Text without spaces and punctuation: what stays equal when an article is republished."""
+    """Text without spaces, punctuation, dates and the 上一篇/下一篇 navigation: what stays equal when an
+    article is republished under another date and column."""
+    text = _PREV_NEXT.split(text, 1)[0]
+    text = _DATE_LINE.sub("", text)
     return _NON_WORD.sub("", text)
 
 
