@@ -81,20 +81,8 @@ def _expect(value: Any, kind: type | tuple, where: str) -> Any:
 
 
 def load_config(path: str | Path) -> SiteConfig:
-    """Read a site config. Errors name the file and the key, on one line."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    if "sites" in data:
-        sites = _expect(data["sites"], list, f"{path}: sites")
-        if not sites:
-            raise ConfigError(f"{path}: sites: empty list")
-        return config_from_dict(sites[0], str(path))
-    return config_from_dict(data, str(path))
+    """Read a site config (the first site of a ``[[sites]]`` file). Errors name the file and the key."""
+    return load_site_configs(path)[0]
 
 
 def load_site_configs(path: str | Path) -> list[SiteConfig]:
@@ -107,8 +95,11 @@ def load_site_configs(path: str | Path) -> list[SiteConfig]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if "sites" in data:
+        sites = _expect(data["sites"], list, f"{path}: sites")
+        if not sites:
+            raise ConfigError(f"{path}: sites: empty list")
         return [config_from_dict(_expect(s, dict, f"{path}: sites[{i}]"), f"{path}: sites[{i}]")
-                for i, s in enumerate(_expect(data["sites"], list, f"{path}: sites"))]
+                for i, s in enumerate(sites)]
     return [config_from_dict(data, str(path))]
 
 

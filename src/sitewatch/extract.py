@@ -104,18 +104,25 @@ class ParsedPage:
     meta: dict[str, str] = field(default_factory=dict)   # government <meta> tags: SiteName, ColumnName, PubDate ...
 
 
+def load_document(text: str):
+    """The lxml document of a decoded HTML page, or None when there is nothing to parse."""
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        try:
+            return lxml.html.document_fromstring(text.encode("utf-8", "replace"))
+        except (etree.ParserError, ValueError):
+            return None
+
+
 def parse_html(text: str, url: str) -> ParsedPage:
     """Parse a decoded HTML page. Links are resolved against <base href> and de-duplicated per page."""
     page = ParsedPage(base=url)
-    if not text.strip():
+    doc = load_document(text)
+    if doc is None:
         return page
-    try:
-        doc = lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
-        try:
-            doc = lxml.html.document_fromstring(text.encode("utf-8", "replace"))
-        except (etree.ParserError, ValueError):
-            return page
     base = url
     for b in doc.iter("base"):
         href = b.get("href")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
+from functools import lru_cache
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -38,6 +39,23 @@ def classify_href(raw: str) -> str | None:
 
 
 def normalize(url: str, base: str | None = None) -> str | None:
+    """Absolute, canonical form of a URL (see :func:`_normalize`), memoised on what the result depends on:
+    an absolute URL on itself, a root-relative one on the base's host, a relative path on the base's folder."""
+    if base is None or url.startswith(("http://", "https://")):
+        return _normalize_cached(url, None)
+    if url.startswith("/") and not url.startswith("//"):
+        return _normalize_cached(url, base[:base.find("/", base.find("//") + 2) + 1] or base)
+    if url[:1] in ("?", "#", "") or "?" in base or "#" in base:
+        return _normalize(url, base)
+    return _normalize_cached(url, base[:base.rfind("/") + 1])
+
+
+@lru_cache(maxsize=4096)
+def _normalize_cached(url: str, base: str | None) -> str | None:
+    return _normalize(url, base)
+
+
+def _normalize(url: str, base: str | None = None) -> str | None:
     """Absolute, canonical form of a URL for fetching and de-duplication; None if it is not http(s).
 
     Resolves against ``base``, strips the fragment and session ids, lower-cases scheme and host, drops

@@ -102,7 +102,9 @@ class Fetcher:
             verify=verify_tls,
             headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                      "Accept-Language": "zh-CN,zh;q=0.9"},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            # httpcore scans every pooled connection on each request: keep the pool near what is in flight
+            limits=httpx.Limits(max_connections=max(16, 2 * politeness.concurrency + 8),
+                                max_keepalive_connections=politeness.concurrency + 4),
         )
 
     async def aclose(self) -> None:

@@ -8,9 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import lxml.html
-from lxml import etree
 
-from sitewatch.extract import ParsedPage
+from sitewatch.extract import ParsedPage, load_document
 from sitewatch.models import Finding
 
 _NO_TEXT = {"script", "style", "noscript", "template"}
@@ -80,15 +79,9 @@ class PageView:
 
     @classmethod
     def build(cls, url: str, html: str, parsed: ParsedPage) -> PageView | None:
-        if not html.strip():
+        doc = load_document(html)
+        if doc is None:
             return None
-        try:
-            doc = lxml.html.document_fromstring(html)
-        except (etree.ParserError, ValueError):
-            try:
-                doc = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
-            except (etree.ParserError, ValueError):
-                return None
         meta = {}
         for m in doc.iter("meta"):
             name = (m.get("name") or "").strip().lower()
