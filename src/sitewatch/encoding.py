@@ -5,8 +5,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.I)
 # GB2312 and GBK pages routinely contain characters only GB18030 (their superset) defines.
@@ -48,6 +46,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    from charset_normalizer import from_bytes   # only for undeclared non-UTF-8 pages; ~4 MB to import
+
     best = from_bytes(body[:65536]).best()
     name = _canonical(best.encoding) if best and best.encoding else None
     if name in ("gb2312", "gbk", "big5", "euc_jp", "shift_jis") or name is None:
