@@ -17,6 +17,8 @@ def register(sub) -> None:
     p = sub.add_parser("scan", help="crawl a site, check every link and column, store and report the findings")
     p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
     add_scan_flags(p)
+    p.add_argument("--resume", nargs="?", const="latest", metavar="SCAN_ID",
+                   help="continue an interrupted scan (default: the site's latest) instead of starting one")
     p.set_defaults(func=cmd_scan)
 
 
@@ -84,6 +86,8 @@ class Progress:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    if getattr(args, "resume", None) is not None:
+        return cmd_resume(args)
     cfg = config_from_args(args)
     store = Store(args.db or DEFAULT_DB)
     progress = Progress(sys.stderr.isatty() and not args.quiet)
@@ -94,6 +98,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
         write_json(args.json, doc)
     print_summary(doc, args.db or DEFAULT_DB, args.json)
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from sitewatch.resume import config_from_scan, resumable_scan, resume_scan, stop_on_signals
+
+    store = Store(args.db or DEFAULT_DB)
+    cfg = config_from_args(args) if (args.config or args.url) else None
+    if args.resume == "latest":
+        scan = resumable_scan(store, (cfg.name or cfg.start_urls[0]) if cfg else None)
+        if scan is None:
+            raise UsageError("scan --resume: no interrupted scan to resume in the store")
+    elif not args.resume.isdigit() or (scan := store.scan(int(args.resume))) is None:
+        raise UsageError(f"scan --resume: no scan with id {args.resume} in the store")
+    if scan.status == "completed":
+        raise UsageError(f"scan --resume: scan {scan.id} is already completed")
+    if scan.status == "running":
+        print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
+    cfg = cfg or config_from_scan(scan)
+    stop = stop_on_signals()
+    progress = Progress(sys.stderr.isatty() and not args.quiet)
+    result = resume_scan(store, scan.id, cfg, stop=stop, progress=progress)
+    progress.done()
+    doc = findings_document(store, result.scan_id)
+    if args.json and result.status == "completed":
+        write_json(args.json, doc)
+    print_summary(doc, args.db or DEFAULT_DB, args.json if result.status == "completed" else None)
+    return 0 if result.status == "completed" else 130
 
 
 def print_summary(doc: dict, db: str, json_path: str | None) -> None:

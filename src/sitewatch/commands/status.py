@@ -1,0 +1,96 @@
+"""`sitewatch status`: scheduled jobs, how each last ran, the latest scan and availability of every site."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+from sitewatch.store import DEFAULT_DB
+
+
+def register(sub) -> None:
+    p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
+    p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
+    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.set_defaults(func=cmd_status)
+
+
+def _when(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone().replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stored_jobs(engine) -> list:
+    """The jobs in the database's job store (none when no scheduler ever ran on it)."""
+    from sqlalchemy import inspect
+
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    if not inspect(engine).has_table("apscheduler_jobs"):
+        return []
+    store = SQLAlchemyJobStore(engine=engine)
+    try:
+        return store.get_all_jobs()
+    except Exception:  # noqa: BLE001 - unreadable job states are reported by the scheduler itself
+        return []
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from sitewatch.config import load_site_configs
+    from sitewatch.errors import UsageError
+    from sitewatch.probes import availability, site_key
+    from sitewatch.scheduler import last_runs
+    from sitewatch.store import Probe, Store, Target
+
+    path = args.db or DEFAULT_DB
+    if "://" not in path and not Path(path).is_file():
+        raise UsageError(f"status: no database at {path} (pass --db)")
+    store = Store(path)
+    configs = load_site_configs(args.config) if args.config else []
+    homepages = {site_key(c): c.start_urls[0] for c in configs if c.start_urls}
+    jobs = stored_jobs(store.engine)
+    runs = last_runs(store.engine)
+    sites = list(homepages) or sorted({j.args[0] for j in jobs if j.args} | {r.site for r in runs.values()}
+                                      | {s.site for s in store.scans(kind=None)})
+    print(f"sitewatch: status of {path} (times are local)")
+    for site in sites:
+        print(f"\n{site}")
+        ids = sorted({j.id for j in jobs if j.args and j.args[0] == site} | {k for k, r in runs.items() if r.site == site})
+        by_id = {j.id: j for j in jobs}
+        for job_id in ids:
+            job, run = by_id.get(job_id), runs.get(job_id)
+            nxt = _when(job.next_run_time) if job else "not scheduled"
+            last = (f"last {_when(run.started_at)} {run.status}" + (f" ({run.detail})" if run.detail else "")
+                    if run else "never ran")
+            print(f"  {job_id:<24} next {nxt:<19}  {last[:160]}")
+        scans = store.scans(site, kind=None)
+        if scans:
+            s = scans[-1]
+            counts = Counter(f.severity for f in store.findings(s.id))
+            with store.engine.connect() as c:
+                verdicts = dict(c.execute(select(Target.verdict, func.count()).where(Target.scan_id == s.id)
+                                          .group_by(Target.verdict)).all())
+            print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
+            print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
+                  + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+        else:
+            print("  no scan yet")
+        now = dt.datetime.now()
+        home = homepages.get(site)
+        av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1),
+                          [home] if home else None)
+        with store.engine.connect() as c:
+            last_probe = c.execute(select(Probe).where(Probe.site == site).order_by(Probe.at.desc()).limit(1)).first()
+        if av.probes:
+            print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
+                  f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))
+        if last_probe:
+            print(f"  last probe {_when(last_probe.at)} {'ok' if last_probe.ok else 'FAIL ' + last_probe.error}")
+    return 0

@@ -1,0 +1,259 @@
+"""Stoppable scans and resuming interrupted ones from what the store holds.
+
+A stop request (``threading.Event``) lets the URLs being fetched finish and defers everything still queued:
+the deferred URLs are written to the ``frontier`` table and the scan is marked ``interrupted`` in the same
+transaction. A scan killed outright (SIGKILL, power loss) keeps everything flushed before the kill; resuming
+derives its frontier from the stored links that have no checked target yet. The per-page checks keep their
+facts in memory, so a resumed scan fetches the pages of the earlier runs again for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import delete, func, insert, select, update
+
+from sitewatch.checks_pages import PageChecks
+from sitewatch.config import ColumnConfig, SiteConfig
+from sitewatch.crawl.engine import CrawlStats, Crawler
+from sitewatch.crawl.listings import ListingCollector
+from sitewatch.encoding import decode_html
+from sitewatch.extract import parse_html
+from sitewatch.rules import load_rules
+from sitewatch.scan import ScanResult, run_checks
+from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, Store, Target
+
+log = logging.getLogger("sitewatch.resume")
+
+RESUMABLE = ("interrupted", "running")
+SCAN_KINDS = ("full", "links")
+Progress = Callable[[CrawlStats, int], None]
+
+
+class StoppableCrawler(Crawler):
+    """A crawler that, once ``stop`` is set, finishes the URLs in flight and defers the rest."""
+
+    def __init__(self, cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None = None,
+                 progress: Progress | None = None):
+        super().__init__(cfg, store, scan_id, progress=progress)
+        self.stop = stop or threading.Event()
+        self.deferred: list[tuple[str, int, bool]] = []
+        self.page_checks: PageChecks | None = None
+
+    async def _process(self, url: str, depth: int, crawl: bool) -> None:
+        if self.stop.is_set():
+            self.deferred.append((url, depth, crawl))
+            return
+        await super()._process(url, depth, crawl)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM and SIGINT (call from the main thread)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame) -> None:
+        log.warning("received %s: stopping after the requests in flight", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
+               stop: threading.Event | None = None, progress: Progress | None = None) -> ScanResult:
+    """Like ``sitewatch.scan.run_scan``, but a stop request checkpoints the scan instead of losing its frontier."""
+    as_of = as_of or cfg.as_of or dt.date.today()
+    scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)
+    crawler, _ = _crawler(cfg, store, scan_id, stop, progress)
+    return _finish(store, scan_id, cfg, as_of, crawler, {}, resume=False)
+
+
+def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, stop: threading.Event | None = None,
+                progress: Progress | None = None) -> ScanResult:
+    """Continue an interrupted scan from the store, then check it and mark it completed.
+
+    Seen = every checked target and crawled page of the scan. Frontier = the checkpointed ``frontier`` rows
+    plus, for pages stored after the checkpoint (all pages when there is none), every link target without a
+    checked target (crawled when in scope, at the linking page's depth + 1), plus the start URLs not yet done.
+    """
+    scan = store.scan(scan_id)
+    if scan is None:
+        raise KeyError(scan_id)
+    if scan.status == "completed":
+        raise ValueError(f"scan {scan_id} is already completed")
+    cfg = cfg or config_from_scan(scan)
+    store.flush()
+    crawler, collector = _crawler(cfg, store, scan_id, stop, progress)
+    seen, frontier = resume_state(store, scan, crawler)
+    with store.engine.connect() as c:
+        collector._columns.update(c.execute(select(ColumnRow.key).where(ColumnRow.scan_id == scan_id)).scalars())
+        crawled = c.execute(select(Target.url).where(Target.scan_id == scan_id, Target.internal.is_(True))).scalars().all()
+    for url in crawled:
+        crawler.traps.admit(url)
+    crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
+    crawler.seed(frontier, seen)
+    with store.engine.begin() as c:
+        c.execute(update(Scan).where(Scan.id == scan_id).values(status="running", finished_at=None))
+    log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler._queue.qsize())
+    return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
+
+
+def resume_state(store: Store, scan: Scan, crawler: Crawler) -> tuple[list[str], list[tuple[str, int, bool]]]:
+    """(seen URLs, frontier entries (url, depth, crawl)) of a stored scan."""
+    sid = scan.id
+    with store.engine.connect() as c:
+        done = set(c.execute(select(Target.url).where(Target.scan_id == sid)).scalars())
+        pages = {url: (pid, depth) for pid, url, depth in
+                 c.execute(select(Page.id, Page.url, Page.depth).where(Page.scan_id == sid))}
+        queued = c.execute(select(Frontier.url, Frontier.depth, Frontier.crawl).where(Frontier.scan_id == sid)
+                           .order_by(Frontier.id)).all()
+        links = c.execute(select(Link.page_url, Link.target).where(Link.scan_id == sid).order_by(Link.id)).all()
+        api_items = c.execute(select(ListItemRow.page_url, ListItemRow.url).where(
+            ListItemRow.scan_id == sid, ListItemRow.page_url.like("%/gkmlpt/%"))).all()
+    seen = done | set(pages)
+    after = int((scan.stats or {}).get("checkpoint_page_id", 0)) if queued else 0
+    frontier: dict[str, tuple[str, int, bool]] = {}
+    for url, depth, crawl in queued:
+        frontier.setdefault(url, (url, depth, crawl))
+    for page_url, target in [*links, *api_items]:
+        if target in seen:
+            continue
+        pid, depth = pages.get(page_url, (None, 0))
+        if pid is None or pid <= after:
+            continue
+        prev = frontier.get(target)
+        if prev is None or depth + 1 < prev[1]:
+            frontier[target] = (target, depth + 1, crawler.scope.in_scope(target))
+    for u in crawler.cfg.start_urls:
+        if u not in seen:
+            frontier.setdefault(u, (u, 0, True))
+    return sorted(seen), sorted(frontier.values(), key=lambda e: e[1])
+
+
+def resumable_scan(store: Store, site: str | None = None) -> Scan | None:
+    """The latest scan of ``site`` (any site when None) if it was interrupted or left running."""
+    scans = [s for s in store.scans(site, kind=None) if s.kind in SCAN_KINDS]
+    return scans[-1] if scans and scans[-1].status in RESUMABLE else None
+
+
+def config_from_scan(scan: Scan) -> SiteConfig:
+    """The settings a stored scan ran with (what ``SiteConfig.to_json`` kept)."""
+    c = dict(scan.config or {})
+    cfg = SiteConfig(name=scan.site if scan.site not in (scan.start_urls or []) else "",
+                     start_urls=list(scan.start_urls or []), source=f"scan {scan.id}")
+    for key in ("prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries", "max_pages",
+                "max_depth", "default_unit", "disclosures", "rule_overrides", "rule_packs"):
+        if c.get(key) is not None:
+            setattr(cfg, key, c[key])
+    if "robots" in c:
+        cfg.obey_robots = bool(c["robots"])
+    cfg.columns = {k: ColumnConfig(**v) for k, v in (c.get("columns") or {}).items()}
+    cfg.as_of = scan.as_of
+    return cfg
+
+
+def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
+             progress: Progress | None) -> tuple[StoppableCrawler, ListingCollector]:
+    crawler = StoppableCrawler(cfg, store, scan_id, stop=stop, progress=progress)
+    collector = ListingCollector(cfg, store, crawler.fetcher)
+    crawler.page_checks = PageChecks(load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides), cfg,
+                                     cfg.start_urls)
+    crawler.page_hooks += [collector, crawler.page_checks.page_hook]
+    return crawler, collector
+
+
+async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, batch: int = 64) -> int:
+    """Feed the pages an earlier run crawled to the per-page checks again (their state is not stored).
+
+    The pages are fetched again, concurrently within the politeness limits, and handed over in crawl order.
+    """
+    with store.engine.connect() as c:
+        urls = c.execute(select(Page.url).where(Page.scan_id == scan_id).order_by(Page.id)).scalars().all()
+    done = 0
+    for i in range(0, len(urls), batch):
+        if crawler.stop.is_set():
+            break
+        chunk = urls[i:i + batch]
+        results = await asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+        for url, res in zip(chunk, results):
+            if res.error or res.status != 200 or not res.body or not res.is_html:
+                continue
+            text, _ = decode_html(res.body, res.content_type)
+            await crawler.page_checks.page_hook(url, text, parse_html(text, url), scan_id)
+            done += 1
+    return done
+
+
+def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
+            before: dict, resume: bool) -> ScanResult:
+    async def crawl() -> None:
+        if resume:
+            n = await replay_pages(store, scan_id, crawler)
+            log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
+        await crawler.run(resume=resume)
+
+    try:
+        asyncio.run(crawl())
+    except BaseException:
+        store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
+        raise
+    stats = _merged_stats(store, scan_id, before, crawler.stats)
+    if crawler.deferred:
+        checkpoint(store, scan_id, crawler.deferred, stats)
+        log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
+        return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
+    findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks)
+    store.save_findings(scan_id, findings)
+    stats.pop("checkpoint_page_id", None)
+    with store.engine.begin() as c:
+        c.execute(delete(Frontier).where(Frontier.scan_id == scan_id))
+    store.finish_scan(scan_id, "completed", stats)
+    return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
+
+
+def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict) -> None:
+    """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
+    store.flush()
+    with store.engine.begin() as c:
+        last_page = c.execute(select(func.max(Page.id)).where(Page.scan_id == scan_id)).scalar() or 0
+        c.execute(delete(Frontier).where(Frontier.scan_id == scan_id))
+        rows = [dict(scan_id=scan_id, url=u, depth=d, crawl=cr) for u, d, cr in dict.fromkeys(pending)]
+        if rows:
+            c.execute(insert(Frontier), rows)
+        c.execute(update(Scan).where(Scan.id == scan_id).values(
+            status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
+
+
+def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> dict:
+    """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
+    store.flush()
+    with store.engine.connect() as c:
+        def count(table, *where) -> int:
+            return c.execute(select(func.count()).select_from(table).where(table.scan_id == scan_id, *where)).scalar_one()
+        counted = {"pages": count(Page), "checked": count(Target), "links": count(Link),
+                   "broken": count(Target, Target.verdict == "broken")}
+    out = now.to_json()
+    for key, value in before.items():
+        if key in counted or key == "pages_per_second":
+            continue
+        if isinstance(value, bool) or isinstance(out.get(key), bool):
+            out[key] = bool(value) or bool(out.get(key))
+        elif isinstance(value, (int, float)) and isinstance(out.get(key, 0), (int, float)):
+            out[key] = out.get(key, 0) + value
+        elif isinstance(value, dict) and isinstance(out.get(key, {}), dict):
+            merged = dict(value)
+            for k, v in (out.get(key) or {}).items():
+                merged[k] = merged.get(k, 0) + v
+            out[key] = merged
+    if before.get("checkpoint_page_id"):
+        out["checkpoint_page_id"] = before["checkpoint_page_id"]
+    out.update(counted)
+    out["pages_per_second"] = round(out["pages"] / out["seconds"], 1) if out.get("seconds") else None
+    return out

@@ -1,0 +1,521 @@
+"""Scheduled monitoring of one or more sites: availability probes, weekly link scans, the monthly audit with
+reports, and the look-back some days after each audit.
+
+Jobs live in the store's database (APScheduler ``SQLAlchemyJobStore``) under stable ids ``<site>:<kind>``
+(kinds: probe, links, monthly, lookback, resume). A restart re-adds the configured jobs in place, keeps the
+stored next run time when the trigger is unchanged, and runs a job missed while the scheduler was down once
+(coalesced; the misfire grace time is one period of the job's trigger). One lock per site keeps its scans
+apart. A stop request lets running scans checkpoint their frontier; the next start resumes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Engine
+
+from sitewatch.config import SiteConfig
+from sitewatch.errors import ConfigError, UsageError
+from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
+from sitewatch.resume import resumable_scan, resume_scan, start_scan
+from sitewatch.store import Store
+
+log = logging.getLogger("sitewatch.scheduler")
+
+JOB_FUNC = "sitewatch.scheduler:run_job"
+SCAN_JOBS = ("links", "monthly", "lookback", "resume")
+
+job_meta = MetaData()
+job_runs = Table(
+    "job_runs", job_meta,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", String(300), index=True),
+    Column("site", String(200)),
+    Column("kind", String(20)),
+    Column("scan_id", Integer, nullable=True),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime, nullable=True),
+    Column("status", String(20)),           # running, ok, failed, skipped, interrupted, killed
+    Column("detail", Text, default=""),
+)
+
+
+@dataclass
+class ScheduleSettings:
+    """A site's ``[schedule]`` table."""
+
+    enabled: bool = True
+    timezone: str = "Asia/Shanghai"
+    probe_every_minutes: float = 30.0
+    probe_jitter_seconds: int = 120
+    probe_timeout: float = PROBE_TIMEOUT
+    probe_urls: list[str] = field(default_factory=list)
+    link_scan: str = "0 3 * * 6"
+    monthly: str = "0 2 1 * *"
+    lookback_days: int = 15
+    report_dir: str = "sitewatch-out"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
+    "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
+    "lookback_days": int, "report_dir": str,
+}
+
+
+def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
+    """Validate and read ``cfg.schedule``; errors name the config and the key."""
+    where = f"{cfg.source}: schedule"
+    s = ScheduleSettings()
+    for key, value in cfg.schedule.items():
+        kind = _KINDS.get(key)
+        if kind is None:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(_KINDS))})")
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in ((int, float), int)):
+            raise ConfigError(f"{where}.{key}: unexpected value {value!r}")
+        if value is True and key in ("link_scan", "monthly"):
+            continue
+        setattr(s, key, "" if value is False else value)
+    try:
+        s.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone: unknown time zone {s.timezone!r}") from None
+    if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0:
+        raise ConfigError(f"{where}: probe_every_minutes and probe_timeout must be > 0, "
+                          "probe_jitter_seconds and lookback_days >= 0")
+    for key in ("link_scan", "monthly"):
+        expr = getattr(s, key)
+        if expr:
+            try:
+                CronTrigger.from_crontab(expr, timezone=s.tz)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.{key}: bad cron expression {expr!r} ({exc})") from None
+    s.probe_urls = [str(u) for u in s.probe_urls]
+    return s
+
+
+# --- job records ----------------------------------------------------------------------------------------
+def ensure_job_table(engine: Engine) -> None:
+    job_meta.create_all(engine)
+
+
+def _run_started(engine: Engine, job_id: str, site: str, kind: str, scan_id: int | None) -> int:
+    with engine.begin() as c:
+        return c.execute(insert(job_runs).values(job_id=job_id, site=site, kind=kind, scan_id=scan_id,
+                                                 started_at=dt.datetime.now(), status="running", detail="")
+                         ).inserted_primary_key[0]
+
+
+def _run_finished(engine: Engine, run_id: int, status: str, detail: str, scan_id: int | None) -> None:
+    with engine.begin() as c:
+        c.execute(update(job_runs).where(job_runs.c.id == run_id).values(
+            status=status, detail=detail[:2000], scan_id=scan_id, finished_at=dt.datetime.now()))
+
+
+def last_runs(engine: Engine) -> dict[str, Any]:
+    """The latest run of every job id."""
+    ensure_job_table(engine)
+    with engine.connect() as c:
+        rows = c.execute(select(job_runs).order_by(job_runs.c.id)).all()
+    return {r.job_id: r for r in rows}
+
+
+# --- the jobs -------------------------------------------------------------------------------------------
+Outcome = tuple[str, str, int | None]          # status, detail, scan id
+Action = Callable[["Runtime", str, int | None], Outcome]
+
+
+@dataclass
+class Runtime:
+    """What running jobs need and cannot pickle: the store, the configs, the locks, the stop flag."""
+
+    db: str
+    store: Store
+    sites: dict[str, SiteConfig]
+    settings: dict[str, ScheduleSettings]
+    stop: threading.Event
+    actions: dict[str, Action]
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    scheduler: BackgroundScheduler | None = None
+    active: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job is running (jobs must not touch the scheduler while it shuts down)."""
+        with self.idle:
+            return self.idle.wait_for(lambda: self.active == 0, timeout)
+
+
+_runtime: Runtime | None = None
+
+
+def run_job(site: str, kind: str, scan_id: int | None = None) -> None:
+    """Entry point of every stored job: run ``kind`` for ``site`` and record how it ended."""
+    rt = _runtime
+    if rt is None:
+        log.error("job %s:%s fired outside a running scheduler", site, kind)
+        return
+    if site not in rt.sites:
+        log.warning("job %s:%s: site is no longer in the config; skipped", site, kind)
+        return
+    with rt.idle:
+        rt.active += 1
+    status, detail, sid = "failed", "", scan_id
+    run_id = None
+    try:
+        run_id = _run_started(rt.store.engine, f"{site}:{kind}", site, kind, scan_id)
+        if rt.stop.is_set():
+            status, detail = "skipped", "scheduler stopping"
+        else:
+            status, detail, sid = rt.actions[kind](rt, site, scan_id)
+    except Exception as exc:  # noqa: BLE001 - a failed job must not stop the scheduler
+        log.exception("job %s:%s failed", site, kind)
+        detail = f"{type(exc).__name__}: {exc}"
+    finally:
+        if run_id is not None:
+            _run_finished(rt.store.engine, run_id, status, detail, sid)
+        with rt.idle:
+            rt.active -= 1
+            rt.idle.notify_all()
+    log.info("job %s:%s %s%s", site, kind, status, f": {detail}" if detail else "")
+
+
+class site_lock:
+    """Hold the site's scan lock; ``wait`` blocks until it is free (or the scheduler stops)."""
+
+    def __init__(self, rt: Runtime, site: str, wait: bool):
+        self.lock = rt.locks.setdefault(site, threading.Lock())
+        self.rt, self.wait, self.held = rt, wait, False
+
+    def __enter__(self) -> bool:
+        if not self.wait:
+            self.held = self.lock.acquire(blocking=False)
+        else:
+            while not self.held and not self.rt.stop.is_set():
+                self.held = self.lock.acquire(timeout=0.5)
+        return self.held
+
+    def __exit__(self, *exc) -> None:
+        if self.held:
+            self.lock.release()
+
+
+def _scan_outcome(result) -> Outcome:
+    if result.status != "completed":
+        return "interrupted", "stopped; frontier checkpointed", result.scan_id
+    return "ok", f"{result.stats.pages} pages, {len(result.findings)} findings", result.scan_id
+
+
+def do_probe(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
+    s = rt.settings[site]
+    results = probe_round(rt.store, rt.sites[site], s.probe_urls, s.probe_timeout)
+    failed = [r for r in results if not r.ok]
+    detail = f"{len(results) - len(failed)}/{len(results)} ok"
+    if failed:
+        detail += "; " + "; ".join(f"{r.url}: {r.error}" for r in failed)
+    return ("ok" if not failed else "down"), detail, None
+
+
+def do_link_scan(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
+    with site_lock(rt, site, wait=False) as held:
+        if not held:
+            return "skipped", "another scan of this site is running", None
+        return _scan_outcome(start_scan(rt.sites[site], Store(rt.db), kind="links", stop=rt.stop))
+
+
+def do_monthly(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
+    with site_lock(rt, site, wait=True) as held:
+        if not held:
+            return "skipped", "scheduler stopping", None
+        store = Store(rt.db)
+        result = start_scan(rt.sites[site], store, kind="full", stop=rt.stop)
+        if result.status != "completed":
+            return _scan_outcome(result)
+        return "ok", after_audit(rt, site, store, result.scan_id), result.scan_id
+
+
+def do_resume(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
+    with site_lock(rt, site, wait=True) as held:
+        if not held or scan_id is None:
+            return "skipped", "scheduler stopping" if not held else "no scan id", scan_id
+        store = Store(rt.db)
+        scan = store.scan(scan_id)
+        if scan is None or scan.status == "completed":
+            return "skipped", f"scan {scan_id} is not resumable", scan_id
+        result = resume_scan(store, scan_id, rt.sites[site], stop=rt.stop)
+        if result.status == "completed" and scan.kind == "full":
+            return "ok", after_audit(rt, site, store, scan_id), scan_id
+        return _scan_outcome(result)
+
+
+def do_lookback(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
+    with site_lock(rt, site, wait=True) as held:
+        if not held:
+            return "skipped", "scheduler stopping", scan_id
+        store = Store(rt.db)
+        baseline = store.scan(scan_id) if scan_id else store.latest_scan(site)
+        if baseline is None:
+            return "skipped", "no completed audit to look back on", scan_id
+        out = Path(rt.settings[site].report_dir) / _safe(site)
+        return "ok", run_lookback_reports(store, baseline, out, rt.sites[site].timeout), baseline.id
+
+
+DEFAULT_ACTIONS: dict[str, Action] = {"probe": do_probe, "links": do_link_scan, "monthly": do_monthly,
+                                      "resume": do_resume, "lookback": do_lookback}
+
+
+def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
+    """After a monthly audit: add the availability veto of the week before, write reports, plan the look-back."""
+    cfg, s = rt.sites[site], rt.settings[site]
+    scan = store.scan(scan_id)
+    day = dt.datetime.combine(scan.as_of, dt.time())
+    extra = availability_findings(store, cfg, day - dt.timedelta(days=7), day)
+    if extra:
+        store.save_findings(scan_id, store.findings(scan_id) + extra)
+    paths = write_reports(store, store.scan(scan_id), Path(s.report_dir) / _safe(site))
+    notes = [f"{len(store.findings(scan_id))} findings", f"{len(paths)} report files"]
+    if s.lookback_days and rt.scheduler is not None:
+        if rt.stop.is_set():
+            notes.append("look-back planned at the next start")
+        else:
+            when = plan_lookback(rt.scheduler, site, scan_id, dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
+            notes.append(f"look-back on {when:%Y-%m-%d %H:%M}")
+    return ", ".join(notes)
+
+
+def plan_lookback(scheduler: BackgroundScheduler, site: str, scan_id: int, when: dt.datetime) -> dt.datetime:
+    scheduler.add_job(JOB_FUNC, "date", run_date=when, args=[site, "lookback", scan_id], id=f"{site}:lookback",
+                      name=f"{site}:lookback", replace_existing=True, coalesce=True, max_instances=1,
+                      misfire_grace_time=None)
+    return when
+
+
+# --- adapters to the report and look-back modules (imported lazily) ----------------------------------------
+def _optional(module: str, name: str) -> Callable | None:
+    try:
+        fn = getattr(importlib.import_module(module), name, None)
+    except ImportError as exc:
+        log.error("%s is not available (%s); skipping %s", module, exc, name)
+        return None
+    if fn is None:
+        log.error("%s.%s is not available; skipping it", module, name)
+    return fn
+
+
+def write_reports(store: Store, scan, out: Path) -> list[Path]:
+    """The rectification report and leadership summary of ``scan``, or nothing when reporting is absent."""
+    fn = _optional("sitewatch.commands.report", "write_report")
+    return list(fn(store, scan, out)) if fn else []
+
+
+def run_lookback_reports(store: Store, baseline, out: Path, timeout: float) -> str:
+    run = _optional("sitewatch.lookback", "run_lookback")
+    write = _optional("sitewatch.lookback", "write_lookback")
+    if run is None:
+        return "look-back module not available"
+    result = run(store, baseline, dt.date.today(), timeout)
+    paths = write(store, result, out) if write else []
+    counts = getattr(result, "counts", {}) or {}
+    return f"look-back of scan {baseline.id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + \
+        f"; {len(paths)} files"
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "site"
+
+
+# --- the scheduler --------------------------------------------------------------------------------------
+def period_seconds(trigger: BaseTrigger, now: dt.datetime) -> int:
+    """One period of ``trigger`` (at least a minute): the misfire grace time that lets a missed run run once."""
+    if isinstance(trigger, IntervalTrigger):
+        return max(60, int(trigger.interval_length + (trigger.jitter or 0)))
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1)) if first else None
+    return max(60, int((second - first).total_seconds())) if first and second else 31 * 86400
+
+
+def trigger_key(trigger: BaseTrigger) -> tuple:
+    if isinstance(trigger, IntervalTrigger):
+        return ("interval", trigger.interval_length, trigger.jitter, str(trigger.timezone))
+    if isinstance(trigger, CronTrigger):
+        return ("cron", str(trigger), str(trigger.timezone))
+    return (type(trigger).__name__, str(trigger))
+
+
+def planned_jobs(site: str, s: ScheduleSettings) -> dict[str, BaseTrigger]:
+    """The recurring jobs of one site, by job id."""
+    if not s.enabled:
+        return {}
+    jobs: dict[str, BaseTrigger] = {f"{site}:probe": IntervalTrigger(
+        seconds=s.probe_every_minutes * 60, jitter=s.probe_jitter_seconds or None, timezone=s.tz)}
+    if s.link_scan:
+        jobs[f"{site}:links"] = CronTrigger.from_crontab(s.link_scan, timezone=s.tz)
+    if s.monthly:
+        jobs[f"{site}:monthly"] = CronTrigger.from_crontab(s.monthly, timezone=s.tz)
+    return jobs
+
+
+class _Scheduler(BackgroundScheduler):
+    """Never hands due jobs to executors that are shutting down (which would skip the run yet advance the job)."""
+
+    def _process_jobs(self):
+        if self.state != STATE_RUNNING:
+            return None
+        return super()._process_jobs()
+
+
+class SiteScheduler:
+    """All sites of a config in one process, jobs persisted in the store's database."""
+
+    def __init__(self, db: str, configs: list[SiteConfig], *, stop: threading.Event | None = None,
+                 actions: dict[str, Action] | None = None, workers: int | None = None):
+        sites: dict[str, SiteConfig] = {}
+        for cfg in configs:
+            if not cfg.start_urls:
+                raise ConfigError(f"{cfg.source}: site.start_urls is required for scheduling")
+            name = site_key(cfg)
+            if name in sites:
+                raise ConfigError(f"{cfg.source}: two sites named {name!r}; give each a distinct site.name")
+            sites[name] = cfg
+        self.db = str(db)
+        self.store = Store(self.db)
+        ensure_job_table(self.store.engine)
+        self.stop = stop or threading.Event()
+        self.runtime = Runtime(db=self.db, store=self.store, sites=sites,
+                               settings={n: schedule_settings(c) for n, c in sites.items()}, stop=self.stop,
+                               actions={**DEFAULT_ACTIONS, **(actions or {})})
+        self.workers = workers or max(4, 3 * len(sites))
+        self.scheduler: BackgroundScheduler | None = None
+        self._lock_file = None
+
+    def start(self, run_now: list[str] = (), paused: bool = False) -> None:
+        """Start; ``run_now`` names job kinds (monthly, links, probe) or ids to run at once; ``paused`` runs nothing
+        until ``self.scheduler.resume()``."""
+        global _runtime
+        if _runtime is not None:
+            raise UsageError("schedule: a scheduler is already running in this process")
+        self._acquire_db_lock()
+        self.scheduler = _Scheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine)},
+            executors={"default": ThreadPoolExecutor(self.workers)},
+            job_defaults={"coalesce": True, "max_instances": 1})
+        self.runtime.scheduler = self.scheduler
+        _runtime = self.runtime
+        self.scheduler.start(paused=True)
+        self._reconcile()
+        self._resume_interrupted()
+        self._plan_missing_lookbacks()
+        now = dt.datetime.now(dt.timezone.utc)
+        for job in self.scheduler.get_jobs():
+            if job.id in run_now or job.id.rpartition(":")[2] in run_now:
+                job.modify(next_run_time=now)
+        if not paused:
+            self.scheduler.resume()
+
+    def shutdown(self) -> None:
+        """Ask running jobs to stop (scans checkpoint), wait for them, release the database."""
+        global _runtime
+        self.stop.set()
+        self.runtime.wait_idle()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        _runtime = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def jobs(self) -> list:
+        return self.scheduler.get_jobs() if self.scheduler else []
+
+    def _reconcile(self) -> None:
+        assert self.scheduler is not None
+        now = dt.datetime.now(dt.timezone.utc)
+        wanted: dict[str, BaseTrigger] = {}
+        for site, s in self.runtime.settings.items():
+            wanted.update(planned_jobs(site, s))
+        existing = {j.id: j for j in self.scheduler.get_jobs()}
+        for job_id, job in existing.items():
+            site, _, kind = job_id.rpartition(":")
+            one_shot = kind in ("lookback", "resume") and site in self.runtime.sites
+            if job_id not in wanted and not one_shot:
+                log.info("removing job %s (no longer in the config)", job_id)
+                self.scheduler.remove_job(job_id)
+        for job_id, trigger in wanted.items():
+            site, _, kind = job_id.rpartition(":")
+            old = existing.get(job_id)
+            keep = old is not None and old.next_run_time is not None and trigger_key(old.trigger) == trigger_key(trigger)
+            extra = {"next_run_time": old.next_run_time} if keep else {}
+            self.scheduler.add_job(JOB_FUNC, trigger, args=[site, kind], id=job_id, name=job_id,
+                                   replace_existing=True, coalesce=True, max_instances=1,
+                                   misfire_grace_time=period_seconds(trigger, now), **extra)
+
+    def _resume_interrupted(self) -> None:
+        """Queue a resume of each site's latest scan if it was interrupted or its scheduler died mid-scan."""
+        assert self.scheduler is not None
+        engine = self.store.engine
+        with engine.begin() as c:
+            dead = c.execute(select(job_runs).where(job_runs.c.status == "running")).all()
+            c.execute(update(job_runs).where(job_runs.c.status == "running").values(
+                status="killed", detail="scheduler stopped without finishing this job", finished_at=dt.datetime.now()))
+        for site in self.runtime.sites:
+            scan = resumable_scan(self.store, site)
+            if scan is None:
+                continue
+            owned = any(r.site == site and r.kind in SCAN_JOBS and r.started_at <= scan.started_at for r in dead)
+            if scan.status == "running" and not owned:
+                log.warning("scan %d of %s is marked running by another process; not resuming it", scan.id, site)
+                continue
+            log.info("scan %d of %s was %s: resuming it", scan.id, site, scan.status)
+            self.scheduler.add_job(JOB_FUNC, "date", run_date=dt.datetime.now(dt.timezone.utc),
+                                   args=[site, "resume", scan.id], id=f"{site}:resume", name=f"{site}:resume",
+                                   replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
+
+    def _plan_missing_lookbacks(self) -> None:
+        """Plan the look-back of each site's latest scheduled audit when a stop prevented it."""
+        assert self.scheduler is not None
+        with self.store.engine.connect() as c:
+            audits = {r.scan_id for r in c.execute(select(job_runs.c.scan_id).where(
+                job_runs.c.kind.in_(("monthly", "resume")), job_runs.c.status == "ok"))}
+        for site, s in self.runtime.settings.items():
+            latest = self.store.latest_scan(site)
+            if not s.lookback_days or latest is None or latest.id not in audits \
+                    or self.scheduler.get_job(f"{site}:lookback") is not None \
+                    or any((lb.config or {}).get("baseline") == latest.id
+                           for lb in self.store.scans(site, kind="lookback")):
+                continue
+            due = (latest.finished_at or dt.datetime.now()).astimezone(s.tz) + dt.timedelta(days=s.lookback_days)
+            log.info("planning the look-back of scan %d of %s", latest.id, site)
+            plan_lookback(self.scheduler, site, latest.id, max(due, dt.datetime.now(s.tz)))
+
+    def _acquire_db_lock(self) -> None:
+        """One scheduler per database file (an advisory lock next to it)."""
+        if "://" in self.db:
+            return
+        import fcntl
+        f = open(f"{self.db}.scheduler.lock", "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise UsageError(f"schedule: another scheduler is already running on {self.db}") from None
+        self._lock_file = f
