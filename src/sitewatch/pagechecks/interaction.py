@@ -207,9 +207,12 @@ class Interaction(Check):
         window = dt.timedelta(days=int(rs.threshold(UNANSWERED, "lookback_days")) if rs.has(UNANSWERED) else 365)
         max_wd = int(rs.threshold(SLOW, "max_working_days")) if slow_on else 0
         slow_window = dt.timedelta(days=int(rs.threshold(SLOW, "lookback_days"))) if slow_on else window
-        for m in sorted(self.messages.values(), key=lambda m: (m.asked, m.url)):
-            if m.asked > as_of or m.state == UNKNOWN:
+        judged: set[tuple[str, dt.date]] = set()
+        # a message seen both as a list row and on its own page is one message: the list row (url != page) wins
+        for m in sorted(self.messages.values(), key=lambda m: (m.asked, m.url, m.url == m.page)):
+            if m.asked > as_of or m.state == UNKNOWN or (m.url, m.asked) in judged:
                 continue
+            judged.add((m.url, m.asked))
             end = m.replied if m.replied else (as_of if m.state == PENDING else None)
             if end is None or end > as_of:
                 continue

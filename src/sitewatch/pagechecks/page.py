@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -48,7 +49,8 @@ def normalise_body(text: str) -> str:
 
 @dataclass(slots=True)
 class Examples:
-    """A count of pages plus the first few of them."""
+    """A count of pages plus the ``limit`` smallest of their URLs: the same examples (and so the same finding
+    fingerprint) whatever order the crawl met the pages in."""
 
     limit: int
     count: int = 0
@@ -56,8 +58,9 @@ class Examples:
 
     def add(self, url: str) -> None:
         self.count += 1
-        if len(self.urls) < self.limit:
-            self.urls.append(url)
+        if len(self.urls) < self.limit or url < self.urls[-1]:
+            bisect.insort(self.urls, url)
+            del self.urls[self.limit:]
 
 
 @dataclass(slots=True)
