@@ -34,6 +34,8 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
     p.add_argument("--prefix", action="append", metavar="PATH", help="crawl scope path prefix (repeatable; default: the start URL's folder)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
+    p.add_argument("--render-js", action="store_true",
+                   help="re-render pages that look JavaScript-only in headless Chromium (needs sitewatch[render])")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -60,6 +62,11 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
         cfg.obey_robots = False
     if args.as_of:
         cfg.as_of = parse_as_of(args.as_of)
+    if getattr(args, "render_js", False):
+        cfg.render_js = True
+    if cfg.render_js:   # fail before a scan is created when Playwright or Chromium is missing
+        from sitewatch.crawl.render import require_rendering
+        require_rendering("--render-js" if getattr(args, "render_js", False) else f"{args.config}: crawl.render_js")
     cfg.source = args.config or "command line"
     validate(cfg)
     return cfg

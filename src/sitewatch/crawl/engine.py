@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
 from sitewatch.crawl.politeness import Politeness
+from sitewatch.crawl.render import Renderer, looks_js_only
 from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
 from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
@@ -34,6 +35,8 @@ class CrawlStats:
     seconds: float = 0.0
     limited: bool = False          # max_pages reached
     hook_errors: int = 0           # pages a list engine or page check could not read
+    rendered: int = 0              # pages re-rendered in Chromium ([crawl] render_js, crawl/render.py)
+    render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
 
     def to_json(self) -> dict:
         d = dict(vars(self))
@@ -67,6 +70,9 @@ class Crawler:
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         self._crawl_budget = cfg.max_pages
         self._form_targets: set[bytes] = set()
+        # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
+        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
+            if cfg.render_js else None
 
     @staticmethod
     def _key(url: str) -> bytes:
@@ -121,6 +127,8 @@ class Crawler:
             self.stats.requests = self.fetcher.requests
             self.stats.seconds = time.monotonic() - started
             await self.fetcher.aclose()
+            if self.renderer is not None:
+                await self.renderer.close()
             self.store.flush()
         return self.stats
 
@@ -187,6 +195,8 @@ class Crawler:
             if k in self._seen:
                 return
             self._seen.add(k)
+        if self.renderer is not None:
+            text, parsed = await self._render_if_js_only(final, text, parsed)
         self._record_page(final, res, parsed, text, encoding, depth)
         extra: list[str] = []
         for hook in self.page_hooks:
@@ -204,6 +214,23 @@ class Crawler:
             n = normalize(u, final)
             if n:
                 self._enqueue(n, depth + 1, self.scope.in_scope(n))
+
+    async def _render_if_js_only(self, url: str, text: str, parsed: ParsedPage) -> tuple[str, ParsedPage]:
+        """render_js: a page that looks JS-only is re-rendered in Chromium; links, list engines and page checks
+        then read the rendered DOM. A script redirect becomes a link to follow; a failed render keeps the
+        static HTML."""
+        if not looks_js_only(text, parsed):
+            return text, parsed
+        rendered = await self.renderer.render(url)
+        if rendered is None:
+            self.stats.render_failed += 1
+            return text, parsed
+        self.stats.rendered += 1
+        moved = normalize(rendered.url)
+        if moved and moved != url:
+            parsed.links.append(PageLink(moved, "js-redirect", ""))
+            return text, parsed
+        return rendered.html, parse_html(rendered.html, url)
 
     def _follow_resource(self, url: str, res: FetchResult, depth: int) -> None:
         """Links inside non-HTML resources of the site: stylesheets and sitemaps."""
