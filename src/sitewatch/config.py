@@ -62,7 +62,7 @@ class SiteConfig:
                 "max_pages": self.max_pages, "max_depth": self.max_depth,
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
-                "rule_packs": self.rule_packs}
+                "rule_packs": self.rule_packs, "render_js": self.render_js}
 
     def unit_for(self, column_name: str) -> str | None:
         c = self.columns.get(column_name)

@@ -149,7 +149,7 @@ def config_from_scan(scan: Scan) -> SiteConfig:
     cfg = SiteConfig(name=scan.site if scan.site not in (scan.start_urls or []) else "",
                      start_urls=list(scan.start_urls or []), source=f"scan {scan.id}")
     for key in ("prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries", "max_pages",
-                "max_depth", "default_unit", "disclosures", "rule_overrides", "rule_packs"):
+                "max_depth", "default_unit", "disclosures", "rule_overrides", "rule_packs", "render_js"):
         if c.get(key) is not None:
             setattr(cfg, key, c[key])
     if "robots" in c:
