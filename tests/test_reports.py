@@ -124,6 +124,7 @@ def test_rectification_contents(built, tmp_path):
     assert table["veto.columns_stale"] == ("1 个栏目", "合格")
     assert table["veto.columns_long_stale"] == ("0 个栏目", "合格")
     assert table["homepage.stale"][1] == "合格"
+    assert table["availability.down"] == ("未做可用性监测", "未监测")   # no probes: never shown as 合格
     assert "不合格" in html
     # one problem row per finding, numbered
     body = html.split("二、问题清单")[1].split("三、必公开事项核对表")[0]

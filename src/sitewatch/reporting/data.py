@@ -34,7 +34,8 @@ PASS_SCORE = 60
 WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days → from day 10) but not yet stale
 TREND_SCANS = 12
 SEVERITY_RANK = {VETO: 0, DEDUCT: 1, WARN: 2, REVIEW: 3}
-LIGHT = {"合格": "green", "风险": "amber", "否决": "red"}
+NOT_MEASURED = "未监测"
+LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey"}
 
 
 def load_scan_rules(scan: Scan) -> RuleSet:
@@ -203,6 +204,8 @@ def veto_table(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleS
             else:
                 r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未做可用性监测"
                 r["threshold_text"] = "失败占比 ≥5% 否决"
+                if r["verdict"] != "否决":
+                    r["verdict"] = NOT_MEASURED   # no probes in the week: not judged, never shown as 合格
         else:
             r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未发现"
             r["threshold_text"] = "出现即否决"
