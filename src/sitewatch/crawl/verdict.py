@@ -104,6 +104,6 @@ def message_zh(reason: str, detail: str = "", redirected: bool = False) -> str:
         text = f"链接无法访问：服务器返回 HTTP {code}"
     else:
         text = "链接无法访问：" + MESSAGES_ZH.get(reason, reason).format(detail=detail[:80])
-    if redirected:
+    if redirected and reason not in ("loop", "too_many_redirects", "bad_redirect"):
         text += "（经重定向后）"
     return text
