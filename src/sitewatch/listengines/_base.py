@@ -60,7 +60,10 @@ class Page:
 
 
 def load_page(url: str, html: str) -> Page | None:
-    """Parse ``html`` and drop scripts and client-side templates; None for an empty document."""
+    """Parse ``html`` and drop scripts and client-side templates; None for an empty document or an
+    article-shaped URL (engines treat both as "not a listing page")."""
+    if looks_like_article_url(url):
+        return None   # a single document is never a listing: skip the parse (most pages of a site)
     root = parse_html(html)
     if root is None:
         return None
