@@ -319,11 +319,6 @@ def test_displayed_list_date_decides_over_url_and_page_date(db):
     assert stale[0].extra["max_age_days"] == 14
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: attachments on an article page are never tied to its list item. ListingCollector.__call__ "
-    "(crawl/listings.py) stores the page's ARTICLES_KEY row with attachments=[] and scan.load_columns merges "
-    "only article dates/document numbers into listed items, so check_disclosures never sees the page's "
-    "'2026年部门预算.pdf' link; only attachment links inside the list row are matched"))
 def test_mandated_item_present_only_as_an_attachment_is_found(db):
     attachment = ('<p>详见附件。</p><ul class="fj"><li><a href="./P020260318549903987969.pdf" target="_blank">'
                   '2026年部门预算.pdf</a></li></ul>')

@@ -146,18 +146,11 @@ BAD_CONFIGS = [
     pytest.param("[scope]\nexcludes = [\"(unclosed\"]\n", "scope.excludes", id="bad-regex"),
     pytest.param("[crawl]\nmax_pages = \"many\"\n", "crawl.max_pages", id="wrong-type"),
     pytest.param("[rules.overrides.\"column.stael\".threshold]\ndynamic_days = 60\n", "column.stael",
-                 id="unknown-rule-id", marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: rule overrides are validated only inside run_scan (scan.py: load_rules after "
-                     "store.new_scan), so a bad override leaves a new scan row 'running' in the database, "
-                     "and rules.apply_overrides names 'site config' instead of the config file"))),
+                 id="unknown-rule-id"),
     pytest.param("[rules.overrides.\"column.stale\".threshold]\ndynamic_dayz = 60\n", "dynamic_dayz",
-                 id="unknown-threshold", marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: same cause as unknown-rule-id (overrides validated after store.new_scan)"))),
+                 id="unknown-threshold"),
     pytest.param("[columns.\"社区风采\"]\ncategory = \"weekly\"\n", "columns.社区风采",
-                 id="unknown-category", marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: a pinned column category is validated only by columns.classify during run_checks, "
-                     "after the whole crawl, leaving a half-finished scan; the message names 'site config', "
-                     "not the file"))),
+                 id="unknown-category"),
 ]
 
 

@@ -19,7 +19,8 @@ from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
 from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollector
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
-from sitewatch.rules import load_rules
+from sitewatch.errors import ConfigError
+from sitewatch.rules import RuleSet, apply_overrides, load_rules
 from sitewatch.store import ColumnRow, ListItemRow, Store
 
 
@@ -36,8 +37,8 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
              progress: Callable[[CrawlStats, int], None] | None = None) -> ScanResult:
     """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule."""
     as_of = as_of or cfg.as_of or dt.date.today()
+    ruleset = site_rules(cfg)          # a bad pack, override or pinned category fails before anything is stored
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json())
-    ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
     page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
     crawler = Crawler(cfg, store, scan_id, progress=progress)
     crawler.page_hooks += [ListingCollector(cfg, store, crawler.fetcher), page_checks.page_hook]
@@ -54,12 +55,26 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     return ScanResult(scan_id, stats, findings, as_of, status)
 
 
+def site_rules(cfg: SiteConfig) -> RuleSet:
+    """The rule set of a site: bundled packs, the config's packs and overrides, its pinned categories checked.
+    Errors name the config file and the key."""
+    ruleset = load_rules([Path(p) for p in cfg.rule_packs])
+    if cfg.rule_overrides:
+        apply_overrides(ruleset, cfg.rule_overrides, origin=f"{cfg.source}: rules.overrides")
+    known = set(ruleset.categories()) | {"none", "exempt"}
+    for name, col in cfg.columns.items():
+        if col.category is not None and col.category not in known:
+            raise ConfigError(f"{cfg.source}: columns.{name}.category: unknown category {col.category!r} "
+                              f"(known: {', '.join(sorted(known))})")
+    return ruleset
+
+
 def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
                page_checks: PageChecks | None = None) -> list[Finding]:
     """Every check over what the crawl stored (links, homepage, columns, mandated disclosures), plus the
     per-page checks collected during the crawl (interaction, services, serious errors, site identity)."""
     store.flush()
-    ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+    ruleset = site_rules(cfg)
     findings: list[Finding] = []
     if ruleset.enabled("link.broken"):
         findings.extend(link_findings(store, scan_id, ruleset.severity("link.broken")))
@@ -93,6 +108,8 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
         rows = c.execute(select(ListItemRow).where(ListItemRow.scan_id == scan_id).order_by(ListItemRow.id)).all()
     page_dates = {r.url: r.date for r in rows if r.column_key == ARTICLES_KEY and r.date}
     page_docnos = {r.url: r.document_number for r in rows if r.column_key == ARTICLES_KEY and r.document_number}
+    page_attachments = {r.url: [tuple(a) for a in r.attachments] for r in rows
+                        if r.column_key == ARTICLES_KEY and r.attachments}
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
     for r in rows:
@@ -104,7 +121,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
             date, source = page_dates[r.url], "article"
         by_key.setdefault(r.column_key, []).append(
             ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
-                     attachments=[tuple(a) for a in r.attachments or []],
+                     attachments=[tuple(a) for a in r.attachments or []] + page_attachments.get(r.url, []),
                      document_number=r.document_number or page_docnos.get(r.url)))
     columns: list[ColumnData] = []
     homepage = None
@@ -120,7 +137,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                                   max_age_days=pin.max_age_days if pin else None))
     listed = {i.url for items in by_key.values() for i in items}
     articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
-                         document_number=r.document_number)
+                         document_number=r.document_number, attachments=[tuple(a) for a in r.attachments or []])
                 for r in rows if r.column_key == ARTICLES_KEY and r.url not in listed and r.date]
     return columns, homepage, articles
 

@@ -12,6 +12,7 @@ from sitewatch.extract import ParsedPage
 from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Listing, ListItem
 from sitewatch.store import ColumnRow, Link, ListItemRow, Store
+from sitewatch.urls import is_attachment
 
 HOMEPAGE_KEY = "homepage"
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
@@ -40,10 +41,12 @@ class ListingCollector:
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
         pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
         docno = _DOCNO_LABEL.search(text) if "号" in text else None
-        if pub or docno:
+        attachments = [[link.text or link.url.rsplit("/", 1)[-1], link.url] for link in parsed.links
+                       if link.tag == "a" and not link.bad and is_attachment(link.url)]
+        if pub or docno or attachments:
             self.store.add(ListItemRow, scan_id=scan_id, column_key=ARTICLES_KEY, page_url=url, title=parsed.title,
                            url=url, date=pub, date_source="article", pinned=False,
-                           document_number=docno.group(1) if docno else None, attachments=[])
+                           document_number=docno.group(1) if docno else None, attachments=attachments[:50])
         forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
         if "/gkmlpt/" in url and self.fetcher is not None:
             return await self._gkmlpt(url, text, scan_id)
