@@ -15,7 +15,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select, update
 
@@ -25,8 +24,7 @@ from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.extract import parse_html
-from sitewatch.rules import load_rules
-from sitewatch.scan import ScanResult, run_checks
+from sitewatch.scan import ScanResult, build_crawler, run_checks, site_rules
 from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, Store, Target
 
 log = logging.getLogger("sitewatch.resume")
@@ -161,11 +159,9 @@ def config_from_scan(scan: Scan) -> SiteConfig:
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
              progress: Progress | None) -> tuple[StoppableCrawler, ListingCollector]:
-    crawler = StoppableCrawler(cfg, store, scan_id, stop=stop, progress=progress)
-    collector = ListingCollector(cfg, store, crawler.fetcher)
-    crawler.page_checks = PageChecks(load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides), cfg,
-                                     cfg.start_urls)
-    crawler.page_hooks += [collector, crawler.page_checks.page_hook]
+    crawler, collector, page_checks = build_crawler(cfg, store, scan_id, site_rules(cfg),
+                                                    crawler_cls=StoppableCrawler, stop=stop, progress=progress)
+    crawler.page_checks = page_checks
     return crawler, collector
 
 

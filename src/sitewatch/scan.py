@@ -39,9 +39,7 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     as_of = as_of or cfg.as_of or dt.date.today()
     ruleset = site_rules(cfg)          # a bad pack, override or pinned category fails before anything is stored
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json())
-    page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
-    crawler = Crawler(cfg, store, scan_id, progress=progress)
-    crawler.page_hooks += [ListingCollector(cfg, store, crawler.fetcher), page_checks.page_hook]
+    crawler, _, page_checks = build_crawler(cfg, store, scan_id, ruleset, progress=progress)
     status = "interrupted"
     try:
         stats = asyncio.run(crawler.run())
@@ -53,6 +51,16 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     store.save_findings(scan_id, findings)
     store.finish_scan(scan_id, status, stats.to_json())
     return ScanResult(scan_id, stats, findings, as_of, status)
+
+
+def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *, crawler_cls=Crawler,
+                  **kwargs) -> tuple[Crawler, ListingCollector, PageChecks]:
+    """The crawl of one scan: the crawler with its page analysers (list engines, per-page checks)."""
+    crawler = crawler_cls(cfg, store, scan_id, **kwargs)
+    collector = ListingCollector(cfg, store, crawler.fetcher)
+    page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
+    crawler.page_hooks += [collector, page_checks.page_hook]
+    return crawler, collector, page_checks
 
 
 def site_rules(cfg: SiteConfig) -> RuleSet:
