@@ -68,8 +68,9 @@ def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.d
                stop: threading.Event | None = None, progress: Progress | None = None) -> ScanResult:
     """Like ``sitewatch.scan.run_scan``, but a stop request checkpoints the scan instead of losing its frontier."""
     as_of = as_of or cfg.as_of or dt.date.today()
+    ruleset = site_rules(cfg)          # config errors before anything is stored
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)
-    crawler, _ = _crawler(cfg, store, scan_id, stop, progress)
+    crawler, _ = _crawler(cfg, store, scan_id, stop, progress, ruleset)
     return _finish(store, scan_id, cfg, as_of, crawler, {}, resume=False)
 
 
@@ -158,8 +159,8 @@ def config_from_scan(scan: Scan) -> SiteConfig:
 
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
-             progress: Progress | None) -> tuple[StoppableCrawler, ListingCollector]:
-    crawler, collector, page_checks = build_crawler(cfg, store, scan_id, site_rules(cfg),
+             progress: Progress | None, ruleset=None) -> tuple[StoppableCrawler, ListingCollector]:
+    crawler, collector, page_checks = build_crawler(cfg, store, scan_id, ruleset or site_rules(cfg),
                                                     crawler_cls=StoppableCrawler, stop=stop, progress=progress)
     crawler.page_checks = page_checks
     return crawler, collector

@@ -8,7 +8,7 @@ import time
 
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
-from sitewatch.scan import findings_document, run_scan, write_json
+from sitewatch.scan import findings_document, write_json
 from sitewatch.store import DEFAULT_DB, Store
 from sitewatch.urls import normalize
 
@@ -95,12 +95,20 @@ class Progress:
 def cmd_scan(args: argparse.Namespace) -> int:
     if getattr(args, "resume", None) is not None:
         return cmd_resume(args)
+    from sitewatch.resume import start_scan, stop_on_signals
+
     cfg = config_from_args(args)
     store = Store(args.db or DEFAULT_DB)
     progress = Progress(sys.stderr.isatty() and not args.quiet)
-    result = run_scan(cfg, store, progress=progress)
+    # Ctrl-C / SIGTERM: the requests in flight finish, the rest of the frontier is checkpointed for --resume
+    result = start_scan(cfg, store, stop=stop_on_signals(), progress=progress)
     progress.done()
     doc = findings_document(store, result.scan_id)
+    if result.status != "completed":
+        print_summary(doc, args.db or DEFAULT_DB, None)
+        print(f"sitewatch: scan {result.scan_id} interrupted; continue it with: sitewatch scan --resume "
+              f"{result.scan_id}" + (f" --db {args.db}" if args.db else ""), file=sys.stderr)
+        return 130
     if args.json:
         write_json(args.json, doc)
     print_summary(doc, args.db or DEFAULT_DB, args.json)
