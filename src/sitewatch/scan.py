@@ -47,7 +47,7 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     finally:
         if status != "completed":
             store.finish_scan(scan_id, status, crawler.stats.to_json())
-    findings = run_checks(store, scan_id, cfg, as_of, page_checks)
+    findings = run_checks(store, scan_id, cfg, as_of, page_checks, ruleset)
     store.save_findings(scan_id, findings)
     store.finish_scan(scan_id, status, stats.to_json())
     return ScanResult(scan_id, stats, findings, as_of, status)
@@ -78,11 +78,11 @@ def site_rules(cfg: SiteConfig) -> RuleSet:
 
 
 def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
-               page_checks: PageChecks | None = None) -> list[Finding]:
+               page_checks: PageChecks | None = None, ruleset: RuleSet | None = None) -> list[Finding]:
     """Every check over what the crawl stored (links, homepage, columns, mandated disclosures), plus the
     per-page checks collected during the crawl (interaction, services, serious errors, site identity)."""
     store.flush()
-    ruleset = site_rules(cfg)
+    ruleset = ruleset or site_rules(cfg)
     findings: list[Finding] = []
     if ruleset.enabled("link.broken"):
         findings.extend(link_findings(store, scan_id, ruleset.severity("link.broken")))
