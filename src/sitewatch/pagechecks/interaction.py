@@ -11,7 +11,7 @@ import lxml.html
 
 from sitewatch.dates import parse_date
 from sitewatch.models import Finding
-from sitewatch.pagechecks.page import Check, PageView, keyword_regex, squash
+from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash
 from sitewatch.rules import RuleSet
 
 NO_CHANNEL = "interaction.no_channel"
@@ -77,16 +77,9 @@ class Interaction(Check):
         self.pages += 1
         if self.channel is not None or not self.want_channel:
             return
-        for link in view.parsed.links:
-            if link.tag not in ("a", "area"):
-                continue
-            if self.channel_re and link.text and self.channel_re.search(link.text) and not (
-                    self.exclude_re and self.exclude_re.search(link.text)):
-                self.channel = {"page": view.url, "link": link.url, "text": link.text}
-                return
-            if self.platform_re and self.platform_re.search(link.url):
-                self.channel = {"page": view.url, "link": link.url, "text": link.text}
-                return
+        self.channel = entry_link(view, self.channel_re, self.platform_re, self.exclude_re)
+        if self.channel is not None:
+            return
         if self.channel_re and self.channel_re.search(view.title) and next(view.doc.iter("textarea"), None) is not None:
             self.channel = {"page": view.url, "link": view.url, "text": view.title, "form": "textarea"}
 

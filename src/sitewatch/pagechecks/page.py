@@ -151,6 +151,18 @@ def _densest_block(root: lxml.html.HtmlElement) -> str:
     return ""
 
 
+def entry_link(view: "PageView", text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
+               exclude_re: re.Pattern[str] | None = None) -> dict[str, str] | None:
+    """The first anchor of the page whose text names an entry (咨询/办事 …) or whose URL is a known platform."""
+    for link in view.parsed.links:
+        if link.tag not in ("a", "area"):
+            continue
+        if (text_re and link.text and text_re.search(link.text) and not (exclude_re and exclude_re.search(link.text))) \
+                or (url_re and url_re.search(link.url)):
+            return {"page": view.url, "link": link.url, "text": link.text}
+    return None
+
+
 def title_segments(title: str) -> list[str]:
     return [s for s in _TITLE_SPLIT.split(title) if s]
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sitewatch.models import Finding
-from sitewatch.pagechecks.page import Check, PageView, keyword_regex, title_segments
+from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, title_segments
 from sitewatch.rules import RuleSet
 
 NONE = "service.none"
@@ -44,13 +44,7 @@ class Services(Check):
         self.pages += 1
         if self.entry is not None or not self.want_entry:
             return
-        for link in view.parsed.links:
-            if link.tag not in ("a", "area"):
-                continue
-            if (self.entry_re and link.text and self.entry_re.search(link.text)) or (
-                    self.platform_re and self.platform_re.search(link.url)):
-                self.entry = {"page": view.url, "link": link.url, "text": link.text}
-                return
+        self.entry = entry_link(view, self.entry_re, self.platform_re)
 
     def on_main(self, view: PageView) -> None:
         if not self.want_guides or not self.elements or view.url in self.guides:
