@@ -71,7 +71,7 @@ def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.d
     ruleset = site_rules(cfg)          # config errors before anything is stored
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)
     crawler, _ = _crawler(cfg, store, scan_id, stop, progress, ruleset)
-    return _finish(store, scan_id, cfg, as_of, crawler, {}, resume=False)
+    return _finish(store, scan_id, cfg, as_of, crawler, {}, resume=False, ruleset=ruleset)
 
 
 def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, stop: threading.Event | None = None,
@@ -189,7 +189,7 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
 
 
 def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
-            before: dict, resume: bool) -> ScanResult:
+            before: dict, resume: bool, ruleset=None) -> ScanResult:
     async def crawl() -> None:
         if resume:
             n = await replay_pages(store, scan_id, crawler)
@@ -206,7 +206,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
         checkpoint(store, scan_id, crawler.deferred, stats)
         log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
         return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
-    findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks)
+    findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
     store.save_findings(scan_id, findings)
     stats.pop("checkpoint_page_id", None)
     with store.engine.begin() as c:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections import Counter
@@ -35,22 +34,13 @@ class ScanResult:
 
 def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
              progress: Callable[[CrawlStats, int], None] | None = None) -> ScanResult:
-    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule."""
-    as_of = as_of or cfg.as_of or dt.date.today()
-    ruleset = site_rules(cfg)          # a bad pack, override or pinned category fails before anything is stored
-    scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json())
-    crawler, _, page_checks = build_crawler(cfg, store, scan_id, ruleset, progress=progress)
-    status = "interrupted"
-    try:
-        stats = asyncio.run(crawler.run())
-        status = "completed"
-    finally:
-        if status != "completed":
-            store.finish_scan(scan_id, status, crawler.stats.to_json())
-    findings = run_checks(store, scan_id, cfg, as_of, page_checks, ruleset)
-    store.save_findings(scan_id, findings)
-    store.finish_scan(scan_id, status, stats.to_json())
-    return ScanResult(scan_id, stats, findings, as_of, status)
+    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule.
+
+    The same path as ``sitewatch scan`` and the scheduler (``resume.start_scan``), without a stop signal.
+    """
+    from sitewatch.resume import start_scan   # resume builds on this module
+
+    return start_scan(cfg, store, as_of=as_of, progress=progress)
 
 
 def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *, crawler_cls=Crawler,

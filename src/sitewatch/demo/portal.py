@@ -40,7 +40,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin
 
 PREFIX = "/xqbsc/"
 SITE_NAME = "中山市西区办事处"
