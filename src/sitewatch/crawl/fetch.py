@@ -13,6 +13,7 @@ import httpx
 
 from sitewatch import __version__
 from sitewatch.crawl.politeness import Politeness
+from sitewatch.crawl.transport import AsyncioTransport
 from sitewatch.urls import host_key, normalize
 
 DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
@@ -99,12 +100,9 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            verify=verify_tls,
+            transport=AsyncioTransport(verify=verify_tls),
             headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                      "Accept-Language": "zh-CN,zh;q=0.9"},
-            # httpcore scans every pooled connection on each request: keep the pool near what is in flight
-            limits=httpx.Limits(max_connections=max(16, 2 * politeness.concurrency + 8),
-                                max_keepalive_connections=politeness.concurrency + 4),
         )
 
     async def aclose(self) -> None:

@@ -1,0 +1,232 @@
+"""The crawl's HTTP transport against raw loopback servers: keep-alive, stale connections, body framings,
+timeouts, protocol errors and TLS, as the Fetcher reports them."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+import trustme
+
+from sitewatch.crawl.fetch import Fetcher
+from sitewatch.crawl.politeness import Politeness
+from sitewatch.crawl.transport import AsyncioTransport
+
+Handler = Callable[[socket.socket, bytes, int], bool]   # (conn, request head, nth request) -> keep the connection?
+
+
+class RawServer:
+    """A loopback TCP server whose handler writes raw bytes, counting connections and requests."""
+
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None):
+        self.handler = handler
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            buf = b""
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                with self._lock:
+                    self.requests.append(head)
+                    nth = len(self.requests)
+                if not self.handler(conn, head, nth):
+                    return
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def response(body: bytes = b"<html><title>ok</title></html>", status: str = "200 OK", headers: str = "") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            f"{headers}\r\n").encode() + body
+
+
+@pytest.fixture
+def serve():
+    servers: list[RawServer] = []
+
+    def start(handler: Handler, tls: ssl.SSLContext | None = None) -> RawServer:
+        servers.append(RawServer(handler, tls))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def fetch_all(urls: list[str], *, timeout: float = 2.0, retries: int = 0, heads: tuple[str, ...] = (),
+              concurrency: int = 1, verify_tls: bool = True):
+    """Fetch ``urls`` one after the other through one Fetcher (those in ``heads`` HEAD first)."""
+    async def run():
+        fetcher = Fetcher(Politeness(concurrency=concurrency, rate=0, obey_robots=False), timeout=timeout,
+                          retries=retries, verify_tls=verify_tls)
+        try:
+            return [await fetcher.fetch(u, head_first=u in heads) for u in urls]
+        finally:
+            await fetcher.aclose()
+    return asyncio.run(run())
+
+
+def test_keep_alive_connection_is_reused_for_gets_heads_and_redirects(serve):
+    def handler(conn, head, nth):
+        if head.startswith(b"HEAD"):
+            conn.sendall(response(headers="X-Head: 1\r\n")[:-len(b"<html><title>ok</title></html>")])
+        elif b" /moved " in head:
+            conn.sendall(response(b"moved", "302 Found", "Location: /target\r\n"))
+        else:
+            conn.sendall(response())
+        return True
+
+    srv = serve(handler)
+    urls = [srv.url + p for p in ("/a", "/b.pdf", "/moved", "/c")]
+    results = fetch_all(urls, heads=(urls[1],))
+    assert [r.status for r in results] == [200, 200, 200, 200]
+    assert results[0].body == b"<html><title>ok</title></html>"
+    assert results[1].method == "HEAD" and results[1].body is None
+    assert results[2].chain == [(srv.url + "/moved", 302)] and results[2].final_url == srv.url + "/target"
+    assert len(srv.requests) == 5
+    assert srv.connections == 1          # HEAD, redirect and GETs all on one kept-alive connection
+
+
+def test_connection_closed_by_the_server_while_idle_is_replaced(serve):
+    def handler(conn, head, nth):
+        conn.sendall(response())
+        return nth % 2 == 0                  # every other answer, drop the keep-alive connection silently
+
+    srv = serve(handler)
+    results = fetch_all([srv.url + f"/p{i}" for i in range(6)])
+    assert [r.status for r in results] == [200] * 6
+    assert all(r.error is None for r in results)
+
+
+def test_stale_connection_that_drops_the_request_is_retried_once(serve):
+    def handler(conn, head, nth):
+        if nth == 2:
+            conn.shutdown(socket.SHUT_RDWR)  # accepted the second request on the kept connection, then vanished
+            return False
+        conn.sendall(response())
+        return True
+
+    srv = serve(handler)
+    results = fetch_all([srv.url + "/one", srv.url + "/two"])
+    assert [r.status for r in results] == [200, 200]
+    assert len(srv.requests) == 3 and srv.connections == 2
+
+
+def test_chunked_gzip_and_close_delimited_bodies_are_read_whole(serve):
+    big = ("<html><title>长页</title><body>" + "政务公开" * 20000 + "</body></html>").encode()
+
+    def handler(conn, head, nth):
+        if b" /chunked " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(big), 7000):
+                part = big[i:i + 7000]
+                conn.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            conn.sendall(b"0\r\n\r\n")
+            return True
+        if b" /gzip " in head:
+            conn.sendall(response(gzip.compress(big), headers="Content-Encoding: gzip\r\n"))
+            return True
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + big)
+        return False
+
+    srv = serve(handler)
+    results = fetch_all([srv.url + "/chunked", srv.url + "/gzip", srv.url + "/close"])
+    assert [r.body for r in results] == [big, big, big]
+
+
+def test_stalled_body_is_a_timeout_and_garbage_is_a_read_error(serve):
+    def handler(conn, head, nth):
+        if b" /stall " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly a little")
+            time.sleep(3)
+        else:
+            conn.sendall(b"this is not HTTP at all\r\n\r\n")
+        return False
+
+    srv = serve(handler)
+    stalled, garbage = fetch_all([srv.url + "/stall", srv.url + "/garbage"], timeout=0.5)
+    assert stalled.error == "timeout" and stalled.status is None
+    assert garbage.error == "read" and garbage.status is None
+
+
+def test_refused_connection_and_names_resolved_through_the_resolver(serve):
+    srv = serve(lambda conn, head, nth: conn.sendall(response()) or True)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed_port = s.getsockname()[1]
+    s.close()
+    refused, by_name = fetch_all([f"http://127.0.0.1:{closed_port}/", f"http://localhost:{srv.port}/"])
+    assert refused.error == "refused"
+    assert by_name.status == 200 and srv.requests[0].lower().find(b"host: localhost:") > 0
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+def tls_server(serve, ca) -> RawServer:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    return serve(lambda conn, head, nth: conn.sendall(response()) or True, tls=ctx)
+
+
+def test_untrusted_certificate_is_a_tls_error_unless_verification_is_off(serve, ca):
+    srv = tls_server(serve, ca)
+    (untrusted,) = fetch_all([srv.url + "/"])
+    assert untrusted.error == "tls"
+    (unverified,) = fetch_all([srv.url + "/"], verify_tls=False)
+    assert unverified.status == 200 and unverified.body.startswith(b"<html>")
+
+
+def test_trusted_certificate_over_https_with_keep_alive(serve, ca):
+    srv = tls_server(serve, ca)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def run():
+        async with httpx.AsyncClient(transport=AsyncioTransport(verify=client_ctx)) as client:
+            return [(await client.get(srv.url + f"/{i}")).status_code for i in range(3)]
+
+    assert asyncio.run(run()) == [200, 200, 200]
+    assert srv.connections == 1
