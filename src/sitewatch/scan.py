@@ -101,26 +101,38 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     An item whose list shows no date of its own but whose URL carries one takes its article page's date
     when the crawl saw that page; an item with no date at all stays undated (it counts as not updated).
     """
-    with store.engine.connect() as c:
-        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
-        rows = c.execute(select(ListItemRow).where(ListItemRow.scan_id == scan_id).order_by(ListItemRow.id)).all()
-    page_dates = {r.url: r.date for r in rows if r.column_key == ARTICLES_KEY and r.date}
-    page_docnos = {r.url: r.document_number for r in rows if r.column_key == ARTICLES_KEY and r.document_number}
-    page_attachments = {r.url: [tuple(a) for a in r.attachments] for r in rows
-                        if r.column_key == ARTICLES_KEY and r.attachments}
+    is_article = ListItemRow.column_key == ARTICLES_KEY
+    mine = (ListItemRow.scan_id == scan_id,)
+    page_dates: dict[str, dt.date] = {}
+    page_docnos: dict[str, str] = {}
+    page_attachments: dict[str, list[tuple]] = {}
+    article_rows = []
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
-    for r in rows:
-        if r.column_key == ARTICLES_KEY or (r.column_key, r.url) in seen:
-            continue
-        seen.add((r.column_key, r.url))
-        date, source = r.date, r.date_source
-        if source == "url" and page_dates.get(r.url):
-            date, source = page_dates[r.url], "article"
-        by_key.setdefault(r.column_key, []).append(
-            ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
-                     attachments=[tuple(a) for a in r.attachments or []] + page_attachments.get(r.url, []),
-                     document_number=r.document_number or page_docnos.get(r.url)))
+    with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
+        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
+        for r in c.execute(select(ListItemRow.url, ListItemRow.title, ListItemRow.date, ListItemRow.document_number,
+                                  ListItemRow.attachments).where(*mine, is_article).order_by(ListItemRow.id)):
+            if r.date:
+                page_dates[r.url] = r.date
+                article_rows.append(r)
+            if r.document_number:
+                page_docnos[r.url] = r.document_number
+            if r.attachments:
+                page_attachments[r.url] = [tuple(a) for a in r.attachments]
+        for r in c.execute(select(ListItemRow.column_key, ListItemRow.url, ListItemRow.title, ListItemRow.date,
+                                  ListItemRow.date_source, ListItemRow.pinned, ListItemRow.document_number,
+                                  ListItemRow.attachments).where(*mine, ~is_article).order_by(ListItemRow.id)):
+            if (r.column_key, r.url) in seen:
+                continue
+            seen.add((r.column_key, r.url))
+            date, source = r.date, r.date_source
+            if source == "url" and page_dates.get(r.url):
+                date, source = page_dates[r.url], "article"
+            by_key.setdefault(r.column_key, []).append(
+                ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
+                         attachments=[tuple(a) for a in r.attachments or []] + page_attachments.get(r.url, []),
+                         document_number=r.document_number or page_docnos.get(r.url)))
     columns: list[ColumnData] = []
     homepage = None
     for col in cols:
@@ -136,7 +148,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     listed = {i.url for items in by_key.values() for i in items}
     articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
                          document_number=r.document_number, attachments=[tuple(a) for a in r.attachments or []])
-                for r in rows if r.column_key == ARTICLES_KEY and r.url not in listed and r.date]
+                for r in article_rows if r.url not in listed]
     return columns, homepage, articles
 
 
