@@ -12,6 +12,7 @@ import gc
 import tracemalloc
 
 import httpx
+import lxml.html
 import pytest
 
 from loopback import Answer, LoopbackSite
@@ -452,6 +453,16 @@ def test_memory_does_not_grow_with_page_bodies():
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert grown < 200 * 1024, grown          # 100 pages of ~90 KB: a few hundred bytes of facts each
+
+
+def test_page_checks_take_the_tree_parse_html_left_unchanged():
+    html = gov_page("x", "<style>.a{display:none}</style><p>可见<script>var s = 1;</script>文字</p>")
+    parsed = parse_html(html, "http://127.0.0.1/a.html")
+    assert "var s" not in parsed.text_sample and "可见文字" in parsed.text_sample
+    assert "var s = 1;" in lxml.html.tostring(parsed.doc, encoding=str)
+    checks = PageChecks(load_rules(), SiteConfig(), ["http://127.0.0.1/"])
+    checks.on_page("http://127.0.0.1/a.html", html, parsed)
+    assert parsed.doc is None and checks.pages == 1
 
 
 def test_a_broken_check_never_stops_the_crawl(tmp_path, monkeypatch):

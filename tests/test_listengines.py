@@ -7,6 +7,9 @@ import json
 
 import pytest
 
+import lxml.html
+
+from sitewatch.extract import parse_html
 from sitewatch.listengines import ENGINES, ListEngine, engine_by_name, parse_listing
 from sitewatch.listengines.gkmlpt import api_date, api_url, discover, parse_api
 from sitewatch.listengines.trs import js_pager
@@ -374,6 +377,19 @@ def test_detect_is_cheap_substring_logic():
     assert engine_by_name("fujian").detect("u", FUJIAN_LIST)
     assert not engine_by_name("fujian").detect("u", TRS_LIST)
     assert engine_by_name("trs").detect("u", TRS_LIST)
+
+
+@pytest.mark.parametrize("name", ["generic", "trs", "fujian", "hanweb"])
+def test_the_crawlers_tree_is_read_never_changed(name):
+    html, url = {"generic": (GENERIC_LIST, f"{HOST}/zwgk/tzgg/"), "trs": (TRS_LIST, f"{HOST}/xwzx/gzdt/index_2.shtml"),
+                 "fujian": (FUJIAN_LIST, "https://www.pingtan.gov.cn/zwgk/xx/"),
+                 "hanweb": (HANWEB_LIST, f"{HOST}/col/col123/index.html")}[name]
+    html = html.replace("</a><span>", "</a><!-- date --><span>").replace("<span>2026-", "<span>2026<!-- - -->-")
+    doc = parse_html(html, url).doc
+    before = lxml.html.tostring(doc)
+    listing = parse_listing(url, html, doc=doc)
+    assert listing == parse_listing(url, html) and listing.engine == name and listing.items
+    assert lxml.html.tostring(doc) == before
 
 
 def test_unparseable_input():

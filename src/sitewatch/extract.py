@@ -40,6 +40,7 @@ GOV_META = {"sitename", "sitedomain", "siteidcode", "columnname", "columndescrip
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"]*))\s*\)|@import\s+["']([^"']+)["']""", re.I)
 _HTML_MANIFEST = re.compile(r"""<html\b[^>]*\bmanifest\s*=\s*["']?([^"'\s>]+)""", re.I)
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<]+?)\s*</loc>", re.I)
+_VISIBLE_TEXTS = etree.XPath(".//text()[not(parent::script or parent::style)]", smart_strings=False)
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.I)
 
 
@@ -102,27 +103,50 @@ class ParsedPage:
     text_len: int = 0                 # visible text length, for soft-404 and WAF-blip heuristics
     text_sample: str = ""             # first part of the visible text
     meta: dict[str, str] = field(default_factory=dict)   # government <meta> tags: SiteName, ColumnName, PubDate ...
+    # the page's lxml tree, shared by the crawler's page hooks while the page is processed (a hook that changes
+    # it calls ``take_doc``); None when the text had to be re-encoded to parse, as that tree can differ
+    doc: lxml.html.HtmlElement | None = field(default=None, repr=False, compare=False)
+
+    def take_doc(self) -> lxml.html.HtmlElement | None:
+        """The shared tree for a reader that changes it; later readers parse the text themselves."""
+        doc, self.doc = self.doc, None
+        return doc
+
+
+def _parse_text(text: str):
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _parse_reencoded(text: str):
+    """The fallback for text lxml refuses as a string (an XML declaration, lone surrogates)."""
+    try:
+        return lxml.html.document_fromstring(text.encode("utf-8", "replace"))
+    except (etree.ParserError, ValueError):
+        return None
 
 
 def load_document(text: str):
     """The lxml document of a decoded HTML page, or None when there is nothing to parse."""
     if not text.strip():
         return None
-    try:
-        return lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
-        try:
-            return lxml.html.document_fromstring(text.encode("utf-8", "replace"))
-        except (etree.ParserError, ValueError):
-            return None
+    doc = _parse_text(text)
+    return doc if doc is not None else _parse_reencoded(text)
 
 
 def parse_html(text: str, url: str) -> ParsedPage:
-    """Parse a decoded HTML page. Links are resolved against <base href> and de-duplicated per page."""
+    """Parse a decoded HTML page. Links are resolved against <base href> and de-duplicated per page.
+    The tree is left unchanged on ``doc`` for the page hooks."""
     page = ParsedPage(base=url)
-    doc = load_document(text)
-    if doc is None:
+    if not text.strip():
         return page
+    doc = page.doc = _parse_text(text)
+    if doc is None:
+        doc = _parse_reencoded(text)
+        if doc is None:
+            return page
     base = url
     for b in doc.iter("base"):
         href = b.get("href")
@@ -193,9 +217,7 @@ def parse_html(text: str, url: str) -> ParsedPage:
     page.skipped = skipped
     body = doc.find("body")
     if body is not None:
-        for bad in body.iter("script", "style"):
-            bad.text = None
-        visible = " ".join(body.text_content().split())
+        visible = " ".join("".join(_VISIBLE_TEXTS(body)).split())
         page.text_len = len(visible)
         page.text_sample = visible[:600]
     return page

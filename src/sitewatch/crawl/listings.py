@@ -50,7 +50,7 @@ class ListingCollector:
         forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
         if "/gkmlpt/" in url and self.fetcher is not None:
             return await self._gkmlpt(url, text, scan_id)
-        listing = parse_listing(url, text, engine=forced)
+        listing = parse_listing(url, text, engine=forced, doc=parsed.doc)
         if url in self.homepages:
             if listing is not None:
                 listing.column_key, listing.column_name = HOMEPAGE_KEY, "首页"

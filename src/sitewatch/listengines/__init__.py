@@ -7,6 +7,7 @@ engine last; the first one that reads a listing wins.
 from __future__ import annotations
 
 from sitewatch.listengines._base import ListEngine
+from sitewatch.listengines._rows import HtmlElement
 from sitewatch.listengines.fujian import FujianEngine
 from sitewatch.listengines.generic import GenericEngine
 from sitewatch.listengines.gkmlpt import GkmlptEngine
@@ -27,13 +28,14 @@ def engine_by_name(name: str) -> ListEngine:
     raise ValueError(f"unknown list engine {name!r}; known: {', '.join(e.name for e in ENGINES)}")
 
 
-def parse_listing(url: str, html: str, *, engine: str | None = None) -> Listing | None:
-    """The listing on a page, by the named engine or the first detected engine that reads one."""
+def parse_listing(url: str, html: str, *, engine: str | None = None, doc: HtmlElement | None = None) -> Listing | None:
+    """The listing on a page, by the named engine or the first detected engine that reads one. ``doc``, the
+    page's tree as the crawler parsed it, is read, never changed."""
     if engine is not None:
-        return engine_by_name(engine).parse(url, html)
+        return engine_by_name(engine).parse(url, html, doc)
     for candidate in ENGINES:
         if candidate.detect(url, html):
-            listing = candidate.parse(url, html)
+            listing = candidate.parse(url, html, doc)
             if listing is not None:
                 return listing
     return None

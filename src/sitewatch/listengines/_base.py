@@ -11,6 +11,7 @@ from sitewatch.listengines._rows import (
     base_url,
     column_key,
     column_name,
+    copy_without_comments,
     drop_templates,
     looks_like_article_url,
     meta_content,
@@ -35,8 +36,9 @@ class ListEngine(Protocol):
         """Cheap check (substrings, no parsing) that the page may belong to this platform."""
         ...
 
-    def parse(self, url: str, html: str) -> Listing | None:
-        """The listing on the page, or None when the page is not a listing page."""
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
+        """The listing on the page, or None when the page is not a listing page. ``doc`` is the page's
+        tree as the crawler parsed it (left unchanged), to spare a second parse."""
         ...
 
 
@@ -59,12 +61,12 @@ class Page:
         return Listing(engine=engine, **fields)
 
 
-def load_page(url: str, html: str) -> Page | None:
-    """Parse ``html`` and drop scripts and client-side templates; None for an empty document or an
-    article-shaped URL (engines treat both as "not a listing page")."""
+def load_page(url: str, html: str, doc: HtmlElement | None = None) -> Page | None:
+    """Parse ``html`` (or copy its already parsed ``doc``) and drop scripts and client-side templates; None
+    for an empty document or an article-shaped URL (engines treat both as "not a listing page")."""
     if looks_like_article_url(url):
         return None   # a single document is never a listing: skip the parse (most pages of a site)
-    root = parse_html(html)
+    root = copy_without_comments(doc) if doc is not None else parse_html(html)
     if root is None:
         return None
     drop_templates(root)

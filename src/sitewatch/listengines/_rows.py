@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
@@ -57,6 +58,15 @@ def parse_html(html: str | bytes) -> HtmlElement | None:
         return lxml.html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError):
         return None
+
+
+def copy_without_comments(doc: HtmlElement) -> HtmlElement:
+    """A private copy of a tree parsed with comments, as ``parse_html`` gives it: comments dropped, their
+    surrounding text joined."""
+    root = copy.deepcopy(doc)
+    for comment in list(root.iter(etree.Comment)):
+        comment.drop_tree()
+    return root
 
 
 def clean_text(text: str | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from lxml import etree
 
 from sitewatch.listengines._base import declared_total, load_page
-from sitewatch.listengines._rows import extract_rows, has_empty_marker
+from sitewatch.listengines._rows import HtmlElement, extract_rows, has_empty_marker
 from sitewatch.models import ListItem, Listing
 
 _MARKERS = ("showStatic", "pageChnlInfo", "list2.trsapi", "quickMode", "fjdzapp")
@@ -26,8 +26,8 @@ class FujianEngine:
     def detect(self, url: str, html: str) -> bool:
         return "ms-controller" in html and any(marker in html for marker in _MARKERS)
 
-    def parse(self, url: str, html: str) -> Listing | None:
-        page = load_page(url, html)
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
+        page = load_page(url, html, doc)
         if page is None or page.is_article():
             return None
         static_blocks = [el for el in page.root.iter(etree.Element)

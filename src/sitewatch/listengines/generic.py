@@ -11,7 +11,7 @@ Links without a date nearby (menus, breadcrumbs, pagers) are never items.
 from __future__ import annotations
 
 from sitewatch.listengines._base import Page, load_page
-from sitewatch.listengines._rows import extract_rows, has_empty_marker, visible_page_urls
+from sitewatch.listengines._rows import HtmlElement, extract_rows, has_empty_marker, visible_page_urls
 from sitewatch.models import Listing
 
 
@@ -23,8 +23,8 @@ class GenericEngine:
     def detect(self, url: str, html: str) -> bool:
         return True
 
-    def parse(self, url: str, html: str) -> Listing | None:
-        page = load_page(url, html)
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
+        page = load_page(url, html, doc)
         if page is None or page.is_article():
             return None
         return listing_from_page(page, self.name)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from sitewatch.dates import parse_date
+from sitewatch.listengines._rows import HtmlElement
 from sitewatch.models import ListItem, Listing
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -62,7 +63,7 @@ class GkmlptEngine:
     def detect(self, url: str, html: str) -> bool:
         return "/gkmlpt/" in url or ("_CONFIG" in html and "gkmlpt" in html)
 
-    def parse(self, url: str, html: str) -> Listing | None:
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
         return None
 
 

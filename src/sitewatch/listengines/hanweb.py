@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from sitewatch.listengines._base import declared_total, load_page
 from sitewatch.dates import date_from_url
-from sitewatch.listengines._rows import clean_text, extract_rows, parse_html, real_href
+from sitewatch.listengines._rows import HtmlElement, clean_text, extract_rows, parse_html, real_href
 from sitewatch.models import ListItem, Listing
 
 _RECORD = re.compile(r"<record\b[^>]*>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.I | re.S)
@@ -30,9 +30,9 @@ class HanwebEngine:
     def detect(self, url: str, html: str) -> bool:
         return "<datastore" in html or "<recordset" in html
 
-    def parse(self, url: str, html: str) -> Listing | None:
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
         records = _RECORD.findall(html)
-        page = load_page(url, html)
+        page = load_page(url, html, doc)
         if page is None or page.is_article():
             return None
         items: list[ListItem] = []

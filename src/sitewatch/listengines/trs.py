@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 from sitewatch.listengines._base import declared_total, load_page
-from sitewatch.listengines._rows import column_key, other_pages, static_page_range
+from sitewatch.listengines._rows import HtmlElement, column_key, other_pages, static_page_range
 from sitewatch.listengines.generic import listing_from_page
 from sitewatch.models import Listing
 
@@ -29,8 +29,8 @@ class TrsEngine:
     def detect(self, url: str, html: str) -> bool:
         return "createPageHTML(" in html or "countPage" in html
 
-    def parse(self, url: str, html: str) -> Listing | None:
-        page = load_page(url, html)
+    def parse(self, url: str, html: str, doc: HtmlElement | None = None) -> Listing | None:
+        page = load_page(url, html, doc)
         if page is None or page.is_article():
             return None
         pager = js_pager(html)

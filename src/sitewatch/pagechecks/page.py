@@ -82,7 +82,10 @@ class PageView:
 
     @classmethod
     def build(cls, url: str, html: str, parsed: ParsedPage) -> PageView | None:
-        doc = load_document(html)
+        """The view of a page; it takes the tree ``parsed`` holds (``strip`` changes it), else parses ``html``."""
+        doc = parsed.take_doc()
+        if doc is None:
+            doc = load_document(html)
         if doc is None:
             return None
         meta = {}
