@@ -44,6 +44,19 @@ _VISIBLE_TEXTS = etree.XPath(".//text()[not(parent::script or parent::style)]", 
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.I)
 
 
+def html_parser(**options) -> etree.HTMLParser:
+    """An lxml HTML parser whose elements are ``lxml.html`` classes chosen in C: lxml.html's own parser calls
+    a Python lookup for every element Python touches. Form controls get the plain ``HtmlElement`` class."""
+    parser = etree.HTMLParser(**options)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity))
+    return parser
+
+
+_PARSER = html_parser()
+
+
 @dataclass(slots=True)
 class Link:
     url: str            # normalised absolute URL to check (the href as written when ``bad`` is set)
@@ -115,7 +128,7 @@ class ParsedPage:
 
 def _parse_text(text: str):
     try:
-        return lxml.html.document_fromstring(text)
+        return lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
 
@@ -123,7 +136,7 @@ def _parse_text(text: str):
 def _parse_reencoded(text: str):
     """The fallback for text lxml refuses as a string (an XML declaration, lone surrogates)."""
     try:
-        return lxml.html.document_fromstring(text.encode("utf-8", "replace"))
+        return lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
 

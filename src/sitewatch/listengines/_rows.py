@@ -12,6 +12,7 @@ import lxml.html
 from lxml import etree
 
 from sitewatch.dates import date_from_url, is_date_text, parse_date
+from sitewatch.extract import html_parser
 from sitewatch.models import ListItem
 
 HtmlElement = lxml.html.HtmlElement
@@ -47,13 +48,16 @@ _INDEX_PAGE = re.compile(r"^index(?:_(\d+))?\.(s?html?|jsp|php|aspx?)$", re.I)
 _PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页", ">", ">>", "»"})
 
 
+_TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True)
+_BYTES_PARSER = html_parser(remove_comments=True)
+
+
 def parse_html(html: str | bytes) -> HtmlElement | None:
     """Parse a whole page with lxml; None for an empty document."""
     data = html.encode("utf-8", "surrogatepass") if isinstance(html, str) else html
     if not data.strip():
         return None
-    parser = lxml.html.HTMLParser(encoding="utf-8" if isinstance(html, str) else None,
-                                  remove_comments=True)
+    parser = _TEXT_PARSER if isinstance(html, str) else _BYTES_PARSER
     try:
         return lxml.html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError):
