@@ -33,6 +33,7 @@ class LoopbackSite:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True       # no ~40 ms delayed-ACK stall per answer
 
             def log_message(self, *a):  # quiet
                 pass
