@@ -224,6 +224,8 @@ def test_browser_is_closed_after_the_crawl_and_on_cancel(db):
                 await task
             return crawler
 
+        for path in ("/s/col/t1.html", "/s/col/t2.html"):    # slow: the crawl is still running after the render
+            site.routes[path] = Answer(body=site.routes[path].body, delay=2.0)
         crawler = Crawler(cfg, store, store.new_scan("t", cfg.start_urls, dt.date(2026, 11, 26), {}))
         asyncio.run(cancel_after_render(crawler))
         assert crawler.renderer._browser is None and _descendants(os.getpid()) == []

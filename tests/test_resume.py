@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 import sqlite3
@@ -132,15 +133,25 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
 
 
 def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
-    with LoopbackSite(portal_routes(sections=4, articles=15, delay=0.03)) as site:
+    stop, armed = threading.Event(), threading.Event()
+    served = itertools.count(1)
+
+    def stop_after_20_articles(answer: Answer):
+        def route(method: str, nth: int) -> Answer:
+            if armed.is_set() and next(served) == 20:
+                stop.set()
+            return answer
+        return route
+
+    routes = portal_routes(sections=4, articles=15, delay=0.03)
+    routes.update({p: stop_after_20_articles(a) for p, a in routes.items() if p.endswith(".html")})
+    with LoopbackSite(routes) as site:
         cfg = load_config(write_config(tmp_path / "site.toml", site.url("/")))
         base_store = Store(tmp_path / "base.db")
         base = run_scan(cfg, base_store, as_of=AS_OF)
 
         store = Store(tmp_path / "stop.db")
-        stop = threading.Event()
-        timer = threading.Timer(0.6, stop.set)
-        timer.start()
+        armed.set()
         first = start_scan(cfg, store, as_of=AS_OF, stop=stop)
         assert first.status == "interrupted"
         scan = store.scan(first.scan_id)

@@ -230,3 +230,14 @@ def test_trusted_certificate_over_https_with_keep_alive(serve, ca):
 
     assert asyncio.run(run()) == [200, 200, 200]
     assert srv.connections == 1
+
+
+def test_cookies_a_site_sets_are_sent_back_like_a_browser(serve):
+    def handler(conn, head, nth):
+        conn.sendall(response(headers="Set-Cookie: waf_token=abc123; Path=/\r\n" if nth == 1 else ""))
+        return True
+
+    srv = serve(handler)
+    fetch_all([srv.url + "/first", srv.url + "/second"])
+    assert b"cookie:" not in srv.requests[0].lower()
+    assert b"cookie: waf_token=abc123" in srv.requests[1].lower()

@@ -78,11 +78,14 @@ class Crawler:
     def _key(url: str) -> bytes:
         return hashlib.blake2b(url.encode(), digest_size=8).digest()
 
-    def _enqueue(self, url: str, depth: int, crawl: bool) -> None:
+    def _enqueue(self, url: str, depth: int, crawl: bool | None) -> None:
+        """Queue ``url`` once per scan; ``crawl=None`` means crawl it if it is in scope."""
         k = self._key(url)
         if k in self._seen:
             return
         self._seen.add(k)
+        if crawl is None:
+            crawl = self.scope.in_scope(url)
         if crawl:
             if is_attachment(url) or depth > self.cfg.max_depth:
                 crawl = False
@@ -213,7 +216,7 @@ class Crawler:
         for u in extra:
             n = normalize(u, final)
             if n:
-                self._enqueue(n, depth + 1, self.scope.in_scope(n))
+                self._enqueue(n, depth + 1, None)
 
     async def _render_if_js_only(self, url: str, text: str, parsed: ParsedPage) -> tuple[str, ParsedPage]:
         """render_js: a page that looks JS-only is re-rendered in Chromium; links, list engines and page checks
@@ -253,7 +256,7 @@ class Crawler:
             else:
                 if link.tag in FORM_TAGS:
                     self._form_targets.add(self._key(link.url))
-                self._enqueue(link.url, depth + 1, self.scope.in_scope(link.url) and link.tag not in FORM_TAGS)
+                self._enqueue(link.url, depth + 1, False if link.tag in FORM_TAGS else None)
 
     def _record_bad(self, link: PageLink) -> None:
         """A link broken as written (file: path, malformed URL): reported without any request."""
