@@ -1,0 +1,47 @@
+"""The store's buffered writes go straight to the SQLite driver: they must be stored exactly as SQLAlchemy's
+own insert() stores them, defaults included, so every reader sees the same values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+from sqlalchemy import insert
+
+from sitewatch.store import ListItemRow, Page, Probe, Store, Target
+
+
+def raw_rows(path, table: str) -> list[tuple]:
+    c = sqlite3.connect(path)
+    cols = [r[1] for r in c.execute(f'pragma table_info("{table}")') if r[1] != "id"]
+    return c.execute(f'select {", ".join(f"typeof({k}), {k}" for k in cols)} from "{table}" order by id').fetchall()
+
+
+def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
+    rows = {
+        ListItemRow: [dict(scan_id=1, column_key="k", page_url="http://a/l.html", title="关于<b>公示</b>", url="http://a/1.html",
+                           date=dt.date(2026, 3, 9), date_source="list", attachments=[["附件.pdf", "http://a/f.pdf"]]),
+                      dict(scan_id=1, column_key="k", page_url="http://a/l.html", title="无日期", url="http://a/2.html",
+                           date=None)],
+        Page: [dict(scan_id=1, url="http://a/", status=200, title="首页", meta={"SiteName": "某区政府"}, pub_date=None)],
+        Target: [dict(scan_id=1, url="http://a/x", internal=True, status=None, verdict="broken", chain=[["http://a/y", 302]]),
+                 dict(scan_id=1, url="http://a/z", verdict="ok")],
+        Probe: [dict(site="s", url="http://a/", at=dt.datetime(2026, 11, 27, 8, 0, 0), ok=True, status=200, latency_ms=12),
+                dict(site="s", url="http://a/", at=dt.datetime(2026, 11, 27, 8, 5, 1, 250), ok=False, status=None, latency_ms=0)],
+    }
+    buffered, reference = Store(tmp_path / "buffered.db"), Store(tmp_path / "reference.db")
+    for store in (buffered, reference):
+        store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
+    for table, table_rows in rows.items():
+        for r in table_rows:
+            buffered.add(table, **r)
+        with reference.engine.begin() as c:
+            for r in table_rows:
+                c.execute(insert(table), r)
+    buffered.flush()
+    for table in rows:
+        name = table.__tablename__
+        assert raw_rows(tmp_path / "buffered.db", name) == raw_rows(tmp_path / "reference.db", name), name
+    items = buffered.engine.connect().execute(ListItemRow.__table__.select().order_by(ListItemRow.id)).all()
+    assert items[0].date == dt.date(2026, 3, 9) and items[0].attachments == [["附件.pdf", "http://a/f.pdf"]]
+    assert items[1].attachments == [] and items[1].pinned is False
