@@ -50,7 +50,7 @@ def normalize(url: str, base: str | None = None) -> str | None:
     return _normalize_cached(url, base[:base.rfind("/") + 1])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _normalize_cached(url: str, base: str | None) -> str | None:
     return _normalize(url, base)
 
