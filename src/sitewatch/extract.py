@@ -57,6 +57,11 @@ def html_parser(**options) -> etree.HTMLParser:
 _PARSER = html_parser()
 
 
+def text_of(el: lxml.html.HtmlElement) -> str:
+    """``el.text_content()`` (every text node below it, no tail), serialised by lxml without an XPath run."""
+    return etree.tostring(el, method="text", encoding=str, with_tail=False)
+
+
 @dataclass(slots=True)
 class Link:
     url: str            # normalised absolute URL to check (the href as written when ``bad`` is set)

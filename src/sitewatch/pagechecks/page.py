@@ -7,10 +7,12 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 import lxml.html
+from lxml import etree
 
-from sitewatch.extract import ParsedPage, load_document
+from sitewatch.extract import ParsedPage, load_document, text_of
 from sitewatch.models import Finding
 
 _NO_TEXT = {"script", "style", "noscript", "template"}
@@ -104,51 +106,60 @@ class PageView:
         body = self.doc.find("body")
         if body is None:
             return
-        for el in list(body.iter()):
-            if not isinstance(el.tag, str):
-                continue
-            if el.tag in _BOILERPLATE_TAGS or _BOILERPLATE_CLASS.search(
-                    f"{el.get('class') or ''} {el.get('id') or ''}"):
+        for el in list(body.iter(etree.Element)):
+            if el.tag in _BOILERPLATE_TAGS or _marked(el, _BOILERPLATE_CLASS):
                 if el.getparent() is not None:
                     el.drop_tree()
         self.main_text = squash(_visible_text(body))
         self.main_links = sum(1 for a in body.iter("a") if a.get("href"))
-        self.headings = [squash(h.text_content()) for h in body.iter("h1", "h2")][:10]
+        self.headings = [squash(text_of(h)) for h in islice(body.iter("h1", "h2"), 10)]
         self.body_text = _densest_block(body)
 
 
 def _visible_text(el: lxml.html.HtmlElement) -> str:
-    """Text of ``el`` without script, style and comment contents (the tree is not changed)."""
+    """Text of ``el`` without script, style and comment contents (the tree is not changed); each element's
+    tail follows its own text, before its children's."""
     parts: list[str] = []
-    for node in el.iter():
-        if not isinstance(node.tag, str) or node.tag in _NO_TEXT:
-            if node is not el and node.tail:
-                parts.append(node.tail)
-            continue
-        if node.text:
-            parts.append(node.text)
-        if node is not el and node.tail:
-            parts.append(node.tail)
+    append = parts.append
+    if el.tag not in _NO_TEXT and el.text:
+        append(el.text)
+    for node in el.iterdescendants():
+        tag = node.tag
+        if isinstance(tag, str) and tag not in _NO_TEXT:
+            text = node.text
+            if text:
+                append(text)
+        tail = node.tail
+        if tail:
+            append(tail)
     return " ".join(parts)
+
+
+def _marked(el: lxml.html.HtmlElement, pattern: re.Pattern[str]) -> bool:
+    """True when ``pattern`` finds a match in the element's "class id" string."""
+    cls, ident = el.get("class"), el.get("id")
+    return bool((cls or ident) and pattern.search(f"{cls or ''} {ident or ''}"))
 
 
 def _densest_block(root: lxml.html.HtmlElement) -> str:
     """Text of the element holding the most paragraph text (or a content-classed block) with few links."""
     scores: dict[lxml.html.HtmlElement, int] = {}
+    texts: dict[lxml.html.HtmlElement, str] = {}
     for p in root.iter("p"):
         parent = p.getparent()
         if parent is not None:
-            n = len(squash(p.text_content()))
+            n = len(squash(text_of(p)))
             if n:
                 scores[parent] = scores.get(parent, 0) + n
     for el in root.iter("div", "td", "article", "section"):
-        if el not in scores and _CONTENT_CLASS.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
-            scores[el] = len(squash(el.text_content()))
+        if el not in scores and _marked(el, _CONTENT_CLASS):
+            texts[el] = squash(text_of(el))
+            scores[el] = len(texts[el])
     for el, _ in sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:5]:
-        text = squash(el.text_content())
+        text = texts[el] if el in texts else squash(text_of(el))
         if not text:
             continue
-        linked = sum(len(squash(a.text_content())) for a in el.iter("a"))
+        linked = sum(len(squash(text_of(a))) for a in el.iter("a"))
         if linked <= 0.3 * len(text):
             return text
     return ""
