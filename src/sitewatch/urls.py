@@ -117,6 +117,7 @@ def extension(url: str) -> str:
     return unquote(ext)
 
 
+@lru_cache(maxsize=1024)
 def is_attachment(url: str) -> bool:
     """A downloadable file (checked, never parsed): .pdf .doc(x) .xls(x) .wps .zip .rar, images ..."""
     return extension(url) in ATTACHMENT_EXTENSIONS

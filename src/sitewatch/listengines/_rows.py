@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
 
 from sitewatch.dates import date_from_url, is_date_text, parse_date
-from sitewatch.extract import html_parser
+from sitewatch.extract import html_parser, text_of
 from sitewatch.models import ListItem
 
 HtmlElement = lxml.html.HtmlElement
@@ -34,7 +35,8 @@ _TRAILING_DATE = re.compile(
     r"[\s\[(（【]*((?:\d{4}\s*(?:[-/.]|年)\s*)?\d{1,2}\s*(?:[-/.]|月)\s*\d{1,2}\s*日?"
     r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)[\s\])）】]*$"
 )
-_TEMPLATE_ATTR = re.compile(r"^(?:ms-repeat|ms-each|ms-for|v-for|x-for|ng-repeat)")
+_DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "textarea"})
+_TEMPLATE_ATTRS = ("ms-repeat", "ms-each", "ms-for", "v-for", "x-for", "ng-repeat")   # attribute name prefixes
 _PINNED_CLASS = re.compile(r"(?:^|[\s_-])(?:zd|zhiding|istop|is-top|settop|top-item|ding)(?:$|[\s_-])", re.I)
 _PINNED_IMG = re.compile(r"zhiding|置顶|(?:^|[/_.-])(?:top|zd|ding)\d*\.(?:gif|png|jpe?g)", re.I)
 _ARTICLE_URL = re.compile(
@@ -89,10 +91,15 @@ def base_url(root: HtmlElement, page_url: str) -> str:
 
 def drop_templates(root: HtmlElement) -> None:
     """Remove script/style and client-side template subtrees (avalon ``ms-repeat``, ``v-for`` …)."""
-    doomed = [el for el in root.iter("script", "style", "noscript", "template", "textarea")]
+    doomed = []
     for el in root.iter(etree.Element):
-        if any(_TEMPLATE_ATTR.match(name) for name in el.attrib):
+        if el.tag in _DROPPED_TAGS:
             doomed.append(el)
+            continue
+        for name in el.keys():
+            if name.startswith(_TEMPLATE_ATTRS):
+                doomed.append(el)
+                break
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
@@ -109,6 +116,7 @@ def real_href(a: HtmlElement) -> str | None:
     return href
 
 
+@lru_cache(maxsize=1024)
 def is_attachment_url(url: str) -> bool:
     """True when the URL path ends in a document/archive/image extension (any case)."""
     path = urlsplit(url).path
@@ -143,19 +151,6 @@ def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
     if not is_date_text(chunk):
         return None
     return parse_date(chunk, url=item_url)
-
-
-def _own_texts(el: HtmlElement) -> Iterator[str]:
-    if el.text:
-        yield el.text
-    for child in el:
-        if child.tail:
-            yield child.tail
-
-
-def _count_date_chunks(el: HtmlElement) -> int:
-    """Date text nodes directly in ``el``; month-day dates count too (year supplied by a dummy URL)."""
-    return sum(1 for t in _own_texts(el) if _date_chunk(t, _ANY_YEAR_URL) is not None)
 
 
 def _link_title(a: HtmlElement, item_url: str) -> tuple[str, dt.date | None]:
@@ -217,26 +212,7 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     three content links and two dates; list containers (``ul``, ``table`` …) are never rows.
     Links without a date nearby (menus, breadcrumbs, pagers) are not items.
     """
-    dates: dict[HtmlElement, int] = {}
-    links: dict[HtmlElement, int] = {}
-    anchors: list[tuple[HtmlElement, str]] = []
-    elements = list(scope.iter(etree.Element))
-    for el in reversed(elements):
-        n_dates = _count_date_chunks(el)
-        n_links = 0
-        for child in el:
-            if isinstance(child.tag, str):
-                n_dates += dates.get(child, 0)
-                n_links += links.get(child, 0)
-        if el.tag == "a":
-            href = real_href(el)
-            if href is not None:
-                anchors.append((el, href))
-                if not is_attachment_url(href) and (el.get("title") or el.text_content().strip()):
-                    n_links += 1
-        dates[el] = n_dates
-        links[el] = n_links
-    anchors.reverse()
+    dates, links, anchors = _count_dates_and_links(scope)
 
     rows: dict[HtmlElement, list[tuple[HtmlElement, str]]] = {}
     order: list[HtmlElement] = []
@@ -260,11 +236,42 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     return items
 
 
+def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[HtmlElement, str]]]:
+    """Per element (zero counts left out): the date text chunks in its subtree, each its own text node
+    (month-day dates count too, a dummy URL supplying the year), and the content links in it; plus the
+    anchors with a real href, in document order."""
+    dates: dict[HtmlElement, int] = {}
+    links: dict[HtmlElement, int] = {}
+    anchors: list[tuple[HtmlElement, str]] = []
+    for el in reversed(list(scope.iter(etree.Element))):
+        n_dates = 1 if _date_chunk(el.text, _ANY_YEAR_URL) is not None else 0
+        n_links = 0
+        for child in el:
+            tail = child.tail
+            if tail and _date_chunk(tail, _ANY_YEAR_URL) is not None:
+                n_dates += 1
+            if isinstance(child.tag, str):
+                n_dates += dates.get(child, 0)
+                n_links += links.get(child, 0)
+        if el.tag == "a":
+            href = real_href(el)
+            if href is not None:
+                anchors.append((el, href))
+                if not is_attachment_url(href) and (el.get("title") or text_of(el).strip()):
+                    n_links += 1
+        if n_dates:
+            dates[el] = n_dates
+        if n_links:
+            links[el] = n_links
+    anchors.reverse()
+    return dates, links, anchors
+
+
 def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement | None:
     if dates.get(a, 0):
         inner = _link_title(a, url)[1]
     else:
-        m = _TRAILING_DATE.search(clean_text(a.text_content()))
+        m = _TRAILING_DATE.search(clean_text(text_of(a)))
         inner = parse_date(m.group(1), url=url) if m and m.start() > 0 else None
     if inner is not None:
         parent = a.getparent()
@@ -433,7 +440,7 @@ def visible_page_urls(root: HtmlElement, base: str, page_url: str) -> list[str]:
         href = real_href(a)
         if href is None:
             continue
-        text = clean_text(a.text_content())
+        text = clean_text(text_of(a))
         if not (text in _PAGER_WORDS or text.isdigit() or "index" in href):
             continue
         url = urljoin(base, href).split("#", 1)[0]
