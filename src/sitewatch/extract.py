@@ -40,7 +40,6 @@ GOV_META = {"sitename", "sitedomain", "siteidcode", "columnname", "columndescrip
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"]*))\s*\)|@import\s+["']([^"']+)["']""", re.I)
 _HTML_MANIFEST = re.compile(r"""<html\b[^>]*\bmanifest\s*=\s*["']?([^"'\s>]+)""", re.I)
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<]+?)\s*</loc>", re.I)
-_VISIBLE_TEXTS = etree.XPath(".//text()[not(parent::script or parent::style)]", smart_strings=False)
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.I)
 
 
@@ -219,7 +218,7 @@ def parse_html(text: str, url: str) -> ParsedPage:
                 continue
             seen.add(target)
             if tag == "a" or tag == "area":
-                label = el.text_content() if tag == "a" else (el.get("alt") or "")
+                label = text_of(el) if tag == "a" else (el.get("alt") or "")
             else:
                 label = el.get("alt") or el.get("title") or ""
             links.append(Link(target, tag, " ".join(label.split())[:200], bad))
@@ -235,7 +234,20 @@ def parse_html(text: str, url: str) -> ParsedPage:
     page.skipped = skipped
     body = doc.find("body")
     if body is not None:
-        visible = " ".join("".join(_VISIBLE_TEXTS(body)).split())
+        visible = " ".join(_text_without_scripts(body).split())
         page.text_len = len(visible)
         page.text_sample = visible[:600]
     return page
+
+
+def _text_without_scripts(body: lxml.html.HtmlElement) -> str:
+    """The text of ``body`` without script and style contents. Their text is set aside while lxml serialises the
+    rest and then put back, so the page hooks get the tree as parsed."""
+    hidden = [(el, el.text) for el in body.iter("script", "style") if el.text]
+    for el, _ in hidden:
+        el.text = None
+    try:
+        return text_of(body)
+    finally:
+        for el, text in hidden:
+            el.text = text

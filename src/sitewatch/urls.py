@@ -18,11 +18,12 @@ ATTACHMENT_EXTENSIONS = frozenset(
 
 _SESSION_PARAMS = re.compile(r"^(jsessionid|phpsessid|sessionid|sid|aspsessionid\w*|cfid|cftoken|sessid)$", re.I)
 _SESSION_PATH = re.compile(r";(jsessionid|phpsessid|sessionid)=[^/?#]*", re.I)
-_TEMPLATE_MARKERS = ("{{", "}}", "${", "<%", "%>", "{$", "<?")
+_TEMPLATE_MARKER = re.compile(r"\{\{|\}\}|\$\{|<%|%>|\{\$|<\?")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/:@!$&'()*+,;=-._~%?"
 
 
+@lru_cache(maxsize=1024)
 def classify_href(raw: str) -> str | None:
     """Return None for a fetchable href, or why it is not fetched ("scheme", "template", "empty", "fragment")."""
     h = raw.strip()
@@ -33,7 +34,7 @@ def classify_href(raw: str) -> str | None:
     low = h[:12].lower().replace(" ", "")
     if low.startswith(NOT_FETCHED_SCHEMES):
         return "scheme"
-    if any(m in h for m in _TEMPLATE_MARKERS):
+    if _TEMPLATE_MARKER.search(h):
         return "template"
     return None
 
