@@ -422,3 +422,16 @@ def test_dl_rows_with_title_and_date_in_sibling_dd_cells():
         ("关于规范窗口办事时间的通告", "2025-07-14", True),
         ("西区2026年防溺水资金拟安排项目公示", "2026-11-17", False),
     ]
+
+
+def test_one_malformed_href_does_not_lose_the_list():
+    broken = GENERIC_LIST.replace(
+        '<li><a href="./202611/t20261118_502.html">',
+        '<li><a href="http://[::1/bad.html">编辑录入错误的链接</a><span>2026-11-10</span></li>\n  '
+        '<li><a href="./202611/t20261118_502.html">').replace(
+        '<a href="index_1.html">2</a>', '<a href="http://[::1/index_1.html">2</a> <a href="index_1.html">2</a>')
+    listing = parse_listing(f"{HOST}/zwgk/tzgg/", broken)
+    assert listing is not None
+    assert [i.date for i in listing.items] == [D(2026, 11, 1), D(2026, 11, 18), D(2026, 10, 20), D(2026, 9, 30),
+                                               D(2026, 8, 1)]
+    assert listing.page_urls == [f"{HOST}/zwgk/tzgg/index_{n}.html" for n in range(1, 6)]

@@ -106,14 +106,24 @@ def drop_templates(root: HtmlElement) -> None:
 
 
 def real_href(a: HtmlElement) -> str | None:
-    """The link target, or None for javascript:, anchors, mail and template placeholders."""
+    """The link target, or None for javascript:, anchors, mail, template placeholders and malformed URLs
+    (an editor's typo such as ``http://[bad`` must not lose the rest of the list)."""
     href = (a.get("href") or "").strip()
     if not href or href.startswith("#") or "{{" in href or "${" in href:
         return None
     lowered = href.lower()
     if lowered.startswith(("javascript:", "mailto:", "tel:", "data:", "about:")):
         return None
-    return href
+    return href if _well_formed(href) else None
+
+
+@lru_cache(maxsize=1024)
+def _well_formed(href: str) -> bool:
+    try:
+        urlsplit(href)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1024)
