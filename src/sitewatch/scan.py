@@ -102,7 +102,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     when the crawl saw that page; an item with no date at all stays undated (it counts as not updated).
     """
     is_article = ListItemRow.column_key == ARTICLES_KEY
-    mine = (ListItemRow.scan_id == scan_id,)
+    mine = ListItemRow.scan_id == scan_id
     page_dates: dict[str, dt.date] = {}
     page_docnos: dict[str, str] = {}
     page_attachments: dict[str, list[tuple]] = {}
@@ -112,7 +112,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
         cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
         for r in c.execute(select(ListItemRow.url, ListItemRow.title, ListItemRow.date, ListItemRow.document_number,
-                                  ListItemRow.attachments).where(*mine, is_article).order_by(ListItemRow.id)):
+                                  ListItemRow.attachments).where(mine, is_article).order_by(ListItemRow.id)):
             if r.date:
                 page_dates[r.url] = r.date
                 article_rows.append(r)
@@ -122,7 +122,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                 page_attachments[r.url] = [tuple(a) for a in r.attachments]
         for r in c.execute(select(ListItemRow.column_key, ListItemRow.url, ListItemRow.title, ListItemRow.date,
                                   ListItemRow.date_source, ListItemRow.pinned, ListItemRow.document_number,
-                                  ListItemRow.attachments).where(*mine, ~is_article).order_by(ListItemRow.id)):
+                                  ListItemRow.attachments).where(mine, ~is_article).order_by(ListItemRow.id)):
             if (r.column_key, r.url) in seen:
                 continue
             seen.add((r.column_key, r.url))

@@ -37,9 +37,12 @@ class _Connection:
         self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
 
+    def open(self) -> bool:
+        """Neither side has closed the socket (as far as the event loop has seen)."""
+        return not self.reader.at_eof() and not self.writer.is_closing()
+
     def reusable(self) -> bool:
-        return (self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
-                and not self.reader.at_eof() and not self.writer.is_closing())
+        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE and self.open()
 
     def close(self) -> None:
         self.writer.close()
@@ -87,7 +90,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         now = time.monotonic()
         while conns:
             conn = conns.pop()
-            if now - conn.idle_since < KEEPALIVE_EXPIRY and not conn.reader.at_eof() and not conn.writer.is_closing():
+            if now - conn.idle_since < KEEPALIVE_EXPIRY and conn.open():
                 return conn
             conn.close()
         return None
