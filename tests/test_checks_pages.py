@@ -475,3 +475,17 @@ def test_a_broken_check_never_stops_the_crawl(tmp_path, monkeypatch):
     checks = PageChecks(load_rules(), SiteConfig(), ["http://127.0.0.1/"])
     asyncio.run(checks.page_hook("http://127.0.0.1/", gov_page("x"), parse_html(gov_page("x"), "http://127.0.0.1/"), 1))
     assert checks.errors == [("http://127.0.0.1/", "RuntimeError: boom")]
+
+
+def test_page_view_reads_text_in_document_order_without_scripts():
+    from sitewatch.pagechecks.page import PageView
+
+    html = ("<html><head><title>T</title><style>p{}</style></head><body><div><p>问<b>题</b></p>：答复<!-- c -->内容"
+            "<script>var x = '隐藏';</script><noscript><p>请启用脚本</p></noscript>完</div>"
+            "<div class='footer'>版权所有</div></body></html>")
+    url = "http://127.0.0.1/a/t20260101_1.html"
+    view = PageView.build(url, html, parse_html(html, url))
+    assert view.text == "问 题 ：答复 内容 完 版权所有"
+    assert "<script>" in lxml.html.tostring(view.doc, encoding=str) and "隐藏" in lxml.html.tostring(view.doc, encoding=str)
+    view.strip()
+    assert view.main_text == "问 题 ：答复 内容 完"

@@ -224,28 +224,22 @@ def _defaults(table, keys: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _driver_insert(c, table, rows: list[dict]) -> None:
-    """Insert buffered rows through the SQLite driver, stored exactly as SQLAlchemy stores them: a crawl
-    writes ~35 rows per page, and SQLAlchemy's per-row processing cost more than SQLite itself."""
+def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert buffered rows (values in ``keys`` order) through the SQLite driver, stored exactly as SQLAlchemy
+    stores them: a crawl writes ~35 rows per page, and SQLAlchemy's per-row processing cost more than SQLite."""
     conv = _CONVERTERS.get(table)
     if conv is None:
         conv = _CONVERTERS[table] = {col.name: f for col in table.__table__.columns if (f := _converter(col))}
-    groups: dict[tuple[str, ...], list[dict]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r), []).append(r)
-    for keys, group in groups.items():
-        fns = [conv.get(k) for k in keys]
-        if any(fns):
-            values = [tuple(v if f is None else f(v) for f, v in zip(fns, r.values())) for r in group]
-        else:
-            values = [tuple(r.values()) for r in group]
-        defaults = _defaults(table, keys)
-        if defaults:
-            extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())
-            values = [v + extra for v in values]
-        cols = keys + tuple(defaults)
-        c.exec_driver_sql(f"INSERT INTO {table.__tablename__} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                          values)
+    fns = [conv.get(k) for k in keys]
+    if any(fns):
+        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r)) for r in rows]
+    defaults = _defaults(table, keys)
+    if defaults:
+        extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())
+        rows = [r + extra for r in rows]
+    cols = keys + tuple(defaults)
+    c.exec_driver_sql(f"INSERT INTO {table.__tablename__} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                      rows)
 
 
 class Store:
@@ -255,7 +249,7 @@ class Store:
 
     def __init__(self, db: str | Path = DEFAULT_DB):
         self.engine = open_engine(db)
-        self._buffers: dict[Any, list[dict]] = {}
+        self._buffers: dict[tuple[Any, tuple[str, ...]], list[tuple]] = {}   # (table, column names) -> values
         self._pending = 0
         self._last_flush = time.monotonic()
 
@@ -292,8 +286,13 @@ class Store:
     # --- buffered writes ---------------------------------------------------------------------
     def add(self, table, **row) -> None:
         """Buffer a row; call :meth:`maybe_flush` at a consistent point (e.g. after each fetched URL)."""
-        self._buffers.setdefault(table, []).append(row)
+        self._buffers.setdefault((table, tuple(row)), []).append(tuple(row.values()))
         self._pending += 1
+
+    def add_rows(self, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
+        """Buffer many rows at once, each a tuple of values for the columns ``keys``."""
+        self._buffers.setdefault((table, keys), []).extend(rows)
+        self._pending += len(rows)
 
     def maybe_flush(self) -> None:
         if self._pending >= self.BATCH or (self._pending and time.monotonic() - self._last_flush > 1.0):
@@ -306,11 +305,11 @@ class Store:
         buffers, self._buffers, self._pending = self._buffers, {}, 0
         raw = self.engine.dialect.name == "sqlite"
         with self.engine.begin() as c:
-            for table, rows in buffers.items():
+            for (table, keys), rows in buffers.items():
                 if rows and raw:
-                    _driver_insert(c, table, rows)
+                    _driver_insert(c, table, keys, rows)
                 elif rows:
-                    c.execute(insert(table), rows)
+                    c.execute(insert(table), [dict(zip(keys, r)) for r in rows])
         self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------

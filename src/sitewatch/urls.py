@@ -46,7 +46,8 @@ def normalize(url: str, base: str | None = None) -> str | None:
         return _normalize_cached(url, None)
     if url.startswith("/") and not url.startswith("//"):
         return _normalize_cached(url, base[:base.find("/", base.find("//") + 2) + 1] or base)
-    if url[:1] in ("?", "#", "") or "?" in base or "#" in base:
+    if url[:1] in ("?", "#", "") or url.startswith("//") or "?" in base or "#" in base or ";" in base \
+            or base.count("/") < 3:
         return _normalize(url, base)
     return _normalize_cached(url, base[:base.rfind("/") + 1])
 
@@ -54,6 +55,23 @@ def normalize(url: str, base: str | None = None) -> str | None:
 @lru_cache(maxsize=1024)
 def _normalize_cached(url: str, base: str | None) -> str | None:
     return _normalize(url, base)
+
+
+def join(base: str, href: str) -> str:
+    """``urljoin(base, href)``, memoised like :func:`normalize` on what the result depends on."""
+    if href.startswith(("http://", "https://")):
+        return _join(base[:base.find(":") + 1], href)
+    if href.startswith("/") and not href.startswith("//"):
+        return _join(base[:base.find("/", base.find("//") + 2) + 1] or base, href)
+    if href[:1] in ("?", "#", "") or href.startswith("//") or "?" in base or "#" in base or ";" in base \
+            or base.count("/") < 3:
+        return urljoin(base, href)
+    return _join(base[:base.rfind("/") + 1], href)
+
+
+@lru_cache(maxsize=1024)
+def _join(base: str, href: str) -> str:
+    return urljoin(base, href)
 
 
 def _normalize(url: str, base: str | None = None) -> str | None:

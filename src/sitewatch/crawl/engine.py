@@ -21,6 +21,7 @@ from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachme
 
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
 WAF_RETRIES = 2
+_LINK_COLUMNS = ("scan_id", "page_url", "target", "tag", "text")
 
 
 @dataclass
@@ -298,5 +299,5 @@ class Crawler:
         self.store.add(Page, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title, encoding=encoding,
                        content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000), size=len(body),
                        depth=depth, content_hash=hashlib.sha1(body).hexdigest(), pub_date=None, meta=parsed.meta)
-        for link in parsed.links:
-            self.store.add(Link, scan_id=self.scan_id, page_url=url, target=link.url, tag=link.tag, text=link.text)
+        sid = self.scan_id
+        self.store.add_rows(Link, _LINK_COLUMNS, [(sid, url, link.url, link.tag, link.text) for link in parsed.links])

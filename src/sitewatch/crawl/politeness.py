@@ -31,6 +31,8 @@ class HostLimiter:
     @asynccontextmanager
     async def slot(self):
         async with self._sem:
+            if self.paused_until and time.monotonic() >= self.paused_until:
+                self.paused_until = 0.0
             if self.interval or self.paused_until:
                 async with self._lock:
                     now = time.monotonic()

@@ -15,6 +15,7 @@ from lxml import etree
 from sitewatch.dates import date_from_url, is_date_text, parse_date
 from sitewatch.extract import html_parser, text_of
 from sitewatch.models import ListItem
+from sitewatch.urls import join
 
 HtmlElement = lxml.html.HtmlElement
 
@@ -154,6 +155,11 @@ def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
     """The date a short text node shows on its own (optionally labelled 发布日期：), else None."""
     if not text or len(text) > 200:
         return None
+    return _date_chunk_cached(text, item_url)
+
+
+@lru_cache(maxsize=4096)
+def _date_chunk_cached(text: str, item_url: str | None) -> dt.date | None:
     chunk = text.strip()
     if not chunk or len(chunk) > 40 or not _DIGIT.search(chunk):
         return None
@@ -227,7 +233,7 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     rows: dict[HtmlElement, list[tuple[HtmlElement, str]]] = {}
     order: list[HtmlElement] = []
     for a, href in anchors:
-        url = urljoin(base, href)
+        url = join(base, href)
         row = _row_of(a, dates, links, url)
         if row is None:
             continue
@@ -453,7 +459,7 @@ def visible_page_urls(root: HtmlElement, base: str, page_url: str) -> list[str]:
         text = clean_text(text_of(a))
         if not (text in _PAGER_WORDS or text.isdigit() or "index" in href):
             continue
-        url = urljoin(base, href).split("#", 1)[0]
+        url = join(base, href).split("#", 1)[0]
         last = urlsplit(url).path.rsplit("/", 1)[-1]
         m = _INDEX_PAGE.match(last)
         same_column = column_key(url) == key

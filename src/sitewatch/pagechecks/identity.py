@@ -49,8 +49,8 @@ class Identity(Check):
         kw = lambda rule, key: ruleset.keywords(rule, key) if ruleset.has(rule) else ()  # noqa: E731
         self.host_re = keyword_regex(kw(MARK, "host"))
         self.contact_re = keyword_regex(kw(MARK, "contact"))
-        self.conac_urls = kw(MARK, "conac")
-        self.conac_alt = kw(MARK, "conac_alt")
+        self.conac_url_re = keyword_regex(kw(MARK, "conac"))
+        self.conac_alt_re = keyword_regex(kw(MARK, "conac_alt"))
         self.meta_site = kw(META, "site")
         self.meta_column = kw(META, "column")
         self.meta_article = kw(META, "article")
@@ -74,9 +74,7 @@ class Identity(Check):
                 "site_id": SITE_ID_RE.search(text) is not None,
                 "icp": ICP_RE.search(text) is not None,
                 "psb": PSB_RE.search(text) is not None,
-                "conac": any((any(c in link.url for c in self.conac_urls))
-                             or (link.tag == "img" and any(w in link.text for w in self.conac_alt))
-                             for link in view.parsed.links),
+                "conac": self._conac(view.parsed.links),
                 "host": bool(self.host_re and self.host_re.search(text)),
                 "contact": bool(self.contact_re and self.contact_re.search(text)),
             }
@@ -95,6 +93,12 @@ class Identity(Check):
                     self.mixed.add(view.url)
                     if len(self.mixed_examples) < self.mixed.limit:
                         self.mixed_examples.append({"page": view.url, "resource": link.url, "tag": link.tag})
+
+    def _conac(self, links) -> bool:
+        """A link to the 党政机关 identification (开办者标识) service, or an image with its alt text."""
+        urls, alts = self.conac_url_re, self.conac_alt_re
+        return bool((urls and urls.search("\n".join(link.url for link in links)))
+                    or (alts and alts.search("\n".join(link.text for link in links if link.tag == "img"))))
 
     def on_main(self, view: PageView) -> None:
         if not self.want_meta:

@@ -22,7 +22,6 @@ _BOILERPLATE_CLASS = re.compile(
     r"(?=$|[\s_\-\d])", re.I)
 _CONTENT_CLASS = re.compile(r"zoom|trs_editor|article|content|detail|con_text|news_?text|view", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
-_SPACE = re.compile(r"\s+")
 _TITLE_SPLIT = re.compile(r"\s*[_|｜\-–—]+\s*")
 
 
@@ -99,40 +98,51 @@ class PageView:
         text = squash(_visible_text(body)) if body is not None else ""
         title = parsed.title
         return cls(url=url, parsed=parsed, doc=doc, title=title, text=text,
-                   compact=_SPACE.sub("", title + text), meta=meta)
+                   compact=(title + text).replace(" ", ""), meta=meta)
 
     def strip(self) -> None:
         """Drop boilerplate blocks, then read the main text, its h1/h2 headings and the article body."""
         body = self.doc.find("body")
         if body is None:
             return
-        for el in list(body.iter(etree.Element)):
-            if el.tag in _BOILERPLATE_TAGS or _marked(el, _BOILERPLATE_CLASS):
-                if el.getparent() is not None:
-                    el.drop_tree()
+        boilerplate = [el for el in body.iter(etree.Element)
+                       if el.tag in _BOILERPLATE_TAGS or _marked(el, _BOILERPLATE_CLASS)]
+        for el in boilerplate:
+            el.drop_tree()
         self.main_text = squash(_visible_text(body))
         self.main_links = sum(1 for a in body.iter("a") if a.get("href"))
         self.headings = [squash(text_of(h)) for h in islice(body.iter("h1", "h2"), 10)]
         self.body_text = _densest_block(body)
 
 
+_TEXT_NODES = etree.XPath("descendant::text()", smart_strings=False)
+
+
 def _visible_text(el: lxml.html.HtmlElement) -> str:
-    """Text of ``el`` without script, style and comment contents (the tree is not changed); each element's
-    tail follows its own text, before its children's."""
-    parts: list[str] = []
-    append = parts.append
-    if el.tag not in _NO_TEXT and el.text:
-        append(el.text)
-    for node in el.iterdescendants():
-        tag = node.tag
-        if isinstance(tag, str) and tag not in _NO_TEXT:
-            text = node.text
-            if text:
-                append(text)
-        tail = node.tail
-        if tail:
-            append(tail)
-    return " ".join(parts)
+    """Text of ``el`` in document order without script, style and comment contents, one space between text
+    nodes. Script and style texts are set aside while lxml collects the rest, so the tree is unchanged."""
+    hidden = [(node, node.text) for node in el.iter(*_NO_TEXT)]
+    if any(len(node) for node, _ in hidden):       # <noscript>/<template> holding markup: walk the tree
+        return " ".join(_texts_outside(el))
+    for node, _ in hidden:
+        node.text = None
+    try:
+        return " ".join(_TEXT_NODES(el))
+    finally:
+        for node, text in hidden:
+            node.text = text
+
+
+def _texts_outside(el: lxml.html.HtmlElement):
+    """Text nodes below ``el`` in document order, skipping the subtrees of ``_NO_TEXT`` elements."""
+    if el.text and el.tag not in _NO_TEXT:
+        yield el.text
+    for child in el:
+        if not (isinstance(child.tag, str) and child.tag in _NO_TEXT):
+            if isinstance(child.tag, str):
+                yield from _texts_outside(child)
+        if child.tail:
+            yield child.tail
 
 
 def _marked(el: lxml.html.HtmlElement, pattern: re.Pattern[str]) -> bool:

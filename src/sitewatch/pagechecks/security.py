@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -122,6 +123,12 @@ def is_gov_host(host: str) -> bool:
     return host == "gov.cn" or host.endswith((".gov.cn", ".政务", ".xn--zfr164b"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _host(url: str) -> str:
+    """The lower-cased host of an absolute URL (the same nav and footer links recur on every page)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
 class HiddenLinks(Check):
     def __init__(self, ruleset: RuleSet, site_hosts: set[str]):
         self.ruleset = ruleset
@@ -132,10 +139,15 @@ class HiddenLinks(Check):
         self.max_links = int(ruleset.threshold(HIDDEN_LINK, "max_links")) if self.enabled else 20
         self.pages: dict[str, list[dict[str, str]]] = {}
         self.counts: dict[str, int] = {}
+        self._foreign_hosts: dict[str, bool] = {}
 
     def _foreign(self, host: str) -> bool:
-        return not (host in self.site_hosts or is_gov_host(host)
-                    or any(host == a or host.endswith("." + a) for a in self.allowed))
+        foreign = self._foreign_hosts.get(host)
+        if foreign is None:
+            foreign = self._foreign_hosts[host] = not (
+                host in self.site_hosts or is_gov_host(host)
+                or any(host == a or host.endswith("." + a) for a in self.allowed))
+        return foreign
 
     def on_page(self, view: PageView) -> None:
         if not self.enabled:
@@ -147,7 +159,7 @@ class HiddenLinks(Check):
             href = (a.get("href") or "").strip()
             if "//" not in href[:8]:
                 continue
-            host = (urlsplit(urljoin(base, href)).hostname or "").lower()
+            host = _host(href) if href.startswith(("http://", "https://", "//")) else _host(urljoin(base, href))
             if not host or not self._foreign(host):
                 continue
             if sheet is None:
