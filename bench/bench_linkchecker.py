@@ -15,15 +15,18 @@ Each tool runs as a child process with the same number of simultaneous requests 
   with ``RC`` = ``[checking] maxrequestspersecond=1000000`` and ``--no-follow-url`` for the demo's four trap
   patterns (LinkChecker has no trap guard and would crawl them forever; it still checks each trap entry).
 
-Wall time comes from the parent, peak RSS from ``os.wait4`` (the child's ``ru_maxrss``). pages/s = the site's
-HTML pages reachable from the start page / wall time (both tools crawl the same pages; each tool's own count of
-checked URLs is printed too). The broken URLs each tool reports are compared at the end.
+Wall time comes from the parent, peak RSS and CPU seconds (user + system) from ``os.wait4`` (the child's
+``ru_maxrss`` and ``ru_utime + ru_stime``). pages/s = the site's HTML pages reachable from the start page / wall
+time (both tools crawl the same pages; each tool's own count of checked URLs is printed too). The broken URLs each
+tool reports are compared at the end. With ``--repeat K`` each N is run K times, the two tools alternating, and the
+table gives medians: on a shared VM the CPU speed drifts by 20-30% within minutes, so one pair of runs can
+flatter either tool.
 
 LinkChecker must be installed in a venv built on the system Python (as root it drops to user ``nobody``, who must be
 able to read its interpreter): ``/usr/bin/python3 -m venv VENV && VENV/bin/pip install linkchecker``, then pass
 ``--linkchecker VENV/bin/linkchecker``.
 
-Usage: ``python bench/bench_linkchecker.py --linkchecker VENV/bin/linkchecker --threads 10 32 [--scale 15]``
+Usage: ``python bench/bench_linkchecker.py --linkchecker VENV/bin/linkchecker --threads 10 32 [--scale 15] [--repeat 3]``
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,7 @@ class Run:
     threads: int
     wall: float
     max_rss_mb: float
+    cpu: float              # user + system seconds of the child
     checked: int            # URLs the tool reports as checked
     broken: set[str]
     rc: int
@@ -99,15 +104,23 @@ def reachable_pages(portal, start_path: str) -> int:
     return pages
 
 
-def measure(cmd: list[str], stdout_path: Path, cwd: str) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS MB of the child, exit code)."""
+def median_run(runs: list[Run]) -> Run:
+    """The run of median wall time, with the median CPU seconds and the largest peak RSS of all runs."""
+    ordered = sorted(runs, key=lambda r: r.wall)
+    mid = ordered[(len(ordered) - 1) // 2]
+    return Run(mid.tool, mid.threads, statistics.median(r.wall for r in runs), max(r.max_rss_mb for r in runs),
+               statistics.median(r.cpu for r in runs), mid.checked, mid.broken, mid.rc, mid.why, mid.finals)
+
+
+def measure(cmd: list[str], stdout_path: Path, cwd: str) -> tuple[float, float, float, int]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB of the child, its CPU seconds, exit code)."""
     with open(stdout_path, "wb") as out:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, proc.returncode
 
 
 def norm(url: str) -> str:
@@ -118,7 +131,7 @@ def run_sitewatch(start: str, threads: int, work: Path, sitewatch: str) -> Run:
     db, js = work / f"sw-{threads}.db", work / f"sw-{threads}.json"
     cmd = [sitewatch, "scan", start, "--rate", "0", "--concurrency", str(threads), "--timeout", "2",
            "--db", str(db), "--json", str(js), "--quiet"]
-    wall, rss, rc = measure(cmd, work / f"sw-{threads}.out", str(work))
+    wall, rss, cpu, rc = measure(cmd, work / f"sw-{threads}.out", str(work))
     doc = json.loads(js.read_text(encoding="utf-8"))
     broken: set[str] = set()
     why: dict[str, str] = {}
@@ -134,7 +147,7 @@ def run_sitewatch(start: str, threads: int, work: Path, sitewatch: str) -> Run:
         if ev.get("final_url"):
             why[u] += " via redirect"
             finals[u] = norm(ev["final_url"])
-    return Run("sitewatch", threads, wall, rss, doc["scan"]["checked"], broken, rc, why, finals)
+    return Run("sitewatch", threads, wall, rss, cpu, doc["scan"]["checked"], broken, rc, why, finals)
 
 
 def run_linkchecker(start: str, threads: int, work: Path, linkchecker: str, no_follow: list[str]) -> Run:
@@ -147,7 +160,7 @@ def run_linkchecker(start: str, threads: int, work: Path, linkchecker: str, no_f
         cmd += ["--no-follow-url", pattern]
     out = work / f"lc-{threads}.csv"
     # cwd: a directory user nobody can enter (LinkChecker drops root privileges to nobody)
-    wall, rss, rc = measure(cmd + [start], out, tempfile.gettempdir())
+    wall, rss, cpu, rc = measure(cmd + [start], out, tempfile.gettempdir())
     rows = [line for line in out.read_text(encoding="utf-8", errors="replace").splitlines()
             if line and not line.startswith("# ")]
     checked: set[str] = set()
@@ -157,7 +170,7 @@ def run_linkchecker(start: str, threads: int, work: Path, linkchecker: str, no_f
         checked.add(url)
         if r.get("valid") == "False":
             broken.add(url)
-    return Run("LinkChecker", threads, wall, rss, len(checked), broken, rc)
+    return Run("LinkChecker", threads, wall, rss, cpu, len(checked), broken, rc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, nargs="+", default=[10, 32], help="simultaneous requests N")
     ap.add_argument("--scale", type=int, default=15, help="demo portal scale (15 = ~3,000 pages)")
     ap.add_argument("--skip-linkchecker", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool and N, alternating; medians reported")
     args = ap.parse_args(argv)
 
     portal, server = serve(args.scale)
@@ -183,30 +197,37 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.cpu_count()} CPUs", flush=True)
         runs: list[tuple[Run, Run | None]] = []
         for n in args.threads:
-            sw = run_sitewatch(start, n, work, args.sitewatch)
-            print(f"  sitewatch   N={n}: {sw.wall:.1f} s, {sw.max_rss_mb:.0f} MB, rc={sw.rc}", flush=True)
-            server.reset()
-            lc = None
-            if not args.skip_linkchecker:
-                lc = run_linkchecker(start, n, work, args.linkchecker, no_follow)
-                print(f"  LinkChecker N={n}: {lc.wall:.1f} s, {lc.max_rss_mb:.0f} MB, rc={lc.rc}", flush=True)
+            sws: list[Run] = []
+            lcs: list[Run] = []
+            for k in range(args.repeat):
+                sws.append(run_sitewatch(start, n, work, args.sitewatch))
+                sw = sws[-1]
+                print(f"  sitewatch   N={n} #{k + 1}: {sw.wall:.1f} s, {sw.cpu:.1f} CPU s, {sw.max_rss_mb:.0f} MB, "
+                      f"rc={sw.rc}", flush=True)
                 server.reset()
-            runs.append((sw, lc))
+                if not args.skip_linkchecker:
+                    lcs.append(run_linkchecker(start, n, work, args.linkchecker, no_follow))
+                    lc = lcs[-1]
+                    print(f"  LinkChecker N={n} #{k + 1}: {lc.wall:.1f} s, {lc.cpu:.1f} CPU s, {lc.max_rss_mb:.0f} MB, "
+                          f"rc={lc.rc}", flush=True)
+                    server.reset()
+            runs.append((median_run(sws), median_run(lcs) if lcs else None))
 
         print()
-        print(f"| N  | tool        | wall s | pages/s | URLs checked | peak RSS MB | broken URLs |")
-        print(f"|----|-------------|-------:|--------:|-------------:|------------:|------------:|")
+        what = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
+        print(f"| N  | tool        | wall s | pages/s | CPU s | URLs checked | peak RSS MB | broken URLs |  ({what})")
+        print("|----|-------------|-------:|--------:|------:|-------------:|------------:|------------:|")
         for sw, lc in runs:
             for r in (sw, lc):
                 if r is not None:
-                    print(f"| {r.threads:<2} | {r.tool:<11} | {r.wall:6.1f} | {pages / r.wall:7.1f} | "
+                    print(f"| {r.threads:<2} | {r.tool:<11} | {r.wall:6.1f} | {pages / r.wall:7.1f} | {r.cpu:5.1f} | "
                           f"{r.checked:12d} | {r.max_rss_mb:11.0f} | {len(r.broken):11d} |")
         print()
         for sw, lc in runs:
             if lc is None:
                 continue
             print(f"N={sw.threads}: sitewatch / LinkChecker pages/s = {lc.wall / sw.wall:.1f}x, "
-                  f"peak RSS = {sw.max_rss_mb / lc.max_rss_mb:.2f}x")
+                  f"CPU per page = {sw.cpu / lc.cpu:.2f}x, peak RSS = {sw.max_rss_mb / lc.max_rss_mb:.2f}x")
             # LinkChecker reports a redirect chain under its final URL, sitewatch under the link as written
             finals = sw.finals or {}
             both = {u for u in sw.broken if u in lc.broken or finals.get(u) in lc.broken}

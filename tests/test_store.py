@@ -45,3 +45,34 @@ def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
     items = buffered.engine.connect().execute(ListItemRow.__table__.select().order_by(ListItemRow.id)).all()
     assert items[0].date == dt.date(2026, 3, 9) and items[0].attachments == [["附件.pdf", "http://a/f.pdf"]]
     assert items[1].attachments == [] and items[1].pinned is False
+
+
+def test_rows_written_behind_the_crawl_are_all_there_in_order_after_flush(tmp_path):
+    from sitewatch.store import Link
+
+    store = Store(tmp_path / "s.db")
+    sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
+    store.BATCH = 50
+    expected = []
+    for page in range(40):
+        rows = [(sid, f"http://a/{page}.html", f"http://a/t{page}-{i}.html", "a", f"链接{i}") for i in range(7)]
+        store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), rows)
+        store.add(Target, scan_id=sid, url=f"http://a/{page}.html", verdict="ok")
+        expected += rows
+        store.maybe_flush()              # hands full batches to the writer thread
+    store.flush()
+    c = sqlite3.connect(tmp_path / "s.db")
+    assert c.execute("select scan_id, page_url, target, tag, text from links order by id").fetchall() == expected
+    assert c.execute("select count(*) from targets").fetchone()[0] == 40
+
+
+def test_a_failed_write_behind_is_raised_not_lost_silently(tmp_path):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    store = Store(tmp_path / "s.db")
+    store.BATCH = 1
+    store.add(Target, scan_id=999, url="http://a/", verdict="ok")   # no scan 999: the foreign key fails
+    store.maybe_flush()
+    with pytest.raises(IntegrityError):
+        store.flush()

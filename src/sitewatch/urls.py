@@ -74,6 +74,9 @@ def _join(base: str, href: str) -> str:
     return urljoin(base, href)
 
 
+_TAB_NEWLINE = str.maketrans("", "", "\t\r\n")      # browsers drop them from URLs
+
+
 def _normalize(url: str, base: str | None = None) -> str | None:
     """Absolute, canonical form of a URL for fetching and de-duplication; None if it is not http(s).
 
@@ -81,7 +84,8 @@ def _normalize(url: str, base: str | None = None) -> str | None:
     default ports, removes dot segments and percent-encodes non-ASCII characters as browsers do (UTF-8).
     """
     url = url.strip().replace("\\", "/") if "\\" in url else url.strip()
-    url = "".join(ch for ch in url if ch not in "\t\r\n")
+    if "\t" in url or "\r" in url or "\n" in url:
+        url = url.translate(_TAB_NEWLINE)
     if base is not None:
         try:
             url = urljoin(base, url)

@@ -158,7 +158,7 @@ def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
     return _date_chunk_cached(text, item_url)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _date_chunk_cached(text: str, item_url: str | None) -> dt.date | None:
     chunk = text.strip()
     if not chunk or len(chunk) > 40 or not _DIGIT.search(chunk):

@@ -123,7 +123,7 @@ def is_gov_host(host: str) -> bool:
     return host == "gov.cn" or host.endswith((".gov.cn", ".政务", ".xn--zfr164b"))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _host(url: str) -> str:
     """The lower-cased host of an absolute URL (the same nav and footer links recur on every page)."""
     return (urlsplit(url).hostname or "").lower()
