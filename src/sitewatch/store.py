@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -253,8 +252,6 @@ class Store:
         self._buffers: dict[tuple[Any, tuple[str, ...]], list[tuple]] = {}   # (table, column names) -> values
         self._pending = 0
         self._last_flush = time.monotonic()
-        self._writer: ThreadPoolExecutor | None = None
-        self._writing: Future | None = None
 
     # --- scans -------------------------------------------------------------------------------
     def new_scan(self, site: str, start_urls: list[str], as_of: dt.date, config: dict, kind: str = "full") -> int:
@@ -298,35 +295,16 @@ class Store:
         self._pending += len(rows)
 
     def maybe_flush(self) -> None:
-        """Write the buffered rows behind the caller's back once there are enough of them (or a second has
-        passed): a writer thread runs the transaction while the crawl goes on (SQLite and the disk release
-        Python's lock), one batch at a time. Reads see them after :meth:`flush`."""
         if self._pending >= self.BATCH or (self._pending and time.monotonic() - self._last_flush > 1.0):
-            self._wait()
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="sitewatch-store")
-            self._writing = self._writer.submit(self._write, self._take())
-            self._last_flush = time.monotonic()
+            self.flush()
 
     def flush(self) -> None:
-        """Write every buffered row (and wait for the writer), each batch in one transaction, so a crash never
-        leaves half a page behind."""
-        self._wait()
-        if self._pending:
-            self._write(self._take())
-            self._last_flush = time.monotonic()
+        """Write every buffered row in one transaction, so a crash never leaves half a page behind.
 
-    def _take(self) -> dict:
+        (A writer thread was tried, 2026-11-27: the GIL hand-offs cost more CPU than SQLite's own work saved.)"""
+        if not self._pending:
+            return
         buffers, self._buffers, self._pending = self._buffers, {}, 0
-        return buffers
-
-    def _wait(self) -> None:
-        """Wait for the batch being written; its error, if any, is raised here."""
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            writing.result()
-
-    def _write(self, buffers: dict) -> None:
         raw = self.engine.dialect.name == "sqlite"
         with self.engine.begin() as c:
             for (table, keys), rows in buffers.items():
@@ -334,6 +312,7 @@ class Store:
                     _driver_insert(c, table, keys, rows)
                 elif rows:
                     c.execute(insert(table), [dict(zip(keys, r)) for r in rows])
+        self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------
     def broken_targets(self, scan_id: int) -> Iterator[tuple[Target, list[str]]]:
