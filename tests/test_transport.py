@@ -241,3 +241,184 @@ def test_cookies_a_site_sets_are_sent_back_like_a_browser(serve):
     fetch_all([srv.url + "/first", srv.url + "/second"])
     assert b"cookie:" not in srv.requests[0].lower()
     assert b"cookie: waf_token=abc123" in srv.requests[1].lower()
+
+
+def client_run(srv: RawServer, calls: list[tuple[str, str]], timeout: float = 2.0):
+    """(method, path) through one AsyncClient on the transport: [(status, body or the exception), ...]."""
+    async def run():
+        out = []
+        async with httpx.AsyncClient(transport=AsyncioTransport(), timeout=timeout) as client:
+            for method, path in calls:
+                try:
+                    r = await client.request(method, srv.url + path)
+                    out.append((r.status_code, r.content))
+                except httpx.HTTPError as exc:
+                    out.append((None, exc))
+        return out
+    return asyncio.run(run())
+
+
+def test_bodiless_responses_keep_the_connection(serve):
+    def handler(conn, head, nth):
+        if head.startswith(b"HEAD"):         # announces a body it does not send
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5000\r\n\r\n")
+        elif b" /304 " in head:
+            conn.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\nETag: \"x\"\r\n\r\n")
+        elif b" /204 " in head:
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        elif b" /head-no-length " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
+        else:
+            conn.sendall(response())
+        return True
+
+    srv = serve(handler)
+    calls = [("HEAD", "/a"), ("GET", "/a"), ("GET", "/304"), ("GET", "/b"), ("GET", "/204"), ("GET", "/c"),
+             ("HEAD", "/head-no-length"), ("GET", "/d")]
+    results = client_run(srv, calls)
+    assert [s for s, _ in results] == [200, 200, 304, 200, 204, 200, 200, 200]
+    assert [b for _, b in results] == [b"", response()[-30:], b"", response()[-30:], b"", response()[-30:],
+                                       b"", response()[-30:]]
+    assert srv.connections == 1
+
+
+def test_informational_responses_are_skipped(serve):
+    def handler(conn, head, nth):
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                     + response(headers="X-Final: yes\r\n"))
+        return True
+
+    srv = serve(handler)
+    assert client_run(srv, [("GET", "/"), ("GET", "/again")]) == [(200, response()[-30:])] * 2
+    assert srv.connections == 1
+
+
+def test_connection_close_and_http10_responses_are_not_reused(serve):
+    def handler(conn, head, nth):
+        if b" /close " in head:
+            conn.sendall(response(headers="Connection: close\r\n"))
+        elif b" /http10 " in head:
+            conn.sendall(response().replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        elif b" /http10-keep " in head:
+            conn.sendall(response(headers="Connection: keep-alive\r\n").replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        else:
+            conn.sendall(response())
+        return True                          # the server would keep it: the client must not
+
+    srv = serve(handler)
+    results = client_run(srv, [("GET", "/close"), ("GET", "/a"), ("GET", "/http10"), ("GET", "/b"),
+                               ("GET", "/http10-keep"), ("GET", "/c")])
+    assert [s for s, _ in results] == [200] * 6
+    assert srv.connections == 3              # /close|/a, /http10|/b, /http10-keep + /c on the kept one
+
+
+def test_response_in_many_small_writes_and_odd_but_harmless_framing(serve):
+    def dribble(conn, data: bytes) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(data), 3):
+            conn.sendall(data[i:i + 3])
+            time.sleep(0.0005)
+
+    def handler(conn, head, nth):
+        if b" /chunked " in head:
+            dribble(conn, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Pad:  padded \t\r\n\r\n"
+                          b"5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n")
+        elif b" /bare-lf " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Old: folded\n  value\n\nok")
+        else:
+            dribble(conn, response())
+        return True
+
+    srv = serve(handler)
+
+    async def run():
+        async with httpx.AsyncClient(transport=AsyncioTransport()) as client:
+            return [await client.get(srv.url + p) for p in ("/plain", "/chunked", "/bare-lf", "/plain")]
+
+    plain, chunked, bare, again = asyncio.run(run())
+    assert plain.content == again.content == response()[-30:]
+    assert chunked.content == b"hello world" and chunked.headers["x-pad"] == "padded"
+    assert "x-trailer" not in chunked.headers
+    assert chunked.http_version == "HTTP/1.1" and chunked.reason_phrase == "OK"
+    assert bare.content == b"ok"
+    assert srv.connections == 1
+
+
+def test_oversized_head_truncated_body_and_trailing_junk(serve):
+    def handler(conn, head, nth):
+        if b" /huge-head " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-Filler: " + b"x" * 150_000 + b"\r\n\r\n")
+            return False
+        if b" /truncated " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+            return False
+        if b" /junk " in head:               # a response, then bytes no request asked for
+            conn.sendall(response() + b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            return True
+        conn.sendall(response())
+        return True
+
+    srv = serve(handler)
+    results = client_run(srv, [("GET", "/huge-head"), ("GET", "/truncated"), ("GET", "/junk"), ("GET", "/next")])
+    assert isinstance(results[0][1], httpx.RemoteProtocolError) and "larger than" in str(results[0][1])
+    assert isinstance(results[1][1], httpx.RemoteProtocolError)
+    assert results[2] == (200, response()[-30:]) and results[3] == (200, response()[-30:])
+    assert srv.connections == 4              # the connection that carried junk is not reused
+
+
+def test_body_limit_stops_reading_and_drops_the_connection(serve):
+    big = b"<html>" + b"x" * 3_000_000 + b"</html>"
+
+    def handler(conn, head, nth):
+        conn.sendall(response(big if b" /big " in head else b"<html>small</html>"))
+        return True
+
+    srv = serve(handler)
+
+    async def run():
+        fetcher = Fetcher(Politeness(concurrency=1, rate=0, obey_robots=False), timeout=5, retries=0)
+        try:
+            return [await fetcher.fetch(srv.url + "/big", body_limit=1000), await fetcher.fetch(srv.url + "/small")]
+        finally:
+            await fetcher.aclose()
+
+    limited, small = asyncio.run(run())
+    assert limited.status == 200 and limited.body == big[:1000]
+    assert small.body == b"<html>small</html>"
+    assert srv.connections == 2              # the half-read response's connection was closed, not reused
+
+
+def test_request_bytes_frame_the_body_and_refuse_header_injection():
+    from sitewatch.crawl.transport import _request_bytes
+
+    get = httpx.Request("GET", "http://example.gov.cn:8080/a%20b?q=1", headers={"User-Agent": "sw"})
+    assert _request_bytes(get, b"") == (b"GET /a%20b?q=1 HTTP/1.1\r\nHost: example.gov.cn:8080\r\n"
+                                        b"User-Agent: sw\r\n\r\n")
+    post = httpx.Request("POST", "http://example.gov.cn/f", content=b"a=1")
+    assert _request_bytes(post, post.content).endswith(b"Content-Length: 3\r\n\r\na=1")
+
+    async def stream():
+        yield b"abc"
+
+    streamed = httpx.Request("POST", "http://example.gov.cn/f", content=stream())
+    assert _request_bytes(streamed, b"abc").endswith(b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    bad = httpx.Request("GET", "http://example.gov.cn/", headers={"X-Evil": "a\r\nInjected: 1"})
+    with pytest.raises(httpx.LocalProtocolError):
+        _request_bytes(bad, b"")
+
+
+def test_a_content_length_repeated_with_one_value_is_accepted_as_by_browsers(serve):
+    def handler(conn, head, nth):
+        if b" /twice " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok")
+        elif b" /list " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2, 2\n\nok")
+        else:                                # two lengths that disagree: no way to tell where the body ends
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok")
+        return True
+
+    srv = serve(handler)
+    twice, listed, differing = client_run(srv, [("GET", "/twice"), ("GET", "/list"), ("GET", "/differ")])
+    assert twice == (200, b"ok") and listed == (200, b"ok")
+    assert isinstance(differing[1], httpx.RemoteProtocolError)
+    assert srv.connections == 1              # the repaired heads left the connection usable
