@@ -59,8 +59,11 @@ _PARSER = html_parser(encoding="utf-8")
 
 
 def text_of(el: lxml.html.HtmlElement) -> str:
-    """``el.text_content()`` (every text node below it, no tail), serialised by lxml without an XPath run."""
-    return etree.tostring(el, method="text", encoding=str, with_tail=False)
+    """``el.text_content()`` (every text node below it, no tail), serialised by lxml without an XPath run;
+    an element without children is just its text."""
+    if len(el):
+        return etree.tostring(el, method="text", encoding=str, with_tail=False)
+    return el.text or ""
 
 
 @dataclass(slots=True)
