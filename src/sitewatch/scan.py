@@ -106,16 +106,15 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     page_dates: dict[str, dt.date] = {}
     page_docnos: dict[str, str] = {}
     page_attachments: dict[str, list[tuple]] = {}
-    article_rows = []
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
+    articles_query = select(ListItemRow.url, ListItemRow.title, ListItemRow.date, ListItemRow.document_number,
+                            ListItemRow.attachments).where(mine, is_article).order_by(ListItemRow.id)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
         cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
-        for r in c.execute(select(ListItemRow.url, ListItemRow.title, ListItemRow.date, ListItemRow.document_number,
-                                  ListItemRow.attachments).where(mine, is_article).order_by(ListItemRow.id)):
+        for r in c.execute(articles_query):
             if r.date:
                 page_dates[r.url] = r.date
-                article_rows.append(r)
             if r.document_number:
                 page_docnos[r.url] = r.document_number
             if r.attachments:
@@ -131,8 +130,13 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                 date, source = page_dates[r.url], "article"
             by_key.setdefault(r.column_key, []).append(
                 ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
-                         attachments=[tuple(a) for a in r.attachments or []] + page_attachments.get(r.url, []),
+                         attachments=_attachments(r.attachments, page_attachments.get(r.url)),
                          document_number=r.document_number or page_docnos.get(r.url)))
+        seen.clear()
+        listed = {i.url for items in by_key.values() for i in items}
+        articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+                             document_number=r.document_number, attachments=_attachments(r.attachments, None))
+                    for r in c.execute(articles_query) if r.date and r.url not in listed]
     columns: list[ColumnData] = []
     homepage = None
     for col in cols:
@@ -145,11 +149,17 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                                   empty_marker=col.empty_marker and not items, unit=cfg.unit_for(col.name),
                                   category=pin.category if pin else None,
                                   max_age_days=pin.max_age_days if pin else None))
-    listed = {i.url for items in by_key.values() for i in items}
-    articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
-                         document_number=r.document_number, attachments=[tuple(a) for a in r.attachments or []])
-                for r in article_rows if r.url not in listed]
     return columns, homepage, articles
+
+
+def _attachments(own: list | None, page: list[tuple] | None) -> list[tuple]:
+    """An item's attachments: its list row's, then its article page's (read-only; items share the page's)."""
+    if not own:
+        return page or _NO_ATTACHMENTS
+    return [tuple(a) for a in own] + (page or [])
+
+
+_NO_ATTACHMENTS: tuple = ()      # shared by the many items without attachments
 
 
 def findings_document(store: Store, scan_id: int) -> dict:

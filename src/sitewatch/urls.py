@@ -5,9 +5,10 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from functools import lru_cache
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+from sitewatch.memo import memo
 
 NOT_FETCHED_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "sms:", "about:", "blob:", "file:", "ftp:")
 
@@ -23,7 +24,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/:@!$&'()*+,;=-._~%?"
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def classify_href(raw: str) -> str | None:
     """Return None for a fetchable href, or why it is not fetched ("scheme", "template", "empty", "fragment")."""
     h = raw.strip()
@@ -52,7 +53,7 @@ def normalize(url: str, base: str | None = None) -> str | None:
     return _normalize_cached(url, base[:base.rfind("/") + 1])
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def _normalize_cached(url: str, base: str | None) -> str | None:
     return _normalize(url, base)
 
@@ -69,7 +70,7 @@ def join(base: str, href: str) -> str:
     return _join(base[:base.rfind("/") + 1], href)
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def _join(base: str, href: str) -> str:
     return urljoin(base, href)
 
@@ -140,7 +141,7 @@ def extension(url: str) -> str:
     return unquote(ext)
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def is_attachment(url: str) -> bool:
     """A downloadable file (checked, never parsed): .pdf .doc(x) .xls(x) .wps .zip .rar, images ..."""
     return extension(url) in ATTACHMENT_EXTENSIONS

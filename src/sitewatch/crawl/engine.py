@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sitewatch import memo
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
 from sitewatch.crawl.politeness import Politeness
@@ -134,6 +135,7 @@ class Crawler:
             if self.renderer is not None:
                 await self.renderer.close()
             self.store.flush()
+            memo.clear()
         return self.stats
 
     def pending(self) -> list[tuple[str, int, bool]]:

@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -14,6 +13,7 @@ from lxml import etree
 
 from sitewatch.dates import date_from_url, is_date_text, parse_date
 from sitewatch.extract import html_parser, text_of
+from sitewatch.memo import memo
 from sitewatch.models import ListItem
 from sitewatch.urls import join
 
@@ -118,7 +118,7 @@ def real_href(a: HtmlElement) -> str | None:
     return href if _well_formed(href) else None
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def _well_formed(href: str) -> bool:
     try:
         urlsplit(href)
@@ -127,7 +127,7 @@ def _well_formed(href: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def is_attachment_url(url: str) -> bool:
     """True when the URL path ends in a document/archive/image extension (any case)."""
     path = urlsplit(url).path
@@ -158,7 +158,7 @@ def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
     return _date_chunk_cached(text, item_url)
 
 
-@lru_cache(maxsize=1024)
+@memo(1024)
 def _date_chunk_cached(text: str, item_url: str | None) -> dt.date | None:
     chunk = text.strip()
     if not chunk or len(chunk) > 40 or not _DIGIT.search(chunk):

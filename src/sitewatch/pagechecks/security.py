@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 
 from sitewatch.errors import ConfigError
+from sitewatch.memo import memo
 from sitewatch.models import Finding, normalise_for_fingerprint
 from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
 from sitewatch.rules import Rule, RuleSet
@@ -123,7 +123,7 @@ def is_gov_host(host: str) -> bool:
     return host == "gov.cn" or host.endswith((".gov.cn", ".政务", ".xn--zfr164b"))
 
 
-@functools.lru_cache(maxsize=1024)
+@memo(1024)
 def _host(url: str) -> str:
     """The lower-cased host of an absolute URL (the same nav and footer links recur on every page)."""
     return (urlsplit(url).hostname or "").lower()
@@ -230,10 +230,14 @@ _ITEM_ID = re.compile(r"[^/]*\d[^/]*$")
 
 @dataclass(slots=True)
 class _Body:
+    """One article body; the URL list and key set exist only once a second page shows it (most never do)."""
+
     title: str
     chars: int
-    urls: list[str] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)
+    first_url: str
+    first_key: str
+    urls: list[str] | None = None
+    keys: set[str] | None = None
 
 
 class Duplicates(Check):
@@ -251,8 +255,15 @@ class Duplicates(Check):
         if len(norm) < self.min_chars:
             return
         digest = hashlib.blake2b(norm.encode(), digest_size=12).digest()
-        body = self.bodies.setdefault(digest, _Body(view.title[:80], len(norm)))
         key = normalise_for_fingerprint(view.url)
+        body = self.bodies.get(digest)
+        if body is None:
+            self.bodies[digest] = _Body(view.title[:80], len(norm), view.url, key)
+            return
+        if body.keys is None:
+            if key == body.first_key:
+                return
+            body.keys, body.urls = {body.first_key}, [body.first_url]
         if key not in body.keys:
             body.keys.add(key)
             if len(body.urls) < self.max_urls:
@@ -261,7 +272,7 @@ class Duplicates(Check):
     def findings(self, as_of: dt.date) -> list[Finding]:
         out = []
         for body in self.bodies.values():
-            if len(body.keys) < 2 or len({_item_id(k) for k in body.keys}) < 2:
+            if body.keys is None or len({_item_id(k) for k in body.keys}) < 2:
                 continue
             out.append(Finding(
                 rule=DUPLICATE, severity=self.ruleset.severity(DUPLICATE), url=body.urls[0], found_on=list(body.urls),
