@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import lxml.html
@@ -156,8 +158,6 @@ def parse_html(text: str, url: str) -> ParsedPage:
     """Parse a decoded HTML page. Links are resolved against <base href> and de-duplicated per page.
     The tree is left unchanged on ``doc`` for the page hooks."""
     page = ParsedPage(base=url)
-    if not text.strip():
-        return page
     doc = page.doc = load_document(text)
     if doc is None:
         return page
@@ -238,13 +238,20 @@ def parse_html(text: str, url: str) -> ParsedPage:
 
 
 def _text_without_scripts(body: lxml.html.HtmlElement) -> str:
-    """The text of ``body`` without script and style contents. Their text is set aside while lxml serialises the
-    rest and then put back, so the page hooks get the tree as parsed."""
-    hidden = [(el, el.text) for el in body.iter("script", "style") if el.text]
+    """The text of ``body`` without script and style contents."""
+    with texts_set_aside(body.iter("script", "style")):
+        return text_of(body)
+
+
+@contextmanager
+def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]):
+    """Blank the text of ``elements`` while the block runs (so lxml's serialisers skip it) and put it back
+    after, so the page hooks get the tree as parsed."""
+    hidden = [(el, el.text) for el in elements if el.text]
     for el, _ in hidden:
         el.text = None
     try:
-        return text_of(body)
+        yield
     finally:
         for el, text in hidden:
             el.text = text

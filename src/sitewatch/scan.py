@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +152,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     return columns, homepage, articles
 
 
-def _attachments(own: list | None, page: list[tuple] | None) -> list[tuple]:
+def _attachments(own: list | None, page: list[tuple] | None) -> Sequence[tuple]:
     """An item's attachments: its list row's, then its article page's (read-only; items share the page's)."""
     if not own:
         return page or _NO_ATTACHMENTS

@@ -45,12 +45,19 @@ def normalize(url: str, base: str | None = None) -> str | None:
     an absolute URL on itself, a root-relative one on the base's host, a relative path on the base's folder."""
     if base is None or url.startswith(("http://", "https://")):
         return _normalize_cached(url, None)
-    if url.startswith("/") and not url.startswith("//"):
-        return _normalize_cached(url, base[:base.find("/", base.find("//") + 2) + 1] or base)
-    if url[:1] in ("?", "#", "") or url.startswith("//") or "?" in base or "#" in base or ";" in base \
+    key = _base_key(url, base)
+    return _normalize(url, base) if key is None else _normalize_cached(url, key)
+
+
+def _base_key(ref: str, base: str) -> str | None:
+    """The part of ``base`` that resolving the relative reference ``ref`` depends on: its root for a root-relative
+    path, its folder for a relative one; None when it depends on the whole base (query, fragment, params …)."""
+    if ref.startswith("/") and not ref.startswith("//"):
+        return base[:base.find("/", base.find("//") + 2) + 1] or base
+    if ref[:1] in ("?", "#", "") or ref.startswith("//") or "?" in base or "#" in base or ";" in base \
             or base.count("/") < 3:
-        return _normalize(url, base)
-    return _normalize_cached(url, base[:base.rfind("/") + 1])
+        return None
+    return base[:base.rfind("/") + 1]
 
 
 @memo(1024)
@@ -62,12 +69,8 @@ def join(base: str, href: str) -> str:
     """``urljoin(base, href)``, memoised like :func:`normalize` on what the result depends on."""
     if href.startswith(("http://", "https://")):
         return _join(base[:base.find(":") + 1], href)
-    if href.startswith("/") and not href.startswith("//"):
-        return _join(base[:base.find("/", base.find("//") + 2) + 1] or base, href)
-    if href[:1] in ("?", "#", "") or href.startswith("//") or "?" in base or "#" in base or ";" in base \
-            or base.count("/") < 3:
-        return urljoin(base, href)
-    return _join(base[:base.rfind("/") + 1], href)
+    key = _base_key(href, base)
+    return urljoin(base, href) if key is None else _join(key, href)
 
 
 @memo(1024)

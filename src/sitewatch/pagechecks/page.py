@@ -12,7 +12,7 @@ from itertools import islice
 import lxml.html
 from lxml import etree
 
-from sitewatch.extract import ParsedPage, load_document, text_of
+from sitewatch.extract import ParsedPage, load_document, text_of, texts_set_aside
 from sitewatch.models import Finding
 
 _NO_TEXT = {"script", "style", "noscript", "template"}
@@ -121,16 +121,11 @@ _TEXT_NODES = etree.XPath("descendant::text()", smart_strings=False)
 def _visible_text(el: lxml.html.HtmlElement) -> str:
     """Text of ``el`` in document order without script, style and comment contents, one space between text
     nodes. Script and style texts are set aside while lxml collects the rest, so the tree is unchanged."""
-    hidden = [(node, node.text) for node in el.iter(*_NO_TEXT)]
-    if any(len(node) for node, _ in hidden):       # <noscript>/<template> holding markup: walk the tree
+    hidden = list(el.iter(*_NO_TEXT))
+    if any(len(node) for node in hidden):           # <noscript>/<template> holding markup: walk the tree
         return " ".join(_texts_outside(el))
-    for node, _ in hidden:
-        node.text = None
-    try:
+    with texts_set_aside(hidden):
         return " ".join(_TEXT_NODES(el))
-    finally:
-        for node, text in hidden:
-            node.text = text
 
 
 def _texts_outside(el: lxml.html.HtmlElement):
