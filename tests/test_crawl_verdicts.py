@@ -112,7 +112,7 @@ def test_gbk_pages_decode_from_header_meta_or_detection(db):
     from sitewatch.store import Link, Page
     with store.engine.connect() as c:
         pages = {r.url: (r.title, r.encoding) for r in c.execute(select(Page))}
-        texts = set(c.execute(select(Link.text)).scalars())
+        texts = set(c.execute(select(Link.c.text)).scalars())
     assert pages[site.url("/s/")] == ("西区办事处工作动态", "gbk")
     assert pages[site.url("/s/a.html")] == ("西区办事处工作动态", "gb2312")
     assert pages[site.url("/s/b.html")][0] == "西区办事处工作动态"

@@ -25,7 +25,7 @@ How the cases are run
 
 Scoring, per expected URL
 -------------------------
-Expected ``real_url`` (placeholders substituted) is compared with sitewatch's ``Target.url`` / ``Target.final_url``
+Expected ``real_url`` (placeholders substituted) is compared with sitewatch's ``Target.c.url`` / ``Target.c.final_url``
 after dropping the fragment and percent-decoding. sitewatch ``ok``/``warning``/``skipped`` (robots) -> valid,
 ``broken`` -> error. A URL sitewatch does not fetch on purpose (``sitewatch.urls.classify_href`` says ``scheme`` or
 ``template``: ``javascript:``, ``file:``, ``mailto:``, server-side template code) counts as valid -- as LinkChecker
@@ -213,11 +213,11 @@ def run_case(case: dict, port: int, store) -> tuple[dict[str, str], bool]:
     result = run_scan(cfg, store)
     got: dict[str, str] = {}
     with store.engine.connect() as c:
-        for t in c.execute(select(Target).where(Target.scan_id == result.scan_id)):
+        for t in c.execute(select(Target).where(Target.c.scan_id == result.scan_id)):
             v = "error" if t.verdict == "broken" else "valid"          # ok, warning, skipped (robots) -> valid
             got.setdefault(url_key(t.url), v)
             got.setdefault(url_key(t.final_url or t.url), v)
-        parsed = c.execute(select(Page.id).where(Page.scan_id == result.scan_id, Page.url == start)).first()
+        parsed = c.execute(select(Page.c.id).where(Page.c.scan_id == result.scan_id, Page.c.url == start)).first()
     return got, parsed is not None
 
 

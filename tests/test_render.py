@@ -80,9 +80,9 @@ def portal_routes() -> dict:
 
 def _column_rows(store: Store, scan_id: int):
     with store.engine.connect() as c:
-        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id)).all()
-        items = c.execute(select(ListItemRow).where(ListItemRow.scan_id == scan_id,
-                                                    ListItemRow.column_key != "__articles__")).all()
+        cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id)).all()
+        items = c.execute(select(ListItemRow).where(ListItemRow.c.scan_id == scan_id,
+                                                    ListItemRow.c.column_key != "__articles__")).all()
     return cols, items
 
 

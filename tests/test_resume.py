@@ -128,7 +128,7 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
     assert any(f.rule == "link.broken" for f in store.findings(scan.id))
     assert scan.stats["pages"] == 301
     with store.engine.connect() as c:
-        urls = c.execute(Target.__table__.select().where(Target.scan_id == scan.id)).all()
+        urls = c.execute(Target.select().where(Target.c.scan_id == scan.id)).all()
     assert len(urls) == len({u.url for u in urls}), "a URL was checked twice"
 
 

@@ -40,9 +40,9 @@ def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
                 c.execute(insert(table), r)
     buffered.flush()
     for table in rows:
-        name = table.__tablename__
+        name = table.name
         assert raw_rows(tmp_path / "buffered.db", name) == raw_rows(tmp_path / "reference.db", name), name
-    items = buffered.engine.connect().execute(ListItemRow.__table__.select().order_by(ListItemRow.id)).all()
+    items = buffered.engine.connect().execute(ListItemRow.select().order_by(ListItemRow.c.id)).all()
     assert items[0].date == dt.date(2026, 3, 9) and items[0].attachments == [["附件.pdf", "http://a/f.pdf"]]
     assert items[1].attachments == [] and items[1].pinned is False
 

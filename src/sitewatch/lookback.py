@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sitewatch.models import Finding
-from sitewatch.store import Scan, Store
+from sitewatch.store import ScanRecord, Store
 
 FIXED = "已整改"
 OPEN = "未整改"
@@ -78,11 +78,11 @@ class Recheck:
     evidence: dict = field(default_factory=dict)
 
 
-def fingerprint_sets(store: Store, scans: Sequence[Scan]) -> list[set[str]]:
+def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]]:
     return [{f.fingerprint for f in store.findings(s.id)} for s in scans]
 
 
-def resolve_since(store: Store, since: str) -> Scan:
+def resolve_since(store: Store, since: str) -> ScanRecord:
     """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first after)."""
     from sitewatch.errors import UsageError
 
@@ -208,14 +208,14 @@ def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, 
 @dataclass
 class LookbackResult:
     scan_id: int
-    baseline: Scan
-    latest: Scan | None
+    baseline: ScanRecord
+    latest: ScanRecord | None
     rows: list[dict]
     counts: dict[str, int]
     as_of: dt.date
 
 
-def run_lookback(store: Store, baseline: Scan, as_of: dt.date | None = None, timeout: float = 15.0) -> LookbackResult:
+def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0) -> LookbackResult:
     """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
     from sitewatch.reporting.data import load_scan_rules
 

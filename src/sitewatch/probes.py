@@ -193,9 +193,9 @@ def availability(store: Store, site: str, start: dt.datetime | dt.date, end: dt.
     ``urls`` limits the count to those URLs (V1 counts the homepage); None counts every probed URL.
     """
     start, end = _as_datetime(start), _as_datetime(end)
-    q = select(Probe).where(Probe.site == site, Probe.at >= start, Probe.at < end).order_by(Probe.at, Probe.id)
+    q = select(Probe).where(Probe.c.site == site, Probe.c.at >= start, Probe.c.at < end).order_by(Probe.c.at, Probe.c.id)
     if urls is not None:
-        q = q.where(Probe.url.in_(list(urls)))
+        q = q.where(Probe.c.url.in_(list(urls)))
     with store.engine.connect() as c:
         rows = c.execute(q).all()
     first_day, last_day = start.date(), (end - dt.timedelta(microseconds=1)).date()

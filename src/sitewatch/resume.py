@@ -25,7 +25,7 @@ from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.extract import parse_html
 from sitewatch.scan import ScanResult, build_crawler, run_checks, site_rules
-from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, Store, Target
+from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 log = logging.getLogger("sitewatch.resume")
 
@@ -92,30 +92,30 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     crawler, collector = _crawler(cfg, store, scan_id, stop, progress)
     seen, frontier = resume_state(store, scan, crawler)
     with store.engine.connect() as c:
-        collector._columns.update(c.execute(select(ColumnRow.key).where(ColumnRow.scan_id == scan_id)).scalars())
-        crawled = c.execute(select(Target.url).where(Target.scan_id == scan_id, Target.internal.is_(True))).scalars().all()
+        collector._columns.update(c.execute(select(ColumnRow.c.key).where(ColumnRow.c.scan_id == scan_id)).scalars())
+        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.traps.admit(url)
     crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
     crawler.seed(frontier, seen)
     with store.engine.begin() as c:
-        c.execute(update(Scan).where(Scan.id == scan_id).values(status="running", finished_at=None))
+        c.execute(update(Scan).where(Scan.c.id == scan_id).values(status="running", finished_at=None))
     log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler._queue.qsize())
     return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
 
 
-def resume_state(store: Store, scan: Scan, crawler: Crawler) -> tuple[list[str], list[tuple[str, int, bool]]]:
+def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list[str], list[tuple[str, int, bool]]]:
     """(seen URLs, frontier entries (url, depth, crawl)) of a stored scan."""
     sid = scan.id
     with store.engine.connect() as c:
-        done = set(c.execute(select(Target.url).where(Target.scan_id == sid)).scalars())
+        done = set(c.execute(select(Target.c.url).where(Target.c.scan_id == sid)).scalars())
         pages = {url: (pid, depth) for pid, url, depth in
-                 c.execute(select(Page.id, Page.url, Page.depth).where(Page.scan_id == sid))}
-        queued = c.execute(select(Frontier.url, Frontier.depth, Frontier.crawl).where(Frontier.scan_id == sid)
-                           .order_by(Frontier.id)).all()
-        links = c.execute(select(Link.page_url, Link.target).where(Link.scan_id == sid).order_by(Link.id)).all()
-        api_items = c.execute(select(ListItemRow.page_url, ListItemRow.url).where(
-            ListItemRow.scan_id == sid, ListItemRow.page_url.like("%/gkmlpt/%"))).all()
+                 c.execute(select(Page.c.id, Page.c.url, Page.c.depth).where(Page.c.scan_id == sid))}
+        queued = c.execute(select(Frontier.c.url, Frontier.c.depth, Frontier.c.crawl).where(Frontier.c.scan_id == sid)
+                           .order_by(Frontier.c.id)).all()
+        links = c.execute(select(Link.c.page_url, Link.c.target).where(Link.c.scan_id == sid).order_by(Link.c.id)).all()
+        api_items = c.execute(select(ListItemRow.c.page_url, ListItemRow.c.url).where(
+            ListItemRow.c.scan_id == sid, ListItemRow.c.page_url.like("%/gkmlpt/%"))).all()
     seen = done | set(pages)
     after = int((scan.stats or {}).get("checkpoint_page_id", 0)) if queued else 0
     frontier: dict[str, tuple[str, int, bool]] = {}
@@ -136,13 +136,13 @@ def resume_state(store: Store, scan: Scan, crawler: Crawler) -> tuple[list[str],
     return sorted(seen), sorted(frontier.values(), key=lambda e: e[1])
 
 
-def resumable_scan(store: Store, site: str | None = None) -> Scan | None:
+def resumable_scan(store: Store, site: str | None = None) -> ScanRecord | None:
     """The latest scan of ``site`` (any site when None) if it was interrupted or left running."""
     scans = [s for s in store.scans(site, kind=None) if s.kind in SCAN_KINDS]
     return scans[-1] if scans and scans[-1].status in RESUMABLE else None
 
 
-def config_from_scan(scan: Scan) -> SiteConfig:
+def config_from_scan(scan: ScanRecord) -> SiteConfig:
     """The settings a stored scan ran with (what ``SiteConfig.to_json`` kept)."""
     c = dict(scan.config or {})
     cfg = SiteConfig(name=scan.site if scan.site not in (scan.start_urls or []) else "",
@@ -172,7 +172,7 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
     The pages are fetched again, concurrently within the politeness limits, and handed over in crawl order.
     """
     with store.engine.connect() as c:
-        urls = c.execute(select(Page.url).where(Page.scan_id == scan_id).order_by(Page.id)).scalars().all()
+        urls = c.execute(select(Page.c.url).where(Page.c.scan_id == scan_id).order_by(Page.c.id)).scalars().all()
     done = 0
     for i in range(0, len(urls), batch):
         if crawler.stop.is_set():
@@ -210,7 +210,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
     store.save_findings(scan_id, findings)
     stats.pop("checkpoint_page_id", None)
     with store.engine.begin() as c:
-        c.execute(delete(Frontier).where(Frontier.scan_id == scan_id))
+        c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
     store.finish_scan(scan_id, "completed", stats)
     return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
 
@@ -219,23 +219,20 @@ def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]],
     """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
     store.flush()
     with store.engine.begin() as c:
-        last_page = c.execute(select(func.max(Page.id)).where(Page.scan_id == scan_id)).scalar() or 0
-        c.execute(delete(Frontier).where(Frontier.scan_id == scan_id))
+        last_page = c.execute(select(func.max(Page.c.id)).where(Page.c.scan_id == scan_id)).scalar() or 0
+        c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
         rows = [dict(scan_id=scan_id, url=u, depth=d, crawl=cr) for u, d, cr in dict.fromkeys(pending)]
         if rows:
             c.execute(insert(Frontier), rows)
-        c.execute(update(Scan).where(Scan.id == scan_id).values(
+        c.execute(update(Scan).where(Scan.c.id == scan_id).values(
             status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
 
 
 def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> dict:
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
-    with store.engine.connect() as c:
-        def count(table, *where) -> int:
-            return c.execute(select(func.count()).select_from(table).where(table.scan_id == scan_id, *where)).scalar_one()
-        counted = {"pages": count(Page), "checked": count(Target), "links": count(Link),
-                   "broken": count(Target, Target.verdict == "broken")}
+    counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),
+               "links": store.count(Link, scan_id), "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
     out = now.to_json()
     for key, value in before.items():
         if key in counted or key == "pages_per_second":

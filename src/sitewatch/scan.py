@@ -101,17 +101,17 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     An item whose list shows no date of its own but whose URL carries one takes its article page's date
     when the crawl saw that page; an item with no date at all stays undated (it counts as not updated).
     """
-    is_article = ListItemRow.column_key == ARTICLES_KEY
-    mine = ListItemRow.scan_id == scan_id
+    is_article = ListItemRow.c.column_key == ARTICLES_KEY
+    mine = ListItemRow.c.scan_id == scan_id
     page_dates: dict[str, dt.date] = {}
     page_docnos: dict[str, str] = {}
     page_attachments: dict[str, list[tuple]] = {}
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
-    articles_query = select(ListItemRow.url, ListItemRow.title, ListItemRow.date, ListItemRow.document_number,
-                            ListItemRow.attachments).where(mine, is_article).order_by(ListItemRow.id)
+    articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
+                            ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
-        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan_id).order_by(ColumnRow.id)).all()
+        cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id).order_by(ColumnRow.c.id)).all()
         for r in c.execute(articles_query):
             if r.date:
                 page_dates[r.url] = r.date
@@ -119,9 +119,9 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                 page_docnos[r.url] = r.document_number
             if r.attachments:
                 page_attachments[r.url] = [tuple(a) for a in r.attachments]
-        for r in c.execute(select(ListItemRow.column_key, ListItemRow.url, ListItemRow.title, ListItemRow.date,
-                                  ListItemRow.date_source, ListItemRow.pinned, ListItemRow.document_number,
-                                  ListItemRow.attachments).where(mine, ~is_article).order_by(ListItemRow.id)):
+        for r in c.execute(select(ListItemRow.c.column_key, ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date,
+                                  ListItemRow.c.date_source, ListItemRow.c.pinned, ListItemRow.c.document_number,
+                                  ListItemRow.c.attachments).where(mine, ~is_article).order_by(ListItemRow.c.id)):
             if (r.column_key, r.url) in seen:
                 continue
             seen.add((r.column_key, r.url))

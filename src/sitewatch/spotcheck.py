@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from sitewatch.models import Finding
-from sitewatch.store import Page, Scan, Store
+from sitewatch.store import Page, ScanRecord, Store
 
 T = TypeVar("T")
 
@@ -76,7 +76,8 @@ def finding_strata(f: Finding) -> list[str]:
     return out
 
 
-def page_section(page: Page) -> str:
+def page_section(page: Row) -> str:
+    """The stratum of a ``pages`` row: its column, else its first path segment."""
     meta = page.meta or {}
     name = meta.get("columnname") or meta.get("ColumnName")
     if name:
@@ -85,14 +86,14 @@ def page_section(page: Page) -> str:
     return f"section:/{parts[0]}/" if len(parts) > 1 else "section:/"
 
 
-def sample(store: Store, scan: Scan, n: int, seed: int, pages: int | None = None) -> list[dict[str, Any]]:
+def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None = None) -> list[dict[str, Any]]:
     """Checklist rows: ``n`` findings then ``pages`` pages (default ``n``), each stratified."""
     from sitewatch.reporting.data import description, load_scan_rules, location, rule_name
 
     ruleset = load_scan_rules(scan)
     findings = stratified_sample(store.findings(scan.id), n, seed, finding_strata, lambda f: f.fingerprint)
     with store.engine.connect() as c:
-        page_rows = c.execute(select(Page).where(Page.scan_id == scan.id)).all()
+        page_rows = c.execute(select(Page).where(Page.c.scan_id == scan.id)).all()
     picked_pages = stratified_sample(page_rows, n if pages is None else pages, seed,
                                      lambda p: [page_section(p)], lambda p: p.url)
     rows: list[dict[str, Any]] = []
@@ -111,7 +112,7 @@ def sample(store: Store, scan: Scan, n: int, seed: int, pages: int | None = None
     return rows
 
 
-def write_spotcheck(store: Store, scan: Scan, rows: list[dict[str, Any]], seed: int, out_dir: Path) -> list[Path]:
+def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], seed: int, out_dir: Path) -> list[Path]:
     """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx."""
     from sitewatch.reporting.render import safe_name, write_html
     from sitewatch.reporting.tables import write_xlsx

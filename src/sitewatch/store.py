@@ -10,14 +10,14 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         create_engine, event, func, insert, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
@@ -26,144 +26,150 @@ DEFAULT_DB = "sitewatch.db"
 SCHEMA_VERSION = 1
 
 
-class Base(DeclarativeBase):
-    pass
+metadata = MetaData()
 
 
-class Scan(Base):
-    __tablename__ = "scans"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    site: Mapped[str] = mapped_column(String(200))
-    start_urls: Mapped[list] = mapped_column(JSON)
-    as_of: Mapped[dt.date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(20), default="full")          # full, lookback
-    status: Mapped[str] = mapped_column(String(20), default="running")     # running, completed, interrupted
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    config: Mapped[dict] = mapped_column(JSON, default=dict)
-    stats: Mapped[dict] = mapped_column(JSON, default=dict)
+def _col(name: str, type_, *args, null: bool = False, **kw) -> Column:
+    """A column, NOT NULL unless ``null``."""
+    return Column(name, type_, *args, nullable=null, **kw)
 
 
-class Page(Base):
-    __tablename__ = "pages"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
-    url: Mapped[str] = mapped_column(Text)
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    title: Mapped[str] = mapped_column(Text, default="")
-    encoding: Mapped[str] = mapped_column(String(40), default="")
-    content_type: Mapped[str] = mapped_column(String(100), default="")
-    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
-    size: Mapped[int] = mapped_column(Integer, default=0)
-    depth: Mapped[int] = mapped_column(Integer, default=0)
-    content_hash: Mapped[str] = mapped_column(String(40), default="")
-    pub_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+def _id() -> Column:
+    return Column("id", Integer, primary_key=True)
 
 
-class Link(Base):
-    """One occurrence of a link on a crawled page."""
-
-    __tablename__ = "links"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
-    page_url: Mapped[str] = mapped_column(Text)
-    target: Mapped[str] = mapped_column(Text)
-    tag: Mapped[str] = mapped_column(String(20))
-    text: Mapped[str] = mapped_column(Text, default="")
-    __table_args__ = (Index("ix_links_scan_target", "scan_id", "target"),)
+def _scan_id(index: bool = False) -> Column:
+    return _col("scan_id", Integer, ForeignKey("scans.id"), index=index)
 
 
-class Target(Base):
-    """One checked URL and its verdict (each URL is checked once per scan)."""
+Scan = Table(
+    "scans", metadata, _id(),
+    _col("site", String(200)),
+    _col("start_urls", JSON),
+    _col("as_of", Date),
+    _col("kind", String(20), default="full"),            # full, lookback
+    _col("status", String(20), default="running"),       # running, completed, interrupted
+    _col("started_at", DateTime),
+    _col("finished_at", DateTime, null=True),
+    _col("config", JSON, default=dict),
+    _col("stats", JSON, default=dict),
+)
 
-    __tablename__ = "targets"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
-    url: Mapped[str] = mapped_column(Text)
-    internal: Mapped[bool] = mapped_column(Boolean, default=False)
-    method: Mapped[str] = mapped_column(String(8), default="GET")
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    verdict: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(String(40), default="")
-    detail: Mapped[str] = mapped_column(Text, default="")
-    final_url: Mapped[str] = mapped_column(Text, default="")
-    chain: Mapped[list] = mapped_column(JSON, default=list)
-    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (Index("ix_targets_scan_url", "scan_id", "url"), Index("ix_targets_scan_verdict", "scan_id", "verdict"))
+Page = Table(
+    "pages", metadata, _id(), _scan_id(index=True),
+    _col("url", Text),
+    _col("status", Integer, null=True),
+    _col("title", Text, default=""),
+    _col("encoding", String(40), default=""),
+    _col("content_type", String(100), default=""),
+    _col("elapsed_ms", Integer, default=0),
+    _col("size", Integer, default=0),
+    _col("depth", Integer, default=0),
+    _col("content_hash", String(40), default=""),
+    _col("pub_date", Date, null=True),
+    _col("meta", JSON, default=dict),
+)
+
+Link = Table(                                             # one occurrence of a link on a crawled page
+    "links", metadata, _id(), _scan_id(),
+    _col("page_url", Text),
+    _col("target", Text),
+    _col("tag", String(20)),
+    _col("text", Text, default=""),
+    Index("ix_links_scan_target", "scan_id", "target"),
+)
+
+Target = Table(                                           # one checked URL and its verdict, once per scan
+    "targets", metadata, _id(), _scan_id(),
+    _col("url", Text),
+    _col("internal", Boolean, default=False),
+    _col("method", String(8), default="GET"),
+    _col("status", Integer, null=True),
+    _col("verdict", String(20)),
+    _col("reason", String(40), default=""),
+    _col("detail", Text, default=""),
+    _col("final_url", Text, default=""),
+    _col("chain", JSON, default=list),
+    _col("elapsed_ms", Integer, default=0),
+    Index("ix_targets_scan_url", "scan_id", "url"),
+    Index("ix_targets_scan_verdict", "scan_id", "verdict"),
+)
+
+ColumnRow = Table(
+    "columns", metadata, _id(), _scan_id(index=True),
+    _col("key", Text),
+    _col("name", Text, default=""),
+    _col("url", Text),
+    _col("engine", String(20), default="generic"),
+    _col("total", Integer, null=True),
+    _col("empty_marker", Boolean, default=False),
+)
+
+ListItemRow = Table(
+    "list_items", metadata, _id(), _scan_id(),
+    _col("column_key", Text),
+    _col("page_url", Text),
+    _col("title", Text),
+    _col("url", Text),
+    _col("date", Date, null=True),
+    _col("date_source", String(20), null=True),
+    _col("pinned", Boolean, default=False),
+    _col("document_number", Text, null=True),
+    _col("attachments", JSON, default=list),
+    Index("ix_items_scan_column", "scan_id", "column_key"),
+)
+
+FindingRow = Table(
+    "findings", metadata, _id(), _scan_id(index=True),
+    _col("rule", String(60)),
+    _col("severity", String(20)),
+    _col("url", Text),
+    _col("fingerprint", String(32), index=True),
+    _col("message", Text),
+    _col("found_on", JSON, default=list),
+    _col("evidence", JSON, default=dict),
+    _col("extra", JSON, default=dict),
+)
+
+Frontier = Table(                                         # URLs queued but not yet done, so a scan can resume
+    "frontier", metadata, _id(), _scan_id(index=True),
+    _col("url", Text),
+    _col("depth", Integer, default=0),
+    _col("crawl", Boolean, default=True),
+)
+
+Probe = Table(                                            # one availability probe of one URL
+    "probes", metadata, _id(),
+    _col("site", String(200), index=True),
+    _col("url", Text),
+    _col("at", DateTime, index=True),
+    _col("ok", Boolean),
+    _col("status", Integer, null=True),
+    _col("latency_ms", Integer, null=True),
+    _col("error", Text, default=""),
+)
+
+Meta = Table(
+    "sitewatch_meta", metadata,
+    Column("key", String(40), primary_key=True),
+    _col("value", Text),
+)
 
 
-class ColumnRow(Base):
-    __tablename__ = "columns"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
-    key: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text, default="")
-    url: Mapped[str] = mapped_column(Text)
-    engine: Mapped[str] = mapped_column(String(20), default="generic")
-    total: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    empty_marker: Mapped[bool] = mapped_column(Boolean, default=False)
+@dataclass(frozen=True)
+class ScanRecord:
+    """One row of ``scans``."""
 
-
-class ListItemRow(Base):
-    __tablename__ = "list_items"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
-    column_key: Mapped[str] = mapped_column(Text)
-    page_url: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(Text)
-    date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    date_source: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    document_number: Mapped[str | None] = mapped_column(Text, nullable=True)
-    attachments: Mapped[list] = mapped_column(JSON, default=list)
-    __table_args__ = (Index("ix_items_scan_column", "scan_id", "column_key"),)
-
-
-class FindingRow(Base):
-    __tablename__ = "findings"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
-    rule: Mapped[str] = mapped_column(String(60))
-    severity: Mapped[str] = mapped_column(String(20))
-    url: Mapped[str] = mapped_column(Text)
-    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
-    message: Mapped[str] = mapped_column(Text)
-    found_on: Mapped[list] = mapped_column(JSON, default=list)
-    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
-    extra: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class Frontier(Base):
-    """URLs queued but not yet done, so an interrupted scan can resume."""
-
-    __tablename__ = "frontier"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
-    url: Mapped[str] = mapped_column(Text)
-    depth: Mapped[int] = mapped_column(Integer, default=0)
-    crawl: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class Probe(Base):
-    """One availability probe of one URL."""
-
-    __tablename__ = "probes"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    site: Mapped[str] = mapped_column(String(200), index=True)
-    url: Mapped[str] = mapped_column(Text)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
-    ok: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error: Mapped[str] = mapped_column(Text, default="")
-
-
-class Meta(Base):
-    __tablename__ = "sitewatch_meta"
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    id: int
+    site: str
+    start_urls: list
+    as_of: dt.date
+    kind: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    config: dict
+    stats: dict
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -190,7 +196,7 @@ def open_engine(db: str | Path) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        Base.metadata.create_all(engine)
+        metadata.create_all(engine)
     except DatabaseError as exc:
         raise ConfigError(f"--db {db}: not a sitewatch database ({exc.orig})") from None
     return engine
@@ -217,7 +223,7 @@ _CONVERTERS: dict[Any, dict[str, Any]] = {}
 def _defaults(table, keys: tuple[str, ...]) -> dict[str, Any]:
     """Python-side defaults of the columns a row leaves out (what ``insert()`` would fill in)."""
     out = {}
-    for col in table.__table__.columns:
+    for col in table.columns:
         d = col.default
         if col.name not in keys and d is not None and not col.primary_key:
             out[col.name] = d.arg(None) if d.is_callable else d.arg
@@ -229,7 +235,7 @@ def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
     stores them: a crawl writes ~35 rows per page, and SQLAlchemy's per-row processing cost more than SQLite."""
     conv = _CONVERTERS.get(table)
     if conv is None:
-        conv = _CONVERTERS[table] = {col.name: f for col in table.__table__.columns if (f := _converter(col))}
+        conv = _CONVERTERS[table] = {col.name: f for col in table.columns if (f := _converter(col))}
     fns = [conv.get(k) for k in keys]
     if any(fns):
         rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r)) for r in rows]
@@ -238,7 +244,7 @@ def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
         extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())
         rows = [r + extra for r in rows]
     cols = keys + tuple(defaults)
-    c.exec_driver_sql(f"INSERT INTO {table.__tablename__} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+    c.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                       rows)
 
 
@@ -263,23 +269,21 @@ class Store:
     def finish_scan(self, scan_id: int, status: str, stats: dict) -> None:
         self.flush()
         with self.engine.begin() as c:
-            c.execute(update(Scan).where(Scan.id == scan_id).values(status=status, stats=stats,
+            c.execute(update(Scan).where(Scan.c.id == scan_id).values(status=status, stats=stats,
                                                                     finished_at=dt.datetime.now()))
 
-    def scan(self, scan_id: int) -> Scan | None:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.get(Scan, scan_id)
+    def scan(self, scan_id: int) -> ScanRecord | None:
+        rows = self._scans(Scan.c.id == scan_id)
+        return rows[0] if rows else None
 
-    def scans(self, site: str | None = None, kind: str | None = "full") -> list[Scan]:
-        with Session(self.engine, expire_on_commit=False) as s:
-            q = select(Scan).order_by(Scan.id)
-            if site:
-                q = q.where(Scan.site == site)
-            if kind:
-                q = q.where(Scan.kind == kind)
-            return list(s.scalars(q))
+    def scans(self, site: str | None = None, kind: str | None = "full") -> list[ScanRecord]:
+        return self._scans(*([Scan.c.site == site] if site else []), *([Scan.c.kind == kind] if kind else []))
 
-    def latest_scan(self, site: str | None = None, status: str | None = "completed") -> Scan | None:
+    def _scans(self, *where) -> list[ScanRecord]:
+        with self.engine.connect() as c:
+            return [ScanRecord(**r._mapping) for r in c.execute(select(Scan).where(*where).order_by(Scan.c.id))]
+
+    def latest_scan(self, site: str | None = None, status: str | None = "completed") -> ScanRecord | None:
         rows = [s for s in self.scans(site) if status is None or s.status == status]
         return rows[-1] if rows else None
 
@@ -319,32 +323,32 @@ class Store:
         """Each broken target once, with every page it appears on."""
         self.flush()
         with self.engine.connect() as c:
-            targets = c.execute(select(Target).where(Target.scan_id == scan_id, Target.verdict == "broken")
-                                .order_by(Target.url)).all()
+            targets = c.execute(select(Target).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
+                                .order_by(Target.c.url)).all()
             for t in targets:
-                pages = c.execute(select(Link.page_url).where(Link.scan_id == scan_id, Link.target == t.url)
-                                  .distinct().order_by(Link.page_url)).scalars().all()
+                pages = c.execute(select(Link.c.page_url).where(Link.c.scan_id == scan_id, Link.c.target == t.url)
+                                  .distinct().order_by(Link.c.page_url)).scalars().all()
                 yield t, list(pages)
 
     def link_texts(self, scan_id: int, target: str) -> list[str]:
         with self.engine.connect() as c:
-            return [t for t in c.execute(select(Link.text).where(Link.scan_id == scan_id, Link.target == target)
+            return [t for t in c.execute(select(Link.c.text).where(Link.c.scan_id == scan_id, Link.c.target == target)
                                          .distinct()).scalars() if t]
 
     def save_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
         rows = [dict(scan_id=scan_id, rule=f.rule, severity=f.severity, url=f.url, fingerprint=f.fingerprint,
                      message=f.message, found_on=f.found_on, evidence=f.evidence, extra=f.extra) for f in findings]
         with self.engine.begin() as c:
-            c.execute(FindingRow.__table__.delete().where(FindingRow.scan_id == scan_id))
+            c.execute(FindingRow.delete().where(FindingRow.c.scan_id == scan_id))
             if rows:
                 c.execute(insert(FindingRow), rows)
 
     def findings(self, scan_id: int) -> list[Finding]:
         with self.engine.connect() as c:
-            rows = c.execute(select(FindingRow).where(FindingRow.scan_id == scan_id).order_by(FindingRow.id)).all()
+            rows = c.execute(select(FindingRow).where(FindingRow.c.scan_id == scan_id).order_by(FindingRow.c.id)).all()
         return [Finding(rule=r.rule, severity=r.severity, url=r.url, message=r.message, found_on=list(r.found_on or []),
                         evidence=dict(r.evidence or {}), extra=dict(r.extra or {})) for r in rows]
 
     def count(self, table, scan_id: int, *where) -> int:
         with self.engine.connect() as c:
-            return c.execute(select(func.count()).select_from(table).where(table.scan_id == scan_id, *where)).scalar_one()
+            return c.execute(select(func.count()).select_from(table).where(table.c.scan_id == scan_id, *where)).scalar_one()

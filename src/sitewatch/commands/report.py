@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from sitewatch.errors import UsageError
-from sitewatch.store import DEFAULT_DB, Scan, Store
+from sitewatch.store import DEFAULT_DB, ScanRecord, Store
 
 DEFAULT_OUT = "sitewatch-out"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -42,7 +42,7 @@ def parse_deadlines(values: list[str] | None) -> dict[str, int]:
     return out
 
 
-def select_scan(store: Store, scan: str | None, month: str | None, command: str) -> Scan:
+def select_scan(store: Store, scan: str | None, month: str | None, command: str) -> ScanRecord:
     """The scan named by --scan (an id or ``latest``), limited to --month when given."""
     if month and not _MONTH.match(month):
         raise UsageError(f"{command}: --month {month!r}: expected YYYY-MM")
@@ -72,7 +72,7 @@ def deadline_note(deadlines: dict[str, int]) -> str:
     return "；".join(parts) + f"；其他 {deadlines.get('*', DEFAULT_DEADLINE_DAYS)} 天"
 
 
-def write_report(store: Store, scan: Scan, out: Path, deadlines: dict[str, int] | None = None,
+def write_report(store: Store, scan: ScanRecord, out: Path, deadlines: dict[str, int] | None = None,
                  month: str | None = None) -> list[Path]:
     """Write the four report files for ``scan`` into ``out``; return their paths."""
     from sitewatch.reporting.data import build_report

@@ -75,8 +75,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             s = scans[-1]
             counts = Counter(f.severity for f in store.findings(s.id))
             with store.engine.connect() as c:
-                verdicts = dict(c.execute(select(Target.verdict, func.count()).where(Target.scan_id == s.id)
-                                          .group_by(Target.verdict)).all())
+                verdicts = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
+                                          .group_by(Target.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
@@ -87,7 +87,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1),
                           [home] if home else None)
         with store.engine.connect() as c:
-            last_probe = c.execute(select(Probe).where(Probe.site == site).order_by(Probe.at.desc()).limit(1)).first()
+            last_probe = c.execute(select(Probe).where(Probe.c.site == site).order_by(Probe.c.at.desc()).limit(1)).first()
         if av.probes:
             print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
                   f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))

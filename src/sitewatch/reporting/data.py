@@ -15,7 +15,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.rules import RuleSet, load_rules
-from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Probe, Scan, Store, Target
+from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Probe, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
 DEFAULT_DEADLINE_DAYS = 15
@@ -38,7 +38,7 @@ NOT_MEASURED = "未监测"
 LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey"}
 
 
-def load_scan_rules(scan: Scan) -> RuleSet:
+def load_scan_rules(scan: ScanRecord) -> RuleSet:
     """The rule set the scan was judged with (its packs and overrides), or the bundled one."""
     cfg = scan.config or {}
     try:
@@ -123,29 +123,29 @@ def first_seen(store: Store, site: str, fingerprints: set[str], up_to: int) -> d
     if not fingerprints:
         return {}
     with store.engine.connect() as c:
-        rows = c.execute(select(FindingRow.fingerprint, func.min(Scan.as_of))
-                         .join(Scan, Scan.id == FindingRow.scan_id)
-                         .where(Scan.site == site, Scan.id <= up_to, FindingRow.fingerprint.in_(list(fingerprints)))
-                         .group_by(FindingRow.fingerprint)).all()
+        rows = c.execute(select(FindingRow.c.fingerprint, func.min(Scan.c.as_of))
+                         .join(Scan, Scan.c.id == FindingRow.c.scan_id)
+                         .where(Scan.c.site == site, Scan.c.id <= up_to, FindingRow.c.fingerprint.in_(list(fingerprints)))
+                         .group_by(FindingRow.c.fingerprint)).all()
     return {fp: (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))) for fp, d in rows}
 
 
-def history_scans(store: Store, scan: Scan) -> list[Scan]:
+def history_scans(store: Store, scan: ScanRecord) -> list[ScanRecord]:
     """Completed full scans of the same site up to ``scan`` (``scan`` itself last, whatever its status)."""
     rows = [s for s in store.scans(scan.site) if s.id < scan.id and s.status == "completed"]
     return rows + [scan]
 
 
-def latest_lookback(store: Store, scan: Scan) -> Scan | None:
+def latest_lookback(store: Store, scan: ScanRecord) -> ScanRecord | None:
     rows = [s for s in store.scans(scan.site, kind="lookback") if (s.config or {}).get("baseline") == scan.id]
     return rows[-1] if rows else None
 
 
-def homepage_urls(scan: Scan) -> set[str]:
+def homepage_urls(scan: ScanRecord) -> set[str]:
     return {normalise_for_fingerprint(u) for u in (scan.start_urls or [])}
 
 
-def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: Scan) -> dict[str, Any]:
+def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord) -> dict[str, Any]:
     """100-point deduction estimate: deduct-severity rules with points; a broken link on the homepage costs
     the homepage rate. Floors at 0."""
     home = homepage_urls(scan)
@@ -167,7 +167,7 @@ def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: Scan) -> dic
     return {"score": round(max(0.0, 100 - total), 1), "deducted": total, "lines": list(lines.values())}
 
 
-def availability(store: Store, scan: Scan, ruleset: RuleSet) -> dict[str, Any] | None:
+def availability(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Any] | None:
     """Probe failures over the monitoring week before the scan, as measured value for 站点无法访问."""
     if not ruleset.has("availability.down"):
         return None
@@ -175,14 +175,14 @@ def availability(store: Store, scan: Scan, ruleset: RuleSet) -> dict[str, Any] |
     start = dt.datetime.combine(scan.as_of - dt.timedelta(days=int(th.get("monitor_days", 7))), dt.time())
     end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
     with store.engine.connect() as c:
-        rows = c.execute(select(Probe.ok).where(Probe.site == scan.site, Probe.at >= start, Probe.at < end)).all()
+        rows = c.execute(select(Probe.c.ok).where(Probe.c.site == scan.site, Probe.c.at >= start, Probe.c.at < end)).all()
     if not rows:
         return None
     fails = sum(1 for (ok,) in rows if not ok)
     return {"probes": len(rows), "fails": fails, "share": fails / len(rows), "threshold": float(th.get("fail_share", 0.05))}
 
 
-def veto_table(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
+def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
     """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from checks_content.veto_summary)."""
     rows = veto_summary(findings, ruleset)
     for r in rows:
@@ -213,7 +213,7 @@ def veto_table(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleS
     return rows
 
 
-def column_warnings(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
+def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
     """Columns not yet stale but at ≥ WARN_SHARE of their window on the scan day."""
     flagged = {f.url for f in findings if f.rule.startswith("column.")}
     cfg = scan.config or {}
@@ -221,9 +221,9 @@ def column_warnings(store: Store, scan: Scan, findings: list[Finding], ruleset: 
     windows = {k: (v or {}).get("max_age_days") for k, v in (cfg.get("columns") or {}).items() if isinstance(v, dict)}
     categories = ruleset.categories()
     with store.engine.connect() as c:
-        cols = c.execute(select(ColumnRow).where(ColumnRow.scan_id == scan.id).order_by(ColumnRow.id)).all()
-        newest = dict(c.execute(select(ListItemRow.column_key, func.max(ListItemRow.date))
-                                .where(ListItemRow.scan_id == scan.id).group_by(ListItemRow.column_key)).all())
+        cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan.id).order_by(ColumnRow.c.id)).all()
+        newest = dict(c.execute(select(ListItemRow.c.column_key, func.max(ListItemRow.c.date))
+                                .where(ListItemRow.c.scan_id == scan.id).group_by(ListItemRow.c.column_key)).all())
     out: list[dict[str, Any]] = []
     for col in cols:
         if col.url in flagged or newest.get(col.key) is None:
@@ -245,7 +245,7 @@ def column_warnings(store: Store, scan: Scan, findings: list[Finding], ruleset: 
     return out
 
 
-def problem_rows(store: Store, scan: Scan, findings: list[Finding], ruleset: RuleSet,
+def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet,
                  statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """问题清单: one row per finding, most severe first, with 首次发现, 整改时限 and 整改状态."""
     cfg = scan.config or {}
@@ -302,7 +302,7 @@ class ReportData:
     """What the rectification report and the leadership summary show."""
 
     site: str
-    scan: Scan
+    scan: ScanRecord
     month: str
     period: str
     start_urls: list[str]
@@ -337,7 +337,7 @@ def scan_verdict(veto: list[dict[str, Any]], score: float) -> str:
     return "合格"
 
 
-def _scan_summary(store: Store, scan: Scan, ruleset: RuleSet) -> dict[str, Any]:
+def _scan_summary(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Any]:
     findings = store.findings(scan.id)
     veto = veto_summary(findings, ruleset)
     score = estimate_score(findings, ruleset, scan)["score"]
@@ -374,7 +374,7 @@ def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[st
     return out
 
 
-def build_report(store: Store, scan: Scan, deadlines: dict[str, int] | None = None,
+def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | None = None,
                  month: str | None = None) -> ReportData:
     """All the data of one scan's rectification report and leadership summary."""
     ruleset = load_scan_rules(scan)
