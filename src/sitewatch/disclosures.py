@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from sitewatch.memo import memo
 from sitewatch.models import ListItem
 from sitewatch.rules import DisclosureItem, RuleSet
 
@@ -35,8 +36,10 @@ _PAREN_RE = re.compile(r"\([^()]*\)$")
 _EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 
 
+@memo(1024)
 def normalise_title(text: str) -> str:
-    """NFKC (full-width to half-width), drop whitespace and quotes: “三公”经费, "三公"经费, 「三公」 → 三公经费."""
+    """NFKC (full-width to half-width), drop whitespace and quotes: “三公”经费, "三公"经费, 「三公」 → 三公经费.
+    Memoised: the rule keywords are normalised again for every title they are looked for in."""
     return _SPACE_RE.sub("", unicodedata.normalize("NFKC", text)).translate(_QUOTE_TABLE)
 
 

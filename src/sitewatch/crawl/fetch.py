@@ -14,7 +14,7 @@ import httpx
 
 from sitewatch import __version__
 from sitewatch.crawl.politeness import Politeness
-from sitewatch.crawl.transport import AsyncioTransport
+from sitewatch.crawl.transport import AsyncioTransport, plain_request
 from sitewatch.urls import host_key, normalize
 
 DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
@@ -110,6 +110,7 @@ class Fetcher:
         # URL merging, auth and redirect machinery cost more CPU than the request itself (redirects are ours)
         self._direct = not any(k in ("http", "https", "all") for k in urllib.request.getproxies())
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._header_lines = b"".join([b"%s: %s\r\n" % h for h in self._client.headers.raw])
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -237,11 +238,16 @@ class Fetcher:
         client = self._client
         if not self._direct:
             return await client.send(client.build_request(method, url), stream=True)
-        request = httpx.Request(method, url, headers=client.headers, extensions=self._extensions)
-        if client.cookies.jar:
-            client.cookies.set_cookie_header(request)
-        resp = await self._transport.handle_async_request(request)
-        resp.request = request
+        request = None
+        plain = None if client.cookies.jar else plain_request(method, url, self._header_lines)
+        if plain is None:
+            request = httpx.Request(method, url, headers=client.headers, extensions=self._extensions)
+            if client.cookies.jar:
+                client.cookies.set_cookie_header(request)
+            resp = await self._transport.handle_async_request(request)
+        else:                       # the usual case: no httpx.Request, whose URL parsing cost ~5% of a crawl
+            resp = await self._transport.roundtrip(plain[0], method, plain[1], self._extensions["timeout"])
         if "set-cookie" in resp.headers:
+            resp.request = request or httpx.Request(method, url, headers=client.headers)
             client.cookies.extract_cookies(resp)
         return resp

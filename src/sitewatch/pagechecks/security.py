@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
+from lxml import etree
 
 from sitewatch.errors import ConfigError
 from sitewatch.memo import memo
@@ -79,6 +80,7 @@ class Misstatements(Check):
 _DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _ZERO = re.compile(r"0*(?:\.0*)?(?:px|pt|em|rem|%)?")
 _LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|pt|em|rem)?$")
+_ANCHORS_WITH_HOST = etree.XPath("descendant-or-self::a[contains(@href, '//')]")   # may name another host
 _STYLE_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 _SIMPLE_SELECTOR = re.compile(r"^[a-zA-Z0-9]*([.#][\w-]+)$")
 _OFFSETS = ("left", "top", "right", "bottom", "margin-left", "margin-top")
@@ -155,7 +157,7 @@ class HiddenLinks(Check):
         base = view.parsed.base or view.url
         sheet: dict[str, str] | None = None
         cache: dict[lxml.html.HtmlElement, str | None] = {}
-        for a in view.doc.iter("a"):
+        for a in _ANCHORS_WITH_HOST(view.doc):
             href = (a.get("href") or "").strip()
             if "//" not in href[:8]:
                 continue
