@@ -15,13 +15,10 @@ from sitewatch.dates import date_from_url, is_date_text, parse_date
 from sitewatch.extract import html_parser, text_of
 from sitewatch.memo import memo
 from sitewatch.models import ListItem
-from sitewatch.urls import join
+from sitewatch.urls import is_attachment, join
 
 HtmlElement = lxml.html.HtmlElement
 
-ATTACHMENT_EXTENSIONS = frozenset(
-    "pdf doc docx xls xlsx et wps ppt pptx ofd txt csv rar zip 7z gz tar jpg jpeg png gif".split()
-)
 ROW_TAGS = frozenset({"li", "tr", "dl", "dd", "p"})
 CONTAINER_TAGS = frozenset({"ul", "ol", "table", "tbody", "thead", "body", "html", "form", "nav"})
 MAX_ROW_DEPTH = 4
@@ -128,13 +125,6 @@ def _well_formed(href: str) -> bool:
 
 
 @memo(1024)
-def is_attachment_url(url: str) -> bool:
-    """True when the URL path ends in a document/archive/image extension (any case)."""
-    path = urlsplit(url).path
-    dot = path.rfind(".")
-    return dot > path.rfind("/") and path[dot + 1:].lower() in ATTACHMENT_EXTENSIONS
-
-
 def looks_like_article_url(url: str) -> bool:
     """True for URLs shaped like a single document (TRS ``t2026…_N``, NFCMS ``post_N``, Hanweb ``art_``)."""
     return _ARTICLE_URL.search(url) is not None
@@ -273,7 +263,7 @@ def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[H
             href = real_href(el)
             if href is not None:
                 anchors.append((el, href))
-                if not is_attachment_url(href) and (el.get("title") or text_of(el).strip()):
+                if not is_attachment(href) and (el.get("title") or text_of(el).strip()):
                     n_links += 1
         if n_dates:
             dates[el] = n_dates
@@ -325,10 +315,10 @@ def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -
     candidates: list[tuple[HtmlElement, str, str, dt.date | None]] = []
     for a, url in row_links:
         title, inner_date = _link_title(a, url)
-        if is_attachment_url(url):
+        if is_attachment(url):
             attachments.append((title or url.rsplit("/", 1)[-1], url))
         candidates.append((a, url, title, inner_date))
-    content = [c for c in candidates if c[2] and not is_attachment_url(c[1])] or [c for c in candidates if c[2]]
+    content = [c for c in candidates if c[2] and not is_attachment(c[1])] or [c for c in candidates if c[2]]
     if not content:
         return None
     a, url, title, inner_date = max(content, key=lambda c: len(c[2]))
