@@ -64,3 +64,34 @@ def test_rows_added_in_many_batches_are_all_there_in_order(tmp_path):
     c = sqlite3.connect(tmp_path / "s.db")
     assert c.execute("select scan_id, page_url, target, tag, text from links order by id").fetchall() == expected
     assert c.execute("select count(*) from targets").fetchone()[0] == 40
+
+
+def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_before_the_link_index_changed(tmp_path):
+    from sitewatch.store import Link
+
+    path = tmp_path / "old.db"
+    store = Store(path)
+    c = sqlite3.connect(path)
+    c.execute("drop index ix_links_scan")
+    c.execute("create index ix_links_scan_target on links (scan_id, target)")      # as stores made before
+    c.commit()
+    store = Store(path)
+    indexes = {r[0] for r in c.execute("select name from sqlite_master where type='index' and tbl_name='links'")}
+    assert indexes == {"ix_links_scan"}
+    other = store.new_scan("s", ["http://a/"], dt.date(2026, 10, 27), {})
+    sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
+    cols = ("scan_id", "page_url", "target", "tag", "text")
+    store.add_rows(Link, cols, [(sid, "http://a/z.html", "http://a/dead", "a", ""),
+                                (sid, "http://a/b.html", "http://a/dead", "a", "失效链接"),
+                                (sid, "http://a/a.html", "http://a/dead", "a", "旧标题"),
+                                (sid, "http://a/b.html", "http://a/dead", "img", "失效链接"),
+                                (sid, "http://a/a.html", "http://a/ok", "a", "正常"),
+                                (other, "http://a/old.html", "http://a/dead", "a", "上月")])
+    store.add(Target, scan_id=sid, url="http://a/dead", verdict="broken", status=404)
+    store.add(Target, scan_id=sid, url="http://a/ok", verdict="ok", status=200)
+    store.add(Target, scan_id=other, url="http://a/dead", verdict="broken", status=404)
+    [(target, pages, texts)] = store.broken_targets(sid)
+    assert (target.url, target.status) == ("http://a/dead", 404)
+    assert pages == ["http://a/a.html", "http://a/b.html", "http://a/z.html"]
+    assert texts == ["失效链接", "旧标题"]
+    assert store.broken_targets(store.new_scan("s", ["http://a/"], dt.date(2026, 12, 27), {})) == []

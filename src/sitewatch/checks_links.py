@@ -11,7 +11,7 @@ LINK_BROKEN = "link.broken"
 
 def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Finding]:
     out: list[Finding] = []
-    for target, pages in store.broken_targets(scan_id):
+    for target, pages, texts in store.broken_targets(scan_id):
         evidence: dict = {}
         if target.status is not None:
             evidence["status"] = target.status
@@ -23,7 +23,6 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
             evidence["redirects"] = [{"url": u, "status": s} for u, s in target.chain]
             evidence["final_url"] = target.final_url
         evidence["method"] = target.method
-        texts = store.link_texts(scan_id, target.url)
         extra = {"internal": bool(target.internal)}
         if texts:
             extra["link_text"] = texts[0]

@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         create_engine, event, func, insert, select, update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import DatabaseError
 
 from sitewatch.errors import ConfigError
@@ -76,7 +76,7 @@ Link = Table(                                             # one occurrence of a 
     _col("target", Text),
     _col("tag", String(20)),
     _col("text", Text, default=""),
-    Index("ix_links_scan_target", "scan_id", "target"),
+    Index("ix_links_scan", "scan_id"),
 )
 
 Target = Table(                                           # one checked URL and its verdict, once per scan
@@ -197,6 +197,11 @@ def open_engine(db: str | Path) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         metadata.create_all(engine)
+        with engine.begin() as c:     # stores made before 2026-11-28: links were indexed on (scan_id, target)
+            if engine.dialect.has_index(c, "links", "ix_links_scan_target"):
+                c.exec_driver_sql("DROP INDEX ix_links_scan_target")
+            for index in Link.indexes:
+                index.create(c, checkfirst=True)
     except DatabaseError as exc:
         raise ConfigError(f"--db {db}: not a sitewatch database ({exc.orig})") from None
     return engine
@@ -319,21 +324,24 @@ class Store:
         self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------
-    def broken_targets(self, scan_id: int) -> Iterator[tuple[Target, list[str]]]:
-        """Each broken target once, with every page it appears on."""
+    def broken_targets(self, scan_id: int) -> list[tuple[Row, list[str], list[str]]]:
+        """Each broken target, with every page it appears on (sorted) and its non-empty link texts (first seen
+        first): one pass over the scan's links, so the links need no index on their target."""
         self.flush()
+        broken = (Target.c.scan_id == scan_id) & (Target.c.verdict == "broken")
         with self.engine.connect() as c:
-            targets = c.execute(select(Target).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
-                                .order_by(Target.c.url)).all()
-            for t in targets:
-                pages = c.execute(select(Link.c.page_url).where(Link.c.scan_id == scan_id, Link.c.target == t.url)
-                                  .distinct().order_by(Link.c.page_url)).scalars().all()
-                yield t, list(pages)
-
-    def link_texts(self, scan_id: int, target: str) -> list[str]:
-        with self.engine.connect() as c:
-            return [t for t in c.execute(select(Link.c.text).where(Link.c.scan_id == scan_id, Link.c.target == target)
-                                         .distinct()).scalars() if t]
+            targets = c.execute(select(Target).where(broken).order_by(Target.c.url)).all()
+            pages: dict[str, set[str]] = {t.url: set() for t in targets}
+            texts: dict[str, dict[str, None]] = {t.url: {} for t in targets}
+            if targets:
+                occurrences = (select(Link.c.target, Link.c.page_url, Link.c.text)
+                               .where(Link.c.scan_id == scan_id, Link.c.target.in_(select(Target.c.url).where(broken)))
+                               .order_by(Link.c.id))
+                for target, page, text in c.execute(occurrences):
+                    pages[target].add(page)
+                    if text:
+                        texts[target].setdefault(text)
+        return [(t, sorted(pages[t.url]), list(texts[t.url])) for t in targets]
 
     def save_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
         rows = [dict(scan_id=scan_id, rule=f.rule, severity=f.severity, url=f.url, fingerprint=f.fingerprint,
