@@ -107,6 +107,9 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
         assert proc.poll() is None, "the scan finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
+        status = sitewatch("status", "--db", db)
+        out, _ = status.communicate(timeout=30)
+        assert status.returncode == 0 and f"its process ({proc.pid}) has ended" in out
         with sqlite3.connect(db) as c:
             assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             status, = c.execute("select status from scans").fetchone()
@@ -166,3 +169,14 @@ def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
     with store.engine.connect() as c:
         assert c.exec_driver_sql("select count(*) from frontier").scalar() == 0
         assert c.exec_driver_sql("select count(*) from pages").scalar() == base.stats.pages
+
+
+def test_resume_refuses_a_scan_whose_process_is_alive(tmp_path):
+    db = str(tmp_path / "live.db")
+    store = Store(db)
+    scan_id = store.new_scan("portal", ["http://127.0.0.1:9/"], AS_OF, {})      # run by this (living) process
+    assert store.scan(scan_id).runner_state() == "alive"
+    res = sitewatch("scan", "--resume", "--db", db, "-q")
+    _, err = res.communicate(timeout=30)
+    assert res.returncode == 2 and f"scan {scan_id} is still running (process {os.getpid()})" in err
+    assert store.scan(scan_id).status == "running"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import sitewatch.scheduler as sched_mod
 from loopback import LoopbackSite
@@ -15,7 +19,7 @@ from sitewatch.config import config_from_dict
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.scan import ScanResult, run_scan
 from sitewatch.scheduler import SiteScheduler, job_runs, schedule_settings
-from sitewatch.store import Page, Store
+from sitewatch.store import Page, Scan, Store
 from test_resume import AS_OF, finding_set, portal_routes
 
 UTC = dt.timezone.utc
@@ -213,3 +217,24 @@ def test_a_look_back_prevented_by_a_stop_is_planned_at_the_next_start(db, monkey
         assert job.next_run_time - dt.datetime.now(UTC) > dt.timedelta(days=1)
     finally:
         second.shutdown()
+
+
+def test_a_scan_left_running_by_a_killed_process_is_resumed_one_still_running_is_not(db):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = Store(db)
+    for site, pid in (("a", dead.pid), ("b", os.getpid())):
+        scan_id = store.new_scan(site, ["http://127.0.0.1:9/"], dt.date(2026, 11, 27), {})
+        with store.engine.begin() as c:
+            c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+                stats={"runner": {"host": socket.gethostname(), "pid": pid}}))
+    assert [s.runner_state() for s in store.scans(kind=None)] == ["gone", "alive"]
+    calls: list = []
+    s = SiteScheduler(db, [site_cfg("a"), site_cfg("b")], actions=counting_actions(calls))
+    s.start()
+    try:
+        assert wait_for(lambda: ("a", "resume") in calls)
+        time.sleep(0.5)
+        assert ("b", "resume") not in calls
+    finally:
+        s.shutdown()

@@ -25,7 +25,7 @@ from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.extract import parse_html
 from sitewatch.scan import ScanResult, build_crawler, run_checks, site_rules
-from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
+from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
 
 log = logging.getLogger("sitewatch.resume")
 
@@ -99,7 +99,8 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
     crawler.seed(frontier, seen)
     with store.engine.begin() as c:
-        c.execute(update(Scan).where(Scan.c.id == scan_id).values(status="running", finished_at=None))
+        c.execute(update(Scan).where(Scan.c.id == scan_id).values(status="running", finished_at=None,
+                                                                  stats={**(scan.stats or {}), "runner": runner()}))
     log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler._queue.qsize())
     return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
 
@@ -235,7 +236,7 @@ def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> 
                "links": store.count(Link, scan_id), "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
     out = now.to_json()
     for key, value in before.items():
-        if key in counted or key == "pages_per_second":
+        if key in counted or key in ("pages_per_second", "runner"):
             continue
         if isinstance(value, bool) or isinstance(out.get(key), bool):
             out[key] = bool(value) or bool(out.get(key))

@@ -482,7 +482,7 @@ class SiteScheduler:
             if scan is None:
                 continue
             owned = any(r.site == site and r.kind in SCAN_JOBS and r.started_at <= scan.started_at for r in dead)
-            if scan.status == "running" and not owned:
+            if scan.status == "running" and not owned and scan.runner_state() != "gone":
                 log.warning("scan %d of %s is marked running by another process; not resuming it", scan.id, site)
                 continue
             log.info("scan %d of %s was %s: resuming it", scan.id, site, scan.status)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -169,7 +171,27 @@ class ScanRecord:
     started_at: dt.datetime
     finished_at: dt.datetime | None
     config: dict
-    stats: dict
+    stats: dict          # while running: {"runner": {"host", "pid"}} of the process that runs it
+
+    def runner_state(self) -> str:
+        """For a scan marked running: "alive" when the process that runs it is alive on this host, "gone" when it
+        has ended there (killed, or the machine restarted: only a resume will finish the scan), else "unknown"
+        (another host, or a store written before runners were recorded)."""
+        runner = (self.stats or {}).get("runner") or {}
+        if self.status != "running" or runner.get("host") != socket.gethostname() or not runner.get("pid"):
+            return "unknown"
+        try:
+            os.kill(int(runner["pid"]), 0)
+        except ProcessLookupError:
+            return "gone"
+        except OSError:                     # EPERM: alive, another user's
+            pass
+        return "alive"
+
+
+def runner() -> dict[str, Any]:
+    """This process, as recorded in a running scan's stats."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -269,7 +291,7 @@ class Store:
         with self.engine.begin() as c:
             return c.execute(insert(Scan).values(site=site, start_urls=start_urls, as_of=as_of, kind=kind,
                                                  status="running", started_at=dt.datetime.now(),
-                                                 config=config, stats={})).inserted_primary_key[0]
+                                                 config=config, stats={"runner": runner()})).inserted_primary_key[0]
 
     def finish_scan(self, scan_id: int, status: str, stats: dict) -> None:
         self.flush()

@@ -128,6 +128,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"scan --resume: no scan with id {args.resume} in the store")
     if scan.status == "completed":
         raise UsageError(f"scan --resume: scan {scan.id} is already completed")
+    if scan.status == "running" and scan.runner_state() == "alive":
+        raise UsageError(f"scan --resume: scan {scan.id} is still running (process {scan.stats['runner']['pid']}); "
+                         "stop it first (Ctrl-C or kill -INT: it checkpoints) or let it finish")
     if scan.status == "running":
         print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
     cfg = cfg or config_from_scan(scan)

@@ -78,6 +78,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 verdicts = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
                                           .group_by(Target.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
+            if s.status == "running" and s.runner_state() == "gone":
+                print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
+                      f"sitewatch scan --resume {s.id}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
         else:
