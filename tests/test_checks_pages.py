@@ -21,7 +21,7 @@ from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import Crawler
 from sitewatch.errors import ConfigError
 from sitewatch.extract import parse_html
-from sitewatch.pagechecks.interaction import weekdays_between
+from sitewatch.workdays import working_days_between
 from sitewatch.pagechecks.security import hiding_reason
 from sitewatch.rules import load_rules
 from sitewatch.store import Store
@@ -204,18 +204,31 @@ def test_recent_or_old_answered_messages_are_compliant(tmp_path):
     assert of(findings, "interaction.unanswered") == [] and of(findings, "interaction.slow_reply") == []
 
 
-def test_slow_reply_counts_weekdays(tmp_path):
+def test_slow_reply_counts_working_days_of_the_official_calendar(tmp_path):
     table = ("<table><tr><th>标题</th><th>提问时间</th><th>答复时间</th></tr>"
              "<tr><td><a href='/hdjl/s1.html'>慢</a></td><td>2026-11-02</td><td>2026-11-10</td></tr>"   # Mon -> Tue+1w
              "<tr><td><a href='/hdjl/s2.html'>快</a></td><td>2026-11-06</td><td>2026-11-13</td></tr>"   # Fri -> Fri
+             "<tr><td><a href='/hdjl/s3.html'>国庆</a></td><td>2026-09-30</td><td>2026-10-09</td></tr>"  # 7 weekdays, 2 worked
              "</table>")
     findings, base, _ = crawl(tmp_path, base_site(**{"/hdjl/": gov_page("咨询留言", table)}))
     [f] = of(findings, "interaction.slow_reply")
     assert f.url == base + "/hdjl/s1.html" and f.severity == "warn"
     assert f.evidence["working_days"] == 6 and f.evidence["max_working_days"] == 5
-    assert "未计节假日" in f.message
-    assert weekdays_between(dt.date(2026, 11, 6), dt.date(2026, 11, 13)) == 5
-    assert weekdays_between(dt.date(2026, 11, 7), dt.date(2026, 11, 9)) == 1
+    assert "按国务院节假日安排计" in f.message and f.evidence["calendar"] == "State Council holiday arrangement"
+    assert working_days_between(dt.date(2026, 11, 6), dt.date(2026, 11, 13)) == (5, [])
+    assert working_days_between(dt.date(2026, 11, 7), dt.date(2026, 11, 9)) == (1, [])
+    assert working_days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 9)) == (2, [])     # 国庆/中秋 off
+    assert working_days_between(dt.date(2026, 9, 19), dt.date(2026, 9, 20)) == (1, [])     # a Sunday worked (调休)
+
+
+def test_a_year_without_a_known_holiday_arrangement_is_counted_monday_to_friday_and_said_so(tmp_path):
+    table = ("<table><tr><th>标题</th><th>提问时间</th><th>答复时间</th></tr>"
+             "<tr><td><a href='/hdjl/s1.html'>跨年</a></td><td>2026-12-28</td><td>2027-01-06</td></tr>"
+             "</table>")
+    findings, _, _ = crawl(tmp_path, base_site(**{"/hdjl/": gov_page("咨询留言", table)}), as_of=dt.date(2027, 1, 20))
+    [f] = of(findings, "interaction.slow_reply")
+    assert f.evidence["working_days"] == 7                    # 12-29..31 on the official calendar, 2027-01-01..06 Mon-Fri: 3 + 4
+    assert "2027年节假日安排未知，按周一至周五计" in f.message and "2027" in f.evidence["calendar"]
 
 
 # -- V5 服务不实用 ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sitewatch.dates import parse_date
 from sitewatch.models import Finding
 from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash
 from sitewatch.rules import RuleSet
+from sitewatch.workdays import working_days_between
 
 NO_CHANNEL = "interaction.no_channel"
 UNANSWERED = "interaction.unanswered"
@@ -38,16 +39,6 @@ class Message:
     @property
     def key(self) -> str:
         return self.url if self.url != self.page else f"{self.page}#{self.title}#{self.asked}"
-
-
-def weekdays_between(start: dt.date, end: dt.date) -> int:
-    """Monday-to-Friday days after ``start`` up to and including ``end`` (no holiday calendar)."""
-    days = (end - start).days
-    if days <= 0:
-        return 0
-    weeks, rest = divmod(days, 7)
-    first = start.weekday()
-    return weeks * 5 + sum(1 for i in range(1, rest + 1) if (first + i) % 7 < 5)
 
 
 class Interaction(Check):
@@ -220,15 +211,19 @@ class Interaction(Check):
                               "status": m.status, "days": days, "max_days": max_days},
                     extra={"item": f"{m.title}@{m.asked.isoformat()}"}))
             elif slow_on and m.replied and m.replied >= as_of - slow_window:
-                wd = weekdays_between(m.asked, m.replied)
+                wd, guessed = working_days_between(m.asked, m.replied)
                 if wd > max_wd:
+                    how = ("按国务院节假日安排计" if not guessed else
+                           f"{'、'.join(map(str, guessed))}年节假日安排未知，按周一至周五计")
                     out.append(Finding(
                         rule=SLOW, severity=rs.severity(SLOW), url=m.url, found_on=[m.page],
                         message=f"留言“{m.title}”{m.asked}提交，{m.replied}回复，用时{wd}个工作日"
-                                f"（阈值：{max_wd}个工作日；按周一至周五计，未计节假日）",
+                                f"（阈值：{max_wd}个工作日；{how}）",
                         evidence={"asked": m.asked.isoformat(), "replied": m.replied.isoformat(),
                                   "working_days": wd, "max_working_days": max_wd,
-                                  "calendar": "weekdays (Mon-Fri), no holiday calendar"},
+                                  "calendar": "State Council holiday arrangement" if not guessed else
+                                              f"Monday to Friday in {', '.join(map(str, guessed))} (no holiday "
+                                              "arrangement known)"},
                         extra={"item": f"{m.title}@{m.asked.isoformat()}"}))
         return out
 
