@@ -1,7 +1,9 @@
 """The store: scans, pages, links, checked targets, list items and findings, in SQLAlchemy 2 (SQLite by default).
 
 The store is the seam between the pipeline's steps: the crawl writes as it goes, checks read pages and
-list items and write findings, reports and look-backs read findings without re-crawling.
+list items and write findings, reports and look-backs read findings without re-crawling. The tables are
+SQLAlchemy Core ``Table``s named like their rows (``Page.c.url``); the ORM is not used (its import alone was
+~10% of a scan's peak memory).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
 
 DEFAULT_DB = "sitewatch.db"
-SCHEMA_VERSION = 1
 
 
 metadata = MetaData()
