@@ -416,7 +416,8 @@ def test_plain_requests_are_byte_for_byte_what_httpx_would_send():
     plain = ["http://www.zs.gov.cn/", "http://www.zs.gov.cn", "https://www.zs.gov.cn:443/a/b.html",
              "http://127.0.0.1:8080/xqbsc/tzgg/index_1.html", "http://a.gov.cn:80/?q=1&b=%E4%B8%AD",
              "http://a.gov.cn/x;jsessionid=1/y.jsp?a=b/c?d", "http://xn--fiq228c.gov.cn/%7Euser/a_b-c.~d",
-             "http://a.gov.cn/col/col123/index.html?uid=4&pageNum=2", "https://a.gov.cn:8443/$!'()*+,=:@/"]
+             "http://a.gov.cn/col/col123/index.html?uid=4&pageNum=2", "https://a.gov.cn:8443/$!'()*+,=:@/",
+             "http://a.gov.cn:080//x//y?", "http://a.gov.cn/%e4%b8%ad?q=%E4"]
     for method in ("GET", "HEAD"):
         for url in plain:
             request = httpx.Request(method, url, headers=client.headers)
@@ -426,7 +427,7 @@ def test_plain_requests_are_byte_for_byte_what_httpx_would_send():
                               request.url.port or (443 if url.startswith("https") else 80)), url
     odd = ["http://user:pw@a.gov.cn/", "http://[::1]:8080/", "http://中山.gov.cn/", "http://a.gov.cn/a b",
            "http://a.gov.cn/a/../b", "http://a.gov.cn/./b", "http://a.gov.cn/100%", "http://a.gov.cn/{x}",
-           "http://a.gov.cn/a#f", "http://A.gov.cn/", "http://a.gov.cn:99999/", "ftp://a.gov.cn/",
+           "http://a.gov.cn/a#f", "http://A.gov.cn/", "http://a.gov.cn:99999/", "http://a.gov.cn:0/", "ftp://a.gov.cn/",
            "http://a.gov.cn/a\r\nX-Evil: 1"]
     for url in odd:
         assert plain_request("GET", url, lines) is None, url

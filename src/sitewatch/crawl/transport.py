@@ -221,7 +221,7 @@ def plain_request(method: str, url: str, header_lines: bytes) -> tuple[Origin, b
     scheme, host, port, path, query = m.groups()
     default = 443 if scheme == "https" else 80
     port_no = int(port) if port else default
-    if port_no > 65535:
+    if not 0 < port_no <= 65535:
         return None
     netloc = host if port_no == default else f"{host}:{port_no}"
     data = f"{method} {path or '/'}{query or ''} HTTP/1.1\r\nHost: {netloc}\r\n".encode("ascii") + header_lines + b"\r\n"
