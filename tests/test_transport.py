@@ -433,6 +433,26 @@ def test_plain_requests_are_byte_for_byte_what_httpx_would_send():
         assert plain_request("GET", url, lines) is None, url
 
 
+def test_plain_requests_carry_the_cookies_httpx_would_send():
+    from sitewatch.crawl.fetch import Fetcher
+    from sitewatch.crawl.transport import _request_bytes, plain_request
+
+    fetcher = Fetcher(Politeness(obey_robots=False))
+    client = fetcher._client
+    client.cookies.set("acw_tc", "0bc1f2e3a4", domain="www.zs.gov.cn", path="/")
+    client.cookies.set("JSESSIONID", "AB12CD", domain="www.zs.gov.cn", path="/xqbsc/")
+    client.cookies.set("other", "1", domain="www.gd.gov.cn")
+    for url in ("http://www.zs.gov.cn/", "http://www.zs.gov.cn/xqbsc/a.html", "http://www.gd.gov.cn/x",
+                "http://www.example.gov.cn/"):
+        request = httpx.Request("GET", url, headers=client.headers)
+        client.cookies.set_cookie_header(request)
+        lines = fetcher._with_cookie("GET", url)
+        assert plain_request("GET", url, lines)[1] == _request_bytes(request, b""), url
+    assert b"JSESSIONID=AB12CD; acw_tc=0bc1f2e3a4" in fetcher._with_cookie("GET", "http://www.zs.gov.cn/xqbsc/")
+    client.cookies.set("odd", "值", domain="www.zs.gov.cn")
+    assert fetcher._with_cookie("GET", "http://www.zs.gov.cn/") is None       # httpx decides (it refuses non-ASCII)
+
+
 def test_a_content_length_repeated_with_one_value_is_accepted_as_by_browsers(serve):
     def handler(conn, head, nth):
         if b" /twice " in head:
