@@ -5,9 +5,10 @@ parsing the page: it polls every pooled socket on each request and takes anyio l
 every step. A crawler needs none of that: the politeness limiter already bounds the connections per host, so this
 transport keeps a plain stack of idle keep-alive connections per origin and checks one only when it is reused.
 The request head is written directly from the httpx request, or, for the crawler's plain normalised URLs, from
-the URL string (``plain_request``: byte for byte the same, without httpx's URL parser, ~60 µs a request); responses
-are parsed by llhttp through httptools' callbacks, a fraction of the CPU of a pure-Python parser such as h11. llhttp knows nothing of the request, so the
-end of a HEAD response (its head) and of a body delimited by the server closing the connection are decided here.
+the URL string (``plain_request``: byte for byte the same, without httpx's URL parser, ~60 µs a request).
+Responses are parsed by llhttp through httptools' callbacks, a fraction of the CPU of a pure-Python parser such
+as h11. llhttp knows nothing of the request, so the end of a HEAD response (its head) and of a body delimited by
+the server closing the connection are decided here.
 Everything above the socket (request building, headers, content decoding) stays httpx's; proxies configured in
 the environment are still served by httpx's own transports (``trust_env``).
 """
