@@ -238,3 +238,32 @@ def test_a_scan_left_running_by_a_killed_process_is_resumed_one_still_running_is
         assert ("b", "resume") not in calls
     finally:
         s.shutdown()
+
+
+def links_runs_done(store: Store) -> int:
+    with store.engine.connect() as c:
+        return len(c.execute(select(job_runs.c.id).where(job_runs.c.job_id == "portal:links",
+                                                         job_runs.c.status == "ok")).all())
+
+
+def test_keep_scans_prunes_the_details_of_older_scans_after_each_link_scan(tmp_path):
+    db = str(tmp_path / "s.db")
+    with LoopbackSite(portal_routes(sections=2, articles=5)) as site:
+        cfg = site_cfg("portal", site.url("/"), concurrency=4, keep_scans=2, link_scan="0 3 * * 6", monthly=False)
+        store = Store(db)
+        for round_ in range(1, 4):
+            s = SiteScheduler(db, [cfg])
+            s.start(["links"])
+            try:
+                assert wait_for(lambda: links_runs_done(store) == round_, 30)
+            finally:
+                s.shutdown()
+    scans = store.scans("portal", kind=None)
+    assert [x.kind for x in scans] == ["links"] * 3
+    assert "details_pruned" in scans[0].stats and store.count(Page, scans[0].id) == 0
+    assert all("details_pruned" not in x.stats and store.count(Page, x.id) > 0 for x in scans[1:])
+    with store.engine.connect() as c:
+        details = [r.detail for r in c.execute(select(job_runs.c.detail).order_by(job_runs.c.id))]
+    assert details[-1].endswith("details of 1 older scan(s) pruned") and "pruned" not in details[0]
+    with pytest.raises(ConfigError, match="keep_scans"):
+        schedule_settings(site_cfg("a", keep_scans=-1))

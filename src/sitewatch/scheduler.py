@@ -70,6 +70,7 @@ class ScheduleSettings:
     monthly: str = "0 2 1 * *"
     lookback_days: int = 15
     report_dir: str = "sitewatch-out"
+    keep_scans: int = 0          # completed scans that keep their details after each scan job; 0 = all
 
     @property
     def tz(self) -> ZoneInfo:
@@ -79,7 +80,7 @@ class ScheduleSettings:
 _KINDS: dict[str, type | tuple[type, ...]] = {
     "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
     "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
-    "lookback_days": int, "report_dir": str,
+    "lookback_days": int, "report_dir": str, "keep_scans": int,
 }
 
 
@@ -100,9 +101,10 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
         s.tz
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {s.timezone!r}") from None
-    if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0:
+    if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0 \
+            or s.keep_scans < 0:
         raise ConfigError(f"{where}: probe_every_minutes and probe_timeout must be > 0, "
-                          "probe_jitter_seconds and lookback_days >= 0")
+                          "probe_jitter_seconds, lookback_days and keep_scans >= 0")
     for key in ("link_scan", "monthly"):
         expr = getattr(s, key)
         if expr:
@@ -240,7 +242,9 @@ def do_link_scan(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
     with site_lock(rt, site, wait=False) as held:
         if not held:
             return "skipped", "another scan of this site is running", None
-        return _scan_outcome(start_scan(rt.sites[site], Store(rt.db), kind="links", stop=rt.stop))
+        store = Store(rt.db)
+        status, detail, scan_id = _scan_outcome(start_scan(rt.sites[site], store, kind="links", stop=rt.stop))
+        return status, detail + (_prune_old(rt, site, store) if status == "ok" else ""), scan_id
 
 
 def do_monthly(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
@@ -300,7 +304,18 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
         else:
             when = plan_lookback(rt.scheduler, site, scan_id, dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
             notes.append(f"look-back on {when:%Y-%m-%d %H:%M}")
-    return ", ".join(notes)
+    return ", ".join(notes) + _prune_old(rt, site, store)
+
+
+def _prune_old(rt: Runtime, site: str, store: Store) -> str:
+    """``keep_scans``: delete the detail rows of the site's older scans (findings stay); a note for the job log."""
+    keep = rt.settings[site].keep_scans
+    if not keep:
+        return ""
+    from sitewatch.prune import prune
+
+    pruned = prune(store, keep, site).scans
+    return f", details of {len(pruned)} older scan(s) pruned" if pruned else ""
 
 
 def plan_lookback(scheduler: BackgroundScheduler, site: str, scan_id: int, when: dt.datetime) -> dt.datetime:

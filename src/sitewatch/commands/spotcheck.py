@@ -21,12 +21,17 @@ def register(sub) -> None:
 
 
 def cmd_spotcheck(args: argparse.Namespace) -> int:
+    from sitewatch.prune import PRUNED
     from sitewatch.spotcheck import sample, write_spotcheck
 
     if args.sample < 0 or (args.pages is not None and args.pages < 0):
         raise UsageError("spotcheck: --sample and --pages must be 0 or more")
     store = open_store(args.db, "spotcheck")
     scan = select_scan(store, args.scan, None, "spotcheck")
+    pruned = (scan.stats or {}).get(PRUNED)
+    if pruned and args.pages != 0:
+        raise UsageError(f"spotcheck: the pages of scan {scan.id} were deleted by `sitewatch prune` on {pruned}; "
+                         "sample a later scan, or pass --pages 0")
     rows = sample(store, scan, args.sample, args.seed, args.pages)
     paths = write_spotcheck(store, scan, rows, args.seed, Path(args.out))
     kinds = [r["kind"] for r in rows]
