@@ -39,8 +39,8 @@ def prune(store: Store, keep: int, site: str | None = None, dry_run: bool = Fals
         return result
     store.flush()
     today = dt.date.today().isoformat()
-    with store.engine.begin() as c:            # one transaction: a scan is pruned whole or not at all
-        for s in old:
+    for s in old:       # a transaction per scan: pruned whole or not at all, and a scan running meanwhile waits
+        with store.engine.begin() as c:       # for one scan's delete only (well within its busy timeout)
             for table in DETAIL_TABLES:
                 c.execute(delete(table).where(table.c.scan_id == s.id))
             c.execute(update(Scan).where(Scan.c.id == s.id).values(stats={**(s.stats or {}), PRUNED: today}))
