@@ -105,9 +105,9 @@ class PageView:
         body = self.doc.find("body")
         if body is None:
             return
-        boilerplate = [el for el in body.iter(etree.Element)
-                       if el.tag in _BOILERPLATE_TAGS or _marked(el, _BOILERPLATE_CLASS)]
-        for el in boilerplate:
+        boilerplate = set(body.iter(*_BOILERPLATE_TAGS))
+        boilerplate.update(value.getparent() for value in _CLASS_AND_ID(body) if _BOILERPLATE_CLASS.search(value))
+        for el in boilerplate:          # the order does not matter: the same blocks leave the tree
             el.drop_tree()
         self.main_text = squash(_visible_text(body))
         self.main_links = sum(1 for a in body.iter("a") if a.get("href"))
@@ -116,6 +116,8 @@ class PageView:
 
 
 _TEXT_NODES = etree.XPath("descendant::text()", smart_strings=False)
+# class and id values (each knows its element): lxml makes a Python object only for these, not for every element
+_CLASS_AND_ID = etree.XPath("descendant-or-self::*/@class | descendant-or-self::*/@id")
 
 
 def _visible_text(el: lxml.html.HtmlElement) -> str:
