@@ -68,7 +68,8 @@ def test_spotcheck_of_a_pruned_scan_says_so_and_prune_refuses_bad_input(tmp_path
     assert f"pages of scan {ids[0]} were deleted by `sitewatch prune`" in capsys.readouterr().err
     assert main(["spotcheck", "--db", db, "--scan", str(ids[0]), "--sample", "2", "--seed", "1", "--pages", "0",
                  "--out", str(tmp_path / "o")]) == 0
-    for argv in (["prune", "--db", db, "--keep", "0"], ["prune", "--db", str(tmp_path / "none.db")]):
+    for argv in (["prune", "--db", db, "--keep", "0"], ["prune", "--db", str(tmp_path / "none.db")],
+                 ["prune", "--db", db, "--site", "东区"]):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("sitewatch: error: prune:") and err.count("\n") == 1
