@@ -215,7 +215,7 @@ def open_engine(db: str | Path) -> Engine:
         if path.parent and not path.parent.exists():
             raise ConfigError(f"--db {db}: folder {path.parent} does not exist")
         url = f"sqlite:///{path}"
-    engine = create_engine(url, json_serializer=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+    engine = create_engine(url, json_serializer=_json)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:

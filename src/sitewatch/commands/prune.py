@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sitewatch.commands.report import open_store
 from sitewatch.errors import UsageError
+from sitewatch.store import DEFAULT_DB
 
 DEFAULT_KEEP = 6
 
@@ -40,7 +41,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
               f"scans, findings, columns and list items stay")
     else:
         print(f"sitewatch: prune: nothing to delete (every site has at most {args.keep} completed scans with details)")
-    path = None if "://" in (args.db or "") else Path(args.db or "sitewatch.db")
+    path = None if "://" in (args.db or "") else Path(args.db or DEFAULT_DB)
     if args.vacuum and not args.dry_run and store.engine.dialect.name == "sqlite":
         with store.engine.connect() as c:      # the write-ahead log folded in first, so the sizes compare
             c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

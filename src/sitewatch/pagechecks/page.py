@@ -135,9 +135,8 @@ def _texts_outside(el: lxml.html.HtmlElement):
     if el.text and el.tag not in _NO_TEXT:
         yield el.text
     for child in el:
-        if not (isinstance(child.tag, str) and child.tag in _NO_TEXT):
-            if isinstance(child.tag, str):
-                yield from _texts_outside(child)
+        if isinstance(child.tag, str) and child.tag not in _NO_TEXT:
+            yield from _texts_outside(child)
         if child.tail:
             yield child.tail
 

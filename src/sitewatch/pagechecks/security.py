@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -16,6 +16,7 @@ from sitewatch.memo import memo
 from sitewatch.models import Finding, normalise_for_fingerprint
 from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
 from sitewatch.rules import Rule, RuleSet
+from sitewatch.urls import join
 
 MISSTATEMENT = "security.misstatement"
 HIDDEN_LINK = "security.hidden_link"
@@ -161,7 +162,8 @@ class HiddenLinks(Check):
             href = (a.get("href") or "").strip()
             if "//" not in href[:8]:
                 continue
-            host = _host(href) if href.startswith(("http://", "https://", "//")) else _host(urljoin(base, href))
+            url = join(base, href)
+            host = _host(url)
             if not host or not self._foreign(host):
                 continue
             if sheet is None:
@@ -179,7 +181,7 @@ class HiddenLinks(Check):
                 self.counts[view.url] = self.counts.get(view.url, 0) + 1
                 found = self.pages.setdefault(view.url, [])
                 if len(found) < self.max_links:
-                    found.append({"href": urljoin(base, href), "text": " ".join(a.text_content().split())[:80],
+                    found.append({"href": url, "text": " ".join(a.text_content().split())[:80],
                                   "hidden_by": reason})
 
     def _hidden(self, el: lxml.html.HtmlElement, sheet: dict[str, str]) -> str | None:
