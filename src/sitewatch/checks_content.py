@@ -49,6 +49,12 @@ class ColumnData:
     unit: str | None = None
     category: str | None = None  # pinned by the site config; otherwise classified from the name
     max_age_days: int | None = None  # per-column window from the site config; overrides the category's
+    total: int | None = None      # items the list announces (recordCount, post_count); more than ``items`` = read in part
+
+    @property
+    def partial(self) -> bool:
+        """The crawl read fewer items than the list announces (the rest are behind an API or a cut bound)."""
+        return self.total is not None and self.total > len(self.items)
 
 
 def last_update(items: Iterable[ListItem]) -> dt.date | None:
@@ -79,6 +85,8 @@ def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSe
     findings: list[Finding] = []
     categories = ruleset.categories()
     for col in columns:
+        if not col.items and col.partial and not col.empty_marker:
+            continue                 # the list announces items none of which could be read: not measured, not blank
         if not col.items or col.empty_marker:
             if ruleset.enabled(COLUMN_BLANK):
                 findings.append(_blank_finding(col, ruleset))
@@ -117,6 +125,8 @@ def _stale_finding(col: ColumnData, rule_id: str, category: str | None, window: 
         message = (f"栏目“{col.name}”最近更新 {newest}，超过 {window} 天未更新"
                    f"（已 {age} 天，监测日 {as_of}）")
     newest_item = max((i for i in col.items if i.date is not None), key=lambda i: i.date, default=None)
+    if col.partial:
+        message += f"；该栏目列表共 {col.total} 条，本次读取 {len(col.items)} 条"
     return Finding(
         rule=rule_id,
         severity=ruleset.severity(rule_id),
@@ -131,6 +141,7 @@ def _stale_finding(col: ColumnData, rule_id: str, category: str | None, window: 
             if newest_item else None,
             "column_key": col.key,
             "unit": col.unit,
+            **({"items_total": col.total, "partial": True} if col.partial else {}),
         },
         extra={"column": col.name, "last_update": _iso(newest), "max_age_days": window, "category": category},
     )

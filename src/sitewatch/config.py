@@ -14,7 +14,7 @@ from sitewatch.crawl.politeness import DEFAULT_CONCURRENCY, DEFAULT_RATE
 from sitewatch.errors import ConfigError
 from sitewatch.urls import normalize
 
-DEFAULT_MAX_PAGES = 20000
+DEFAULT_MAX_PAGES = 100_000     # a real 镇街 site has up to ~50,000 pages: crawl it whole by default
 DEFAULT_MAX_DEPTH = 30
 
 

@@ -24,7 +24,8 @@ from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.extract import parse_html
-from sitewatch.scan import ScanResult, build_crawler, run_checks, site_rules
+from sitewatch.crawl.coverage import Coverage
+from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
 
 log = logging.getLogger("sitewatch.resume")
@@ -208,6 +209,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
         log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
         return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
     findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
+    stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
     store.save_findings(scan_id, findings)
     stats.pop("checkpoint_page_id", None)
     with store.engine.begin() as c:
@@ -235,8 +237,9 @@ def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> 
     counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),
                "links": store.count(Link, scan_id), "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
     out = now.to_json()
+    out["coverage"] = Coverage(now.coverage).merged(Coverage(before.get("coverage"))).to_json()
     for key, value in before.items():
-        if key in counted or key in ("pages_per_second", "runner"):
+        if key in counted or key in ("pages_per_second", "runner", "coverage"):
             continue
         if isinstance(value, bool) or isinstance(out.get(key), bool):
             out[key] = bool(value) or bool(out.get(key))

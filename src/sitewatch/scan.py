@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sitewatch.checks_links import link_findings
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
+from sitewatch.crawl.coverage import Coverage, coverage_document
 from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
 from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollector
@@ -148,8 +149,25 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
         columns.append(ColumnData(key=col.key, name=col.name, url=col.url, items=items,
                                   empty_marker=col.empty_marker and not items, unit=cfg.unit_for(col.name),
                                   category=pin.category if pin else None,
-                                  max_age_days=pin.max_age_days if pin else None))
+                                  max_age_days=pin.max_age_days if pin else None, total=col.total))
     return columns, homepage, articles
+
+
+def list_window_cuts(store: Store, scan_id: int) -> Coverage:
+    """Columns whose list announces more items than the crawl read (a static window of an API-driven list, list
+    pages cut by a bound): the ledger's ``list_window`` entries, one example per column."""
+    out = Coverage()
+    with store.engine.connect() as c:
+        read = dict(c.execute(select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
+                              .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
+        for key, name, url, total in c.execute(select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url,
+                                                      ColumnRow.c.total).where(ColumnRow.c.scan_id == scan_id,
+                                                                               ColumnRow.c.total.is_not(None))
+                                               .order_by(ColumnRow.c.id)):
+            n = read.get(key, 0)
+            if total > n:
+                out.cut("list_window", f"{name or url}: {n}/{total} {url}", total - n)
+    return out
 
 
 def _attachments(own: list | None, page: list[tuple] | None) -> Sequence[tuple]:
@@ -181,6 +199,7 @@ def findings_document(store: Store, scan_id: int) -> dict:
             "finished_at": scan.finished_at.isoformat(timespec="seconds") if scan.finished_at else None,
             **{k: stats.get(k) for k in ("pages", "checked", "links", "broken", "requests", "seconds",
                                          "pages_per_second", "skipped_robots", "traps", "limited")},
+            "coverage": coverage_document(stats),
         },
         "summary": dict(sorted(Counter(f.rule for f in findings).items())),
         "findings": [f.to_json() for f in findings],

@@ -199,13 +199,66 @@ class Scope:
         return any(x.search(url) for x in self.excludes)
 
 
-class TrapGuard:
-    """Bounds crawler traps: repeating path segments, deep paths, endless query variants of one path."""
+# A column's next list pages: TRS/JCMS index_1.html, 成都 column-index-2.shtml, list_3.htm; a bare 2.html only under a
+# pager's link text; or a page-number query parameter (Hanweb pageNum, JSP cur_page, page, pageIndex ...).
+_PAGED_FILE = re.compile(r"^(?:index|default|list|more|column-index)[_-]\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
+_NUMBERED_FILE = re.compile(r"^\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
+_PAGER_TEXT = re.compile(r"^\s*(?:下一?页|上一?页|后页|前页|尾页|末页|最后一页|首页|第一页|next|prev(?:ious)?|last|first|"
+                         r"[>»›<«‹]{1,2}|\[?\d{1,5}\]?)\s*$", re.I)
+_PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_num cur_page curpage currentpage "
+                         "current_page pn pageid".split())
 
-    def __init__(self, max_query_variants: int = 50, max_segment_repeats: int = 2, max_path_depth: int = 16):
+
+def _page_param(query: str) -> tuple[str, str] | None:
+    """(the query without its page-number parameter, the parameter's name) when it has one, else None."""
+    parts = query.split("&")
+    for i, p in enumerate(parts):
+        name, _, value = p.partition("=")
+        if name.lower() in _PAGE_PARAMS and value.isdigit():
+            return "&".join(parts[:i] + parts[i + 1:]), name
+    return None
+
+
+def is_pagination(page_url: str, target: str, text: str = "") -> bool:
+    """True when ``target`` is another list page of the list ``page_url`` shows (下一页, index_N, ?page=N).
+
+    Following such a link does not take the crawl one click deeper: a column's tail is as close to the homepage
+    as its first page. Only pages of the same folder (or the same path with another page number) count.
+    """
+    a, b = urlsplit(page_url), urlsplit(target)
+    if a.netloc != b.netloc or a.scheme != b.scheme:
+        return False
+    if a.path == b.path:                                   # the same list, another page number in the query
+        pb = _page_param(b.query)
+        pa = _page_param(a.query)
+        return pb is not None and (pa[0] if pa else a.query) == pb[0]
+    folder_a, _, name_a = a.path.rpartition("/")
+    folder_b, _, name_b = b.path.rpartition("/")
+    if folder_a != folder_b or b.query:
+        return False
+    if _PAGED_FILE.match(name_b):
+        return True
+    pager = bool(_PAGER_TEXT.match(text)) if text else False
+    if _NUMBERED_FILE.match(name_b):
+        return pager
+    if not name_b or name_b.lower().startswith(("index.", "default.")):   # back to the first page
+        return bool(_PAGED_FILE.match(name_a) or _NUMBERED_FILE.match(name_a))
+    return False
+
+
+class TrapGuard:
+    """Bounds crawler traps: repeating path segments, deep paths, endless query variants of one path.
+
+    A column's list pages that differ only in a page-number parameter are bounded separately (``max_list_pages``
+    per list), so a long paginated column is not cut at the query-variant bound meant for calendars and filters.
+    """
+
+    def __init__(self, max_query_variants: int = 50, max_segment_repeats: int = 2, max_path_depth: int = 16,
+                 max_list_pages: int = 5000):
         self.max_query_variants = max_query_variants
         self.max_segment_repeats = max_segment_repeats
         self.max_path_depth = max_path_depth
+        self.max_list_pages = max_list_pages
         self._variants: dict[str, int] = defaultdict(int)
 
     def admit(self, url: str) -> str | None:
@@ -220,8 +273,10 @@ class TrapGuard:
             if seen[s] > self.max_segment_repeats:
                 return "repeating_segments"
         if parts.query:
-            key = parts.path
-            if self._variants[key] >= self.max_query_variants:
-                return "query_variants"
+            paged = _page_param(parts.query)
+            key, limit, kind = (parts.path, self.max_query_variants, "query_variants") if paged is None else \
+                (f"{parts.path}?{paged[0]}#{paged[1].lower()}", self.max_list_pages, "list_pages")
+            if self._variants[key] >= limit:
+                return kind
             self._variants[key] += 1
         return None

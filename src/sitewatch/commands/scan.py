@@ -10,6 +10,7 @@ from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.scan import findings_document, write_json
 from sitewatch.store import DEFAULT_DB, Store
+from sitewatch.terminal import safe_text
 from sitewatch.urls import normalize
 
 
@@ -28,8 +29,8 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
     p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
     p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
-    p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 20000)")
-    p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start (default 30)")
+    p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 100000)")
+    p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start; a column's next list pages add no depth (default 30)")
     p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")
     p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
     p.add_argument("--prefix", action="append", metavar="PATH", help="crawl scope path prefix (repeatable; default: the start URL's folder)")
@@ -150,10 +151,14 @@ def print_summary(doc: dict, db: str, json_path: str | None) -> None:
     print(f"sitewatch: scan {s['id']} of {doc['site']} as of {doc['as_of']}: {s['status']}")
     print(f"  {s['pages']} pages crawled, {s['checked']} URLs checked, {s['links']} links, "
           f"{s['requests']} requests in {s['seconds']:.1f} s ({s['pages_per_second'] or 0} pages/s)")
-    if s.get("traps"):
-        print("  crawler traps bounded: " + ", ".join(f"{k} {v}" for k, v in sorted(s["traps"].items())))
-    if s.get("limited"):
-        print("  stopped growing at --max-pages; raise it to crawl more")
+    cov = s.get("coverage") or {}
+    if cov.get("cuts"):
+        print("  NOT COVERED (the scan did not read the whole site):")
+        for kind, cut in cov["cuts"].items():
+            example = f"; e.g. {safe_text(cut['examples'][0])}" if cut.get("examples") else ""
+            print(f"    {kind}: {cut['count']}{example}")
+    elif s["status"] == "completed":
+        print("  coverage: complete (no bound cut the crawl)")
     if doc["summary"]:
         print("  findings: " + ", ".join(f"{rule} {n}" for rule, n in doc["summary"].items()))
     else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sitewatch import memo
 from sitewatch.config import SiteConfig
+from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.render import Renderer, looks_js_only
@@ -18,7 +19,7 @@ from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
 from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
 from sitewatch.store import Link, Page, Store, Target
-from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, normalize
+from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_pagination, normalize
 
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
 WAF_RETRIES = 2
@@ -39,6 +40,7 @@ class CrawlStats:
     hook_errors: int = 0           # pages a list engine or page check could not read
     rendered: int = 0              # pages re-rendered in Chromium ([crawl] render_js, crawl/render.py)
     render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
+    coverage: dict = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
 
     def to_json(self) -> dict:
         d = dict(vars(self))
@@ -65,6 +67,7 @@ class Crawler:
         self.fetcher = Fetcher(self.politeness, timeout=cfg.timeout, retries=cfg.retries,
                                user_agent=cfg.user_agent, verify_tls=cfg.verify_tls)
         self.stats = CrawlStats()
+        self.coverage = Coverage()
         self.progress = progress
         self.page_hooks = page_hooks or []
         self._seen: set[bytes] = set()
@@ -89,17 +92,22 @@ class Crawler:
         if crawl is None:
             crawl = self.scope.in_scope(url)
         if crawl:
-            if is_attachment(url) or depth > self.cfg.max_depth:
+            if is_attachment(url):
                 crawl = False
+            elif depth > self.cfg.max_depth:
+                crawl = False
+                self.coverage.cut("max_depth", url)
             else:
                 trap = self.traps.admit(url)
                 if trap:
                     self.stats.traps[trap] = self.stats.traps.get(trap, 0) + 1
+                    self.coverage.cut("trap", f"{trap}: {url}")
                     crawl = False
-                    if trap != "query_variants":
+                    if trap not in ("query_variants", "list_pages"):
                         return
                 elif self._crawl_budget <= 0:
                     self.stats.limited = True
+                    self.coverage.cut("max_pages", url)
                     crawl = False
                 else:
                     self._crawl_budget -= 1
@@ -129,6 +137,7 @@ class Crawler:
                 ticker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
         finally:
+            self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
             self.stats.seconds = time.monotonic() - started
             await self.fetcher.aclose()
@@ -194,6 +203,8 @@ class Crawler:
             elif crawl and res.error is None and res.status == 200 and res.body and self.scope.in_scope(final):
                 self._follow_resource(final, res, depth)
         self._record_target(url, crawl, res, verdict)
+        if crawl:
+            self._count_cuts(url, res, parsed)
         if parsed is None or verdict.verdict != OK or not crawl or not self.scope.in_scope(final):
             return
         if final != url:
@@ -210,16 +221,17 @@ class Crawler:
                 extra.extend(await hook(final, text, parsed, self.scan_id) or ())
             except Exception as exc:  # noqa: BLE001 - a page an analyser cannot read must not stop the crawl
                 self.stats.hook_errors += 1
+                self.coverage.cut("analysis_error", final)
                 self.store.add(Target, scan_id=self.scan_id, url=final, internal=True, method="GET", status=None,
                                verdict="error", reason="analysis_error",
                                detail=f"{type(hook).__name__}: {type(exc).__name__}: {exc}"[:500],
                                final_url=final, chain=[], elapsed_ms=0)
         if not parsed.nofollow:
-            self._follow(parsed.links, depth)
+            self._follow(parsed.links, depth, final)
         for u in extra:
             n = normalize(u, final)
             if n:
-                self._enqueue(n, depth + 1, None)
+                self._enqueue(n, depth if is_pagination(final, n) else depth + 1, None)
 
     async def _render_if_js_only(self, url: str, text: str, parsed: ParsedPage) -> tuple[str, ParsedPage]:
         """render_js: a page that looks JS-only is re-rendered in Chromium; links, list engines and page checks
@@ -230,6 +242,7 @@ class Crawler:
         rendered = await self.renderer.render(url)
         if rendered is None:
             self.stats.render_failed += 1
+            self.coverage.cut("render_failed", url)
             return text, parsed
         self.stats.rendered += 1
         moved = normalize(rendered.url)
@@ -250,16 +263,30 @@ class Crawler:
             return
         for link in links:
             self.store.add(Link, scan_id=self.scan_id, page_url=url, target=link.url, tag=link.tag, text="")
-        self._follow(links, depth)
+        self._follow(links, depth, url)
 
-    def _follow(self, links: list[PageLink], depth: int) -> None:
+    def _follow(self, links: list[PageLink], depth: int, page_url: str) -> None:
+        """Queue a page's links one click deeper; another list page of the same column (下一页, index_N) is no
+        deeper than the page that links to it."""
         for link in links:
             if link.bad:
                 self._record_bad(link)
+            elif link.tag in FORM_TAGS:
+                self._form_targets.add(self._key(link.url))
+                self._enqueue(link.url, depth + 1, False)
             else:
-                if link.tag in FORM_TAGS:
-                    self._form_targets.add(self._key(link.url))
-                self._enqueue(link.url, depth + 1, False if link.tag in FORM_TAGS else None)
+                self._enqueue(link.url, depth if is_pagination(page_url, link.url, link.text) else depth + 1, None)
+
+    def _count_cuts(self, url: str, res: FetchResult, parsed: ParsedPage | None) -> None:
+        """Ledger entries for a page of the site that was not read whole (failures, the body cap)."""
+        if url in self.cfg.start_urls and parsed is None:
+            self.coverage.cut("unreachable_start", url)
+        if res.error == "robots":
+            return
+        if res.error is not None or (res.status or 0) >= 500:
+            self.coverage.cut("fetch_failed", url)
+        elif res.truncated and parsed is not None:
+            self.coverage.cut("body_cap", url)
 
     def _record_bad(self, link: PageLink) -> None:
         """A link broken as written (file: path, malformed URL): reported without any request."""
@@ -288,6 +315,7 @@ class Crawler:
             self.stats.broken += 1
         elif verdict.reason == "robots":
             self.stats.skipped_robots += 1
+            self.coverage.cut("robots", url)
         self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method=res.method, status=res.status,
                        verdict=verdict.verdict, reason=verdict.reason, detail=verdict.detail[:500],
                        final_url=res.final_url or url, chain=[list(h) for h in res.chain],

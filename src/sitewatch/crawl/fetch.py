@@ -45,6 +45,7 @@ class FetchResult:
     elapsed: float = 0.0
     attempts: int = 0
     retry_after: float | None = None
+    truncated: bool = False         # the body was cut at the fetch's body limit
 
     @property
     def is_html(self) -> bool:
@@ -147,7 +148,7 @@ class Fetcher:
             result.retry_after = hop.retry_after
             location = (hop.detail or None) if hop.status in (301, 302, 303, 307, 308) else None
             if location is None:
-                result.body = hop.body
+                result.body, result.truncated = hop.body, hop.truncated
                 break
             result.chain.append((current, hop.status or 0))
             nxt = normalize(location, current)
@@ -224,6 +225,7 @@ class Fetcher:
                             chunks.append(chunk)
                             size += len(chunk)
                             if size >= body_limit:
+                                out.truncated = True
                                 break
                         out.body = b"".join(chunks)[:body_limit]
                 finally:

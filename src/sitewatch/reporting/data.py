@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from sitewatch.checks_content import veto_summary
 from sitewatch.columns import classify as classify_column
+from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
@@ -317,6 +318,7 @@ class ReportData:
     trend: list[dict[str, Any]]
     top: list[dict[str, Any]]
     changes: list[str]
+    coverage: dict[str, Any] = field(default_factory=dict)    # scan.coverage of the JSON: what the scan did not read
     generated: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
 
     @property
@@ -432,5 +434,5 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
         verdict=scan_verdict(veto, score["score"]), problems=problems,
         disclosures=disclosure_rows(findings, ruleset), lookback=lookback, warnings=warnings,
         trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
-        top=top, changes=_changes(prev, cur, lookback, ruleset),
+        top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats),
     )
