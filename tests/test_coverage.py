@@ -212,3 +212,38 @@ def test_coverage_survives_findings_document_of_an_old_scan(tmp_path):
     store.finish_scan(sid, "completed", {"pages": 3})
     cov = findings_document(store, sid)["scan"]["coverage"]
     assert cov["complete"] is None
+
+
+def test_list_page_identical_to_an_earlier_one_is_a_trap(tmp_path, capsys):
+    """A pager that answers every page number with the same page: read once more, its links not followed again."""
+    same = page("通知公告", '<ul><li><a href="../a.html">通知一</a></li></ul>'
+                         '<a href="index_1.html">1</a> <a href="index_2.html">2</a> <a href="index_3.html">下一页</a>')
+    routes = {"/s/": Answer(body=page("首页", '<a href="tzgg/index_1.html">通知公告</a>')),
+              "/s/a.html": Answer(body=page("通知一", "正文"))}
+    for n in (1, 2, 3):
+        routes[f"/s/tzgg/index_{n}.html"] = Answer(body=same)
+    with LoopbackSite(routes) as site:
+        _, printed, doc = scan(site, tmp_path, capsys, start="/s/")
+    cut = doc["scan"]["coverage"]["cuts"]["trap"]
+    assert cut["count"] == 2 and all(e.startswith("repeated_list_page: ") for e in cut["examples"])
+    assert doc["scan"]["traps"] == {"repeated_list_page": 2}
+
+
+def test_page_an_analyser_cannot_read_is_counted(tmp_path, capsys, monkeypatch):
+    import sitewatch.crawl.listings as listings
+
+    real = listings.parse_listing
+
+    def failing(url, *a, **kw):
+        if "p3" in url:
+            raise ValueError("unreadable list")
+        return real(url, *a, **kw)
+
+    monkeypatch.setattr(listings, "parse_listing", failing)
+    routes = {f"/s/p{i}.html": Answer(body=page(f"第{i}页", "正文")) for i in range(6)}
+    routes["/s/"] = Answer(body=page("首页", "".join(f'<a href="p{i}.html">第{i}页</a>' for i in range(6))))
+    with LoopbackSite(routes) as site:
+        _, printed, doc = scan(site, tmp_path, capsys, start="/s/")
+    cut = doc["scan"]["coverage"]["cuts"]["analysis_error"]
+    assert cut == {"label": cut["label"], "count": 1, "examples": [site.url("/s/p3.html")]}
+    assert "analysis_error: 1" in printed

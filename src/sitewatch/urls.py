@@ -246,6 +246,14 @@ def is_pagination(page_url: str, target: str, text: str = "") -> bool:
     return False
 
 
+def is_list_page_url(url: str) -> bool:
+    """A later page of a list by its URL alone: ``index_3.html``, ``2.html``, or a page-number query parameter."""
+    parts = urlsplit(url)
+    name = parts.path.rpartition("/")[2]
+    return bool(_PAGED_FILE.match(name) or _NUMBERED_FILE.match(name)) or \
+        (bool(parts.query) and _page_param(parts.query) is not None)
+
+
 class TrapGuard:
     """Bounds crawler traps: repeating path segments, deep paths, endless query variants of one path.
 

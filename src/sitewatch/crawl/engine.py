@@ -19,7 +19,7 @@ from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
 from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
 from sitewatch.store import Link, Page, Store, Target
-from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_pagination, normalize
+from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_list_page_url, is_pagination, normalize
 
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
 WAF_RETRIES = 2
@@ -75,6 +75,7 @@ class Crawler:
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         self._crawl_budget = cfg.max_pages
         self._form_targets: set[bytes] = set()
+        self._list_bodies: set[bytes] = set()      # digests of later list pages (index_N, ?page=N) read so far
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
         self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
             if cfg.render_js else None
@@ -215,6 +216,8 @@ class Crawler:
         if self.renderer is not None:
             text, parsed = await self._render_if_js_only(final, text, parsed)
         self._record_page(final, res, parsed, text, encoding, depth)
+        if self._repeated_list_page(final, res.body or b""):
+            return
         extra: list[str] = []
         for hook in self.page_hooks:
             try:
@@ -276,6 +279,19 @@ class Crawler:
                 self._enqueue(link.url, depth + 1, False)
             else:
                 self._enqueue(link.url, depth if is_pagination(page_url, link.url, link.text) else depth + 1, None)
+
+    def _repeated_list_page(self, url: str, body: bytes) -> bool:
+        """A later list page byte-identical to one already read (a pager that answers every page number with the
+        same page): its links are not followed again, so an endless 下一页 chain ends here (counted as a trap)."""
+        if not is_list_page_url(url):
+            return False
+        digest = hashlib.blake2b(body, digest_size=8).digest()
+        if digest not in self._list_bodies:
+            self._list_bodies.add(digest)
+            return False
+        self.stats.traps["repeated_list_page"] = self.stats.traps.get("repeated_list_page", 0) + 1
+        self.coverage.cut("trap", f"repeated_list_page: {url}")
+        return True
 
     def _count_cuts(self, url: str, res: FetchResult, parsed: ParsedPage | None) -> None:
         """Ledger entries for a page of the site that was not read whole (failures, the body cap)."""
