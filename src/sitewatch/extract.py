@@ -127,6 +127,7 @@ class ParsedPage:
     text_len: int = 0                 # visible text length, for soft-404 and WAF-blip heuristics
     text_sample: str = ""             # first part of the visible text
     meta: dict[str, str] = field(default_factory=dict)   # government <meta> tags: SiteName, ColumnName, PubDate ...
+    list_items: int = 0               # items the list engines read on the page (set by the listing collector)
     # the page's lxml tree, shared by the crawler's page hooks while the page is processed (a hook that changes
     # it calls ``take_doc``)
     doc: lxml.html.HtmlElement | None = field(default=None, repr=False, compare=False)

@@ -229,12 +229,13 @@ class Crawler:
                                verdict="error", reason="analysis_error",
                                detail=f"{type(hook).__name__}: {type(exc).__name__}: {exc}"[:500],
                                final_url=final, chain=[], elapsed_ms=0)
+        listed = parsed.list_items > 0
         if not parsed.nofollow:
-            self._follow(parsed.links, depth, final)
+            self._follow(parsed.links, depth, final if listed else None)
         for u in extra:
             n = normalize(u, final)
             if n:
-                self._enqueue(n, depth if is_pagination(final, n) else depth + 1, None)
+                self._enqueue(n, depth if listed and is_pagination(final, n) else depth + 1, None)
 
     async def _render_if_js_only(self, url: str, text: str, parsed: ParsedPage) -> tuple[str, ParsedPage]:
         """render_js: a page that looks JS-only is re-rendered in Chromium; links, list engines and page checks
@@ -266,11 +267,12 @@ class Crawler:
             return
         for link in links:
             self.store.add(Link, scan_id=self.scan_id, page_url=url, target=link.url, tag=link.tag, text="")
-        self._follow(links, depth, url)
+        self._follow(links, depth)
 
-    def _follow(self, links: list[PageLink], depth: int, page_url: str) -> None:
-        """Queue a page's links one click deeper; another list page of the same column (下一页, index_N) is no
-        deeper than the page that links to it."""
+    def _follow(self, links: list[PageLink], depth: int, list_url: str | None = None) -> None:
+        """Queue a page's links one click deeper. On a list page whose items were read (``list_url``), another
+        page of the same list (下一页, index_N, ?page=N) is no deeper than the page that links to it; an empty
+        pager (a search that answers every page number) gets no such pass."""
         for link in links:
             if link.bad:
                 self._record_bad(link)
@@ -278,7 +280,8 @@ class Crawler:
                 self._form_targets.add(self._key(link.url))
                 self._enqueue(link.url, depth + 1, False)
             else:
-                self._enqueue(link.url, depth if is_pagination(page_url, link.url, link.text) else depth + 1, None)
+                paged = list_url is not None and is_pagination(list_url, link.url, link.text)
+                self._enqueue(link.url, depth if paged else depth + 1, None)
 
     def _repeated_list_page(self, url: str, body: bytes) -> bool:
         """A later list page byte-identical to one already read (a pager that answers every page number with the

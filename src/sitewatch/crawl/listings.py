@@ -51,6 +51,8 @@ class ListingCollector:
         if "/gkmlpt/" in url and self.fetcher is not None:
             return await self._gkmlpt(url, text, scan_id)
         listing = parse_listing(url, text, engine=forced, doc=parsed.doc)
+        if listing is not None:
+            parsed.list_items = len(listing.items)
         if url in self.homepages:
             if listing is not None:
                 listing.column_key, listing.column_name = HOMEPAGE_KEY, "首页"
