@@ -9,6 +9,7 @@ import sys
 
 from sitewatch import __version__, commands
 from sitewatch.errors import ConfigError, SitewatchError, UsageError
+from sitewatch.safetext import InertWriter
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Everything it prints (and logs to the standard streams) goes through ``InertWriter``:
+    text from crawled pages can never drive the terminal or forge log lines."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = InertWriter(out), InertWriter(err)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)

@@ -244,6 +244,9 @@ def _text_without_scripts(body: lxml.html.HtmlElement) -> str:
         return text_of(body)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 @contextmanager
 def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]):
     """Blank the text of ``elements`` while the block runs (so lxml's serialisers skip it) and put it back
@@ -255,4 +258,7 @@ def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]):
         yield
     finally:
         for el, text in hidden:
-            el.text = text
+            try:
+                el.text = text
+            except ValueError:      # the parser kept a control character that lxml's setter refuses
+                el.text = _NOT_XML.sub("", text)

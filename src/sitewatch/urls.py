@@ -6,7 +6,7 @@ import posixpath
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
 
 from sitewatch.memo import memo
 
@@ -137,6 +137,26 @@ def _has_session_param(query: str) -> bool:
     return any(_SESSION_PARAMS.match(p.split("=", 1)[0]) for p in query.split("&"))
 
 
+def malformed(url: str) -> str | None:
+    """Why ``url`` cannot be requested at all (a bracket left open, an out-of-range port, no host, spaces or
+    controls in the host), or None. A malformed link is reported as such, never sent and never a crash."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return str(exc)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https"):
+        return f"not an http(s) URL: scheme {parts.scheme!r}"
+    if not host:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    if any(c.isspace() or ord(c) < 0x20 or c in "<>\"^`{|}%" for c in host):
+        return "characters a host name cannot have"
+    return None
+
+
 def extension(url: str) -> str:
     """The lower-cased file extension of a URL's path ('' if none)."""
     path = urlsplit(url).path
@@ -209,6 +229,14 @@ _PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_
                          "current_page pn pageid".split())
 
 
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit(url)``, or None for a URL it refuses (an unclosed or invalid bracketed host)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _page_param(query: str) -> tuple[str, str] | None:
     """(the query without its page-number parameter, the parameter's name) when it has one, else None."""
     parts = query.split("&")
@@ -225,8 +253,8 @@ def is_pagination(page_url: str, target: str, text: str = "") -> bool:
     Following such a link does not take the crawl one click deeper: a column's tail is as close to the homepage
     as its first page. Only pages of the same folder (or the same path with another page number) count.
     """
-    a, b = urlsplit(page_url), urlsplit(target)
-    if a.netloc != b.netloc or a.scheme != b.scheme:
+    a, b = _split(page_url), _split(target)
+    if a is None or b is None or a.netloc != b.netloc or a.scheme != b.scheme:
         return False
     if a.path == b.path:                                   # the same list, another page number in the query
         pb = _page_param(b.query)
@@ -248,7 +276,9 @@ def is_pagination(page_url: str, target: str, text: str = "") -> bool:
 
 def is_list_page_url(url: str) -> bool:
     """A later page of a list by its URL alone: ``index_3.html``, ``2.html``, or a page-number query parameter."""
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        return False
     name = parts.path.rpartition("/")[2]
     return bool(_PAGED_FILE.match(name) or _NUMBERED_FILE.match(name)) or \
         (bool(parts.query) and _page_param(parts.query) is not None)
@@ -271,7 +301,9 @@ class TrapGuard:
 
     def admit(self, url: str) -> str | None:
         """None when the URL may be crawled, else the trap kind that rejects it."""
-        parts = urlsplit(url)
+        parts = _split(url)
+        if parts is None:
+            return None              # not a URL the crawl can request; the fetch reports it as malformed
         segments = [s for s in parts.path.split("/") if s]
         if len(segments) > self.max_path_depth:
             return "deep_path"

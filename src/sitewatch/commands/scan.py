@@ -10,7 +10,7 @@ from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.scan import findings_document, write_json
 from sitewatch.store import DEFAULT_DB, Store
-from sitewatch.terminal import safe_text
+from sitewatch.safetext import raw_stream, safe_text
 from sitewatch.urls import normalize
 
 
@@ -84,13 +84,13 @@ class Progress:
         if not self.enabled:
             return
         dt_ = max(time.monotonic() - self.t0, 1e-6)
-        sys.stderr.write(f"\r  pages {stats.pages}  checked {stats.checked}  broken {stats.broken}  "
+        raw_stream(sys.stderr).write(f"\r  pages {stats.pages}  checked {stats.checked}  broken {stats.broken}  "
                          f"queued {queued}  {stats.pages / dt_:.1f} pages/s   ")
-        sys.stderr.flush()
+        raw_stream(sys.stderr).flush()
 
     def done(self) -> None:
         if self.enabled:
-            sys.stderr.write("\r" + " " * 90 + "\r")
+            raw_stream(sys.stderr).write("\r" + " " * 90 + "\r")
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

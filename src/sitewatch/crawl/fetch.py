@@ -15,7 +15,7 @@ import httpx
 from sitewatch import __version__
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.transport import AsyncioTransport, plain_request
-from sitewatch.urls import host_key, normalize
+from sitewatch.urls import host_key, malformed, normalize
 
 DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
 DEFAULT_RETRIES = 2            # extra attempts after a transient failure (5xx, connection reset, timeout once)
@@ -128,6 +128,10 @@ class Fetcher:
         """Fetch ``url`` following redirects by hand so that the chain is recorded and loops are caught."""
         started = time.monotonic()
         result = FetchResult(url=url, method="HEAD" if head_first else "GET")
+        why = malformed(url)
+        if why is not None:
+            result.error, result.detail = "invalid_url", f"malformed URL: {why}"
+            return result
         if obey_robots and not await self.politeness.allowed(url, self.text):
             result.error = "robots"
             result.detail = "disallowed by robots.txt"
@@ -152,7 +156,7 @@ class Fetcher:
                 break
             result.chain.append((current, hop.status or 0))
             nxt = normalize(location, current)
-            if nxt is None:
+            if nxt is None or malformed(nxt):
                 result.error, result.detail = "bad_redirect", f"redirect to unsupported URL {location[:200]}"
                 break
             if nxt in visited:

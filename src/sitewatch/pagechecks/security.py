@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import re
@@ -270,10 +271,14 @@ class Duplicates(Check):
             body.keys, body.urls = {body.first_key}, [body.first_url]
         if key not in body.keys:
             body.keys.add(key)
-            if len(body.urls) < self.max_urls:
-                body.urls.append(view.url)
+            bisect.insort(body.urls, view.url)         # the first max_urls in URL order, whatever the crawl order
+            if len(body.urls) > self.max_urls:
+                body.urls.pop()
+            if view.url == body.urls[0]:
+                body.title = view.title[:80]
 
     def findings(self, as_of: dt.date) -> list[Finding]:
+        """One finding per body shown at ≥ 2 item URLs; URL, title and order independent of the crawl order."""
         out = []
         for body in self.bodies.values():
             if body.keys is None or len({_item_id(k) for k in body.keys}) < 2:
@@ -284,7 +289,7 @@ class Duplicates(Check):
                         "（待人工核实）",
                 evidence={"urls": list(body.urls), "count": len(body.keys), "chars": body.chars,
                           "title": body.title, "min_chars": self.min_chars}))
-        return out
+        return sorted(out, key=lambda f: f.url)
 
 
 def _item_id(key: str) -> str:

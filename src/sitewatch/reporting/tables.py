@@ -12,6 +12,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from sitewatch.safetext import safe_text
+
 Columns = Sequence[tuple[str, str]]          # (header, row key)
 
 PROBLEM_COLUMNS: Columns = (
@@ -25,13 +27,14 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 
 def _cell_text(value: Any) -> Any:
+    """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes."""
     if value is None:
         return ""
-    return value
+    return safe_text(value, keep_lines=True) if isinstance(value, str) else value
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
-    base = _SHEET_BAD.sub("_", name).strip("'") or "未指定"
+    base = _SHEET_BAD.sub("_", safe_text(name)).strip("'") or "未指定"
     title, n = base[:31], 2
     while title in used:
         suffix = f"({n})"
@@ -74,8 +77,9 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Columns, Sequence[Mapping
 
 
 def csv_safe(value: Any) -> str:
-    """Text for a CSV cell; a leading = + - @ gets a quote mark so spreadsheets do not run it as a formula."""
-    text = "" if value is None else str(value)
+    """Text for a CSV cell: control and bidi characters escaped; a leading = + - @ gets a quote mark so spreadsheets
+    do not run it as a formula."""
+    text = "" if value is None else safe_text(str(value), keep_lines=True)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
