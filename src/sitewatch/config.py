@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -71,6 +73,32 @@ class SiteConfig:
 
 _KNOWN_TOP = {"site", "scope", "politeness", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
               "sites"}
+# the keys each section accepts (list_engines and columns are keyed by the site's own prefixes and column names)
+KNOWN_KEYS: dict[str, set[str]] = {
+    "site": {"name", "start_urls", "start_url", "as_of", "unit"},
+    "scope": {"prefixes", "extra_hosts", "excludes"},
+    "politeness": {"concurrency", "rate", "timeout", "retries", "robots", "user_agent", "verify_tls"},
+    "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js"},
+    "column": {"category", "unit", "max_age_days"},
+    "rules": {"packs", "overrides"},
+    "disclosures": {"approvals"},
+}
+SCHEDULE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
+    "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
+    "lookback_days": int, "report_dir": str, "keep_scans": int,
+}
+MAX_TIMEOUT = 600.0      # seconds: a longer wait is a hang, not a measurement
+MAX_CONCURRENCY = 256
+
+
+def check_keys(table: dict[str, Any], known: set[str] | dict[str, Any], where: str) -> None:
+    """A ConfigError naming the first unknown key of ``table`` and the nearest known one."""
+    for key in table:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(sorted(known))})"
+            raise ConfigError(f"{where}.{key}: unknown key{hint}")
 
 
 def _expect(value: Any, kind: type | tuple, where: str) -> Any:
@@ -89,9 +117,13 @@ def load_site_configs(path: str | Path) -> list[SiteConfig]:
     """All sites of a config file: a single site, or an array of tables ``[[sites]]``."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))     # a BOM (Windows Notepad) is fine
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if "sites" in data:
@@ -106,7 +138,17 @@ def load_site_configs(path: str | Path) -> list[SiteConfig]:
 def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     unknown = set(data) - _KNOWN_TOP
     if unknown:
-        raise ConfigError(f"{source}: unknown section {sorted(unknown)[0]!r} (known: {', '.join(sorted(_KNOWN_TOP))})")
+        key = sorted(unknown)[0]
+        near = difflib.get_close_matches(key, list(_KNOWN_TOP), n=1, cutoff=0.6)
+        hint = f"; did you mean [{near[0]}]?" if near else f" (known: {', '.join(sorted(_KNOWN_TOP))})"
+        raise ConfigError(f"{source}: unknown section {key!r}{hint}")
+    for section, known in KNOWN_KEYS.items():
+        if section != "column" and section in data:
+            check_keys(_expect(data[section], dict, f"{source}: [{section}]"), known, f"{source}: {section}")
+    check_keys(_expect(data.get("schedule", {}), dict, f"{source}: [schedule]"), SCHEDULE_KEYS, f"{source}: schedule")
+    for key, value in data.get("schedule", {}).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: schedule.{key}: expected a finite number, got {value!r}")
     cfg = SiteConfig(source=source)
     site = _expect(data.get("site", {}), dict, f"{source}: [site]")
     cfg.name = str(site.get("name", ""))
@@ -120,7 +162,7 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
         cfg.start_urls.append(n)
     if "as_of" in site:
         cfg.as_of = parse_as_of(str(site["as_of"]), f"{source}: site.as_of")
-    cfg.default_unit = site.get("unit")
+    cfg.default_unit = _expect(site["unit"], str, f"{source}: site.unit") if "unit" in site else None
     scope = _expect(data.get("scope", {}), dict, f"{source}: [scope]")
     cfg.prefixes = [str(x) for x in _expect(scope.get("prefixes", []), list, f"{source}: scope.prefixes")]
     cfg.extra_hosts = [str(x) for x in _expect(scope.get("extra_hosts", []), list, f"{source}: scope.extra_hosts")]
@@ -143,10 +185,20 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     if "render_js" in crawl:
         cfg.render_js = _expect(crawl["render_js"], bool, f"{source}: crawl.render_js")
     for name, col in _expect(data.get("columns", {}), dict, f"{source}: [columns]").items():
-        col = _expect(col, dict, f"{source}: columns.{name}")
+        where = f"{source}: columns.{name}"
+        col = _expect(col, dict, where)
+        check_keys(col, KNOWN_KEYS["column"], where)
+        for key in ("category", "unit"):
+            if key in col:
+                _expect(col[key], str, f"{where}.{key}")
+        if "max_age_days" in col and _expect(col["max_age_days"], int, f"{where}.max_age_days") < 1:
+            raise ConfigError(f"{where}.max_age_days: must be >= 1 day, got {col['max_age_days']}")
         cfg.columns[name] = ColumnConfig(category=col.get("category"), unit=col.get("unit"),
                                          max_age_days=col.get("max_age_days"))
     cfg.disclosures = _expect(data.get("disclosures", {}), dict, f"{source}: [disclosures]")
+    cfg.disclosures = {**cfg.disclosures, "approvals": _approvals(cfg.disclosures.get("approvals", {}),
+                                                                  f"{source}: disclosures.approvals")} \
+        if "approvals" in cfg.disclosures else cfg.disclosures
     rules = _expect(data.get("rules", {}), dict, f"{source}: [rules]")
     cfg.rule_packs = [str(p) for p in _expect(rules.get("packs", []), list, f"{source}: rules.packs")]
     cfg.rule_overrides = _expect(rules.get("overrides", {}), dict, f"{source}: rules.overrides")
@@ -157,15 +209,38 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     return cfg
 
 
+def _approvals(value: Any, where: str) -> dict[str, dict[str, dt.date]]:
+    """``[disclosures.approvals.<item>]`` tables of year = 批复 date, checked now (an impossible date found only after
+    the crawl would lose the scan). The item names are checked against the rule packs by ``scan.site_rules``."""
+    out: dict[str, dict[str, dt.date]] = {}
+    for item, table in _expect(value, dict, where).items():
+        out[item] = {}
+        for year, day in _expect(table, dict, f"{where}.{item}").items():
+            if not re.fullmatch(r"(19|20)\d\d", str(year)):
+                raise ConfigError(f"{where}.{item}.{year}: expected a year such as 2026")
+            if isinstance(day, dt.datetime):
+                day = day.date()
+            elif isinstance(day, str):
+                day = parse_as_of(day, f"{where}.{item}.{year}")
+            elif not isinstance(day, dt.date):
+                raise ConfigError(f"{where}.{item}.{year}: expected a date YYYY-MM-DD, got {day!r}")
+            out[item][str(year)] = day
+    return out
+
+
 def validate(cfg: SiteConfig) -> None:
     """Range checks shared by the config file and the CLI flags."""
     where = cfg.source
-    if cfg.concurrency < 1:
-        raise ConfigError(f"{where}: concurrency must be >= 1, got {cfg.concurrency}")
-    if cfg.rate < 0:
-        raise ConfigError(f"{where}: rate must be >= 0 (0 = unlimited), got {cfg.rate}")
-    if cfg.timeout <= 0:
-        raise ConfigError(f"{where}: timeout must be > 0 seconds, got {cfg.timeout}")
+    if not 1 <= cfg.concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(f"{where}: concurrency must be 1..{MAX_CONCURRENCY}, got {cfg.concurrency}")
+    if not math.isfinite(cfg.rate) or cfg.rate < 0:
+        raise ConfigError(f"{where}: rate must be a finite number >= 0 (0 = unlimited), got {cfg.rate}")
+    if not math.isfinite(cfg.timeout) or not 0 < cfg.timeout <= MAX_TIMEOUT:
+        raise ConfigError(f"{where}: timeout must be > 0 and <= {MAX_TIMEOUT:g} seconds, got {cfg.timeout}")
+    if not cfg.user_agent.strip() or any(c in cfg.user_agent for c in "\r\n\x00"):
+        raise ConfigError(f"{where}: user_agent must be one non-empty line, got {cfg.user_agent!r}")
+    if cfg.max_query_variants < 1:
+        raise ConfigError(f"{where}: max_query_variants must be >= 1, got {cfg.max_query_variants}")
     if cfg.retries < 0:
         raise ConfigError(f"{where}: retries must be >= 0, got {cfg.retries}")
     if cfg.max_pages < 1:

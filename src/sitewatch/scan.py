@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from sitewatch.crawl.coverage import Coverage, coverage_document
 from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
 from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollector
+from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
 from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
@@ -60,6 +62,17 @@ def site_rules(cfg: SiteConfig) -> RuleSet:
     ruleset = load_rules([Path(p) for p in cfg.rule_packs])
     if cfg.rule_overrides:
         apply_overrides(ruleset, cfg.rule_overrides, origin=f"{cfg.source}: rules.overrides")
+    approvals = {item.approval for item in ruleset.items if item.approval}
+    for name in (cfg.disclosures.get("approvals") or {}):
+        if name not in approvals:
+            near = difflib.get_close_matches(name, sorted(approvals), n=1)
+            raise ConfigError(f"{cfg.source}: disclosures.approvals.{name}: no mandated item takes approval dates "
+                              + (f"named so; did you mean {near[0]!r}?" if near else f"(known: {', '.join(sorted(approvals))})"))
+    engines = {e.name for e in ENGINES}
+    for prefix, engine in cfg.list_engines.items():
+        if engine not in engines:
+            raise ConfigError(f"{cfg.source}: list_engines.{prefix!r}: unknown engine {engine!r} "
+                              f"(known: {', '.join(sorted(engines))})")
     known = set(ruleset.categories()) | {"none", "exempt"}
     for name, col in cfg.columns.items():
         if col.category is not None and col.category not in known:

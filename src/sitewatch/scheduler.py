@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
 
-from sitewatch.config import SiteConfig
+from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, start_scan
@@ -77,11 +77,7 @@ class ScheduleSettings:
         return ZoneInfo(self.timezone)
 
 
-_KINDS: dict[str, type | tuple[type, ...]] = {
-    "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
-    "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
-    "lookback_days": int, "report_dir": str, "keep_scans": int,
-}
+_KINDS = SCHEDULE_KEYS
 
 
 def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:

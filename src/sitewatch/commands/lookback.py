@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
 from sitewatch.commands.report import DEFAULT_OUT, open_store
-from sitewatch.config import parse_as_of
+from sitewatch.config import MAX_TIMEOUT, parse_as_of
+from sitewatch.errors import UsageError
+from sitewatch.paths import output_dir
 
 
 def register(sub) -> None:
@@ -23,11 +25,14 @@ def register(sub) -> None:
 def cmd_lookback(args: argparse.Namespace) -> int:
     from sitewatch.lookback import STATUSES, resolve_since, run_lookback, write_lookback
 
+    out = output_dir(args.out, "lookback --out")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):
+        raise UsageError(f"lookback --timeout: must be > 0 and <= {MAX_TIMEOUT:g} seconds, got {args.timeout}")
     store = open_store(args.db, "lookback")
     baseline = resolve_since(store, args.since)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     result = run_lookback(store, baseline, as_of, args.timeout)
-    paths = write_lookback(store, result, Path(args.out))
+    paths = write_lookback(store, result, out)
     counts = "，".join(f"{s} {result.counts.get(s, 0)}" for s in STATUSES)
     print(f"sitewatch: look-back {result.scan_id} of scan {baseline.id} ({baseline.site}, {baseline.as_of}): {counts}")
     for p in paths:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from sitewatch.errors import UsageError
+from sitewatch.paths import output_dir
 from sitewatch.store import DEFAULT_DB, ScanRecord, Store
 
 DEFAULT_OUT = "sitewatch-out"
@@ -95,7 +96,7 @@ def write_report(store: Store, scan: ScanRecord, out: Path, deadlines: dict[str,
 def cmd_report(args: argparse.Namespace) -> int:
     store = open_store(args.db, "report")
     scan = select_scan(store, args.scan, args.month, "report")
-    paths = write_report(store, scan, Path(args.out), parse_deadlines(args.deadline), args.month)
+    paths = write_report(store, scan, output_dir(args.out, "report --out"), parse_deadlines(args.deadline), args.month)
     print(f"sitewatch: report of scan {scan.id} ({scan.site}, as of {scan.as_of.isoformat()}, "
           f"{len(store.findings(scan.id))} problems)")
     for p in paths:

@@ -10,6 +10,7 @@ from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.scan import findings_document, write_json
 from sitewatch.store import DEFAULT_DB, Store
+from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
 from sitewatch.urls import normalize
 
@@ -70,6 +71,8 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
         require_rendering("--render-js" if getattr(args, "render_js", False) else f"{args.config}: crawl.render_js")
     cfg.source = args.config or "command line"
     validate(cfg)
+    if getattr(args, "json", None):
+        output_file(args.json, "--json")
     return cfg
 
 
@@ -119,6 +122,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from sitewatch.resume import config_from_scan, resumable_scan, resume_scan, stop_on_signals
 
+    if args.json:
+        output_file(args.json, "--json")
     store = Store(args.db or DEFAULT_DB)
     cfg = config_from_args(args) if (args.config or args.url) else None
     if args.resume == "latest":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sitewatch.commands.report import DEFAULT_OUT, open_store, select_scan
 from sitewatch.errors import UsageError
+from sitewatch.paths import output_dir
 
 
 def register(sub) -> None:
@@ -33,7 +33,7 @@ def cmd_spotcheck(args: argparse.Namespace) -> int:
         raise UsageError(f"spotcheck: the pages of scan {scan.id} were deleted by `sitewatch prune` on {pruned}; "
                          "sample a later scan, or pass --pages 0")
     rows = sample(store, scan, args.sample, args.seed, args.pages)
-    paths = write_spotcheck(store, scan, rows, args.seed, Path(args.out))
+    paths = write_spotcheck(store, scan, rows, args.seed, output_dir(args.out, "spotcheck --out"))
     kinds = [r["kind"] for r in rows]
     print(f"sitewatch: spot-check of scan {scan.id} ({scan.site}), seed {args.seed}: "
           f"{kinds.count('问题')} findings, {kinds.count('页面')} pages")
