@@ -130,6 +130,8 @@ def test_unreachable_site_is_never_pass(routes, reason, status, tmp_path, capsys
     assert "扣分估算：—（无法评定" in html and "99.9" not in html and "100.0 分" not in html
     assert re.search(r'扣分估算得分<br><span class="verdict">—</span> 无法评定', summary)
     assert "本次扫描无法访问站点首页" in html and "本次扫描无法访问站点首页" in summary
+    deductions = html.split("（二）扣分估算")[1].split("二、问题清单")[0]
+    assert "无法估算扣分" in deductions and "<table>" not in deductions
     disclosures = html.split("三、必公开事项核对表")[1].split("四、回头看")[0]
     assert "未监测" in disclosures and "未发现问题" not in disclosures
 
@@ -167,7 +169,7 @@ def test_no_page_crawled_without_a_failure_is_not_judged(tmp_path, capsys):
     rows, _ = assert_never_pass(html, summary, judged="无法评定")
     assert rows["availability.unreachable"] == ("未监测", "首页未访问")
     assert rows["availability.down"] == ("未监测", "未做可用性监测")
-    assert "本次扫描未抓取到任何页面" in html
+    assert "本次扫描未抓取到任何页面" in html and "本次扫描未抓取到任何页面" in summary
 
 
 @pytest.mark.parametrize("redirect", [False, True])
