@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from sitewatch.checks_links import link_findings
+from sitewatch.checks_reach import reach_findings
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
@@ -23,7 +24,7 @@ from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
 from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
-from sitewatch.store import ColumnRow, ListItemRow, Store
+from sitewatch.store import ColumnRow, ListItemRow, Page, Store
 
 
 @dataclass
@@ -90,14 +91,16 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
     findings: list[Finding] = []
     if ruleset.enabled("link.broken"):
         findings.extend(link_findings(store, scan_id, ruleset.severity("link.broken")))
+    findings.extend(reach_findings(store, scan_id, cfg.start_urls, ruleset))
     columns, homepage, articles = load_columns(store, scan_id, cfg)
     site_url = cfg.start_urls[0]
     if homepage is not None:
         findings.extend(check_homepage(homepage.url, homepage.items, as_of, ruleset))
     pinned = {name: c.category for name, c in cfg.columns.items() if c.category}
     findings.extend(check_columns(columns, as_of, ruleset, site_url=site_url, pinned=pinned))
-    pairs = items_with_columns(columns) + [(item, None) for item in articles]
-    findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
+    if store.count(Page, scan_id):      # no page crawled: nothing was looked for, so nothing is "missing"
+        pairs = items_with_columns(columns) + [(item, None) for item in articles]
+        findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
     if page_checks is not None:
         findings.extend(page_checks.findings(as_of))
     for f in findings:

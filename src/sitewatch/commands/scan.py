@@ -116,7 +116,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, doc)
     print_summary(doc, args.db or DEFAULT_DB, args.json)
-    return 0
+    return reach_exit(doc)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -148,7 +148,22 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.json and result.status == "completed":
         write_json(args.json, doc)
     print_summary(doc, args.db or DEFAULT_DB, args.json if result.status == "completed" else None)
-    return 0 if result.status == "completed" else 130
+    return reach_exit(doc) if result.status == "completed" else 130
+
+
+UNREACHABLE_EXIT = 3
+
+
+def reach_exit(doc: dict) -> int:
+    """0 for a completed scan; 3 (with one line on stderr) when it could not fetch the homepage or crawled no
+    page: the findings are stored and exported as usual, but a script must be able to tell."""
+    from sitewatch.checks_reach import unreachable_line
+
+    line = unreachable_line(doc)
+    if line is None:
+        return 0
+    print(f"sitewatch: {line}", file=sys.stderr)
+    return UNREACHABLE_EXIT
 
 
 def print_summary(doc: dict, db: str, json_path: str | None) -> None:

@@ -43,7 +43,9 @@ def stored_jobs(engine) -> list:
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
+    from sitewatch.checks_reach import UNREACHABLE, unreachable_line
     from sitewatch.config import load_site_configs
+    from sitewatch.scan import findings_document
     from sitewatch.errors import UsageError
     from sitewatch.probes import availability, site_key
     from sitewatch.scheduler import last_runs
@@ -73,7 +75,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         scans = store.scans(site, kind=None)
         if scans:
             s = scans[-1]
-            counts = Counter(f.severity for f in store.findings(s.id))
+            findings = store.findings(s.id)
+            counts = Counter(f.severity for f in findings)
             with store.engine.connect() as c:
                 verdicts = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
                                           .group_by(Target.c.verdict)).all())
@@ -83,6 +86,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                       f"sitewatch scan --resume {s.id}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+            if s.status == "completed":
+                doc = findings_document(store, s.id)
+                reach = unreachable_line(doc)
+                if reach:
+                    vetoed = any(f.rule == UNREACHABLE and f.severity == "veto" for f in findings)
+                    verdict = "不合格" if vetoed else ("无法评定" if not doc["scan"].get("pages") else "")
+                    print(f"    {reach}" + (f" (verdict {verdict})" if verdict else ""))
         else:
             print("  no scan yet")
         now = dt.datetime.now()
@@ -94,6 +104,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if av.probes:
             print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
                   f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))
+        else:
+            print("  availability, last 7 days: not monitored (no probes)")
         if last_probe:
             print(f"  last probe {_when(last_probe.at)} {'ok' if last_probe.ok else 'FAIL ' + last_probe.error}")
     return 0

@@ -31,13 +31,17 @@ def trend_svg(points: Sequence[dict[str, Any]], width: int = 640, height: int = 
         x = left + step * i + (step - bar) / 2
         bh = h * int(p["problems"]) / peak
         colour = "#c0392b" if p.get("vetoes") else "#7f8c8d"
+        score = p.get("score")        # None: the scan measured nothing (无法评定), no point on the line
+        verdict = f"，{p['verdict']}" if p.get("verdict") else ""
         parts.append(f'<rect x="{x:.1f}" y="{top + h - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}" fill="{colour}">'
-                     f'<title>{escape(p["as_of"])}：问题 {int(p["problems"])} 个，得分 {float(p["score"])}</title></rect>')
+                     f'<title>{escape(p["as_of"])}：问题 {int(p["problems"])} 个，得分 '
+                     f'{"—" if score is None else float(score)}{escape(verdict)}</title></rect>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h - bh - 3:.1f}" font-size="10" text-anchor="middle">'
                      f'{int(p["problems"])}</text>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h + 14}" font-size="10" text-anchor="middle" '
                      f'fill="#333">{escape(p["label"])}</text>')
-        line.append(f'{x + bar / 2:.1f},{top + h * (1 - float(p["score"]) / 100):.1f}')
+        if score is not None:
+            line.append(f'{x + bar / 2:.1f},{top + h * (1 - float(score) / 100):.1f}')
     if len(line) > 1:
         parts.append(f'<polyline points="{" ".join(line)}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
     for pt in line:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from sitewatch.checks_content import veto_summary
+from sitewatch.checks_reach import UNREACHABLE, reason_zh, start_targets
 from sitewatch.columns import classify as classify_column
 from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
@@ -22,6 +23,7 @@ from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Prob
 DEFAULT_DEADLINE_DAYS = 15
 DEADLINE_DAYS: dict[str, int] = {
     "availability.down": 3,
+    "availability.unreachable": 3,
     "homepage.stale": 7,
     "link.broken": 15,
     "column.stale": 15,
@@ -35,8 +37,10 @@ PASS_SCORE = 60
 WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days → from day 10) but not yet stale
 TREND_SCANS = 12
 SEVERITY_RANK = {VETO: 0, DEDUCT: 1, WARN: 2, REVIEW: 3}
+AVAILABILITY = "availability.down"
 NOT_MEASURED = "未监测"
-LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey"}
+NOT_JUDGED = "无法评定"      # a scan that crawled no page: no verdict, no score
+LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey", NOT_JUDGED: "grey"}
 
 
 def load_scan_rules(scan: ScanRecord) -> RuleSet:
@@ -146,9 +150,16 @@ def homepage_urls(scan: ScanRecord) -> set[str]:
     return {normalise_for_fingerprint(u) for u in (scan.start_urls or [])}
 
 
-def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord) -> dict[str, Any]:
+def pages_crawled(store: Store, scan: ScanRecord) -> int:
+    """Pages the scan stored (from its statistics, which survive ``prune``; else counted)."""
+    pages = (scan.stats or {}).get("pages")
+    return int(pages) if pages is not None else store.count(Page, scan.id)
+
+
+def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord,
+                   measured: bool = True) -> dict[str, Any]:
     """100-point deduction estimate: deduct-severity rules with points; a broken link on the homepage costs
-    the homepage rate. Floors at 0."""
+    the homepage rate. Floors at 0. ``score`` is None for a scan that measured nothing (no page crawled)."""
     home = homepage_urls(scan)
     lines: dict[str, dict[str, Any]] = {}
     for f in findings:
@@ -165,27 +176,52 @@ def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord) 
         line["count"] += 1
         line["points"] = round(line["points"] + points, 2)
     total = round(sum(line["points"] for line in lines.values()), 2)
-    return {"score": round(max(0.0, 100 - total), 1), "deducted": total, "lines": list(lines.values())}
+    score = round(max(0.0, 100 - total), 1) if measured else None
+    return {"score": score, "deducted": total, "lines": list(lines.values())}
 
 
-def availability(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Any] | None:
-    """Probe failures over the monitoring week before the scan, as measured value for 站点无法访问."""
-    if not ruleset.has("availability.down"):
+def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: bool = False) -> dict[str, Any] | None:
+    """The homepage probes of the monitoring week ending on the scan day, as measured value for 站点无法访问.
+
+    A scan that could not fetch the homepage (``scan_failed``) counts as one more failed visit. None when
+    there is no measurement at all (no probe and no failed scan) or the rule is not in the pack.
+    """
+    from sitewatch.probes import availability as probe_stats
+
+    if not ruleset.has(AVAILABILITY):
         return None
-    th = ruleset.get("availability.down").threshold
-    start = dt.datetime.combine(scan.as_of - dt.timedelta(days=int(th.get("monitor_days", 7))), dt.time())
+    th = ruleset.get(AVAILABILITY).threshold
+    days, per_day = int(th.get("monitor_days", 7)), int(th.get("probes_per_day", 20))
+    threshold = float(th.get("fail_share", 0.05))
     end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
-    with store.engine.connect() as c:
-        rows = c.execute(select(Probe.c.ok).where(Probe.c.site == scan.site, Probe.c.at >= start, Probe.c.at < end)).all()
-    if not rows:
+    home = (scan.start_urls or [None])[0]
+    av = probe_stats(store, scan.site, end - dt.timedelta(days=days), end, [home] if home else None,
+                     threshold=threshold, probes_per_day=per_day)
+    probes, fails = av.probes + scan_failed, av.failures + scan_failed
+    if not probes:
         return None
-    fails = sum(1 for (ok,) in rows if not ok)
-    return {"probes": len(rows), "fails": fails, "share": fails / len(rows), "threshold": float(th.get("fail_share", 0.05))}
+    return {"probes": probes, "fails": fails, "share": fails / probes, "threshold": threshold,
+            "scan_failed": scan_failed, "sampling_met": av.sampling_met, "monitor_days": days,
+            "probes_per_day": per_day}
+
+
+def availability_verdict(av: dict[str, Any]) -> str:
+    """否决 at the pack's failure share; 风险 when failures exist below it and the monitoring week is not
+    complete (or the share is within 60 % of the line); 合格 only without failures or, after a complete
+    week, below that band."""
+    if av["share"] >= av["threshold"]:
+        return "否决"
+    if av["fails"] and (not av["sampling_met"] or av["share"] >= av["threshold"] * 0.6):
+        return "风险"
+    return "合格"
 
 
 def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
-    """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from checks_content.veto_summary)."""
+    """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from checks_content.veto_summary);
+    未监测 for what this scan could not measure (no page crawled, homepage not fetched, no probes)."""
     rows = veto_summary(findings, ruleset)
+    crawled = pages_crawled(store, scan) > 0
+    unreachable = [f for f in findings if f.rule == UNREACHABLE]
     for r in rows:
         r.setdefault("name_zh", rule_name(ruleset, r["rule"]))
         if r.get("unit") == "columns":
@@ -195,23 +231,47 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
             r["measured_text"] = f"{r['measured']} 天未更新" if r["measured"] is not None else (
                 "无带日期信息" if r["verdict"] == "否决" else "未超期")
             r["threshold_text"] = f"超过 {r['threshold']} 天否决"
-        elif r["rule"] == "availability.down":
-            av = availability(store, scan, ruleset)
+        elif r["rule"] == AVAILABILITY:
+            av = availability(store, scan, ruleset, scan_failed=bool(unreachable))
             if av:
-                r["measured_text"] = f"{av['fails']}/{av['probes']} 次失败（{av['share']:.1%}）"
-                r["threshold_text"] = f"≥{av['threshold']:.0%} 否决"
-                if r["verdict"] != "否决" and av["share"] >= av["threshold"] * 0.6 and av["fails"]:
-                    r["verdict"] = "风险"
+                state = "已监测满一周" if av["sampling_met"] else "监测中"
+                r["measured_text"] = (f"{state}：{av['probes']} 次探测，失败 {av['fails']} 次（{av['share']:.1%}）"
+                                      + ("，含本次扫描首页访问失败" if av["scan_failed"] else ""))
+                r["threshold_text"] = (f"失败占比 ≥{av['threshold']:.0%} 否决（监测 {av['monitor_days']} 天，"
+                                       f"每天 ≥{av['probes_per_day']} 次）")
+                if r["verdict"] != "否决":
+                    r["verdict"] = availability_verdict(av)
             else:
                 r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未做可用性监测"
                 r["threshold_text"] = "失败占比 ≥5% 否决"
                 if r["verdict"] != "否决":
                     r["verdict"] = NOT_MEASURED   # no probes in the week: not judged, never shown as 合格
+        elif r["rule"] == UNREACHABLE:
+            r["threshold_text"] = "本次扫描首页打不开即否决"
+            if unreachable:
+                ev = unreachable[0].evidence
+                r["measured_text"] = "首页无法访问：" + reason_zh(ev.get("reason"), ev.get("detail") or "")
+            elif _homepage_fetched(store, scan):
+                r["measured_text"] = "首页可正常访问"
+            else:
+                r["measured_text"], r["verdict"] = "首页未访问", NOT_MEASURED
         else:
             r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未发现"
             r["threshold_text"] = "出现即否决"
+        if r["verdict"] != "否决" and r["rule"] not in (AVAILABILITY, UNREACHABLE):
+            if not crawled:
+                r["measured_text"], r["verdict"] = "未抓取到页面，无法评定", NOT_MEASURED
+            elif unreachable and r["rule"] == "homepage.stale":
+                r["measured_text"], r["verdict"] = "首页无法访问，无法评定", NOT_MEASURED
         r["light"] = LIGHT.get(r["verdict"], "green")
     return rows
+
+
+def _homepage_fetched(store: Store, scan: ScanRecord) -> bool:
+    """Did the crawler get an answer it judged ok for the homepage (the first start URL)?"""
+    urls = list(scan.start_urls or [])[:1]
+    t = start_targets(store, scan.id, urls).get(urls[0]) if urls else None
+    return t is not None and t.verdict == "ok"
 
 
 def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
@@ -272,13 +332,18 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
     return rows
 
 
-def disclosure_rows(findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
-    """必公开事项核对表: every enabled mandated item; items with no finding are listed as 未发现问题."""
+def disclosure_rows(findings: list[Finding], ruleset: RuleSet, measured: bool = True) -> list[dict[str, Any]]:
+    """必公开事项核对表: every enabled mandated item; items with no finding are listed as 未发现问题, or as
+    未监测 when the scan crawled no page."""
     rows: list[dict[str, Any]] = []
     for item in ruleset.items:
         if not item.enabled:
             continue
         hits = [f for f in findings if f.rule.startswith("disclosure.") and f.extra.get("item") == item.id]
+        if not hits and not measured:
+            rows.append({"item": item.name_zh, "year": "", "found": "—", "url": "", "date": "", "due": "",
+                         "status": NOT_MEASURED, "cls": "na"})
+            continue
         if not hits:
             rows.append({"item": item.name_zh, "year": "", "found": "是", "url": "", "date": "", "due": "",
                          "status": "未发现问题", "cls": "ok"})
@@ -320,6 +385,8 @@ class ReportData:
     changes: list[str]
     coverage: dict[str, Any] = field(default_factory=dict)    # scan.coverage of the JSON: what the scan did not read
     generated: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    measured: bool = True                   # False: the scan crawled no page (verdict 无法评定, no score)
+    unreachable: list[dict[str, Any]] = field(default_factory=list)   # availability.unreachable findings
 
     @property
     def counts(self) -> dict[str, int]:
@@ -332,17 +399,23 @@ class ReportData:
         return dict(sorted(out.items()))
 
 
-def scan_verdict(veto: list[dict[str, Any]], score: float) -> str:
-    """Any 否决 ⇒ 不合格; else a score under 60 ⇒ 不合格; else 合格."""
-    if any(v["verdict"] == "否决" for v in veto) or score < PASS_SCORE:
+def scan_verdict(veto: list[dict[str, Any]], score: float | None) -> str:
+    """Any 否决 ⇒ 不合格; else no score (nothing measured) ⇒ 无法评定; else a score under 60 ⇒ 不合格; else 合格."""
+    if any(v["verdict"] == "否决" for v in veto):
         return "不合格"
-    return "合格"
+    if score is None:
+        return NOT_JUDGED
+    return "不合格" if score < PASS_SCORE else "合格"
+
+
+def score_text(score: float | None) -> str:
+    return f"{score} 分" if score is not None else f"—（{NOT_JUDGED}）"
 
 
 def _scan_summary(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Any]:
     findings = store.findings(scan.id)
-    veto = veto_summary(findings, ruleset)
-    score = estimate_score(findings, ruleset, scan)["score"]
+    veto = veto_table(store, scan, findings, ruleset)
+    score = estimate_score(findings, ruleset, scan, pages_crawled(store, scan) > 0)["score"]
     return {"id": scan.id, "as_of": scan.as_of.isoformat(), "label": scan.as_of.strftime("%m-%d"),
             "problems": len(findings), "vetoes": sum(1 for v in veto if v["verdict"] == "否决"),
             "score": score, "verdict": scan_verdict(veto, score),
@@ -366,7 +439,7 @@ def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[st
         text += f"；另有 {c[RECURRED]} 个曾整改的问题再次出现"
     out.append(text + "。")
     if cur["score"] != prev["score"]:
-        out.append(f"扣分估算得分由 {prev['score']} 分变为 {cur['score']} 分。")
+        out.append(f"扣分估算得分由 {score_text(prev['score'])}变为 {score_text(cur['score'])}。")
     for rule, verdict in cur["veto"].items():
         before = prev["veto"].get(rule)
         if before and before != verdict:
@@ -412,7 +485,8 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
                 "counts": dict(Counter(r["status"] for r in look_rows))}
 
     veto = veto_table(store, scan, findings, ruleset)
-    score = estimate_score(findings, ruleset, scan)
+    measured = pages_crawled(store, scan) > 0
+    score = estimate_score(findings, ruleset, scan, measured)
     warnings = [{"what": f"单项否决指标“{v['name_zh']}”", "url": "",
                  "detail": f"实测 {v['measured_text']}，{v['threshold_text']}", "unit": ""}
                 for v in veto if v["verdict"] == "风险"]
@@ -432,7 +506,8 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
         period=f"{year}年{int(mon)}月（监测日 {scan.as_of.isoformat()}，扫描编号 {scan.id}）",
         start_urls=list(scan.start_urls or []), stats=stats, veto=veto, score=score,
         verdict=scan_verdict(veto, score["score"]), problems=problems,
-        disclosures=disclosure_rows(findings, ruleset), lookback=lookback, warnings=warnings,
+        disclosures=disclosure_rows(findings, ruleset, measured), lookback=lookback, warnings=warnings,
         trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
-        top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats),
+        top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats), measured=measured,
+        unreachable=[{"url": f.url, "message": f.message} for f in findings if f.rule == UNREACHABLE],
     )
