@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -18,7 +19,9 @@ def register(sub) -> None:
     p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
     add_scan_flags(p)
     p.add_argument("--resume", nargs="?", const="latest", metavar="SCAN_ID",
-                   help="continue an interrupted scan (default: the site's latest) instead of starting one")
+                   help="continue an interrupted scan (default: the site's latest) instead of starting one; it "
+                        "keeps the settings it started with: --rate, --concurrency and --timeout apply, other "
+                        "scan flags are refused when they differ from the stored ones")
     p.set_defaults(func=cmd_scan)
 
 
@@ -51,6 +54,12 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
         cfg.start_urls = urls
     if not cfg.start_urls:
         raise UsageError("scan: give a start URL or a --config with site.start_urls")
+    cfg.source = args.config or "command line"
+    return apply_flags(cfg, args)
+
+
+def apply_flags(cfg: SiteConfig, args: argparse.Namespace) -> SiteConfig:
+    """``cfg`` with the scan flags given on the command line applied (and validated)."""
     for flag, attr in (("timeout", "timeout"), ("max_pages", "max_pages"), ("max_depth", "max_depth"),
                        ("concurrency", "concurrency"), ("rate", "rate")):
         v = getattr(args, flag)
@@ -67,7 +76,6 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
     if cfg.render_js:   # fail before a scan is created when Playwright or Chromium is missing
         from sitewatch.crawl.render import require_rendering
         require_rendering("--render-js" if getattr(args, "render_js", False) else f"{args.config}: crawl.render_js")
-    cfg.source = args.config or "command line"
     validate(cfg)
     return cfg
 
@@ -119,9 +127,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from sitewatch.resume import config_from_scan, resumable_scan, resume_scan, stop_on_signals
 
     store = Store(args.db or DEFAULT_DB)
-    cfg = config_from_args(args) if (args.config or args.url) else None
+    given = config_from_args(args) if (args.config or args.url) else None
     if args.resume == "latest":
-        scan = resumable_scan(store, (cfg.name or cfg.start_urls[0]) if cfg else None)
+        scan = resumable_scan(store, (given.name or given.start_urls[0]) if given else None)
         if scan is None:
             raise UsageError("scan --resume: no interrupted scan to resume in the store")
     elif not args.resume.isdigit() or (scan := store.scan(int(args.resume))) is None:
@@ -131,9 +139,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if scan.status == "running" and scan.runner_state() == "alive":
         raise UsageError(f"scan --resume: scan {scan.id} is still running (process {scan.stats['runner']['pid']}); "
                          "stop it first (Ctrl-C or kill -INT: it checkpoints) or let it finish")
+    cfg = resume_config(config_from_scan(scan), scan, args, given)
     if scan.status == "running":
         print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
-    cfg = cfg or config_from_scan(scan)
     stop = stop_on_signals()
     progress = Progress(sys.stderr.isatty() and not args.quiet)
     result = resume_scan(store, scan.id, cfg, stop=stop, progress=progress)
@@ -143,6 +151,38 @@ def cmd_resume(args: argparse.Namespace) -> int:
         write_json(args.json, doc)
     print_summary(doc, args.db or DEFAULT_DB, args.json if result.status == "completed" else None)
     return 0 if result.status == "completed" else 130
+
+
+RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how, not what, is measured
+_FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": "--prefix", "robots": "--no-robots",
+            "render_js": "--render-js", "start_urls": "the start URL"}
+
+
+def resume_config(stored: SiteConfig, scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
+    """The settings a resumed scan runs with: every setting it was started with, except the politeness ones
+    (``RESUME_MAY_CHANGE``: --rate, --concurrency, --timeout, a config's retries), taken from this command line.
+
+    ``given`` is the config of the command line when it names a --config or start URLs (else the stored one
+    with the flags applied). A setting that would change what the scan measures (scope, bounds, robots, rules,
+    columns, user agent, --as-of ...) and differs from the stored one is refused: its findings would mix two
+    kinds of scan. Repeating the original command line with --resume is always accepted.
+    """
+    if given is None:
+        given = apply_flags(SiteConfig.from_json(stored.to_json(), source=stored.source), args)
+    before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (stored, given))
+    for key, value in before.items():
+        if key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value:
+            raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now.get(key)!r} (from {given.source}) "
+                             f"differs from scan {scan.id}'s {value!r}; a "
+                             "resumed scan keeps the settings it started with (only --rate, --concurrency, "
+                             "--timeout may change)")
+    if given.as_of is not None and given.as_of != scan.as_of:
+        raise UsageError(f"scan --resume: --as-of {given.as_of} differs from scan {scan.id}'s {scan.as_of}; a "
+                         "resumed scan is judged for the day it started with")
+    for key in RESUME_MAY_CHANGE:
+        setattr(stored, key, getattr(given, key))
+    validate(stored)
+    return stored
 
 
 def print_summary(doc: dict, db: str, json_path: str | None) -> None:
