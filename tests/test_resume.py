@@ -316,14 +316,34 @@ def test_resume_with_the_original_config_file_keeps_it_and_a_changed_one_is_refu
 @pytest.mark.parametrize("flags, named", [
     (["--max-depth", "3"], "--max-depth 3"),
     (["--max-pages", "10"], "--max-pages 10"),
+    (["--no-robots", "--max-pages", "500", "--prefix", "/zj/", "--prefix", "/zj2/"], None),    # as stored: accepted
     (["--prefix", "/other/"], "--prefix ['/other/']"),
-    (["--as-of", "2026-12-01"], "--as-of 2026-12-01"),
+    (["--as-of", "2026-12-01"], "--as-of '2026-12-01'"),
 ])
-def test_resume_refuses_a_flag_that_changes_what_the_scan_measures(tmp_path, monkeypatch, capsys, flags, named):
+def test_resume_refuses_a_flag_that_would_change_what_the_scan_measures(tmp_path, monkeypatch, capsys, flags, named):
     cfg = load_config(full_config(tmp_path))
     db = str(tmp_path / "s.db")
     scan_id = interrupted_scan(Store(db), cfg)
     rc, used = resume_with(monkeypatch, str(scan_id), "--db", db, *flags)
     err = capsys.readouterr().err
+    if named is None:
+        assert rc is None and used.to_json() == cfg.to_json(), err
+        return
     assert rc == 2 and used is None, err
     assert err.startswith(f"sitewatch: error: scan --resume: {named}") and err.count("\n") == 1
+
+
+def test_resume_settings_keep_the_scan_and_take_politeness_from_the_current_config(tmp_path):
+    """What the scheduler resumes with after its config was edited: the scan's own settings, today's politeness."""
+    from sitewatch.resume import resume_settings
+
+    cfg = load_config(full_config(tmp_path))
+    store = Store(tmp_path / "s.db")
+    scan = store.scan(interrupted_scan(store, cfg))
+    edited = load_config(full_config(tmp_path))
+    edited.rate, edited.retries, edited.user_agent, edited.excludes = 9.0, 0, "other agent", []
+    used, kept = resume_settings(scan, edited)
+    assert (used.rate, used.retries) == (9.0, 0)
+    assert (used.user_agent, used.excludes) == (cfg.user_agent, cfg.excludes)
+    assert kept == [("excludes", ["\\.zip$"], []), ("user_agent", cfg.user_agent, "other agent")]
+    assert resume_settings(scan, cfg)[1] == []

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
 
@@ -40,6 +42,7 @@ from sitewatch.store import Frontier, Link, ListItemRow, Page, Scan, ScanRecord,
 log = logging.getLogger("sitewatch.resume")
 
 RESUMABLE = ("interrupted", "running")
+RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]
 
@@ -174,6 +177,28 @@ def config_from_scan(scan: ScanRecord) -> SiteConfig:
         cfg.name = scan.site
     cfg.as_of = scan.as_of
     return cfg
+
+
+def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
+                    ) -> tuple[SiteConfig, list[tuple[str, Any, Any]]]:
+    """The settings to resume ``scan`` with, and (key, stored, current) of each setting ``current`` would change
+    but a resumed scan keeps.
+
+    A resumed scan keeps every setting it was started with (``config_from_scan``): a different scope, bound,
+    robots rule, user agent, rule set or ``as_of`` would mix two kinds of scan in one set of findings. Only
+    the politeness settings (``RESUME_MAY_CHANGE``) are taken from ``current``: how fast, not what, is measured.
+    """
+    cfg = config_from_scan(scan)
+    if current is None:
+        return cfg, []
+    before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (cfg, current))
+    kept = [(key, value, now.get(key)) for key, value in before.items()
+            if key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value]
+    if current.as_of is not None and current.as_of != scan.as_of:
+        kept.append(("as_of", scan.as_of.isoformat(), current.as_of.isoformat()))
+    for key in RESUME_MAY_CHANGE:
+        setattr(cfg, key, getattr(current, key))
+    return cfg, kept
 
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -124,7 +123,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sitewatch.resume import config_from_scan, resumable_scan, resume_scan, stop_on_signals
+    from sitewatch.resume import resumable_scan, resume_scan, stop_on_signals
 
     store = Store(args.db or DEFAULT_DB)
     given = config_from_args(args) if (args.config or args.url) else None
@@ -139,7 +138,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if scan.status == "running" and scan.runner_state() == "alive":
         raise UsageError(f"scan --resume: scan {scan.id} is still running (process {scan.stats['runner']['pid']}); "
                          "stop it first (Ctrl-C or kill -INT: it checkpoints) or let it finish")
-    cfg = resume_config(config_from_scan(scan), scan, args, given)
+    cfg = resume_config(scan, args, given)
     if scan.status == "running":
         print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
     stop = stop_on_signals()
@@ -153,36 +152,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 130
 
 
-RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how, not what, is measured
 _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": "--prefix", "robots": "--no-robots",
-            "render_js": "--render-js", "start_urls": "the start URL"}
+            "render_js": "--render-js", "as_of": "--as-of", "start_urls": "the start URL"}
 
 
-def resume_config(stored: SiteConfig, scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
-    """The settings a resumed scan runs with: every setting it was started with, except the politeness ones
-    (``RESUME_MAY_CHANGE``: --rate, --concurrency, --timeout, a config's retries), taken from this command line.
+def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
+    """The settings `scan --resume` runs with (``resume.resume_settings``): the scan's own, with --rate,
+    --concurrency, --timeout (and a config's retries) from this command line. ``given`` is the command line's
+    config when it names a --config or start URLs. A flag or config setting that would change what the scan
+    measures is refused; repeating the original command line with --resume is always accepted."""
+    from sitewatch.resume import config_from_scan, resume_settings
 
-    ``given`` is the config of the command line when it names a --config or start URLs (else the stored one
-    with the flags applied). A setting that would change what the scan measures (scope, bounds, robots, rules,
-    columns, user agent, --as-of ...) and differs from the stored one is refused: its findings would mix two
-    kinds of scan. Repeating the original command line with --resume is always accepted.
-    """
     if given is None:
-        given = apply_flags(SiteConfig.from_json(stored.to_json(), source=stored.source), args)
-    before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (stored, given))
-    for key, value in before.items():
-        if key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value:
-            raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now.get(key)!r} (from {given.source}) "
-                             f"differs from scan {scan.id}'s {value!r}; a "
-                             "resumed scan keeps the settings it started with (only --rate, --concurrency, "
-                             "--timeout may change)")
-    if given.as_of is not None and given.as_of != scan.as_of:
-        raise UsageError(f"scan --resume: --as-of {given.as_of} differs from scan {scan.id}'s {scan.as_of}; a "
-                         "resumed scan is judged for the day it started with")
-    for key in RESUME_MAY_CHANGE:
-        setattr(stored, key, getattr(given, key))
-    validate(stored)
-    return stored
+        given = apply_flags(SiteConfig.from_json(config_from_scan(scan).to_json(), source="command line"), args)
+    cfg, kept = resume_settings(scan, given)
+    if kept:
+        key, stored, now = kept[0]
+        raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now!r} ({given.source}) differs from scan "
+                         f"{scan.id}'s {stored!r}; a resumed scan keeps the settings it started with (only --rate, "
+                         "--concurrency, --timeout may change)")
+    validate(cfg)
+    return cfg
 
 
 def print_summary(doc: dict, db: str, json_path: str | None) -> None:
