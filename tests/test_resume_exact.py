@@ -286,3 +286,29 @@ def test_killed_at_any_moment_then_resumed_gives_the_uninterrupted_findings(site
     api_kills = [r["name"] for r in reports if r["api_in_flight"]]
     assert len(api_kills) >= 3, [(r["name"], r["api_in_flight"]) for r in reports]
     assert any(r.get("resume_api_in_flight") for r in reports)
+
+
+def test_pages_only_a_pager_or_a_catalogue_announces_are_followed_after_a_resume(site, tmp_path):
+    """A scan killed after a column's first page and the gkmlpt index were stored, but before the later pages its
+    JavaScript pager announces and the catalogue's guide were fetched: the resume derives them from the store."""
+    from sitewatch.config import load_config
+    from sitewatch.resume import resume_scan
+    from sitewatch.scan import run_scan
+
+    store = Store(tmp_path / "s.db")
+    done = run_scan(load_config(write_config(tmp_path / "s.toml", site, "sitewatch-test/pager")), store, as_of=AS_OF)
+    before = findings(tmp_path / "s.db")
+    later = [site.server.url(f"/zj/gzdt/index_{n}.html") for n in range(1, 5)] + [site.server.url("/zj/gkmlpt/guide")]
+    with store.engine.begin() as c:                       # the store as the kill left it
+        for table, col in (("targets", "url"), ("pages", "url"), ("links", "page_url"), ("list_items", "page_url")):
+            n = c.exec_driver_sql(f"delete from {table} where {col} in ({','.join('?' * len(later))})",
+                                  tuple(later)).rowcount
+            assert n >= (len(later) if table in ("targets", "pages") else 1), table
+        c.exec_driver_sql("delete from findings")
+        c.exec_driver_sql("update scans set status = 'interrupted'")
+    asked = len(site.requests("sitewatch-test/pager"))
+    resumed = resume_scan(store, done.scan_id)
+    assert resumed.status == "completed"
+    again = {e[1] for e in site.requests("sitewatch-test/pager")[asked:]}
+    assert {"/zj/gzdt/index_1.html", "/zj/gkmlpt/guide"} <= again
+    assert findings(tmp_path / "s.db") == before
