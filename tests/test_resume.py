@@ -347,3 +347,15 @@ def test_resume_settings_keep_the_scan_and_take_politeness_from_the_current_conf
     assert (used.user_agent, used.excludes) == (cfg.user_agent, cfg.excludes)
     assert kept == [("excludes", ["\\.zip$"], []), ("user_agent", cfg.user_agent, "other agent")]
     assert resume_settings(scan, cfg)[1] == []
+
+
+def test_a_scan_stored_before_its_config_kept_every_setting_takes_the_missing_ones_from_the_config(tmp_path):
+    from sitewatch.resume import resume_settings
+
+    cfg = load_config(full_config(tmp_path))
+    old = {k: v for k, v in cfg.to_json().items() if k not in ("user_agent", "verify_tls", "max_query_variants",
+                                                               "list_engines")}
+    store = Store(tmp_path / "s.db")
+    scan_id = store.new_scan(cfg.name, cfg.start_urls, AS_OF, old)
+    used, kept = resume_settings(store.scan(scan_id), cfg)
+    assert kept == [] and used.to_json() == cfg.to_json()

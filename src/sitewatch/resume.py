@@ -186,14 +186,19 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
 
     A resumed scan keeps every setting it was started with (``config_from_scan``): a different scope, bound,
     robots rule, user agent, rule set or ``as_of`` would mix two kinds of scan in one set of findings. Only
-    the politeness settings (``RESUME_MAY_CHANGE``) are taken from ``current``: how fast, not what, is measured.
+    the politeness settings (``RESUME_MAY_CHANGE``) are taken from ``current``: how fast, not what, is measured;
+    and so are the settings a store written by an older version did not record (e.g. ``user_agent``).
     """
     cfg = config_from_scan(scan)
     if current is None:
         return cfg, []
     before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (cfg, current))
+    recorded = set(scan.config or {})
     kept = [(key, value, now.get(key)) for key, value in before.items()
-            if key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value]
+            if key in recorded and key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value]
+    for key in set(before) - recorded - {"name", "start_urls", "columns"}:
+        attr = "obey_robots" if key == "robots" else key
+        setattr(cfg, attr, getattr(current, attr))
     if current.as_of is not None and current.as_of != scan.as_of:
         kept.append(("as_of", scan.as_of.isoformat(), current.as_of.isoformat()))
     for key in RESUME_MAY_CHANGE:
