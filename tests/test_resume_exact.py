@@ -312,3 +312,25 @@ def test_pages_only_a_pager_or_a_catalogue_announces_are_followed_after_a_resume
     again = {e[1] for e in site.requests("sitewatch-test/pager")[asked:]}
     assert {"/zj/gzdt/index_1.html", "/zj/gkmlpt/guide"} <= again
     assert findings(tmp_path / "s.db") == before
+
+
+def test_rows_stored_twice_do_not_change_the_findings(site, tmp_path):
+    """Each stored row of a scan twice (as two runs of a resumed scan might store them): the same findings."""
+    from sitewatch.config import load_config
+    from sitewatch.scan import run_checks, run_scan
+
+    cfg = load_config(write_config(tmp_path / "s.toml", site, "sitewatch-test/twice"))
+    store = Store(tmp_path / "s.db")
+    done = run_scan(cfg, store, as_of=AS_OF)
+
+    def checked() -> list[tuple]:
+        return sorted((f.rule, f.url, f.fingerprint, f.message, json.dumps(f.evidence, ensure_ascii=False, sort_keys=True),
+                       tuple(sorted(f.found_on))) for f in run_checks(store, done.scan_id, cfg, AS_OF))
+
+    before = checked()
+    assert {"link.broken", "column.stale", "disclosure.missing"} <= {f[0] for f in before}
+    with store.engine.begin() as c:
+        for table in ("targets", "pages", "links", "list_items", "columns"):
+            cols = [r[1] for r in c.exec_driver_sql(f"pragma table_info({table})") if r[1] != "id"]
+            c.exec_driver_sql(f"insert into {table} ({', '.join(cols)}) select {', '.join(cols)} from {table}")
+    assert checked() == before

@@ -379,7 +379,8 @@ class Store:
         self.flush()
         broken = (Target.c.scan_id == scan_id) & (Target.c.verdict == "broken")
         with self.engine.connect() as c:
-            targets = c.execute(select(Target).where(broken).order_by(Target.c.url)).all()
+            rows = c.execute(select(Target).where(broken).order_by(Target.c.url, Target.c.id)).all()
+            targets = [t for i, t in enumerate(rows) if i == 0 or rows[i - 1].url != t.url]   # a row twice: once
             pages: dict[str, set[str]] = {t.url: set() for t in targets}
             texts: dict[str, dict[str, None]] = {t.url: {} for t in targets}
             if targets:
