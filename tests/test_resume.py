@@ -359,3 +359,13 @@ def test_a_scan_stored_before_its_config_kept_every_setting_takes_the_missing_on
     scan_id = store.new_scan(cfg.name, cfg.start_urls, AS_OF, old)
     used, kept = resume_settings(store.scan(scan_id), cfg)
     assert kept == [] and used.to_json() == cfg.to_json()
+
+
+def test_resume_by_start_url_checks_the_flags_against_the_stored_settings(tmp_path, monkeypatch, capsys):
+    cfg = load_config(full_config(tmp_path))
+    db = str(tmp_path / "s.db")
+    scan_id = interrupted_scan(Store(db), cfg)
+    rc, used = resume_with(monkeypatch, str(scan_id), cfg.start_urls[0], "--db", db, "--rate", "0")
+    assert rc is None and used.to_json() == {**cfg.to_json(), "rate": 0}
+    rc, used = resume_with(monkeypatch, str(scan_id), "http://127.0.0.1:9/other/", "--db", db)
+    assert rc == 2 and "the start URL ['http://127.0.0.1:9/other/']" in capsys.readouterr().err

@@ -159,12 +159,16 @@ _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": 
 def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
     """The settings `scan --resume` runs with (``resume.resume_settings``): the scan's own, with --rate,
     --concurrency, --timeout (and a config's retries) from this command line. ``given`` is the command line's
-    config when it names a --config or start URLs. A flag or config setting that would change what the scan
-    measures is refused; repeating the original command line with --resume is always accepted."""
+    config when it names a --config or start URLs; without --config, the flags are checked against the scan's
+    stored settings (and start URLs, when given, against its start URLs). A flag or config setting that would
+    change what the scan measures is refused; repeating the original command line with --resume is accepted."""
     from sitewatch.resume import config_from_scan, resume_settings
 
-    if given is None:
-        given = apply_flags(SiteConfig.from_json(config_from_scan(scan).to_json(), source="command line"), args)
+    if not args.config:
+        flags = apply_flags(SiteConfig.from_json(config_from_scan(scan).to_json(), source="command line"), args)
+        if given is not None:
+            flags.start_urls = given.start_urls
+        given = flags
     cfg, kept = resume_settings(scan, given)
     if kept:
         key, stored, now = kept[0]
