@@ -259,6 +259,8 @@ def run_kill_point(site: Site, tmp: Path, name: str, after: float | None, api: i
     report = {"name": name, "api_in_flight": kill_when(sitewatch(*scan_args(site, tmp, name)), site, ua,
                                                        after=after, api=api)}
     assert scan_status(db) == "running"
+    with sqlite3.connect(db) as c:
+        report["pages_at_kill"] = c.execute("select count(*) from pages").fetchone()[0]
     if kill_resume:
         report["resume_api_in_flight"] = kill_when(sitewatch("scan", "--resume", "--db", str(db), "-q"), site, ua,
                                                    api=3)
@@ -285,6 +287,9 @@ def test_killed_at_any_moment_then_resumed_gives_the_uninterrupted_findings(site
     assert not [e for e in site.log if not e[0].startswith("sitewatch-test/")]
     api_kills = [r["name"] for r in reports if r["api_in_flight"]]
     assert len(api_kills) >= 3, [(r["name"], r["api_in_flight"]) for r in reports]
+    # the case: part of the scan was already stored when it was killed with API pages in flight
+    assert [r for r in reports if r["api_in_flight"] and r["pages_at_kill"]], \
+        [(r["name"], r["pages_at_kill"], r["api_in_flight"]) for r in reports]
     assert any(r.get("resume_api_in_flight") for r in reports)
 
 
