@@ -28,6 +28,7 @@ class LoopbackSite:
     def __init__(self, routes: dict[str, Route] | None = None):
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.current = threading.local()         # .headers: the request a route callable is answering
         self._lock = threading.Lock()
         site = self
 
@@ -45,6 +46,7 @@ class LoopbackSite:
                     site.requests[(method, path)] += 1
                     nth = site.requests[(method, path)]
                 route = site.routes.get(path, site.routes.get(bare))
+                site.current.headers = self.headers
                 ans = route(method, nth) if callable(route) else route
                 if ans is None:
                     ans = Answer(404, "<html><head><title>Not Found</title></head><body>nothing here</body></html>")

@@ -5,7 +5,6 @@ an output path that cannot be written."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 
 import pytest
@@ -70,7 +69,7 @@ def test_good_config_loads(tmp_path, site):
     path = tmp_path / "site.toml"
     path.write_text(GOOD.format(url=site.url("/xqbsc/")), encoding="utf-8")
     cfg = load_config(path)
-    assert cfg.disclosures["approvals"]["budget"]["2026"] == dt.date(2026, 2, 10)
+    assert cfg.disclosures["approvals"]["budget"]["2026"] == "2026-02-10"
 
 
 @pytest.mark.parametrize("old,new,where,hint", TYPOS, ids=[t[2] for t in TYPOS])

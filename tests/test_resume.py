@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from loopback import Answer, LoopbackSite, page
 from sitewatch.config import load_config
 from sitewatch.resume import resume_scan, start_scan
@@ -180,3 +182,190 @@ def test_resume_refuses_a_scan_whose_process_is_alive(tmp_path):
     _, err = res.communicate(timeout=30)
     assert res.returncode == 2 and f"scan {scan_id} is still running (process {os.getpid()})" in err
     assert store.scan(scan_id).status == "running"
+
+
+# --- the settings of a resumed scan ------------------------------------------------------------------------------
+
+def full_config(tmp_path: Path) -> Path:
+    """A site config that sets every stored setting away from its default."""
+    path = tmp_path / "full.toml"
+    path.write_text("""[site]
+name = "full"
+start_urls = ["http://127.0.0.1:9/zj/"]
+unit = "办公室"
+
+[scope]
+prefixes = ["/zj/", "/zj2/"]
+extra_hosts = ["static.example.gov.cn"]
+excludes = ["\\\\.zip$"]
+
+[politeness]
+concurrency = 2
+rate = 1.5
+timeout = 4
+retries = 3
+robots = false
+user_agent = "Mozilla/5.0 (sitewatch audit)"
+verify_tls = false
+
+[crawl]
+max_pages = 500
+max_depth = 6
+max_query_variants = 7
+
+[columns."工作动态"]
+category = "dynamic"
+unit = "党政办"
+max_age_days = 10
+
+[disclosures.approvals.budget]
+2026 = 2026-02-10
+
+[rules.overrides]
+"link.broken" = { severity = "minor" }
+
+[list_engines]
+"http://127.0.0.1:9/zj/xxgk/" = "hanweb"
+""", encoding="utf-8")
+    return path
+
+
+def interrupted_scan(store: Store, cfg) -> int:
+    scan_id = store.new_scan(cfg.name, cfg.start_urls, AS_OF, cfg.to_json())
+    with store.engine.begin() as c:
+        c.exec_driver_sql("update scans set status = 'interrupted' where id = ?", (scan_id,))
+    return scan_id
+
+
+def test_a_stored_scan_keeps_every_setting_of_its_config(tmp_path):
+    from dataclasses import fields
+
+    from sitewatch.config import SiteConfig
+    from sitewatch.resume import config_from_scan
+
+    cfg = load_config(full_config(tmp_path))
+    store = Store(tmp_path / "s.db")
+    back = config_from_scan(store.scan(interrupted_scan(store, cfg)))
+    assert back.to_json() == cfg.to_json()
+    assert (back.user_agent, back.verify_tls, back.obey_robots) == ("Mozilla/5.0 (sitewatch audit)", False, False)
+    assert back.list_engines == {"http://127.0.0.1:9/zj/xxgk/": "hanweb"} and back.max_query_variants == 7
+    assert back.columns["工作动态"].max_age_days == 10 and back.as_of == AS_OF
+    # a setting added to SiteConfig later must be stored too (or be named here as not shaping a scan)
+    stored = set(cfg.to_json()) | {"obey_robots"}
+    assert {f.name for f in fields(SiteConfig)} - stored == {"as_of", "schedule", "source"}
+    assert SiteConfig.from_json({}).to_json() == SiteConfig().to_json()      # a store from before: defaults
+
+
+def resume_with(monkeypatch, *argv: str):
+    """Run `sitewatch scan --resume ...` up to the crawl; return (exit code, the config it would resume with)."""
+    import sitewatch.resume
+    from sitewatch.cli import main
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_resume(store, scan_id, cfg, **kw):
+        seen.append(cfg)
+        raise Stop
+
+    monkeypatch.setattr(sitewatch.resume, "resume_scan", fake_resume)
+    monkeypatch.setattr(sitewatch.resume, "stop_on_signals", threading.Event)
+    try:
+        rc = main(["scan", "--resume", *argv])
+    except Stop:
+        rc = None
+    return rc, (seen[0] if seen else None)
+
+
+def test_resume_applies_politeness_flags_and_keeps_every_other_setting(tmp_path, monkeypatch):
+    cfg = load_config(full_config(tmp_path))
+    db = str(tmp_path / "s.db")
+    scan_id = interrupted_scan(Store(db), cfg)
+    rc, used = resume_with(monkeypatch, str(scan_id), "--db", db, "--rate", "0", "--concurrency", "6",
+                           "--timeout", "9", "--max-depth", "6", "--as-of", AS_OF.isoformat(), "-q")
+    assert rc is None and used is not None
+    assert (used.rate, used.concurrency, used.timeout) == (0, 6, 9)
+    expected = {**cfg.to_json(), "rate": 0, "concurrency": 6, "timeout": 9}
+    assert used.to_json() == expected and used.as_of == AS_OF
+
+
+def test_resume_with_the_original_config_file_keeps_it_and_a_changed_one_is_refused(tmp_path, monkeypatch, capsys):
+    path = full_config(tmp_path)
+    cfg = load_config(path)
+    db = str(tmp_path / "s.db")
+    scan_id = interrupted_scan(Store(db), cfg)
+    rc, used = resume_with(monkeypatch, "--config", str(path), "--db", db, "-q")
+    assert rc is None and used.to_json() == cfg.to_json()
+
+    path.write_text(path.read_text(encoding="utf-8").replace("rate = 1.5", "rate = 3"), encoding="utf-8")
+    rc, used = resume_with(monkeypatch, "--config", str(path), "--db", db, "-q")
+    assert rc is None and used.rate == 3                      # politeness: applied
+
+    path.write_text(path.read_text(encoding="utf-8").replace('verify_tls = false', 'verify_tls = true'),
+                    encoding="utf-8")
+    capsys.readouterr()
+    rc, used = resume_with(monkeypatch, "--config", str(path), "--db", db, "-q")
+    err = capsys.readouterr().err
+    assert rc == 2 and used is None
+    assert err.count("\n") == 1 and "verify_tls True" in err and f"scan {scan_id}'s False" in err
+    assert Store(db).scan(scan_id).status == "interrupted"
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--max-depth", "3"], "--max-depth 3"),
+    (["--max-pages", "10"], "--max-pages 10"),
+    (["--no-robots", "--max-pages", "500", "--prefix", "/zj/", "--prefix", "/zj2/"], None),    # as stored: accepted
+    (["--prefix", "/other/"], "--prefix ['/other/']"),
+    (["--as-of", "2026-12-01"], "--as-of '2026-12-01'"),
+])
+def test_resume_refuses_a_flag_that_would_change_what_the_scan_measures(tmp_path, monkeypatch, capsys, flags, named):
+    cfg = load_config(full_config(tmp_path))
+    db = str(tmp_path / "s.db")
+    scan_id = interrupted_scan(Store(db), cfg)
+    rc, used = resume_with(monkeypatch, str(scan_id), "--db", db, *flags)
+    err = capsys.readouterr().err
+    if named is None:
+        assert rc is None and used.to_json() == cfg.to_json(), err
+        return
+    assert rc == 2 and used is None, err
+    assert err.startswith(f"sitewatch: error: scan --resume: {named}") and err.count("\n") == 1
+
+
+def test_resume_settings_keep_the_scan_and_take_politeness_from_the_current_config(tmp_path):
+    """What the scheduler resumes with after its config was edited: the scan's own settings, today's politeness."""
+    from sitewatch.resume import resume_settings
+
+    cfg = load_config(full_config(tmp_path))
+    store = Store(tmp_path / "s.db")
+    scan = store.scan(interrupted_scan(store, cfg))
+    edited = load_config(full_config(tmp_path))
+    edited.rate, edited.retries, edited.user_agent, edited.excludes = 9.0, 0, "other agent", []
+    used, kept = resume_settings(scan, edited)
+    assert (used.rate, used.retries) == (9.0, 0)
+    assert (used.user_agent, used.excludes) == (cfg.user_agent, cfg.excludes)
+    assert kept == [("excludes", ["\\.zip$"], []), ("user_agent", cfg.user_agent, "other agent")]
+    assert resume_settings(scan, cfg)[1] == []
+
+
+def test_a_scan_stored_before_its_config_kept_every_setting_takes_the_missing_ones_from_the_config(tmp_path):
+    from sitewatch.resume import resume_settings
+
+    cfg = load_config(full_config(tmp_path))
+    old = {k: v for k, v in cfg.to_json().items() if k not in ("user_agent", "verify_tls", "max_query_variants",
+                                                               "list_engines")}
+    store = Store(tmp_path / "s.db")
+    scan_id = store.new_scan(cfg.name, cfg.start_urls, AS_OF, old)
+    used, kept = resume_settings(store.scan(scan_id), cfg)
+    assert kept == [] and used.to_json() == cfg.to_json()
+
+
+def test_resume_by_start_url_checks_the_flags_against_the_stored_settings(tmp_path, monkeypatch, capsys):
+    cfg = load_config(full_config(tmp_path))
+    db = str(tmp_path / "s.db")
+    scan_id = interrupted_scan(Store(db), cfg)
+    rc, used = resume_with(monkeypatch, str(scan_id), cfg.start_urls[0], "--db", db, "--rate", "0")
+    assert rc is None and used.to_json() == {**cfg.to_json(), "rate": 0}
+    rc, used = resume_with(monkeypatch, str(scan_id), "http://127.0.0.1:9/other/", "--db", db)
+    assert rc == 2 and "the start URL ['http://127.0.0.1:9/other/']" in capsys.readouterr().err

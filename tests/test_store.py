@@ -95,3 +95,45 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     assert pages == ["http://a/a.html", "http://a/b.html", "http://a/z.html"]
     assert texts == ["失效链接", "旧标题"]
     assert store.broken_targets(store.new_scan("s", ["http://a/"], dt.date(2026, 12, 27), {})) == []
+
+
+def test_a_unit_of_work_is_flushed_whole_or_not_at_all(tmp_path):
+    """Rows a task adds inside ``Store.unit`` stay out of a flush another task triggers while it awaits, join the
+    buffer together when the unit ends, and are dropped when it ends by an exception (the URL was not done)."""
+    import asyncio
+
+    from sitewatch.store import Link, Page
+
+    store = Store(tmp_path / "u.db")
+    sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 26), {})
+    halfway, resume = asyncio.Event(), asyncio.Event()
+
+    def count(table) -> int:
+        return store.count(table, sid)
+
+    async def page(url: str, fail: bool = False) -> None:
+        with store.unit():
+            store.add(Page, scan_id=sid, url=url)
+            halfway.set()
+            await resume.wait()
+            store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), [(sid, url, url + "x", "a", "")])
+            if fail:
+                raise asyncio.CancelledError
+
+    async def other() -> None:
+        await halfway.wait()
+        store.add(Page, scan_id=sid, url="http://a/other")     # outside any unit: buffered at once
+        store.flush()
+        assert (count(Page), count(Link)) == (1, 0)           # half a page never reaches the store
+        resume.set()
+
+    async def main() -> None:
+        results = await asyncio.gather(page("http://a/1"), page("http://a/2", fail=True), other(),
+                                       return_exceptions=True)
+        assert isinstance(results[1], asyncio.CancelledError)
+
+    asyncio.run(main())
+    store.flush()
+    with store.engine.connect() as c:
+        assert sorted(c.exec_driver_sql("select url from pages").scalars()) == ["http://a/1", "http://a/other"]
+        assert c.exec_driver_sql("select page_url from links").scalars().all() == ["http://a/1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import math
@@ -58,18 +59,38 @@ class SiteConfig:
     source: str = "<flags>"
 
     def to_json(self) -> dict[str, Any]:
+        """Every setting that shapes a scan, as stored with it (``from_json`` reads it back for ``--resume``).
+        ``as_of`` is stored apart (``scans.as_of``); ``schedule`` and ``source`` do not shape a scan."""
         return {"name": self.name, "start_urls": self.start_urls, "prefixes": self.prefixes,
                 "extra_hosts": self.extra_hosts, "excludes": self.excludes, "concurrency": self.concurrency,
                 "rate": self.rate, "timeout": self.timeout, "retries": self.retries, "robots": self.obey_robots,
-                "max_pages": self.max_pages, "max_depth": self.max_depth,
+                "user_agent": self.user_agent, "verify_tls": self.verify_tls,
+                "max_pages": self.max_pages, "max_depth": self.max_depth, "max_query_variants": self.max_query_variants,
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
-                "rule_packs": self.rule_packs, "render_js": self.render_js}
+                "rule_packs": self.rule_packs, "list_engines": self.list_engines, "render_js": self.render_js}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> "SiteConfig":
+        """The config ``to_json`` stored; keys a store written by an older version lacks keep their defaults."""
+        cfg = cls(source=source)
+        data = copy.deepcopy(data or {})
+        for key in _STORED:
+            if data.get(key) is not None:
+                setattr(cfg, key, data[key])
+        if data.get("robots") is not None:
+            cfg.obey_robots = bool(data["robots"])
+        cfg.columns = {k: ColumnConfig(**v) for k, v in (data.get("columns") or {}).items()}
+        return cfg
 
     def unit_for(self, column_name: str) -> str | None:
         c = self.columns.get(column_name)
         return (c.unit if c and c.unit else None) or self.default_unit
 
+
+_STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries",
+           "user_agent", "verify_tls", "max_pages", "max_depth", "max_query_variants", "default_unit", "disclosures",
+           "rule_overrides", "rule_packs", "list_engines", "render_js")     # to_json keys kept as they are
 
 _KNOWN_TOP = {"site", "scope", "politeness", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
               "sites"}
@@ -209,10 +230,10 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     return cfg
 
 
-def _approvals(value: Any, where: str) -> dict[str, dict[str, dt.date]]:
+def _approvals(value: Any, where: str) -> dict[str, dict[str, str]]:
     """``[disclosures.approvals.<item>]`` tables of year = 批复 date, checked now (an impossible date found only after
     the crawl would lose the scan). The item names are checked against the rule packs by ``scan.site_rules``."""
-    out: dict[str, dict[str, dt.date]] = {}
+    out: dict[str, dict[str, str]] = {}
     for item, table in _expect(value, dict, where).items():
         out[item] = {}
         for year, day in _expect(table, dict, f"{where}.{item}").items():
@@ -224,7 +245,7 @@ def _approvals(value: Any, where: str) -> dict[str, dict[str, dt.date]]:
                 day = parse_as_of(day, f"{where}.{item}.{year}")
             elif not isinstance(day, dt.date):
                 raise ConfigError(f"{where}.{item}.{year}: expected a date YYYY-MM-DD, got {day!r}")
-            out[item][str(year)] = day
+            out[item][str(year)] = day.isoformat()        # as a stored scan's config keeps it (JSON)
     return out
 
 

@@ -1,36 +1,50 @@
 """Stoppable scans and resuming interrupted ones from what the store holds.
 
+The invariant: a URL is done exactly when its rows are in the store, and they all get there in one
+transaction. The rows of a URL are the target row, and for a crawled page the page row, its link rows and
+everything its page hooks add (list items, columns, the items and links a gkmlpt catalogue's JSON API lists,
+the pages a JavaScript pager announces): the crawler collects them in a unit of work (``Store.unit``) that
+joins the flush buffer only when the URL and its hooks are finished. A scan killed at any moment therefore
+holds whole URLs only; a URL whose rows were not all written was not done and is simply fetched again.
+
 A stop request (``threading.Event``) lets the URLs being fetched finish and defers everything still queued:
 the deferred URLs are written to the ``frontier`` table and the scan is marked ``interrupted`` in the same
-transaction. A scan killed outright (SIGKILL, power loss) keeps everything flushed before the kill; resuming
-derives its frontier from the stored links that have no checked target yet. The per-page checks keep their
-facts in memory, so a resumed scan fetches the pages of the earlier runs again for them.
+transaction. A scan killed outright (SIGKILL, power loss) keeps every URL flushed before the kill; resuming
+derives its frontier from the stored links that have no checked target yet (every URL the crawl queues is
+stored as a link of the page that queued it). In-memory state is rebuilt from the store (columns stored,
+gkmlpt catalogues read, form targets, trap counts); the per-page checks keep their facts in memory only, so
+a resumed scan fetches the pages of the earlier runs again for them. A resumed scan keeps every setting it
+was started with (``config_from_scan``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 
 from sitewatch.checks_pages import PageChecks
-from sitewatch.config import ColumnConfig, SiteConfig
+from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
-from sitewatch.extract import parse_html
 from sitewatch.crawl.coverage import Coverage
+from sitewatch.extract import FORM_TAGS, parse_html
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
-from sitewatch.store import ColumnRow, Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
+from sitewatch.store import Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
+from sitewatch.urls import is_pagination
 
 log = logging.getLogger("sitewatch.resume")
 
 RESUMABLE = ("interrupted", "running")
+RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]
 
@@ -92,8 +106,8 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     store.flush()
     crawler, collector = _crawler(cfg, store, scan_id, stop, progress)
     seen, frontier = resume_state(store, scan, crawler)
+    collector.restore(scan_id)
     with store.engine.connect() as c:
-        collector._columns.update(c.execute(select(ColumnRow.c.key).where(ColumnRow.c.scan_id == scan_id)).scalars())
         crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.traps.admit(url)
@@ -115,23 +129,38 @@ def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list
                  c.execute(select(Page.c.id, Page.c.url, Page.c.depth).where(Page.c.scan_id == sid))}
         queued = c.execute(select(Frontier.c.url, Frontier.c.depth, Frontier.c.crawl).where(Frontier.c.scan_id == sid)
                            .order_by(Frontier.c.id)).all()
-        links = c.execute(select(Link.c.page_url, Link.c.target).where(Link.c.scan_id == sid).order_by(Link.c.id)).all()
-        api_items = c.execute(select(ListItemRow.c.page_url, ListItemRow.c.url).where(
+        links = c.execute(select(Link.c.page_url, Link.c.target, Link.c.tag, Link.c.text).where(Link.c.scan_id == sid)
+                          .order_by(Link.c.id)).all()
+        api_items = c.execute(select(ListItemRow.c.page_url, ListItemRow.c.url, literal("api"), literal("")).where(
             ListItemRow.c.scan_id == sid, ListItemRow.c.page_url.like("%/gkmlpt/%"))).all()
+        listed = set(c.execute(select(ListItemRow.c.page_url).where(ListItemRow.c.scan_id == sid).distinct()).scalars())
     seen = done | set(pages)
     after = int((scan.stats or {}).get("checkpoint_page_id", 0)) if queued else 0
     frontier: dict[str, tuple[str, int, bool]] = {}
     for url, depth, crawl in queued:
         frontier.setdefault(url, (url, depth, crawl))
-    for page_url, target in [*links, *api_items]:
+    # a link whose source is no page (a stylesheet's or sitemap's link, an attachment a gkmlpt API item lists)
+    # is one step below its source, which is one step below the shallowest page linking to it
+    below: dict[str, int] = {}
+    for page_url, target, _, _ in links:
+        if page_url in pages:
+            below[target] = min(below.get(target, 1 << 30), pages[page_url][1] + 1)
+    for page_url, target, tag, text in [*links, *api_items]:
+        if tag in FORM_TAGS:
+            crawler._form_targets.add(crawler._key(target))
         if target in seen:
             continue
-        pid, depth = pages.get(page_url, (None, 0))
-        if pid is None or pid <= after:
-            continue
+        if page_url in pages:
+            pid, depth = pages[page_url]
+            if pid <= after:            # its links were done or checkpointed in the frontier table
+                continue
+        else:
+            depth = below.get(page_url, 0)
+        crawl = tag not in FORM_TAGS and crawler.scope.in_scope(target)
+        step = 0 if page_url in listed and is_pagination(page_url, target, text) else 1   # as Crawler._follow
         prev = frontier.get(target)
-        if prev is None or depth + 1 < prev[1]:
-            frontier[target] = (target, depth + 1, crawler.scope.in_scope(target))
+        if prev is None or depth + step < prev[1]:
+            frontier[target] = (target, depth + step, crawl)
     for u in crawler.cfg.start_urls:
         if u not in seen:
             frontier.setdefault(u, (u, 0, True))
@@ -145,19 +174,40 @@ def resumable_scan(store: Store, site: str | None = None) -> ScanRecord | None:
 
 
 def config_from_scan(scan: ScanRecord) -> SiteConfig:
-    """The settings a stored scan ran with (what ``SiteConfig.to_json`` kept)."""
-    c = dict(scan.config or {})
-    cfg = SiteConfig(name=scan.site if scan.site not in (scan.start_urls or []) else "",
-                     start_urls=list(scan.start_urls or []), source=f"scan {scan.id}")
-    for key in ("prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries", "max_pages",
-                "max_depth", "default_unit", "disclosures", "rule_overrides", "rule_packs", "render_js"):
-        if c.get(key) is not None:
-            setattr(cfg, key, c[key])
-    if "robots" in c:
-        cfg.obey_robots = bool(c["robots"])
-    cfg.columns = {k: ColumnConfig(**v) for k, v in (c.get("columns") or {}).items()}
+    """The settings a stored scan ran with: everything ``SiteConfig.to_json`` kept, and its ``as_of``."""
+    cfg = SiteConfig.from_json(scan.config or {}, source=f"scan {scan.id}")
+    cfg.start_urls = list(scan.start_urls or cfg.start_urls)
+    if not cfg.name and scan.site not in cfg.start_urls:
+        cfg.name = scan.site
     cfg.as_of = scan.as_of
     return cfg
+
+
+def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
+                    ) -> tuple[SiteConfig, list[tuple[str, Any, Any]]]:
+    """The settings to resume ``scan`` with, and (key, stored, current) of each setting ``current`` would change
+    but a resumed scan keeps.
+
+    A resumed scan keeps every setting it was started with (``config_from_scan``): a different scope, bound,
+    robots rule, user agent, rule set or ``as_of`` would mix two kinds of scan in one set of findings. Only
+    the politeness settings (``RESUME_MAY_CHANGE``) are taken from ``current``: how fast, not what, is measured;
+    and so are the settings a store written by an older version did not record (e.g. ``user_agent``).
+    """
+    cfg = config_from_scan(scan)
+    if current is None:
+        return cfg, []
+    before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (cfg, current))
+    recorded = set(scan.config or {})
+    kept = [(key, value, now.get(key)) for key, value in before.items()
+            if key in recorded and key not in RESUME_MAY_CHANGE and key != "name" and now.get(key) != value]
+    for key in set(before) - recorded - {"name", "start_urls", "columns"}:
+        attr = "obey_robots" if key == "robots" else key
+        setattr(cfg, attr, getattr(current, attr))
+    if current.as_of is not None and current.as_of != scan.as_of:
+        kept.append(("as_of", scan.as_of.isoformat(), current.as_of.isoformat()))
+    for key in RESUME_MAY_CHANGE:
+        setattr(cfg, key, getattr(current, key))
+    return cfg, kept
 
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,

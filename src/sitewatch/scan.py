@@ -151,12 +151,17 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                          document_number=r.document_number or page_docnos.get(r.url)))
         seen.clear()
         listed = {i.url for items in by_key.values() for i in items}
-        articles = [ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
-                             document_number=r.document_number, attachments=_attachments(r.attachments, None))
-                    for r in c.execute(articles_query) if r.date and r.url not in listed]
+        articles = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+                                    document_number=r.document_number, attachments=_attachments(r.attachments, None))
+                    for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
+        articles = list(articles.values())
     columns: list[ColumnData] = []
     homepage = None
+    keys: set[str] = set()
     for col in cols:
+        if col.key in keys:             # a column stored twice (by two runs of a resumed scan) counts once
+            continue
+        keys.add(col.key)
         items = by_key.get(col.key, [])
         if col.key == HOMEPAGE_KEY:
             homepage = ColumnData(key=col.key, name=col.name, url=col.url, items=items)

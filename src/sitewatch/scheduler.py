@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
-from sitewatch.resume import resumable_scan, resume_scan, start_scan
+from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
 from sitewatch.store import Store
 
 log = logging.getLogger("sitewatch.scheduler")
@@ -262,7 +262,11 @@ def do_resume(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
         scan = store.scan(scan_id)
         if scan is None or scan.status == "completed":
             return "skipped", f"scan {scan_id} is not resumable", scan_id
-        result = resume_scan(store, scan_id, rt.sites[site], stop=rt.stop)
+        cfg, kept = resume_settings(scan, rt.sites[site])
+        if kept:     # the config changed since the scan started: the scan finishes as it began
+            log.warning("%s: resuming scan %d with the settings it started with; the config's %s apply from the "
+                        "next scan", site, scan_id, ", ".join(key for key, _, _ in kept))
+        result = resume_scan(store, scan_id, cfg, stop=rt.stop)
         if result.status == "completed" and scan.kind == "full":
             return "ok", after_audit(rt, site, store, scan_id), scan_id
         return _scan_outcome(result)

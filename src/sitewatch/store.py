@@ -13,7 +13,9 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
 
 DEFAULT_DB = "sitewatch.db"
+
+# The rows of the unit of work the current asyncio task is in (see ``Store.unit``); None outside one.
+_UNIT: ContextVar[dict | None] = ContextVar("sitewatch_store_unit", default=None)
 
 
 metadata = MetaData()
@@ -318,13 +323,34 @@ class Store:
     # --- buffered writes ---------------------------------------------------------------------
     def add(self, table, **row) -> None:
         """Buffer a row; call :meth:`maybe_flush` at a consistent point (e.g. after each fetched URL)."""
-        self._buffers.setdefault((table, tuple(row)), []).append(tuple(row.values()))
-        self._pending += 1
+        unit = _UNIT.get()
+        buffers = self._buffers if unit is None else unit
+        buffers.setdefault((table, tuple(row)), []).append(tuple(row.values()))
+        if unit is None:
+            self._pending += 1
 
     def add_rows(self, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
         """Buffer many rows at once, each a tuple of values for the columns ``keys``."""
-        self._buffers.setdefault((table, keys), []).extend(rows)
-        self._pending += len(rows)
+        unit = _UNIT.get()
+        (self._buffers if unit is None else unit).setdefault((table, keys), []).extend(rows)
+        if unit is None:
+            self._pending += len(rows)
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """A unit of work (one crawled URL with everything its page hooks add): the rows the current asyncio task
+        adds inside it are held apart and join the flush buffer together when it ends without an exception, so
+        a flush (which other tasks may trigger while this one awaits) never writes a part of it. Ended by an
+        exception (a cancelled or interrupted crawl), its rows are dropped: the URL was not done."""
+        rows: dict = {}
+        token = _UNIT.set(rows)
+        try:
+            yield
+        finally:
+            _UNIT.reset(token)
+        for key, values in rows.items():
+            self._buffers.setdefault(key, []).extend(values)
+            self._pending += len(values)
 
     def maybe_flush(self) -> None:
         if self._pending >= self.BATCH or (self._pending and time.monotonic() - self._last_flush > 1.0):
@@ -353,7 +379,8 @@ class Store:
         self.flush()
         broken = (Target.c.scan_id == scan_id) & (Target.c.verdict == "broken")
         with self.engine.connect() as c:
-            targets = c.execute(select(Target).where(broken).order_by(Target.c.url)).all()
+            rows = c.execute(select(Target).where(broken).order_by(Target.c.url, Target.c.id)).all()
+            targets = [t for i, t in enumerate(rows) if i == 0 or rows[i - 1].url != t.url]   # a row twice: once
             pages: dict[str, set[str]] = {t.url: set() for t in targets}
             texts: dict[str, dict[str, None]] = {t.url: {} for t in targets}
             if targets:

@@ -20,7 +20,9 @@ def register(sub) -> None:
     p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
     add_scan_flags(p)
     p.add_argument("--resume", nargs="?", const="latest", metavar="SCAN_ID",
-                   help="continue an interrupted scan (default: the site's latest) instead of starting one")
+                   help="continue an interrupted scan (default: the site's latest) instead of starting one; it "
+                        "keeps the settings it started with: --rate, --concurrency and --timeout apply, other "
+                        "scan flags are refused when they differ from the stored ones")
     p.set_defaults(func=cmd_scan)
 
 
@@ -53,6 +55,12 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
         cfg.start_urls = urls
     if not cfg.start_urls:
         raise UsageError("scan: give a start URL or a --config with site.start_urls")
+    cfg.source = args.config or "command line"
+    return apply_flags(cfg, args)
+
+
+def apply_flags(cfg: SiteConfig, args: argparse.Namespace) -> SiteConfig:
+    """``cfg`` with the scan flags given on the command line applied (and validated)."""
     for flag, attr in (("timeout", "timeout"), ("max_pages", "max_pages"), ("max_depth", "max_depth"),
                        ("concurrency", "concurrency"), ("rate", "rate")):
         v = getattr(args, flag)
@@ -69,7 +77,6 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
     if cfg.render_js:   # fail before a scan is created when Playwright or Chromium is missing
         from sitewatch.crawl.render import require_rendering
         require_rendering("--render-js" if getattr(args, "render_js", False) else f"{args.config}: crawl.render_js")
-    cfg.source = args.config or "command line"
     validate(cfg)
     if getattr(args, "json", None):
         output_file(args.json, "--json")
@@ -120,14 +127,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sitewatch.resume import config_from_scan, resumable_scan, resume_scan, stop_on_signals
+    from sitewatch.resume import resumable_scan, resume_scan, stop_on_signals
 
     if args.json:
         output_file(args.json, "--json")
     store = Store(args.db or DEFAULT_DB)
-    cfg = config_from_args(args) if (args.config or args.url) else None
+    given = config_from_args(args) if (args.config or args.url) else None
     if args.resume == "latest":
-        scan = resumable_scan(store, (cfg.name or cfg.start_urls[0]) if cfg else None)
+        scan = resumable_scan(store, (given.name or given.start_urls[0]) if given else None)
         if scan is None:
             raise UsageError("scan --resume: no interrupted scan to resume in the store")
     elif not args.resume.isdigit() or (scan := store.scan(int(args.resume))) is None:
@@ -137,9 +144,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if scan.status == "running" and scan.runner_state() == "alive":
         raise UsageError(f"scan --resume: scan {scan.id} is still running (process {scan.stats['runner']['pid']}); "
                          "stop it first (Ctrl-C or kill -INT: it checkpoints) or let it finish")
+    cfg = resume_config(scan, args, given)
     if scan.status == "running":
         print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
-    cfg = cfg or config_from_scan(scan)
     stop = stop_on_signals()
     progress = Progress(sys.stderr.isatty() and not args.quiet)
     result = resume_scan(store, scan.id, cfg, stop=stop, progress=progress)
@@ -164,6 +171,33 @@ def reach_exit(doc: dict) -> int:
         return 0
     print(f"sitewatch: {line}", file=sys.stderr)
     return UNREACHABLE_EXIT
+
+
+_FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": "--prefix", "robots": "--no-robots",
+            "render_js": "--render-js", "as_of": "--as-of", "start_urls": "the start URL"}
+
+
+def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
+    """The settings `scan --resume` runs with (``resume.resume_settings``): the scan's own, with --rate,
+    --concurrency, --timeout (and a config's retries) from this command line. ``given`` is the command line's
+    config when it names a --config or start URLs; without --config, the flags are checked against the scan's
+    stored settings (and start URLs, when given, against its start URLs). A flag or config setting that would
+    change what the scan measures is refused; repeating the original command line with --resume is accepted."""
+    from sitewatch.resume import config_from_scan, resume_settings
+
+    if not args.config:
+        flags = apply_flags(SiteConfig.from_json(config_from_scan(scan).to_json(), source="command line"), args)
+        if given is not None:
+            flags.start_urls = given.start_urls
+        given = flags
+    cfg, kept = resume_settings(scan, given)
+    if kept:
+        key, stored, now = kept[0]
+        raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now!r} ({given.source}) differs from scan "
+                         f"{scan.id}'s {stored!r}; a resumed scan keeps the settings it started with (only --rate, "
+                         "--concurrency, --timeout may change)")
+    validate(cfg)
+    return cfg
 
 
 def print_summary(doc: dict, db: str, json_path: str | None) -> None:

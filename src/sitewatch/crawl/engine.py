@@ -173,11 +173,14 @@ class Crawler:
         while True:
             url, depth, crawl = await self._queue.get()
             try:
-                await self._process(url, depth, crawl)
-            except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the scan
-                self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method="GET", status=None,
-                               verdict="error", reason="internal_error", detail=f"{type(exc).__name__}: {exc}"[:500],
-                               final_url=url, chain=[], elapsed_ms=0)
+                with self.store.unit():      # a URL's rows, its page hooks' included, are stored all or none
+                    try:
+                        await self._process(url, depth, crawl)
+                    except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the scan
+                        self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method="GET",
+                                       status=None, verdict="error", reason="internal_error",
+                                       detail=f"{type(exc).__name__}: {exc}"[:500], final_url=url, chain=[],
+                                       elapsed_ms=0)
             finally:
                 self.store.maybe_flush()
                 self._queue.task_done()

@@ -6,13 +6,15 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+
 from sitewatch.config import SiteConfig
 from sitewatch.dates import article_date
 from sitewatch.extract import ParsedPage
 from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Listing, ListItem
 from sitewatch.store import ColumnRow, Link, ListItemRow, Store
-from sitewatch.urls import is_attachment
+from sitewatch.urls import is_attachment, normalize
 
 HOMEPAGE_KEY = "homepage"
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
@@ -26,7 +28,8 @@ class ListingCollector:
     """A crawler page hook: reads each page's listing with the list engines and stores it.
 
     Returns the extra URLs the crawler should visit: later pages announced only by a JavaScript pager,
-    and the items of API-driven catalogues (gkmlpt), which no static link points to.
+    and the items of API-driven catalogues (gkmlpt), which no static link points to. Each is stored as a
+    Link row of the page too (tag "pager" or "api"), so a resumed scan finds it among the links to follow.
     """
 
     def __init__(self, cfg: SiteConfig, store: Store, fetcher=None):
@@ -37,6 +40,15 @@ class ListingCollector:
         self._columns: set[str] = set()
         self._gkmlpt_done: set[str] = set()
         self.pub_dates: dict[str, object] = {}
+
+    def restore(self, scan_id: int) -> None:
+        """Take up the state of an earlier run of the scan (resume) from its stored rows: the columns already
+        stored, and the gkmlpt catalogues already read (each stored its guide link with its index page)."""
+        with self.store.engine.connect() as c:
+            self._columns.update(c.execute(select(ColumnRow.c.key).where(ColumnRow.c.scan_id == scan_id)).scalars())
+            guides = c.execute(select(Link.c.target).where(Link.c.scan_id == scan_id, Link.c.tag == "api",
+                                                           Link.c.target.like("%/gkmlpt/guide"))).scalars()
+            self._gkmlpt_done.update(g[:-len("/gkmlpt/guide")] for g in guides)
 
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
         pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
@@ -63,6 +75,10 @@ class ListingCollector:
             if listing is None:
                 return []
         self._store(listing, url, scan_id)
+        linked = {link.url for link in parsed.links}     # pages a JavaScript pager announces: stored as links
+        self.store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"),
+                            [(scan_id, url, n, "pager", "") for u in listing.page_urls
+                             if (n := normalize(u, url)) and n not in linked])
         return list(listing.page_urls)
 
     def _undated_or_blank_column(self, url: str, text: str, parsed: ParsedPage) -> Listing | None:
@@ -103,6 +119,7 @@ class ListingCollector:
             return []
         self._gkmlpt_done.add(site.prefix)
         extra: list[str] = [site.prefix + "/gkmlpt/guide"]
+        self.store.add(Link, scan_id=scan_id, page_url=url, target=extra[0], tag="api", text="")
         for cat in site.leaves:
             pending = [gkmlpt.api_url(url, cat.id, 1, site.sid)]
             done: set[str] = set()
