@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import scan_site
+from conftest import SHARED, scan_site
 from loopback import Answer, LoopbackSite, page
 from sitewatch.crawl.fetch import FetchResult
 from sitewatch.crawl.verdict import BROKEN, OK, judge
@@ -22,11 +22,11 @@ SITE_ID = "4420000045"
 
 def trs_article(title: str, *, column: str = "工作动态", crumbs: tuple[str, ...] = ("首页", "政务公开"),
                 body: str = "<p>详见附件。</p>", attachment: str | None = None, pub: str = "2026-11-20 09:30",
-                docno: str | None = None, title_tag: str = "column") -> str:
+                docno: str | None = None, title_tag: str = "column", home: str = "/s/") -> str:
     """A TRS/Fujian article page: <title> is the column name (``title_tag="article"``: the article title and the
     site, as on 洪山区's TRS site), the article title sits in div.article_title."""
     head_title = f"\n\t\t{column}_\n\t\t中山市西区办事处\n\t" if title_tag == "column" else f"{title} - 中山市西区办事处门户网站"
-    trail = "".join(f'<li><a href="../" title="{c}">{c}</a></li>' for c in (*crumbs, column))
+    trail = "".join(f'<li><a href="{home}" title="{c}">{c}</a></li>' for c in (*crumbs, column))
     att = f'<ul class="fj"><li><a href="./P020261120549903987969.pdf">{attachment}</a></li></ul>' if attachment else ""
     meta_docno = (f'<div class="xxgk_info"><span>文　号：</span><span>{docno}</span></div>' if docno else "")
     return (
@@ -36,7 +36,7 @@ def trs_article(title: str, *, column: str = "工作动态", crumbs: tuple[str, 
         f'<meta name="ArticleTitle" content="{title}"/><meta name="PubDate" content="{pub}"/>'
         f'<meta name="ContentSource" content="西区办事处"/>'
         f"<title>{head_title}</title></head><body>"
-        '<div class="header"><ul class="nav"><li><a href="/s/">首页</a></li></ul></div>'
+        f'<div class="header"><ul class="nav"><li><a href="{home}">首页</a></li></ul></div>'
         '<div class="breadcrumb" role="navigation" des="当前位置"><span>当前位置：</span>'
         f"<ul>{trail}</ul></div>"
         f'<div class="article_component"><div class="article_title text_align_center">{title}</div>'
@@ -90,3 +90,145 @@ def test_soft_404_through_a_scan(db):
     broken = {f.url: f for f in result.findings if f.rule == "link.broken"}
     assert set(broken) == {site.url(p) for p in ERROR_PAGES}
     assert all(f.evidence.get("error") == "soft404" for f in broken.values())
+
+
+# ---------------------------------------------------------------- 信息公开指南 as a standalone page; guessed URLs
+
+REAL_PAGES = SHARED / "real-pages"
+GKZN = REAL_PAGES / "hd.gov.cn-jsp-derived" / "gkzn.jsp.html"
+AS_OF = dt.date(2026, 11, 26)
+
+
+def guide_items(findings):
+    return [f for f in findings if f.rule.startswith("disclosure.") and f.extra.get("item") == "disclosure_guide"]
+
+
+def gkzn_shape(site_name: str = "邯郸市人民政府") -> str:
+    """The hd.gov.cn 指南 page shape: ColumnName/ColumnType meta, <title>site-政府信息公开指南, a department list."""
+    depts = "".join(f'<li><a href="./{i}/">{n}</a></li>' for i, n in enumerate(("市发展和改革委员会", "市教育局", "市公安局")))
+    return ("<html><head><meta charset='utf-8'>"
+            f'<meta name="SiteName" content="{site_name}"><meta name="ColumnName" content="政府信息公开指南">'
+            '<meta name="ColumnType" content="信息公开指南">'
+            f"<title>{site_name}-政府信息公开指南</title></head><body>"
+            '<div class="zwxxgk_left"><h3><a href="./">公开指南</a></h3></div>'
+            f'<div class="zwxxgk_right"><div class="bm_list"><ul>{depts}</ul></div></div></body></html>')
+
+
+def xxgk_home(nav_guide: bool) -> str:
+    """An 信息公开 home: left navigation (指南/制度/法定主动公开内容/年报) and a dated list block."""
+    nav = ['<li><a href="/s/zfxxgkzd/">政府信息公开制度</a></li>', '<li><a href="/s/fdzdgknr/">法定主动公开内容</a></li>',
+           '<li><a href="/s/zfxxgknb/">政府信息公开年报</a></li>']
+    if nav_guide:
+        nav.insert(0, '<li><a href="/s/zfxxgkzn/">政府信息公开指南</a></li>')
+    rows = '<li><a href="/s/zfwj/202611/t20261120_1.html">关于做好冬季安全生产工作的通知</a><span>2026-11-20</span></li>'
+    return page("邯郸市人民政府信息公开", f'<div class="left_nav"><ul>{"".join(nav)}</ul></div>'
+                                         f'<div class="jqxxgk"><ul>{rows}</ul></div>')
+
+
+def run(db, routes, start="/s/"):
+    with LoopbackSite(routes) as site:
+        result, _ = scan_site(site.url(start), db, as_of=AS_OF)
+    return result.findings, site
+
+
+def test_guide_page_linked_from_the_navigation_is_found(db):
+    routes = {"/s/": Answer(body=xxgk_home(True)), "/s/zfxxgkzn/": Answer(body=gkzn_shape()),
+              "/s/zfwj/202611/t20261120_1.html": Answer(body=trs_article("关于做好冬季安全生产工作的通知"))}
+    findings, _ = run(db, routes)
+    assert guide_items(findings) == []
+
+
+def test_no_guide_anywhere_is_missing(db):
+    routes = {"/s/": Answer(body=xxgk_home(False)),
+              "/s/zfwj/202611/t20261120_1.html": Answer(body=trs_article("关于做好冬季安全生产工作的通知"))}
+    findings, _ = run(db, routes)
+    [f] = guide_items(findings)
+    assert f.rule == "disclosure.missing" and f.evidence["found_url"] is None
+
+
+def test_a_navigation_link_to_a_missing_guide_does_not_count(db):
+    routes = {"/s/": Answer(body=xxgk_home(True)),
+              "/s/zfwj/202611/t20261120_1.html": Answer(body=trs_article("关于做好冬季安全生产工作的通知"))}
+    findings, site = run(db, routes)
+    [f] = guide_items(findings)
+    assert f.rule == "disclosure.missing"
+    [broken] = [f for f in findings if f.rule == "link.broken" and f.url == site.url("/s/zfxxgkzn/")]
+    assert broken.found_on == [site.url("/s/")]
+
+
+@pytest.mark.skipif(not GKZN.is_file(), reason="../shared/real-pages is not present")
+def test_real_hd_guide_page_reached_only_by_a_link_without_guide_words_is_found(db):
+    """The real 邯郸 指南 page (ColumnName 政府信息公开指南), reached by a link reading only 指南."""
+    home = page("信息公开", '<div class="left_nav"><a href="/zfxxgkzn/">指南</a></div>')
+    routes = {"/": Answer(body=home), "/zfxxgkzn/": Answer(body=GKZN.read_text(encoding="utf-8"))}
+    findings, site = run(db, routes, start="/")
+    assert guide_items(findings) == []
+
+
+def test_guide_found_evidence_is_the_page_and_its_title():
+    from sitewatch.disclosures import OK as DOK, assess_item
+    from sitewatch.models import ListItem
+    from sitewatch.rules import load_rules
+
+    rs = load_rules()
+    item = rs.item("disclosure_guide")
+    page_item = ListItem(title="邯郸市人民政府-政府信息公开指南", url="http://hdzfxxgk.hd.gov.cn/zfxxgkzn/")
+    a = assess_item(item, [page_item], AS_OF)
+    assert a.status == DOK and (a.found.url, a.found.text) == (page_item.url, page_item.title)
+    news = ListItem(title="区政务服务中心发布办事指南", url="http://x/t.html")
+    assert assess_item(item, [news], AS_OF).status != DOK
+
+
+GK_TREE = "[{id: 1, name: '政府文件', parent: 0, children: [{id: 2, name: '其他文件', parent: 1, children: []}]}]"
+
+
+def gkmlpt_site(guide: Answer | None, *, linked: bool = False) -> dict[str, Answer]:
+    """A Guangdong 镇街 sub-site: homepage, the JavaScript-only gkmlpt catalogue, its JSON API, one document."""
+    header = '<a href="guide">政府信息公开指南</a>' if linked else ""
+    index = page("政府信息公开目录", f'<div class="gkml_top"><h2>政府信息公开目录</h2>{header}</div>'
+                                     '<div class="gkml_tree" id="tree"></div>'
+                                     f"<script>window._CONFIG = {{SID: '759001', TREE: {GK_TREE}}};</script>")
+    doc_url = "/zsxq/gkmlpt/content/0/1/post_1.html"
+    api = ('{"articles": [{"id": 1, "title": "关于做好冬季安全生产工作的通知", "url": "%s", '
+           '"display_publish_time": "2026-11-20 09:30:00", "document_number": "", "attachment": []}], '
+           '"classify": {"id": 2, "name": "其他文件", "post_count": 1}, "page": 1, "total": 1}')
+    routes = {"/zsxq/": Answer(body=page("西区办事处", '<a href="/zsxq/gkmlpt/index">政府信息公开目录</a>')),
+              "/zsxq/gkmlpt/index": Answer(body=index),
+              doc_url: Answer(body=trs_article("关于做好冬季安全生产工作的通知", column="其他文件", home="/zsxq/"))}
+    routes["__api__"] = api  # the API answer, completed with the document's absolute URL by run_gkmlpt
+    if guide is not None:
+        routes["/zsxq/gkmlpt/guide"] = guide
+    return routes
+
+
+def run_gkmlpt(db, routes):
+    api = routes.pop("__api__")
+    with LoopbackSite(routes) as site:
+        site.routes["/zsxq/gkmlpt/api/all/2"] = Answer(body=api % site.url("/zsxq/gkmlpt/content/0/1/post_1.html"),
+                                                      content_type="application/json")
+        result, store = scan_site(site.url("/zsxq/"), db, as_of=AS_OF)
+    return result.findings, site, store
+
+
+def test_a_guessed_gkmlpt_guide_that_404s_is_a_probe_not_a_broken_link(db):
+    findings, site, store = run_gkmlpt(db, gkmlpt_site(None))
+    from sitewatch.store import Target
+    with store.engine.connect() as c:        # the guide was probed, and answered 404
+        verdicts = {r.url: r.verdict for r in c.execute(Target.select())}
+    assert verdicts[site.url("/zsxq/gkmlpt/guide")] == "broken"
+    assert [f for f in findings if f.rule == "link.broken"] == []
+    [missing] = guide_items(findings)
+    assert missing.rule == "disclosure.missing"
+
+
+def test_a_linked_gkmlpt_guide_that_404s_is_a_broken_link(db):
+    findings, site, _ = run_gkmlpt(db, gkmlpt_site(None, linked=True))
+    [broken] = [f for f in findings if f.rule == "link.broken"]
+    assert broken.url == site.url("/zsxq/gkmlpt/guide") and broken.found_on == [site.url("/zsxq/gkmlpt/index")]
+
+
+def test_a_guessed_gkmlpt_guide_that_exists_is_found_by_its_title(db):
+    guide = Answer(body=page("中山市西区办事处政府信息公开指南（2026年）",
+                             "<h2>中山市西区办事处政府信息公开指南</h2><p>一、主动公开</p><p>二、依申请公开</p>"))
+    findings, _, _ = run_gkmlpt(db, gkmlpt_site(guide))
+    assert guide_items(findings) == [] and [f for f in findings if f.rule == "link.broken"] == []

@@ -195,8 +195,13 @@ def items_with_columns(columns: Iterable[ColumnData]) -> list[tuple[ListItem, st
 
 
 def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]], as_of: dt.date,
-                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None) -> list[Finding]:
+                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None,
+                      standalone: Iterable[ListItem] = ()) -> list[Finding]:
     """disclosure.missing / disclosure.late for every enabled mandated item.
+
+    ``standalone``: what names an item outside the lists (page titles and column names of standalone pages,
+    navigation and footer link texts; see ``scan.load_standalone``); it counts for items of kind ``present``
+    (the 信息公开指南), whose year and date do not matter.
 
     Items of news columns (category ``dynamic``) are not taken as disclosures: a report on a 预算 meeting
     is not the budget. ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings),
@@ -210,6 +215,7 @@ def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]],
     items = [li for li, name in pairs if name not in news]
     site_url = str(cfg.get("url") or "")
     approvals = cfg.get("approvals") or {}
+    pages = list(standalone)
     findings: list[Finding] = []
     for item in ruleset.items:
         if not item.enabled:
@@ -220,7 +226,8 @@ def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]],
                 if finding:
                     findings.append(finding)
             continue
-        finding = _disclosure_finding(assess_item(item, items, as_of, approvals, ruleset), site_url, as_of, ruleset)
+        seen = items + pages if item.kind == "present" else items
+        finding = _disclosure_finding(assess_item(item, seen, as_of, approvals, ruleset), site_url, as_of, ruleset)
         if finding:
             findings.append(finding)
     return findings

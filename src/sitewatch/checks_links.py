@@ -1,4 +1,8 @@
-"""Link findings: each broken target once, with every page it appears on."""
+"""Link findings: each broken target once, with every page it appears on.
+
+A broken target that no crawled page links to is a URL sitewatch built itself (the gkmlpt guide it guesses,
+a start URL, a page of a JavaScript pager): a probe, never a broken link. ``link_findings`` leaves it out.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ LINK_BROKEN = "link.broken"
 def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Finding]:
     out: list[Finding] = []
     for target, pages, texts in store.broken_targets(scan_id):
+        if not pages:
+            continue
         evidence: dict = {}
         if target.status is not None:
             evidence["status"] = target.status

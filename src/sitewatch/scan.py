@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 
 from sitewatch.checks_links import link_findings
 from sitewatch.checks_pages import PageChecks
@@ -20,7 +20,7 @@ from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollecto
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
 from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
-from sitewatch.store import ColumnRow, ListItemRow, Store
+from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
 
 @dataclass
@@ -83,7 +83,10 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
     pinned = {name: c.category for name, c in cfg.columns.items() if c.category}
     findings.extend(check_columns(columns, as_of, ruleset, site_url=site_url, pinned=pinned))
     pairs = items_with_columns(columns) + [(item, None) for item in articles]
-    findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
+    standalone = load_standalone(store, scan_id, [w for i in ruleset.items if i.enabled and i.kind == "present"
+                                                  for w in i.keywords[0]])
+    findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures},
+                                      standalone=standalone))
     if page_checks is not None:
         findings.extend(page_checks.findings(as_of))
     for f in findings:
@@ -150,6 +153,38 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                                   category=pin.category if pin else None,
                                   max_age_days=pin.max_age_days if pin else None))
     return columns, homepage, articles
+
+
+def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[ListItem]:
+    """What names a mandated item outside any list: crawled pages whose title, ColumnName or ArticleTitle holds
+    one of ``words`` (a 信息公开指南 column page that is the guide, the gkmlpt guide) and link texts holding one
+    (navigation, footer, a catalogue's header). Pages and link targets that answered broken do not count.
+    Undated: used for items that must be present, not for the annual ones (a date decides those)."""
+    words = [w for w in dict.fromkeys(words) if w]
+    if not words:
+        return []
+    broken = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
+    meta_text = cast(Page.c.meta, Text)      # stored as JSON text, non-ASCII as is
+    out: list[ListItem] = []
+    seen: set[tuple[str, str]] = set()
+    with store.engine.connect() as c:
+        pages = select(Page.c.url, Page.c.title, Page.c.meta).where(
+            Page.c.scan_id == scan_id, Page.c.url.not_in(broken),
+            or_(*[Page.c.title.contains(w) for w in words], *[meta_text.contains(w) for w in words]))
+        for r in c.execute(pages.order_by(Page.c.id)):
+            meta = r.meta or {}
+            for text in (r.title, meta.get("articletitle"), meta.get("columnname")):
+                if text and any(w in text for w in words) and (r.url, text) not in seen:
+                    seen.add((r.url, text))
+                    out.append(ListItem(title=text, url=r.url))
+        links = select(Link.c.target, Link.c.text).where(
+            Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.not_in(broken),
+            or_(*[Link.c.text.contains(w) for w in words]))
+        for r in c.execute(links.order_by(Link.c.id)):
+            if (r.target, r.text) not in seen:
+                seen.add((r.target, r.text))
+                out.append(ListItem(title=r.text, url=r.target))
+    return out
 
 
 def _attachments(own: list | None, page: list[tuple] | None) -> Sequence[tuple]:
