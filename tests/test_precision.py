@@ -232,3 +232,86 @@ def test_a_guessed_gkmlpt_guide_that_exists_is_found_by_its_title(db):
                              "<h2>中山市西区办事处政府信息公开指南</h2><p>一、主动公开</p><p>二、依申请公开</p>"))
     findings, _, _ = run_gkmlpt(db, gkmlpt_site(guide))
     assert guide_items(findings) == [] and [f for f in findings if f.rule == "link.broken"] == []
+
+
+# ---------------------------------------------------------------- procurement notices are not budgets
+
+PROCUREMENT_TITLES = [
+    "西区街道办事处2026年度部门预算审核服务的比价公告",
+    "西区街道办事处2026年部门预算编制服务采购项目成交公告",
+    "中山市西区办事处2025年度部门决算审计服务询价公告",
+    "2026年部门预算及“三公”经费预算评审服务竞争性磋商公告",
+    "2026年度部门预算绩效评价服务项目招标公告",
+    "西区办事处2026年部门预算审核服务项目中标结果公示",
+]
+BUDGET_TITLES = {
+    "2026年度平潭综合实验区行政服务中心部门预算": "budget",
+    "XX街道办事处2025年部门决算公开": "final_accounts",
+    "2024年部门预算及\"三公\"经费预算": "budget_three_public",
+    "西区办事处2026年部门预算（含政府采购预算）": "budget",
+}
+
+
+@pytest.mark.parametrize("title", PROCUREMENT_TITLES)
+def test_a_procurement_notice_is_no_budget_or_final_accounts(title):
+    from sitewatch.disclosures import match_years
+    from sitewatch.rules import load_rules
+
+    rs = load_rules()
+    for item_id in ("budget", "budget_three_public", "final_accounts", "final_accounts_three_public"):
+        assert match_years(rs.item(item_id), title) is None, (item_id, title)
+
+
+@pytest.mark.parametrize("title", sorted(BUDGET_TITLES))
+def test_real_budget_titles_still_match(title):
+    from sitewatch.disclosures import match_years
+    from sitewatch.rules import load_rules
+
+    assert match_years(load_rules().item(BUDGET_TITLES[title]), title)
+
+
+@pytest.mark.skipif(not (REAL_PAGES / "procurement").is_dir(), reason="../shared/real-pages is not present")
+@pytest.mark.parametrize("name", ["ccgp.gov.cn_detail.html", "ccgp-hebei.gov.cn_zbgg_detail.html"])
+def test_real_procurement_pages_are_no_budget(name):
+    from sitewatch.disclosures import candidate_texts, match_years
+    from sitewatch.models import ListItem
+    from sitewatch.rules import load_rules
+
+    html = (REAL_PAGES / "procurement" / name).read_text(encoding="utf-8")
+    parsed = parse_html(html, "http://www.ccgp.gov.cn/cggg/detail.htm")
+    atts = [(link.text, link.url) for link in parsed.links if link.url.endswith((".docx", ".pdf", ".doc"))]
+    li = ListItem(title=parsed.title, url="http://www.ccgp.gov.cn/cggg/detail.htm", attachments=atts)
+    rs = load_rules()
+    for text, _ in candidate_texts(li):
+        assert all(match_years(rs.item(i), text) is None
+                   for i in ("budget", "budget_three_public", "final_accounts", "final_accounts_three_public"))
+
+
+def budget_site(budget_title: str | None) -> dict[str, Answer]:
+    """A 镇街 site: a 政府采购 column with a procurement notice for the budget review, maybe a 部门预算 column."""
+    notice = PROCUREMENT_TITLES[0]
+    cols = {"/s/zfcg/": ("政府采购", [("/s/zfcg/202602/t20260210_11.html", notice, "2026-02-10")])}
+    if budget_title:
+        cols["/s/bmys/"] = ("部门预算", [("/s/bmys/202602/t20260202_12.html", budget_title, "2026-02-02")])
+    routes = {"/s/": Answer(body=page("西区办事处", "".join(f'<a href="{u}">{n}</a>' for u, (n, _) in cols.items())))}
+    for url, (name, rows) in cols.items():
+        lis = "".join(f'<li><a href="{h}">{t}</a><span>{d}</span></li>' for h, t, d in rows)
+        routes[url] = Answer(body=page(name, f'<div class="list"><ul>{lis}</ul></div>', f'<meta name="ColumnName" content="{name}">'))
+        for h, t, d in rows:
+            routes[h] = Answer(body=trs_article(t, column=name, pub=f"{d} 10:00", attachment=f"{t}.pdf"))
+    return routes
+
+
+def budget_findings(findings):
+    return [f for f in findings if f.rule.startswith("disclosure.") and f.extra.get("item") == "budget"]
+
+
+def test_scan_a_procurement_notice_does_not_stand_for_the_budget(db):
+    findings, _ = run(db, budget_site(None))
+    [f] = budget_findings(findings)
+    assert f.rule == "disclosure.missing" and f.extra["year"] == 2026 and f.evidence["found_url"] is None
+
+
+def test_scan_a_real_budget_title_is_the_budget(db):
+    findings, _ = run(db, budget_site("2026年度平潭综合实验区行政服务中心部门预算"))
+    assert budget_findings(findings) == []
