@@ -315,3 +315,39 @@ def test_scan_a_procurement_notice_does_not_stand_for_the_budget(db):
 def test_scan_a_real_budget_title_is_the_budget(db):
     findings, _ = run(db, budget_site("2026年度平潭综合实验区行政服务中心部门预算"))
     assert budget_findings(findings) == []
+
+
+# ---------------------------------------------------------------- 办事指南: a page that presents itself as one
+
+ALL_ELEMENTS = ("<table class='bszn'><tr><td>事项名称</td><td>居住证签注</td></tr><tr><td>设定依据</td><td>《居住证暂行条例》</td></tr>"
+                "<tr><td>申请条件</td><td>在本市居住满半年</td></tr><tr><td>申请材料</td><td>居民身份证</td></tr>"
+                "<tr><td>办理地点</td><td>西区行政服务中心</td></tr><tr><td>办理机构</td><td>西区派出所</td></tr>"
+                "<tr><td>收费标准</td><td>不收费</td></tr><tr><td>办理时间</td><td>工作日 8:30-12:00</td></tr>"
+                "<tr><td>咨询电话</td><td>0760-88888888</td></tr><tr><td>办理流程</td><td>受理、审核、办结</td></tr></table>")
+THIN = "<p>办理地点：西区行政服务中心一楼。</p><p>咨询电话：0760-88888888。</p><p>收费标准：不收费。</p>"
+NEWS_BODY = ("<p>11月20日，西区召开政务服务工作推进会。会议要求各受理机构进一步规范收费标准，公开咨询电话，"
+             "优化办理地点布局，提升群众办事体验。</p>" * 3)
+SERVICE_PAGES = {
+    # must not be judged: they mention elements but do not present themselves as guides
+    "/s/gzdt/202611/t20261120_21.html": trs_article("西区召开政务服务工作推进会", column="工作动态", body=NEWS_BODY),
+    "/s/tzgg/202611/t20261120_22.html": trs_article("关于调整不动产登记收费标准的公告", column="通知公告",
+                                                    body="<p>受理机构：西区不动产登记中心。</p>" + THIN),
+    "/s/gzdt/202611/t20261121_23.html": trs_article("我区发布新版办事指南", column="工作动态", body=NEWS_BODY),
+    # guides: by ArticleTitle (the <title> is the column), by the 办事指南 column, and a complete one
+    "/s/bszn/202611/t20261120_31.html": trs_article("居住证签注办事指南", column="办事指南", body=THIN),
+    "/s/bszn/202611/t20261120_32.html": trs_article("出生医学证明补发", column="办事指南", crumbs=("首页", "办事服务"),
+                                                    body=THIN),
+    "/s/bszn/202611/t20261120_33.html": trs_article("流动人口婚育证明办事指南（2026年版）", column="服务事项",
+                                                    body=ALL_ELEMENTS),
+}
+
+
+def test_guides_are_pages_that_present_themselves_as_guides(db):
+    links = "".join(f'<a href="{p}">{p}</a>' for p in SERVICE_PAGES)
+    routes = {"/s/": Answer(body=page("西区办事处", f"<div>{links}</div>"))}
+    routes.update({p: Answer(body=html) for p, html in SERVICE_PAGES.items()})
+    findings, site = run(db, routes)
+    incomplete = {f.url: f for f in findings if f.rule == "service.guide_incomplete"}
+    assert set(incomplete) == {site.url("/s/bszn/202611/t20261120_31.html"), site.url("/s/bszn/202611/t20261120_32.html")}
+    assert all(len(f.evidence["missing"]) == 7 for f in incomplete.values())
+    assert "居住证签注办事指南" in incomplete[site.url("/s/bszn/202611/t20261120_31.html")].message
