@@ -351,3 +351,67 @@ def test_guides_are_pages_that_present_themselves_as_guides(db):
     assert set(incomplete) == {site.url("/s/bszn/202611/t20261120_31.html"), site.url("/s/bszn/202611/t20261120_32.html")}
     assert all(len(f.evidence["missing"]) == 7 for f in incomplete.values())
     assert "居住证签注办事指南" in incomplete[site.url("/s/bszn/202611/t20261120_31.html")].message
+
+
+# ---------------------------------------------------------------- normative documents by their title form
+
+def policy_site() -> tuple[dict[str, Answer], dict[str, str]]:
+    """政策文件, 政策解读 and 工作动态 columns of a 镇街 site; returns the routes and a name -> path map."""
+    docs = {   # name: (column, title, date, 文号)
+        "measures": ("政策文件", "中山市西区农村集体资产管理办法", "2026-10-10", "中西府〔2026〕12号"),
+        "rules_issued": ("政策文件", "关于印发《西区物业管理实施细则》的通知", "2026-10-12", "中西府〔2026〕13号"),
+        "campaign": ("政策文件", "关于开展2026年安全生产大检查的通知", "2026-10-14", "中西府〔2026〕14号"),
+        "regulatory": ("政策文件", "中山市西区违法建设查处规定", "2026-10-16", "中西府规〔2026〕3号"),
+        "interpretation": ("政策解读", "《西区物业管理实施细则》政策解读", "2026-10-12", None),
+        "news_rule": ("工作动态", "区政府召开常务会议 研究部署规定动作落实", "2026-11-20", None),
+        "news_issued": ("工作动态", "我区出台农村集体资产管理办法", "2026-11-19", None),
+    }
+    slugs = {"政策文件": "zcwj", "政策解读": "zcjd", "工作动态": "gzdt"}
+    paths, cols = {}, {}
+    for i, (name, (col, title, date, docno)) in enumerate(docs.items()):
+        path = f"/s/{slugs[col]}/{date[:4]}{date[5:7]}/t{date.replace('-', '')}_{40 + i}.html"
+        paths[name] = path
+        cols.setdefault(col, []).append((path, title, date, docno))
+    routes = {"/s/": Answer(body=page("西区办事处", "".join(f'<a href="/s/{slugs[c]}/">{c}</a>' for c in cols)))}
+    for col, rows in cols.items():
+        lis = "".join(f'<li><a href="{p}">{t}</a><span>{d}</span></li>' for p, t, d, _ in rows)
+        routes[f"/s/{slugs[col]}/"] = Answer(body=page(col, f'<div class="list"><ul>{lis}</ul></div>',
+                                                       f'<meta name="ColumnName" content="{col}">'))
+        for p, t, d, docno in rows:
+            routes[p] = Answer(body=trs_article(t, column=col, pub=f"{d} 10:00", docno=docno,
+                                                body="<p>" + "各村（社区）、各部门：现将有关事项通知如下。" * 8 + "</p>"))
+    return routes, paths
+
+
+def test_scan_normative_documents_by_title_form_need_an_interpretation(db):
+    routes, paths = policy_site()
+    findings, site = run(db, routes)
+    interp = {f.url: f for f in findings if f.extra.get("item") == "policy_interpretation"}
+    assert set(interp) == {site.url(paths["measures"]), site.url(paths["regulatory"])}
+    by_title = interp[site.url(paths["measures"])]
+    assert (by_title.rule, by_title.severity, by_title.evidence["document_basis"]) == ("disclosure.missing", "review", "title")
+    assert "请核实" in by_title.message and "中山市西区农村集体资产管理办法" in by_title.message
+    by_number = interp[site.url(paths["regulatory"])]
+    assert (by_number.severity, by_number.evidence["document_basis"]) == ("warn", "number")
+
+
+def test_title_form_unit_cases():
+    from sitewatch.checks_content import check_disclosures
+    from sitewatch.models import ListItem
+    from sitewatch.rules import load_rules
+
+    rs = load_rules()
+    d = dt.date(2026, 10, 1)
+
+    def item(title, n):
+        return ListItem(title=title, url=f"http://x/{n}.html", date=d)
+
+    pairs = [(item("关于印发《西区城市管理规定》的通知", 1), "其他文件"),
+             (item("西区城市管理规定_中山市西区办事处", 2), None),
+             (item("关于开展2026年安全生产大检查的通知", 3), "其他文件"),
+             (item("西区出台城市管理规定", 4), "新闻动态"),
+             (item("中山市西区生活垃圾分类管理办法", 5), "其他文件"),
+             (item("《中山市西区生活垃圾分类管理办法》解读", 6), "政策解读")]
+    found = [f for f in check_disclosures(pairs, AS_OF, rs) if f.extra.get("item") == "policy_interpretation"]
+    assert sorted(f.url for f in found) == ["http://x/1.html", "http://x/2.html"]
+    assert {f.severity for f in found} == {"review"} and {f.evidence["document_basis"] for f in found} == {"title"}
