@@ -219,6 +219,18 @@ def test_a_guessed_gkmlpt_guide_that_404s_is_a_probe_not_a_broken_link(db):
     assert [f for f in findings if f.rule == "link.broken"] == []
     [missing] = guide_items(findings)
     assert missing.rule == "disclosure.missing"
+    assert missing.evidence["probed"] == [{"url": site.url("/zsxq/gkmlpt/guide"), "status": 404}]
+    assert "已探测" in missing.message
+
+
+def test_a_guide_link_that_was_not_followed_measures_nothing(db):
+    """robots.txt keeps the crawler off the guide: its link text alone does not make the guide found."""
+    routes = {"/robots.txt": Answer(body="User-agent: *\nDisallow: /s/zfxxgkzn/\n", content_type="text/plain"),
+              "/s/": Answer(body=xxgk_home(True)), "/s/zfxxgkzn/": Answer(body=gkzn_shape()),
+              "/s/zfwj/202611/t20261120_1.html": Answer(body=trs_article("关于做好冬季安全生产工作的通知"))}
+    findings, _ = run(db, routes)
+    [f] = guide_items(findings)
+    assert f.rule == "disclosure.missing" and "probed" not in f.evidence
 
 
 def test_a_linked_gkmlpt_guide_that_404s_is_a_broken_link(db):

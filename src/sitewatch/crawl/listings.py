@@ -15,6 +15,7 @@ from sitewatch.store import ColumnRow, Link, ListItemRow, Store
 from sitewatch.urls import is_attachment
 
 HOMEPAGE_KEY = "homepage"
+GKMLPT_GUIDE = "/gkmlpt/guide"    # the 信息公开指南 of a gkmlpt catalogue: probed, whether or not a page links to it
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
 _COLUMN_URL = re.compile(r"/(index(_\d+)?\.(s?html?|jsp|php|aspx?))?$", re.I)
 _PAGE_N = re.compile(r"index_\d+\.")
@@ -100,7 +101,7 @@ class ListingCollector:
         if site is None or site.prefix in self._gkmlpt_done:
             return []
         self._gkmlpt_done.add(site.prefix)
-        extra: list[str] = [site.prefix + "/gkmlpt/guide"]
+        extra: list[str] = [site.prefix + GKMLPT_GUIDE]
         for cat in site.leaves:
             pending = [gkmlpt.api_url(url, cat.id, 1, site.sid)]
             done: set[str] = set()
