@@ -427,3 +427,14 @@ def test_title_form_unit_cases():
     found = [f for f in check_disclosures(pairs, AS_OF, rs) if f.extra.get("item") == "policy_interpretation"]
     assert sorted(f.url for f in found) == ["http://x/1.html", "http://x/2.html"]
     assert {f.severity for f in found} == {"review"} and {f.evidence["document_basis"] for f in found} == {"title"}
+
+
+@pytest.mark.skipif(not (REAL_PAGES / "procurement").is_dir(), reason="../shared/real-pages is not present")
+def test_real_pages_that_mention_elements_are_not_guides(db):
+    """Real pages naming 收费标准/联系方式/采购人 (a 中标公告, a 成交公告, a news article) are not 办事指南."""
+    names = ["procurement/ccgp-hebei.gov.cn_zbgg_detail.html", "procurement/ccgp.gov.cn_detail.html",
+             "unverified-clones/hongshan.gov.cn_hsyw_t20230608_2213652.html"]
+    routes = {"/s/": Answer(body=page("首页", "".join(f'<a href="/s/p{i}.html">p{i}</a>' for i in range(len(names)))))}
+    routes.update({f"/s/p{i}.html": Answer(body=(REAL_PAGES / n).read_text(encoding="utf-8")) for i, n in enumerate(names)})
+    findings, _ = run(db, routes)
+    assert [f for f in findings if f.rule == "service.guide_incomplete"] == []
