@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sitewatch.columns import classify
-from sitewatch.disclosures import (LATE, MISSING, Assessment, InterpretationCheck, assess_item,
+from sitewatch.disclosures import (BASIS_TITLE, LATE, MISSING, Assessment, InterpretationCheck, assess_item,
                                    check_interpretations)
 from sitewatch.models import REVIEW, VETO, Finding, ListItem
 from sitewatch.rules import DisclosureItem, RuleSet
@@ -206,8 +206,13 @@ def items_with_columns(columns: Iterable[ColumnData]) -> list[tuple[ListItem, st
 
 
 def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]], as_of: dt.date,
-                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None) -> list[Finding]:
+                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None,
+                      standalone: Iterable[ListItem] = ()) -> list[Finding]:
     """disclosure.missing / disclosure.late for every enabled mandated item.
+
+    ``standalone``: what names an item outside the lists (page titles and column names of standalone pages,
+    navigation and footer link texts; see ``scan.load_standalone``); it counts for items of kind ``present``
+    (the 信息公开指南), whose year and date do not matter.
 
     Items of news columns (category ``dynamic``) are not taken as disclosures: a report on a 预算 meeting
     is not the budget. ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings),
@@ -221,17 +226,19 @@ def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]],
     items = [li for li, name in pairs if name not in news]
     site_url = str(cfg.get("url") or "")
     approvals = cfg.get("approvals") or {}
+    pages = list(standalone)
     findings: list[Finding] = []
     for item in ruleset.items:
         if not item.enabled:
             continue
         if item.kind == "per_document":
-            for check in check_interpretations(item, pairs, as_of):
+            for check in check_interpretations(item, pairs, as_of, title_skip_columns=news):
                 finding = _interpretation_finding(check, item, as_of, ruleset)
                 if finding:
                     findings.append(finding)
             continue
-        finding = _disclosure_finding(assess_item(item, items, as_of, approvals, ruleset), site_url, as_of, ruleset)
+        seen = items + pages if item.kind == "present" else items
+        finding = _disclosure_finding(assess_item(item, seen, as_of, approvals, ruleset), site_url, as_of, ruleset)
         if finding:
             findings.append(finding)
     return findings
@@ -293,10 +300,14 @@ def _interpretation_finding(check: InterpretationCheck, item: DisclosureItem, as
         message = f"{what}的解读材料发布于 {check.found.date}，晚于应发布日期 {check.due}（监测日 {as_of}）"
     else:
         message = f"{what}未找到配套政策解读（按《》标题或文号查找，监测日 {as_of}）"
+    severity = ruleset.severity(rule_id)
+    if doc.basis == BASIS_TITLE:        # recognised by its title form only: is it a 规范性文件? a human decides
+        severity = REVIEW
+        message += "；该文件按标题形式推定为规范性文件，文号中无“规”字，请核实"
     year = doc.number.year if doc.number else (doc.item.date.year if doc.item.date else None)
     return Finding(
         rule=rule_id,
-        severity=ruleset.severity(rule_id),
+        severity=severity,
         url=doc.item.url,
         message=message,
         found_on=[check.found.url] if check.found else [],
@@ -307,6 +318,7 @@ def _interpretation_finding(check: InterpretationCheck, item: DisclosureItem, as
             "document_title": doc.item.title,
             "document_date": _iso(doc.item.date),
             "column": doc.column,
+            "document_basis": doc.basis,
             "provenance": item.provenance,
             "source": item.source,
         },

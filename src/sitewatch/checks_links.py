@@ -1,4 +1,9 @@
-"""Link findings: each broken target once, with every page it appears on."""
+"""Link findings: each broken target once, with every page it appears on.
+
+A broken target that no crawled page links to is a URL sitewatch built itself (the gkmlpt guide it guesses,
+a start URL, a page of a JavaScript pager): a probe, never a broken link. ``link_findings`` leaves it out;
+``failed_probes`` lists these for the checks they are evidence for (the guide was not found there).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,17 @@ from sitewatch.store import Store
 LINK_BROKEN = "link.broken"
 
 
+def failed_probes(store: Store, scan_id: int) -> list[dict]:
+    """Broken targets no crawled page links to: {url, status or error}."""
+    return [{"url": t.url, **({"status": t.status} if t.status is not None else {"error": t.reason})}
+            for t, pages, _ in store.broken_targets(scan_id) if not pages]
+
+
 def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Finding]:
     out: list[Finding] = []
     for target, pages, texts in store.broken_targets(scan_id):
+        if not pages:
+            continue
         evidence: dict = {}
         if target.status is not None:
             evidence["status"] = target.status

@@ -257,14 +257,49 @@ def core_title(title: str) -> str:
     return _DOC_SUFFIX_RE.sub("", text).strip("《》")
 
 
+_TITLE_SEP_RE = re.compile(r"\s*[_|｜]\s*|\s+[-–—]\s+")
+_ISSUED_RE = re.compile(r"(印发|发布|颁布)")
+
+BASIS_NUMBER = "number"     # a 规〔YYYY〕N号 文号
+BASIS_COLUMN = "column"     # an item of a 规范性文件 column
+BASIS_TITLE = "title"       # only the title form says so (《…办法》, 关于印发《…规定》的通知): to be confirmed
+
+
+def normative_title(title: str, forms: Iterable[str]) -> bool:
+    """True when ``title`` is the title of a normative document by its form: it ends with one of ``forms``
+    (办法, 规定, 细则 …) after a name, either alone (XX管理办法, 《XX规定》, 关于XX的实施意见) or as what a
+    关于印发《…》的通知 issues. A title quoting a document inside other words (我区出台《XX办法》) or merely
+    containing a form word (…规定动作…, 关于开展…的通知) is not one. Site-name suffixes (XX办法_西区办事处) are
+    ignored."""
+    forms = [normalise_title(f) for f in forms if f]
+    if not forms:
+        return False
+    norm = normalise_title(title)
+    for text in dict.fromkeys((norm, _TITLE_SEP_RE.split(title.strip(), 1)[0])):
+        text = _DOCNO_RE.sub("", normalise_title(text))
+        while _PAREN_RE.search(text):
+            text = _PAREN_RE.sub("", text)
+        if _ISSUED_RE.search(text):
+            text = _DOC_SUFFIX_RE.sub("", _ISSUED_RE.split(text)[-1])
+        text = text.strip()
+        if text.startswith("《") and text.endswith("》"):
+            text = text[1:-1]
+        if "《" in text or "》" in text:
+            continue
+        if any(text.endswith(f) and len(text) >= len(f) + 2 for f in forms):
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyDocument:
-    """A policy document that needs an interpretation."""
+    """A policy document that needs an interpretation; ``basis`` says how it was recognised (BASIS_*)."""
 
     item: ListItem
     column: str | None
     number: DocumentNumber | None
     core: str
+    basis: str = BASIS_NUMBER
 
     @property
     def label(self) -> str:
@@ -289,22 +324,30 @@ def _words(item: DisclosureItem) -> tuple[str, ...]:
     return tuple(w for group in item.keywords for w in group)
 
 
-def policy_documents(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]]
-                     ) -> list[PolicyDocument]:
-    """List items that are policy documents: a 规 文号, or an item of a 规范性文件 / 政策文件 column."""
+def policy_documents(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]],
+                     title_skip_columns: Iterable[str] = ()) -> list[PolicyDocument]:
+    """List items that are policy documents: a 规 文号, an item of a 规范性文件 column, or (basis ``title``,
+    to be confirmed) a title of a normative form (``item.document_titles``) outside ``title_skip_columns``
+    (news columns: a report is not the document)."""
+    skip = {normalise_title(c) for c in title_skip_columns if c}
     out: dict[str, PolicyDocument] = {}
     for li, column in items_with_columns:
         col = normalise_title(column or "")
         title = normalise_title(li.title)
-        if _has_any(title, _words(item)) or (col and _has_any(col, item.interpretation_columns)):
+        if li.url in out or _has_any(title, _words(item)) or (col and _has_any(col, item.interpretation_columns)):
             continue
         numbers = document_numbers(li.document_number or "") or document_numbers(li.title)
-        regulatory = any(n.regulatory for n in numbers)
-        in_column = bool(col) and _has_any(col, item.document_columns)
-        if not (regulatory or in_column) or li.url in out:
+        if any(n.regulatory for n in numbers):
+            basis = BASIS_NUMBER
+        elif col and _has_any(col, item.document_columns):
+            basis = BASIS_COLUMN
+        elif col not in skip and normative_title(li.title, item.document_titles):
+            basis = BASIS_TITLE
+        else:
             continue
         number = next((n for n in numbers if n.regulatory), numbers[0] if numbers else None)
-        out[li.url] = PolicyDocument(li, column, number, core_title(li.title))
+        core = core_title(_TITLE_SEP_RE.split(li.title.strip(), 1)[0]) if basis == BASIS_TITLE else core_title(li.title)
+        out[li.url] = PolicyDocument(li, column, number, core, basis)
     return list(out.values())
 
 
@@ -327,10 +370,10 @@ def _refers_to(text: str, doc: PolicyDocument) -> bool:
 
 
 def check_interpretations(item: DisclosureItem, items_with_columns: Iterable[tuple[ListItem, str | None]],
-                          as_of: dt.date) -> list[InterpretationCheck]:
+                          as_of: dt.date, title_skip_columns: Iterable[str] = ()) -> list[InterpretationCheck]:
     """Each policy document with the interpretation found for it (by 《title》 or 文号), or why not."""
     pairs = list(items_with_columns)
-    docs = policy_documents(item, pairs)
+    docs = policy_documents(item, pairs, title_skip_columns)
     interps = interpretation_candidates(item, pairs)
     grace = dt.timedelta(days=item.grace_days)
     out = []

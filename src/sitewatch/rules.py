@@ -53,7 +53,7 @@ _ITEM_KEYS = {
     "id": True, "name_zh": True, "kind": True, "keywords": True, "source": True, "provenance": True,
     "exclude": False, "year_offset": False, "due": False, "approval": False, "approval_days": False,
     "implied_by": False, "due_provenance": False, "note": False, "document_columns": False,
-    "interpretation_columns": False, "grace_days": False, "lookback_days": False,
+    "interpretation_columns": False, "grace_days": False, "lookback_days": False, "document_titles": False,
 }
 _RULE_OVERRIDE_KEYS = ("threshold", "keywords", "severity", "points", "enabled")
 _ITEM_OVERRIDE_KEYS = ("keywords", "exclude", "due", "approval_days", "grace_days", "lookback_days", "enabled")
@@ -116,6 +116,7 @@ class DisclosureItem:
     note: str | None = None
     document_columns: tuple[str, ...] = ()
     interpretation_columns: tuple[str, ...] = ()
+    document_titles: tuple[str, ...] = ()   # title endings of a normative document (办法, 规定 …), per_document
     grace_days: int = 0
     lookback_days: int = 0
     enabled: bool = True
@@ -401,6 +402,7 @@ def _parse_item(raw: dict[str, Any], index: int, pack: Pack, file: str) -> Discl
         document_columns=_str_list(raw.get("document_columns", []), f"{where}.document_columns", allow_empty=True),
         interpretation_columns=_str_list(raw.get("interpretation_columns", []), f"{where}.interpretation_columns",
                                          allow_empty=True),
+        document_titles=_str_list(raw.get("document_titles", []), f"{where}.document_titles", allow_empty=True),
         grace_days=_int(raw.get("grace_days", 0), f"{where}.grace_days"),
         lookback_days=_int(raw.get("lookback_days", 0), f"{where}.lookback_days"),
     )
@@ -568,7 +570,8 @@ def render_catalogue(ruleset: RuleSet) -> str:
         w(f"| `{cat.name}` | `{cat.rule_id}` | {cat.window_days} | {'、'.join(cat.keywords)} |\n")
     w("\n## Mandated disclosure items\n\n")
     w("Keywords: every group must match (any word of a group); `exclude` words reject a title. "
-      "Matched against item titles, attachment link texts and attachment file names.\n\n")
+      "Matched against item titles, attachment link texts and attachment file names; items that must be "
+      "present (any year) also against page titles, ColumnName/ArticleTitle meta and link texts.\n\n")
     w("| item | 名称 | year rule | due | keywords | exclude | prov. (due) |\n|---|---|---|---|---|---|---|\n")
     for item in ruleset.items:
         groups = " + ".join("(" + "|".join(g) + ")" for g in item.keywords)

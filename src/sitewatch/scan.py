@@ -10,21 +10,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 
-from sitewatch.checks_links import link_findings
+from sitewatch.checks_links import failed_probes, link_findings
 from sitewatch.checks_reach import reach_findings
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
 from sitewatch.crawl.engine import CrawlStats, Crawler
 from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
-from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY, ListingCollector
+from sitewatch.crawl.listings import ARTICLES_KEY, GKMLPT_GUIDE, HOMEPAGE_KEY, ListingCollector
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
 from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
-from sitewatch.store import ColumnRow, ListItemRow, Page, Store
+from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
 
 @dataclass
@@ -100,7 +100,12 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
     findings.extend(check_columns(columns, as_of, ruleset, site_url=site_url, pinned=pinned))
     if store.count(Page, scan_id):      # no page crawled: nothing was looked for, so nothing is "missing"
         pairs = items_with_columns(columns) + [(item, None) for item in articles]
-        findings.extend(check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures}))
+        standalone = load_standalone(store, scan_id, [w for i in ruleset.items if i.enabled and i.kind == "present"
+                                                      for w in i.keywords[0]])
+        disclosures = check_disclosures(pairs, as_of, ruleset, {"url": site_url, "pinned": pinned, **cfg.disclosures},
+                                        standalone=standalone)
+        _add_guide_probes(disclosures, failed_probes(store, scan_id))
+        findings.extend(disclosures)
     if page_checks is not None:
         findings.extend(page_checks.findings(as_of))
     for f in findings:
@@ -109,6 +114,16 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
         if unit:
             f.extra.setdefault("unit", unit)
     return findings
+
+
+def _add_guide_probes(findings: list[Finding], probes: list[dict]) -> None:
+    """A missing 信息公开指南 names the guessed guide URLs that were probed and did not answer (evidence.probed)."""
+    guides = [p for p in probes if p["url"].endswith(GKMLPT_GUIDE)]
+    for f in findings:
+        if guides and f.rule == "disclosure.missing" and f.extra.get("item") == "disclosure_guide":
+            f.evidence["probed"] = guides
+            f.message += "（已探测 " + "、".join(
+                f"{p['url']}：{'HTTP ' + str(p['status']) if 'status' in p else p['error']}" for p in guides) + "）"
 
 
 def load_columns(store: Store, scan_id: int, cfg: SiteConfig
@@ -188,6 +203,40 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
             n = read.get(key, 0)
             if total > n:
                 out.cut("list_window", f"{name or url}: {n}/{total} {url}", total - n)
+    return out
+
+
+def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[ListItem]:
+    """What names a mandated item outside any list: crawled pages whose title, ColumnName or ArticleTitle holds
+    one of ``words`` (a 信息公开指南 column page that is the guide, the gkmlpt guide) and link texts holding one
+    (navigation, footer, a catalogue's header). Pages that answered broken do not count, nor link texts whose
+    target was not checked and found working (a link that was not followed measures nothing).
+    Undated: used for items that must be present, not for the annual ones (a date decides those)."""
+    words = [w for w in dict.fromkeys(words) if w]
+    if not words:
+        return []
+    broken = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
+    working = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict.in_(("ok", "warning")))
+    meta_text = cast(Page.c.meta, Text)      # stored as JSON text, non-ASCII as is
+    out: list[ListItem] = []
+    seen: set[tuple[str, str]] = set()
+    with store.engine.connect() as c:
+        pages = select(Page.c.url, Page.c.title, Page.c.meta).where(
+            Page.c.scan_id == scan_id, Page.c.url.not_in(broken),
+            or_(*[Page.c.title.contains(w) for w in words], *[meta_text.contains(w) for w in words]))
+        for r in c.execute(pages.order_by(Page.c.id)):
+            meta = r.meta or {}
+            for text in (r.title, meta.get("articletitle"), meta.get("columnname")):
+                if text and any(w in text for w in words) and (r.url, text) not in seen:
+                    seen.add((r.url, text))
+                    out.append(ListItem(title=text, url=r.url))
+        links = select(Link.c.target, Link.c.text).where(
+            Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.in_(working),
+            or_(*[Link.c.text.contains(w) for w in words]))
+        for r in c.execute(links.order_by(Link.c.id)):
+            if (r.target, r.text) not in seen:
+                seen.add((r.target, r.text))
+                out.append(ListItem(title=r.text, url=r.target))
     return out
 
 

@@ -78,6 +78,8 @@ Page = Table(
     _col("meta", JSON, default=dict),
 )
 
+PROBE_TAG = "probe"      # a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
+
 Link = Table(                                             # one occurrence of a link on a crawled page
     "links", metadata, _id(), _scan_id(),
     _col("page_url", Text),
@@ -375,7 +377,8 @@ class Store:
     # --- reads used by checks and reports ------------------------------------------------------
     def broken_targets(self, scan_id: int) -> list[tuple[Row, list[str], list[str]]]:
         """Each broken target, with every page it appears on (sorted) and its non-empty link texts (first seen
-        first): one pass over the scan's links, so the links need no index on their target."""
+        first): one pass over the scan's links, so the links need no index on their target. A probe's row
+        (``PROBE_TAG``) is no occurrence: a target only sitewatch asked for appears on no page."""
         self.flush()
         broken = (Target.c.scan_id == scan_id) & (Target.c.verdict == "broken")
         with self.engine.connect() as c:
@@ -385,7 +388,8 @@ class Store:
             texts: dict[str, dict[str, None]] = {t.url: {} for t in targets}
             if targets:
                 occurrences = (select(Link.c.target, Link.c.page_url, Link.c.text)
-                               .where(Link.c.scan_id == scan_id, Link.c.target.in_(select(Target.c.url).where(broken)))
+                               .where(Link.c.scan_id == scan_id, Link.c.tag != PROBE_TAG,
+                                      Link.c.target.in_(select(Target.c.url).where(broken)))
                                .order_by(Link.c.id))
                 for target, page, text in c.execute(occurrences):
                     pages[target].add(page)

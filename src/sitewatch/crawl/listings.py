@@ -13,10 +13,11 @@ from sitewatch.dates import article_date
 from sitewatch.extract import ParsedPage
 from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Listing, ListItem
-from sitewatch.store import ColumnRow, Link, ListItemRow, Store
+from sitewatch.store import PROBE_TAG, ColumnRow, Link, ListItemRow, Store
 from sitewatch.urls import is_attachment, normalize
 
 HOMEPAGE_KEY = "homepage"
+GKMLPT_GUIDE = "/gkmlpt/guide"    # the 信息公开指南 of a gkmlpt catalogue: probed, whether or not a page links to it
 ARTICLES_KEY = "__articles__"     # pseudo column: every crawled page with an article date
 _COLUMN_URL = re.compile(r"/(index(_\d+)?\.(s?html?|jsp|php|aspx?))?$", re.I)
 _PAGE_N = re.compile(r"index_\d+\.")
@@ -39,6 +40,7 @@ class ListingCollector:
         self.homepages = {u for u in cfg.start_urls}
         self._columns: set[str] = set()
         self._gkmlpt_done: set[str] = set()
+        self._announced: set[str] = set()         # pager URLs already stored as Link rows this run
         self.pub_dates: dict[str, object] = {}
 
     def restore(self, scan_id: int) -> None:
@@ -46,9 +48,9 @@ class ListingCollector:
         stored, and the gkmlpt catalogues already read (each stored its guide link with its index page)."""
         with self.store.engine.connect() as c:
             self._columns.update(c.execute(select(ColumnRow.c.key).where(ColumnRow.c.scan_id == scan_id)).scalars())
-            guides = c.execute(select(Link.c.target).where(Link.c.scan_id == scan_id, Link.c.tag == "api",
-                                                           Link.c.target.like("%/gkmlpt/guide"))).scalars()
-            self._gkmlpt_done.update(g[:-len("/gkmlpt/guide")] for g in guides)
+            guides = c.execute(select(Link.c.target).where(Link.c.scan_id == scan_id, Link.c.tag == PROBE_TAG,
+                                                           Link.c.target.like("%" + GKMLPT_GUIDE))).scalars()
+            self._gkmlpt_done.update(g[:-len(GKMLPT_GUIDE)] for g in guides)
 
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
         pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
@@ -75,10 +77,16 @@ class ListingCollector:
             if listing is None:
                 return []
         self._store(listing, url, scan_id)
-        linked = {link.url for link in parsed.links}     # pages a JavaScript pager announces: stored as links
-        self.store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"),
-                            [(scan_id, url, n, "pager", "") for u in listing.page_urls
-                             if (n := normalize(u, url)) and n not in linked])
+        # pages a JavaScript pager announces are stored as links, each once per scan: a pager shows the whole
+        # range index … index_{K+1} on page K, which would be a quadratic number of rows on a long column
+        linked = {link.url for link in parsed.links}
+        rows = []
+        for u in listing.page_urls:
+            n = normalize(u, url)
+            if n and n not in linked and n not in self._announced:
+                self._announced.add(n)
+                rows.append((scan_id, url, n, "pager", ""))
+        self.store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), rows)
         return list(listing.page_urls)
 
     def _undated_or_blank_column(self, url: str, text: str, parsed: ParsedPage) -> Listing | None:
@@ -118,8 +126,9 @@ class ListingCollector:
         if site is None or site.prefix in self._gkmlpt_done:
             return []
         self._gkmlpt_done.add(site.prefix)
-        extra: list[str] = [site.prefix + "/gkmlpt/guide"]
-        self.store.add(Link, scan_id=scan_id, page_url=url, target=extra[0], tag="api", text="")
+        extra: list[str] = [site.prefix + GKMLPT_GUIDE]
+        # a probe, not a link: found again by a resume, never a link.broken finding (Store.broken_targets)
+        self.store.add(Link, scan_id=scan_id, page_url=url, target=extra[0], tag=PROBE_TAG, text="")
         for cat in site.leaves:
             pending = [gkmlpt.api_url(url, cat.id, 1, site.sid)]
             done: set[str] = set()

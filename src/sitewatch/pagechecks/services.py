@@ -1,17 +1,34 @@
-"""服务不实用 (V5): a 办事服务 entry somewhere on the site; 办事指南 pages with their ten elements."""
+"""服务不实用 (V5): a 办事服务 entry somewhere on the site; 办事指南 pages with their ten elements.
+
+A 办事指南 is a page that presents itself as one: a title segment, an h1/h2 heading or its ArticleTitle names a
+guide for one item (居住证签注办事指南), or its column (ColumnName meta, 当前位置 breadcrumb) is a guide column and
+its main area has element headings. A page that merely mentions 受理机构/收费/咨询电话 (a news article) is not one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
+from lxml import etree
+
+from sitewatch.columns import classify
+from sitewatch.extract import text_of
 from sitewatch.models import Finding
-from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, title_segments
+from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash, title_segments
 from sitewatch.rules import RuleSet
 
 NONE = "service.none"
 INCOMPLETE = "service.guide_incomplete"
 VETO = "veto.service_guides"
+
+# 当前位置 trails: TRS/Fujian div.breadcrumb, Hanweb/others class or id position/location/crumb/dqwz
+_CRUMBS = etree.XPath("//*[contains(@class,'crumb') or contains(@class,'position') or contains(@class,'location')"
+                      " or contains(@class,'dqwz') or contains(@id,'crumb') or contains(@id,'position')"
+                      " or contains(@id,'location') or contains(@id,'dqwz')]")
+_CRUMB_TEXT = re.compile(r"(?:当前位置|您的位置|所在位置|现在的位置)\s*[：:]\s*(.{0,120})")
+_TRAILING_BRACKETS = re.compile(r"[（(【\[][^（）()【】\[\]]*[）)】\]]$")
 
 
 @dataclass(slots=True)
@@ -39,9 +56,12 @@ class Services(Check):
         self.pages = 0
         self.entry: dict[str, str] | None = None
         self.guides: dict[str, Guide] = {}
+        self._columns: dict[str, list[str]] = {}    # url -> column names (meta, breadcrumb) of pages naming a guide
 
     def on_page(self, view: PageView) -> None:
         self.pages += 1
+        if self.want_guides and self.guide_re is not None and self.guide_re.search(view.text + view.title):
+            self._columns[view.url] = self._column_names(view)
         if self.entry is not None or not self.want_entry:
             return
         self.entry = entry_link(view, self.entry_re, self.platform_re)
@@ -49,21 +69,40 @@ class Services(Check):
     def on_main(self, view: PageView) -> None:
         if not self.want_guides or not self.elements or view.url in self.guides:
             return
+        columns = self._columns.pop(view.url, None)
+        if columns is None:                     # no guide word anywhere on the page: not a guide
+            return
+        if any(classify(c, self.ruleset) == "dynamic" for c in columns):
+            return                              # a news column: a report about guides is not one
         text = view.main_text
         present = [name for name, rx in self.elements if rx.search(text)]
-        if len(present) < self.min_elements and not self._named_guide(view):
+        in_guide_column = any(self.guide_re.search(c) for c in columns) and len(present) >= self.min_elements
+        if not (in_guide_column or self._named_guide(view)):
             return
         missing = tuple(name for name, _ in self.elements if name not in present)
-        self.guides[view.url] = Guide(view.url, (view.headings[0] if view.headings else view.title)[:80],
-                                      missing, len(present))
+        title = view.headings[0] if view.headings else view.meta.get("articletitle") or view.title
+        self.guides[view.url] = Guide(view.url, title[:80], missing, len(present))
+
+    def _column_names(self, view: PageView) -> list[str]:
+        """The page's column: its ColumnName meta and the last steps of its 当前位置 breadcrumb."""
+        names = [view.meta["columnname"]] if view.meta.get("columnname") else []
+        for el in _CRUMBS(view.doc)[:3]:
+            steps = [s for s in re.split(r"[>＞»›/]|\s{2,}", squash(text_of(el))) if s.strip()]
+            names += [s.strip() for s in steps[-2:]]
+        m = _CRUMB_TEXT.search(view.text)
+        if m:
+            names += [s.strip() for s in re.split(r"[>＞»›/]", m.group(1))[-2:] if s.strip()]
+        return names
 
     def _named_guide(self, view: PageView) -> bool:
-        """Title segment or h1/h2 that names a guide for one item (not the bare column name 办事指南)."""
-        if self.guide_re is None:
-            return False
-        for seg in title_segments(view.title) + view.headings:
+        """A title segment, h1/h2 or ArticleTitle naming a guide for one item (not the bare column name 办事指南):
+        the guide word ends it (a version or year in brackets may follow) after an item name."""
+        assert self.guide_re is not None
+        texts = title_segments(view.title) + view.headings + [view.meta.get("articletitle", "")]
+        for seg in texts:
+            seg = _TRAILING_BRACKETS.sub("", seg.strip()).strip("《》 ")
             m = self.guide_re.search(seg)
-            if m and len(seg) > len(m.group(0)) + 1:
+            if m and m.end() == len(seg) and m.start() > 1:
                 return True
         return False
 
