@@ -107,6 +107,19 @@ SENTENCES = [
 ]
 
 
+# small columns carry the documents their names promise
+FIXED_TITLES = {
+    "zwgk/zfxxgkzn": ["{s}政府信息公开指南"],
+    "zwgk/zfxxgkzd": ["{s}政府信息公开工作制度", "{s}政府信息公开保密审查制度"],
+    "zwgk/ysqgk": ["{s}依申请公开政府信息流程"],
+    "bscgk/bsjj": ["{s}简介"],
+    "bscgk/nsjg": ["{s}内设机构及职能", "{s}下属事业单位设置情况"],
+    "zwgk/fdzdgknr/jgzn": ["{s}机构职能", "{s}领导分工", "{s}办公地址及办公时间"],
+    "zwgk/fdzdgknr/ghjh": ["{s}{y}年工作计划", "{s}{y}年工作总结", "{s}“十四五”发展规划中期评估"],
+    "zwgk/fdzdgknr/rsxx": ["{s}{y}年公开招聘社区工作者公告", "关于{s}干部任免的通知", "{s}{y}年公开招聘拟聘用人员公示"],
+}
+
+
 @dataclass
 class Doc:
     id: int
@@ -215,6 +228,9 @@ class TownSite:
 
     def _title(self, col: Column, day: dt.date) -> str:
         rng = self.rng
+        fixed = FIXED_TITLES.get(col.code)
+        if fixed:
+            return rng.choice(fixed).format(y=day.year, s=SITE_NAME)
         if col.code in ("gzdt", "zwhd", "sqdt", "djgz/djdt", "ztzl/wqdt") or col.code.startswith("sqfc/"):
             who = col.name if col.code.startswith("sqfc/") else rng.choice([SITE_NAME] + COMMUNITIES)
             return who + rng.choice(ACTS)
@@ -326,6 +342,7 @@ class TownSite:
         r[self.head405] = ("file", "application/msword", 9000, 405)
         r[f"{SITE}images/logo.png"] = ("file", "image/png", 2400)
         r[f"{SITE}images/zd.gif"] = ("file", "image/gif", 300)
+        r[f"{SITE}images/red.png"] = ("file", "image/png", 3100)
         r[f"{SITE}css/style.css"] = ("css",)
         r[f"{SITE}js/common.js"] = ("file", "application/javascript", 1500)
         r["/"] = ("city",)
@@ -408,7 +425,8 @@ class TownSite:
                 f'<a href="{self.province}/hdjl/index.html" target="_blank">我要写信</a> | '
                 f'<a href="javascript:void(0);" onclick="addFavorite()">加入收藏</a></p>'
                 f"<p>主办：{CITY}{SITE_NAME}　承办：{SITE_NAME}党政办公室　联系电话：0760-88000000</p>"
-                f"<p>网站标识码：{SITE_ID}　粤ICP备05085493号　粤公网安备44200002000123号</p></div>\n"
+                f"<p>网站标识码：{SITE_ID}　粤ICP备05085493号　粤公网安备44200002000123号</p>"
+                f'<p><img src="{SITE}images/red.png" alt="党政机关" width="55" height="68"></p></div>\n'
                 "<script>var _trs_uv='';</script>\n</body>\n</html>\n")
 
     def _crumb(self, code: str, last: str | None = None) -> str:
