@@ -18,6 +18,7 @@ import multiprocessing
 import random
 import re
 import socket
+import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urljoin, urlsplit
@@ -310,7 +311,14 @@ class TownSite:
         js = self.columns["zwgk/fdzdgknr/czzj/bmjs"]
         old = next(d for d in js.docs if d.attachments[0][1].endswith(".XLS"))
         self.upper_xls = old.folder + old.attachments[0][1]
+        # transient failures a retry gets past (portals.md: WAF blips of a few bytes, a 503 under load)
+        blip, busy = gz.docs[120], tz.docs[15]
+        self.flaky = {blip.path: "blip", busy.path: "503"}
+        self._hits: dict[str, int] = {}
+        self._lock = threading.Lock()
         self.twins = {
+            o + blip.path: "first answer is a 2-byte WAF blip, then the article",
+            o + busy.path: "first answer is HTTP 503, then the article",
             o + issue.path: "title is an issue number containing 404",
             o + long_doc.path: "long article that mentions 404 and 页面不存在",
             o + f"{SITE}xxgk/": "301 to the 政务公开 landing page",
@@ -366,11 +374,20 @@ class TownSite:
         return [route[1].page_path(k) for k in range(route[1].n_pages)]
 
     # ---- answers --------------------------------------------------------------------------------------------------
-    def answer(self, path: str) -> tuple[int, dict[str, str], bytes, int | None]:
-        """(status, headers, body, status for HEAD or None) of a path on the city host."""
+    def answer(self, path: str, flaky: bool = True) -> tuple[int, dict[str, str], bytes, int | None]:
+        """(status, headers, body, status for HEAD or None) of a path on the city host; ``flaky=False`` skips
+        the planted transient failures (the first request to a flaky page fails)."""
         path = path.split("?", 1)[0].split("#", 1)[0]
         route = self.routes.get(path)
         html = {"Content-Type": "text/html"}
+        if flaky and path in self.flaky:
+            with self._lock:
+                self._hits[path] = self._hits.get(path, 0) + 1
+                first = self._hits[path] == 1
+            if first and self.flaky[path] == "blip":
+                return 200, html, b"\r\n", None
+            if first:
+                return 503, html, b"<html><body>503 Service Temporarily Unavailable</body></html>", None
         if route is None:
             return 404, {"Content-Type": "text/html"}, _NOT_FOUND, None
         kind = route[0]
@@ -705,7 +722,6 @@ def _server(sock: socket.socket, answer) -> ThreadingHTTPServer:
 
 
 def _serve_both(site: TownSite, city: socket.socket, province: socket.socket) -> None:
-    import threading
     a, b = _server(city, site.answer), _server(province, province_answer)
     threading.Thread(target=b.serve_forever, daemon=True).start()
     a.serve_forever()
@@ -731,7 +747,6 @@ class TownServer:
 
     def __enter__(self) -> "TownServer":
         if self.in_process:
-            import threading
             self._servers = [_server(self._city, self.site.answer), _server(self._province, province_answer)]
             for s in self._servers:
                 threading.Thread(target=s.serve_forever, daemon=True).start()
@@ -764,11 +779,11 @@ def reachable_pages(site: TownSite) -> set[str]:
     while todo:
         url = todo.pop()
         path = url[len(site.origin):]
-        status, headers, body, _ = site.answer(path)
+        status, headers, body, _ = site.answer(path, flaky=False)
         if status == 301:
             url = urljoin(url, headers["Location"])
             path = url[len(site.origin):]
-            status, headers, body, _ = site.answer(path)
+            status, headers, body, _ = site.answer(path, flaky=False)
         route = site.routes.get(path)
         if status != 200 or not route or route[0] not in ("home", "landing", "list", "doc"):
             continue
