@@ -13,8 +13,8 @@ EXAMPLES = 5            # example URLs kept per kind of cut
 # kind -> what was not covered, as the report says it. The order is the order of the report's list.
 CUTS: dict[str, str] = {
     "unreachable_start": "起始地址无法访问，站点未能抓取",
-    "max_pages": "达到页面数上限（max_pages）后未抓取的页面",
-    "max_depth": "超过链接层级上限（max_depth）未抓取的页面",
+    "max_pages": "达到页面数上限（max_pages）后已发现但未抓取的页面（其后链接的页面未能发现）",
+    "max_depth": "超过链接层级上限（max_depth）已发现但未抓取的页面（其后链接的页面未能发现）",
     "trap": "疑似爬虫陷阱（重复路径、无尽参数、超长分页）未抓取的地址",
     "robots": "robots.txt 禁止抓取的地址",
     "fetch_failed": "超时、连接失败或服务器错误、未能读取的站内页面",
