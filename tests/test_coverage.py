@@ -176,6 +176,7 @@ def test_unreachable_start_url_is_a_cut(tmp_path, capsys):
     cuts = doc["scan"]["coverage"]["cuts"]
     assert cuts["unreachable_start"]["examples"] == [start]
     assert "unreachable_start: 1" in printed
+    assert 'data-cut="unreachable_start"' in report_html(tmp_path)
 
 
 REAL_FUJIAN = SHARED / "real-pages" / "pingtan.gov.cn" / "zwgk" / "ghxx" / "gzjzqk" / "index.html"
@@ -195,6 +196,7 @@ def test_fujian_list_window_is_counted_and_carried_into_the_column(tmp_path, cap
     assert "list_window: 32" in printed
     stale = [f for f in doc["findings"] if f["rule"].startswith("column.") and f["evidence"].get("partial")]
     assert all(f["evidence"]["items_total"] == 107 for f in stale)
+    assert 'data-cut="list_window"' in report_html(tmp_path)
 
 
 def test_json_schema_documents_coverage():
@@ -248,3 +250,31 @@ def test_page_an_analyser_cannot_read_is_counted(tmp_path, capsys, monkeypatch):
     cut = doc["scan"]["coverage"]["cuts"]["analysis_error"]
     assert cut == {"label": cut["label"], "count": 1, "examples": [site.url("/s/p3.html")]}
     assert "analysis_error: 1" in printed
+    assert 'data-cut="analysis_error"' in report_html(tmp_path)
+
+
+def test_render_failure_is_counted(tmp_path, monkeypatch):
+    """render_js: a JavaScript-only page whose rendering fails is checked as static HTML, and says so."""
+    import sitewatch.crawl.engine as engine
+    from conftest import scan_site
+    from sitewatch.store import Store
+
+    class FailingRenderer:
+        def __init__(self, *a, **kw):
+            self.calls = 0
+
+        async def render(self, url):
+            self.calls += 1
+            return None
+
+        async def close(self):
+            pass
+
+    monkeypatch.setattr(engine, "Renderer", FailingRenderer)
+    shell = page("加载中", '<div id="app"></div><script src="app.js"></script><script>render()</script>')
+    routes = {"/s/": Answer(body=page("首页", '<a href="app.html">应用</a>' + "正文" * 200)),
+              "/s/app.html": Answer(body=shell)}
+    with LoopbackSite(routes) as site:
+        result, store = scan_site(site.url("/s/"), str(tmp_path / "sw.db"), render_js=True)
+    cut = findings_document(store, result.scan_id)["scan"]["coverage"]["cuts"]["render_failed"]
+    assert cut["count"] == 1 and cut["examples"] == [site.url("/s/app.html")]
