@@ -1,4 +1,5 @@
-"""Render the Jinja2 templates of the top-level ``reports/`` folder (autoescape on for every template)."""
+"""Render the Jinja2 templates of the top-level ``reports/`` folder (autoescape on for every template, and every
+printed value made inert: see ``sitewatch.safetext``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 
 from sitewatch.reporting.chart import trend_svg
 from sitewatch.resources import data_dir
+from sitewatch.safetext import safe_text
 
 _UNSAFE = re.compile(r"[^\w\u4e00-\u9fff.-]+")
+
+
+def _inert(value: Any) -> Any:
+    """Every value a template prints: control and bidi characters from crawled pages shown as escapes (markup the
+    code built, such as the trend chart, is left as it is)."""
+    return safe_text(value, keep_lines=True) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @lru_cache(maxsize=4)
 def environment(folder: str | None = None) -> Environment:
     env = Environment(loader=FileSystemLoader(folder or str(data_dir("reports"))), autoescape=True,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_inert)
     env.globals["trend_svg"] = trend_svg
     return env
 
