@@ -278,3 +278,27 @@ def test_render_failure_is_counted(tmp_path, monkeypatch):
         result, store = scan_site(site.url("/s/"), str(tmp_path / "sw.db"), render_js=True)
     cut = findings_document(store, result.scan_id)["scan"]["coverage"]["cuts"]["render_failed"]
     assert cut["count"] == 1 and cut["examples"] == [site.url("/s/app.html")]
+
+
+def test_links_past_the_per_page_cap_are_counted(tmp_path, capsys, monkeypatch):
+    """A page with more links than the cap (a generated sitemap, a hostile page): the first ones are checked,
+    the rest counted as not read."""
+    import sitewatch.extract as extract
+
+    monkeypatch.setattr(extract, "MAX_LINKS_PER_PAGE", 5)
+    routes = {f"/s/p{i}.html": Answer(body=page(f"第{i}页", "正文")) for i in range(8)}
+    routes["/s/"] = Answer(body=page("首页", "".join(f'<a href="p{i}.html">第{i}页</a>' for i in range(8))))
+    with LoopbackSite(routes) as site:
+        _, printed, doc = scan(site, tmp_path, capsys, start="/s/")
+    cut = doc["scan"]["coverage"]["cuts"]["link_cap"]
+    assert cut["count"] == 3 and cut["examples"] == [site.url("/s/")]
+    assert doc["scan"]["pages"] == 1 + 5
+    assert 'data-cut="link_cap"' in report_html(tmp_path)
+
+
+def test_parse_html_reads_at_most_the_cap():
+    from sitewatch.extract import MAX_LINKS_PER_PAGE, parse_html
+
+    html = "<html><body>" + "".join(f'<a href="/x/{i}.html">{i}</a>' for i in range(MAX_LINKS_PER_PAGE + 123))
+    parsed = parse_html(html + "</body></html>", "http://h/")
+    assert len(parsed.links) == MAX_LINKS_PER_PAGE and parsed.skipped["link_cap"] == 123

@@ -68,6 +68,8 @@ def text_of(el: lxml.html.HtmlElement) -> str:
     return el.text or ""
 
 
+MAX_LINKS_PER_PAGE = 10_000   # links read from one page; the rest are counted (coverage cut link_cap), not followed
+
 @dataclass(slots=True)
 class Link:
     url: str            # normalised absolute URL to check (the href as written when ``bad`` is set)
@@ -195,6 +197,9 @@ def parse_html(text: str, url: str) -> ParsedPage:
         for attr in LINK_ATTRS[tag]:
             raw = el.get(attr)
             if raw is None:
+                continue
+            if len(links) >= MAX_LINKS_PER_PAGE:
+                skipped["link_cap"] = skipped.get("link_cap", 0) + 1
                 continue
             if tag == "applet":
                 codebase = el.get("codebase")

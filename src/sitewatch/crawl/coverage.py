@@ -19,6 +19,7 @@ CUTS: dict[str, str] = {
     "robots": "robots.txt 禁止抓取的地址",
     "fetch_failed": "超时、连接失败或服务器错误、未能读取的站内页面",
     "body_cap": "页面过大，只读取了前一部分",
+    "link_cap": "单个页面链接过多（超过 1 万个）：其余链接未检查，该页未做栏目和页面检查",
     "list_window": "栏目列表只读取了部分条目",
     "analysis_error": "列表或页面检查无法解析的页面",
     "render_failed": "JavaScript 渲染失败、按静态内容检查的页面",

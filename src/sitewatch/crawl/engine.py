@@ -222,7 +222,9 @@ class Crawler:
         if self._repeated_list_page(final, res.body or b""):
             return
         extra: list[str] = []
-        for hook in self.page_hooks:
+        # a page over the link cap (a generated link dump, a hostile page) is no column or article: its links are
+        # checked, but list engines and page checks, which would hold a copy of its huge tree each, skip it
+        for hook in self.page_hooks if not parsed.skipped.get("link_cap") else ():
             try:
                 extra.extend(await hook(final, text, parsed, self.scan_id) or ())
             except Exception as exc:  # noqa: BLE001 - a page an analyser cannot read must not stop the crawl
@@ -309,6 +311,8 @@ class Crawler:
             self.coverage.cut("fetch_failed", url)
         elif res.truncated and parsed is not None:
             self.coverage.cut("body_cap", url)
+        if parsed is not None and parsed.skipped.get("link_cap"):
+            self.coverage.cut("link_cap", url, parsed.skipped["link_cap"])
 
     def _record_bad(self, link: PageLink) -> None:
         """A link broken as written (file: path, malformed URL): reported without any request."""

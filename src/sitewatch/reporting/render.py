@@ -39,7 +39,8 @@ def render_html(template: str, **context: Any) -> str:
 def write_html(path: Path, template: str, **context: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(template, **context), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as fh:       # streamed: a huge report is never one string in memory
+        fh.writelines(environment().get_template(template).generate(**context))
     tmp.replace(path)
     return path
 

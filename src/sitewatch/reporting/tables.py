@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -24,6 +25,10 @@ PROBLEM_COLUMNS: Columns = (
 _WIDTHS = {"序号": 6, "问题网址": 48, "所在页面/栏目": 40, "问题描述": 60, "依据": 24, "核查结论": 18, "备注": 30}
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _FORMULA_START = ("=", "+", "-", "@")
+_HEAD_FONT = Font(bold=True)
+_HEAD_FILL = PatternFill("solid", fgColor="DDE4EE")
+_HEAD_ALIGN = Alignment(vertical="center", wrap_text=True)
+_TEXT_ALIGN = Alignment(vertical="top", wrap_text=True)
 
 
 def _cell_text(value: Any) -> Any:
@@ -44,28 +49,36 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 
 def _fill(ws, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> None:
-    ws.append([h for h, _ in columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDE4EE")
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for r, row in enumerate(rows, 2):
-        for c, (_, key) in enumerate(columns, 1):
-            value = _cell_text(row.get(key))
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"          # never a formula, whatever the text starts with
-                cell.alignment = Alignment(vertical="top", wrap_text=True)
+    """Write a sheet row by row (write-only: a 10,000-problem report must not hold a workbook of cells in memory)."""
     for c, (header, _) in enumerate(columns, 1):
         ws.column_dimensions[get_column_letter(c)].width = _WIDTHS.get(header, 14)
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    head = []
+    for h, _ in columns:
+        cell = WriteOnlyCell(ws, value=h)
+        cell.font = _HEAD_FONT
+        cell.fill = _HEAD_FILL
+        cell.alignment = _HEAD_ALIGN
+        head.append(cell)
+    ws.append(head)
+    n = 1
+    for row in rows:
+        out = []
+        for _, key in columns:
+            value = _cell_text(row.get(key))
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"          # never a formula, whatever the text starts with
+                cell.alignment = _TEXT_ALIGN
+            out.append(cell)
+        ws.append(out)
+        n += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n}"
 
 
 def write_xlsx(path: Path, sheets: Sequence[tuple[str, Columns, Sequence[Mapping[str, Any]]]]) -> Path:
     """One sheet per (title, columns, rows), each with a bold frozen header and an autofilter."""
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     used: set[str] = set()
     for title, columns, rows in sheets:
         _fill(wb.create_sheet(_sheet_title(title, used)), columns, rows)
