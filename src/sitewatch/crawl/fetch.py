@@ -134,7 +134,7 @@ class Fetcher:
             return result
         if obey_robots and not await self.politeness.allowed(url, self.text):
             result.error = "robots"
-            result.detail = "disallowed by robots.txt"
+            result.detail = self.politeness.why_disallowed(url)
             return result
         current = url
         visited = {url}

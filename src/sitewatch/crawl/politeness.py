@@ -1,13 +1,20 @@
-"""Per-host politeness: a cap on simultaneous requests, a minimum interval between them, robots.txt."""
+"""Per-host politeness: a cap on simultaneous requests, a minimum interval between them, robots.txt.
+
+robots.txt is read by Protego (Scrapy's parser: longest match wins, ``Allow`` after ``Disallow``, ``*`` and ``$``
+wildcards, Crawl-delay), with RFC 9309's availability rules: 4xx = no rules; a 5xx answer = everything disallowed
+(the server is erroring, a crawler must not guess); a host that cannot be reached = no rules (the request itself then
+fails and is judged for what it is: a dead host's links are broken, not "disallowed").
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-import urllib.robotparser
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
+
+from protego import Protego
 
 DEFAULT_CONCURRENCY = 4        # simultaneous requests per host
 DEFAULT_RATE = 4.0             # requests per second per host (0 = unlimited)
@@ -53,7 +60,7 @@ class Politeness:
         self.user_agent = user_agent
         self.obey_robots = obey_robots
         self._hosts: dict[str, HostLimiter] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots: dict[str, Protego | int | None] = {}       # host -> rules, a 5xx status, or None (no rules)
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     def limiter(self, host: str) -> HostLimiter:
@@ -66,27 +73,43 @@ class Politeness:
         """robots.txt verdict for ``url``; fetches and caches the host's robots.txt on first use."""
         if not self.obey_robots:
             return True
-        p = urlsplit(url)
-        host = f"{p.scheme}://{p.netloc}"
+        host = _host(url)
         if host not in self._robots:
             lock = self._robots_locks.setdefault(host, asyncio.Lock())
             async with lock:
                 if host not in self._robots:
                     self._robots[host] = await self._load(host, fetch_text)
-        rp = self._robots[host]
-        return rp is None or rp.can_fetch(self.user_agent, url)
+        rules = self._robots[host]
+        if rules is None:
+            return True
+        if isinstance(rules, int):
+            return False
+        return rules.can_fetch(url, self.user_agent)
 
-    async def _load(self, host: str, fetch_text) -> urllib.robotparser.RobotFileParser | None:
+    def why_disallowed(self, url: str) -> str:
+        """The detail of a robots verdict for ``url`` (after ``allowed`` said no)."""
+        rules = self._robots.get(_host(url))
+        if isinstance(rules, int):
+            return f"robots.txt answered HTTP {rules}: everything disallowed until it works (RFC 9309)"
+        return "disallowed by robots.txt"
+
+    async def _load(self, host: str, fetch_text) -> Protego | int | None:
         try:
             status, text = await fetch_text(host + "/robots.txt")
-        except Exception:
+        except Exception:       # noqa: BLE001 - unreachable host: no rules; the request itself will fail
             return None
+        if status >= 500:
+            return status
         if status >= 400 or not text:
             return None
-        rp = urllib.robotparser.RobotFileParser()
-        rp.parse(text.splitlines())
-        delay = rp.crawl_delay(self.user_agent)
+        rules = Protego.parse(text)
+        delay = rules.crawl_delay(self.user_agent)
         if delay:
             lim = self.limiter(host)
             lim.interval = max(lim.interval, min(float(delay), MAX_CRAWL_DELAY))
-        return rp
+        return rules
+
+
+def _host(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}"
