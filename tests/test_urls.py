@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from urllib.parse import urljoin
 
+import pytest
+
 from sitewatch.urls import _normalize, join, normalize
 
 BASES = ["http://h/a/b/c.html", "https://h/a/", "http://h", "https://h", "http://h/a/b.html?x=1",
@@ -19,3 +21,18 @@ def test_join_and_normalize_agree_with_their_uncached_forms_for_every_base():
         for base, href in itertools.product(BASES, HREFS):
             assert join(base, href) == urljoin(base, href), (base, href)
             assert normalize(href, base) == _normalize(href, base), (base, href)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("http://h/a/b/..", "http://h/a/"),               # was /a: a browser keeps the folder's slash
+    ("http://h/a//b.html", "http://h/a//b.html"),     # was /a/b.html: empty segments are kept
+    ("http://h/a//b/", "http://h/a//b/"),
+    ("http://h/a/./b", "http://h/a/b"),
+    ("http://h/a/.", "http://h/a/"),
+    ("http://h/../a", "http://h/a"),
+    ("http://h/a/b/../../..", "http://h/"),
+    ("http://h/a/%2e%2e/b", "http://h/b"),            # %2e is a dot to a browser
+    ("http://h/a/b/../c?x=1", "http://h/a/c?x=1"),
+])
+def test_dot_segments_resolve_as_a_browser_does(raw, expected):
+    assert normalize(raw) == expected

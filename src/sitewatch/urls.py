@@ -117,13 +117,8 @@ def _normalize(url: str, base: str | None = None) -> str | None:
         host = f"[{host}]"
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     path = _SESSION_PATH.sub("", parts.path) or "/"
-    if "." in path:
-        trailing = path.endswith("/")
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        if trailing and not path.endswith("/"):
-            path += "/"
+    if "." in path or "%2" in path:
+        path = remove_dot_segments(path)
     path = quote(path, safe=_PATH_SAFE)
     query = parts.query
     if query:
@@ -131,6 +126,31 @@ def _normalize(url: str, base: str | None = None) -> str | None:
             query = "&".join(p for p in query.split("&") if not _SESSION_PARAMS.match(p.split("=", 1)[0]))
         query = quote(query, safe=_QUERY_SAFE)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_DOT = {".", "%2e", "%2E"}
+_DOTDOT = {"..", ".%2e", ".%2E", "%2e.", "%2E.", "%2e%2e", "%2E%2E", "%2e%2E", "%2E%2e"}
+
+
+def remove_dot_segments(path: str) -> str:
+    """``.`` and ``..`` segments resolved as a browser does (WHATWG URL, RFC 3986 5.2.4; ``%2e`` is a dot): a final
+    ``..`` or ``.`` leaves a trailing slash (``/a/b/..`` is ``/a/``), empty segments stay (``a//b.html``), and ``..``
+    never climbs above the root."""
+    segments = path.split("/")
+    out: list[str] = []
+    last = len(segments) - 1
+    for i, seg in enumerate(segments):
+        if seg in _DOTDOT:
+            if len(out) > 1:
+                out.pop()
+            if i == last:
+                out.append("")
+        elif seg in _DOT:
+            if i == last:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/".join(out) if out != [""] else "/"
 
 
 def _has_session_param(query: str) -> bool:
