@@ -124,3 +124,17 @@ def test_schedule_typo_is_caught_by_scan_too(tmp_path, site, capsys):
     path.write_text(GOOD.format(url=site.url("/xqbsc/")) + '\n[schedule]\nmonthy = "0 6 1 * *"\n', encoding="utf-8")
     code, err = run(capsys, "scan", "--config", str(path), "--db", str(tmp_path / "sw.db"), "--quiet")
     assert code == 2 and "schedule.monthy" in err and "'monthly'" in err
+
+
+def test_every_accepted_key_is_in_the_config_reference():
+    """docs/config.md is the one reference: every key the loader accepts is documented there."""
+    from pathlib import Path
+
+    from sitewatch.config import KNOWN_KEYS, SCHEDULE_KEYS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    for section, keys in KNOWN_KEYS.items():
+        for key in keys:
+            assert f"`{key}`" in doc, f"{section}.{key} is not documented in docs/config.md"
+    for key in SCHEDULE_KEYS:
+        assert f"`{key}`" in doc, f"schedule.{key} is not documented in docs/config.md"
