@@ -303,9 +303,10 @@ class Crawler:
 
     def _count_cuts(self, url: str, res: FetchResult, parsed: ParsedPage | None) -> None:
         """Ledger entries for a page of the site that was not read whole (failures, the body cap)."""
+        if res.error == "robots":                # counted by _record_target
+            return
         if url in self.cfg.start_urls and parsed is None:
             self.coverage.cut("unreachable_start", url)
-        if res.error == "robots":
             return
         if res.error is not None or (res.status or 0) >= 500:
             self.coverage.cut("fetch_failed", url)
