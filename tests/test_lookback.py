@@ -12,7 +12,12 @@ from test_reports import EVIL, build_store
 from sitewatch.cli import main
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify, resolve_since, run_lookback
 from sitewatch.models import DEDUCT, VETO, WARN, Finding
+from sitewatch.config import SiteConfig
 from sitewatch.store import Store
+
+# the stored scans are of a public site (www.xiqu...), the re-checked pages are on loopback: internal addresses are
+# refused by the network policy unless the site's config allows them (tests/test_netpolicy.py checks the refusal)
+LOOPBACK_ALLOWED = SiteConfig(network_allow=["127.0.0.0/8"])
 
 
 def test_classify_three_scans():
@@ -65,7 +70,7 @@ def test_reverify_against_loopback(tmp_path):
         db = str(tmp_path / "lb.db")
         store, (b_id, l_id) = build_store(db, scans=[base, later], days=(dt.date(2026, 11, 26), dt.date(2026, 12, 3)))
         baseline = store.scan(b_id)
-        result = run_lookback(store, baseline, dt.date(2026, 12, 5), timeout=3)
+        result = run_lookback(store, baseline, dt.date(2026, 12, 5), timeout=3, cfg=LOOPBACK_ALLOWED)
     by_url = {r["finding"].url: r for r in result.rows}
     assert by_url[site.url("/fixed.html")]["status"] == FIXED
     assert by_url[site.url("/still.pdf")]["status"] == OPEN
@@ -96,12 +101,15 @@ def test_column_veto_follows_its_columns(tmp_path):
         veto = Finding("veto.columns_stale", VETO, site.url("/"), "时效栏目不更新累计超限：5 个栏目",
                        evidence={"count": 5, "threshold": 5})
         store, (b_id,) = build_store(str(tmp_path / "v.db"), scans=[[*cols, veto]], days=(dt.date(2026, 11, 26),))
-        result = run_lookback(store, store.scan(b_id), dt.date(2026, 12, 5), timeout=3)
+        result = run_lookback(store, store.scan(b_id), dt.date(2026, 12, 5), timeout=3, cfg=LOOPBACK_ALLOWED)
     by_rule = [r for r in result.rows if r["finding"].rule == "veto.columns_stale"]
     assert by_rule[0]["status"] == FIXED and "3 个栏目" in by_rule[0]["note"]
 
 
 def test_lookback_cli_writes_files_and_escapes(tmp_path, capsys):
+    allow_loopback = tmp_path / "site.toml"
+    allow_loopback.write_text('[site]\nname = "西区"\nstart_url = "https://www.xiqu.gov.cn/"\n'
+                              '[network]\nallow = ["127.0.0.0/8"]\n', encoding="utf-8")
     with LoopbackSite({"/ok.html": Answer(200, page("正常", "<p>" + "内容" * 100 + "</p>"))}) as site:
         bad = site.url("/gone?x=" + EVIL)
         findings = [Finding("link.broken", DEDUCT, bad, "链接无法访问", found_on=[site.url("/")],
@@ -110,7 +118,7 @@ def test_lookback_cli_writes_files_and_escapes(tmp_path, capsys):
         store, (b_id,) = build_store(db, scans=[findings], days=(dt.date(2026, 11, 26),))
         out = tmp_path / "out"
         assert main(["lookback", "--since", "2026-11-30", "--db", db, "--out", str(out), "--as-of", "2026-12-05",
-                     "--timeout", "3"]) == 0
+                     "--timeout", "3", "--config", str(allow_loopback)]) == 0
     printed = capsys.readouterr().out
     html_path = out / "回头看-西区-2026-12-05.html"
     assert str(html_path) in printed and "未整改 1" in printed

@@ -44,6 +44,9 @@ class SiteConfig:
     obey_robots: bool = True
     user_agent: str = DEFAULT_USER_AGENT
     verify_tls: bool = True
+    proxy: str | None = None          # [network] proxy: every request of the site goes through it
+    network_allow: list[str] = field(default_factory=list)   # [network] allow: internal networks/hosts to request
+    ca_bundle: str | None = None      # [network] ca_bundle: PEM file of the CAs trusted for this site
     max_pages: int = DEFAULT_MAX_PAGES
     max_depth: int = DEFAULT_MAX_DEPTH
     max_query_variants: int = 50
@@ -68,7 +71,8 @@ class SiteConfig:
                 "max_pages": self.max_pages, "max_depth": self.max_depth, "max_query_variants": self.max_query_variants,
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
-                "rule_packs": self.rule_packs, "list_engines": self.list_engines, "render_js": self.render_js}
+                "rule_packs": self.rule_packs, "list_engines": self.list_engines, "render_js": self.render_js,
+                "network_allow": self.network_allow, "ca_bundle": self.ca_bundle}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> "SiteConfig":
@@ -90,15 +94,17 @@ class SiteConfig:
 
 _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries",
            "user_agent", "verify_tls", "max_pages", "max_depth", "max_query_variants", "default_unit", "disclosures",
-           "rule_overrides", "rule_packs", "list_engines", "render_js")     # to_json keys kept as they are
+           "rule_overrides", "rule_packs", "list_engines", "render_js", "network_allow",
+           "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
 
-_KNOWN_TOP = {"site", "scope", "politeness", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
+_KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
               "sites"}
 # the keys each section accepts (list_engines and columns are keyed by the site's own prefixes and column names)
 KNOWN_KEYS: dict[str, set[str]] = {
     "site": {"name", "start_urls", "start_url", "as_of", "unit"},
     "scope": {"prefixes", "extra_hosts", "excludes"},
     "politeness": {"concurrency", "rate", "timeout", "retries", "robots", "user_agent", "verify_tls"},
+    "network": {"proxy", "allow", "ca_bundle"},
     "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js"},
     "column": {"category", "unit", "max_age_days"},
     "rules": {"packs", "overrides"},
@@ -199,6 +205,7 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
         if key in pol:
             val = _expect(pol[key], kind, f"{source}: politeness.{key}")
             setattr(cfg, "obey_robots" if key == "robots" else key, val)
+    _network(cfg, _expect(data.get("network", {}), dict, f"{source}: [network]"), source)
     crawl = _expect(data.get("crawl", {}), dict, f"{source}: [crawl]")
     for key in ("max_pages", "max_depth", "max_query_variants"):
         if key in crawl:
@@ -228,6 +235,43 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     cfg.schedule = _expect(data.get("schedule", {}), dict, f"{source}: [schedule]")
     validate(cfg)
     return cfg
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _network(cfg: SiteConfig, net: dict[str, Any], source: str) -> None:
+    """``[network]``: proxy URL, allowed internal networks/hosts, CA bundle; each checked now."""
+    from urllib.parse import urlsplit
+
+    from sitewatch.crawl.netpolicy import parse_allow
+
+    if "proxy" in net:
+        proxy = _expect(net["proxy"], str, f"{source}: network.proxy").strip()
+        try:
+            parts = urlsplit(proxy)
+            ok = parts.scheme in PROXY_SCHEMES and bool(parts.hostname) and (parts.port or 0) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"{source}: network.proxy: expected a URL such as http://proxy.example:3128 or "
+                              f"socks5://127.0.0.1:1080 ({', '.join(PROXY_SCHEMES)}), got {proxy!r}")
+        cfg.proxy = proxy
+    if "allow" in net:
+        allow = [_expect(x, str, f"{source}: network.allow[{i}]")
+                 for i, x in enumerate(_expect(net["allow"], list, f"{source}: network.allow"))]
+        try:
+            parse_allow(allow)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: network.allow: {exc}") from None
+        cfg.network_allow = allow
+    if "ca_bundle" in net:
+        bundle = Path(_expect(net["ca_bundle"], str, f"{source}: network.ca_bundle")).expanduser()
+        if not bundle.is_absolute() and not source.startswith("<"):
+            bundle = Path(source.split(": ", 1)[0]).parent / bundle
+        if not bundle.is_file():
+            raise ConfigError(f"{source}: network.ca_bundle: no such file: {bundle}")
+        cfg.ca_bundle = str(bundle)
 
 
 def _approvals(value: Any, where: str) -> dict[str, dict[str, str]]:

@@ -102,11 +102,17 @@ def resolve_since(store: Store, since: str) -> ScanRecord:
     return before[-1] if before else scans[0]
 
 
-async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset) -> list[Recheck]:
+async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset,
+                       start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
     from sitewatch.crawl.fetch import Fetcher
+    from sitewatch.crawl.netpolicy import NetPolicy
     from sitewatch.crawl.politeness import Politeness
 
-    fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1)
+    # the same network policy as the scan: internal addresses only when the site itself is on such a network
+    policy = NetPolicy.for_site(list(start_urls), cfg.network_allow if cfg else ())
+    fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1,
+                      policy=policy, **({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
+                                         "user_agent": cfg.user_agent} if cfg else {}))
     try:
         urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
         fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls))))
@@ -131,6 +137,9 @@ def _recheck_link(f: Finding, res) -> Recheck:
     from sitewatch.encoding import decode_html
     from sitewatch.extract import parse_html
 
+    if res.error == "blocked_address":
+        return Recheck(f, None, "链接指向内网、本机或云平台元数据地址，按网络安全策略未访问，请人工核对",
+                       {"status": None, "reason": res.error})
     if res.error is None and res.status == 200 and res.body is not None and res.is_html:
         text, _ = decode_html(res.body, res.content_type)
         parsed = parse_html(text, res.final_url or f.url)
@@ -197,12 +206,14 @@ def _recheck_vetoes(findings: Sequence[Finding], done: Sequence[Recheck]) -> lis
     return out
 
 
-def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset=None) -> list[Recheck]:
-    """Re-verify each finding over the network (one fetch per distinct URL)."""
+def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset=None,
+            start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
+    """Re-verify each finding over the network (one fetch per distinct URL), under the network policy of a site
+    at ``start_urls`` and the proxy / TLS settings of ``cfg`` (the environment's proxy without it)."""
     if ruleset is None:
         from sitewatch.rules import load_rules
         ruleset = load_rules()
-    return asyncio.run(_recheck_all(list(findings), as_of, timeout, ruleset))
+    return asyncio.run(_recheck_all(list(findings), as_of, timeout, ruleset, start_urls, cfg))
 
 
 @dataclass
@@ -215,14 +226,15 @@ class LookbackResult:
     as_of: dt.date
 
 
-def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0) -> LookbackResult:
+def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0,
+                 cfg=None) -> LookbackResult:
     """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
     from sitewatch.reporting.data import load_scan_rules
 
     as_of = as_of or dt.date.today()
     ruleset = load_scan_rules(baseline)
     base_findings = store.findings(baseline.id)
-    checks = recheck(base_findings, as_of, timeout, ruleset)
+    checks = recheck(base_findings, as_of, timeout, ruleset, list(baseline.start_urls or []), cfg)
     by_fp = {r.finding.fingerprint: r for r in checks}
     full = [s for s in store.scans(baseline.site) if s.status == "completed" or s.id == baseline.id]
     history = [s for s in full if s.id <= baseline.id]

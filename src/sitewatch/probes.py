@@ -8,20 +8,20 @@ probes reach 5% of a monitoring week; the rule also requires at least 20 probes 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import ssl
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import insert, select
 
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, _classify_error
+from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, MAX_REDIRECTS, _classify_error, proxy_for, tls_context
+from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy, _resolve_quietly, parse_ip
 from sitewatch.models import VETO, Finding
 from sitewatch.store import Probe, Store
 
@@ -44,42 +44,59 @@ class ProbeResult:
     final_url: str = ""
 
 
-@functools.lru_cache(maxsize=2)
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    if not verify:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    try:
-        import certifi
-        return ssl.create_default_context(cafile=certifi.where())
-    except ImportError:
-        return ssl.create_default_context()
+def _blocked(policy: NetPolicy, url: str, proxied: bool) -> str | None:
+    """Why the network policy refuses ``url``: its host as written, and (without a proxy) every address it
+    resolves to. (httpx resolves again to connect; the crawl's own requests connect to the checked address.)"""
+    host = urlsplit(url).hostname or ""
+    why = policy.check_host(host)
+    if why or proxied or parse_ip(host) is not None:
+        return why
+    for ip in _resolve_quietly(host):
+        why = policy.check_resolved(host, ip)
+        if why:
+            return why
+    return None
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT, *, user_agent: str = DEFAULT_USER_AGENT,
-          verify: bool = True) -> ProbeResult:
-    """One GET of ``url``; ok when a 2xx page (after redirects) is fully loaded within ``timeout`` seconds."""
+          verify: bool = True, proxy: str | None = None, ca_bundle: str | None = None,
+          policy: NetPolicy | None = None) -> ProbeResult:
+    """One GET of ``url``; ok when a 2xx page (after redirects) is fully loaded within ``timeout`` seconds.
+    Every hop goes through the proxy of the environment or ``proxy`` and obeys the network policy (by default
+    the one of a site at ``url``)."""
     at = dt.datetime.now()
     t0 = time.monotonic()
     status: int | None = None
     final = ""
     error = ""
+    policy = policy if policy is not None else NetPolicy.for_site([url])
+    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
+    current = url
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, verify=_tls_context(verify),
-                          headers={"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}) as client:
-            with client.stream("GET", url) as resp:
-                status, final = resp.status_code, str(resp.url)
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if time.monotonic() - t0 > timeout:
-                        raise httpx.ReadTimeout(f"page not loaded within {timeout:g} s")
-                    if size > MAX_PROBE_BODY:
-                        break
-    except httpx.TooManyRedirects as exc:
-        error = f"too_many_redirects: {exc}"
+        for _ in range(MAX_REDIRECTS + 1):
+            via = proxy_for(current, proxy)
+            why = _blocked(policy, current, via is not None)
+            if why:
+                error = f"{BLOCKED_REASON}: {why}"
+                break
+            left = max(0.001, timeout - (time.monotonic() - t0))
+            with httpx.Client(timeout=httpx.Timeout(left), follow_redirects=False, verify=tls_context(verify, ca_bundle),
+                              proxy=via, trust_env=False, headers=headers) as client:
+                with client.stream("GET", current) as resp:
+                    status, final = resp.status_code, str(resp.url)
+                    if resp.is_redirect and resp.headers.get("location"):
+                        current = str(resp.url.join(resp.headers["location"]))
+                        continue
+                    size = 0
+                    for chunk in resp.iter_bytes():
+                        size += len(chunk)
+                        if time.monotonic() - t0 > timeout:
+                            raise httpx.ReadTimeout(f"page not loaded within {timeout:g} s")
+                        if size > MAX_PROBE_BODY:
+                            break
+                    break
+        else:
+            error = f"too_many_redirects: more than {MAX_REDIRECTS} redirects"
     except Exception as exc:  # noqa: BLE001 - every failure is a failed probe
         kind, text = _classify_error(exc)
         error = f"{kind}: {text}"[:300]
@@ -108,8 +125,10 @@ def probe_round(store: Store, cfg: SiteConfig, extra_urls: Sequence[str] = (),
                 timeout: float = PROBE_TIMEOUT) -> list[ProbeResult]:
     """Probe the homepage and ``extra_urls`` once each and record every result."""
     results = []
+    policy = NetPolicy.for_site(cfg.start_urls, cfg.network_allow)
     for url in dict.fromkeys([cfg.start_urls[0], *extra_urls]):
-        r = probe(url, timeout, user_agent=cfg.user_agent, verify=cfg.verify_tls)
+        r = probe(url, timeout, user_agent=cfg.user_agent, verify=cfg.verify_tls, proxy=cfg.proxy,
+                  ca_bundle=cfg.ca_bundle, policy=policy)
         record_probe(store, site_key(cfg), r)
         results.append(r)
     return results

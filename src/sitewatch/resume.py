@@ -45,6 +45,7 @@ log = logging.getLogger("sitewatch.resume")
 
 RESUMABLE = ("interrupted", "running")
 RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
+RESUME_FROM_CURRENT = ("proxy",)      # how requests leave this machine (not stored: a proxy URL may hold a password)
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]
 
@@ -196,6 +197,8 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
     cfg = config_from_scan(scan)
     if current is None:
         return cfg, []
+    for key in RESUME_FROM_CURRENT:
+        setattr(cfg, key, getattr(current, key))
     before, now = (json.loads(json.dumps(c.to_json(), ensure_ascii=False, default=str)) for c in (cfg, current))
     recorded = set(scan.config or {})
     kept = [(key, value, now.get(key)) for key, value in before.items()

@@ -281,7 +281,7 @@ def do_lookback(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
         if baseline is None:
             return "skipped", "no completed audit to look back on", scan_id
         out = Path(rt.settings[site].report_dir) / _safe(site)
-        return "ok", run_lookback_reports(store, baseline, out, rt.sites[site].timeout), baseline.id
+        return "ok", run_lookback_reports(store, baseline, out, rt.sites[site].timeout, rt.sites[site]), baseline.id
 
 
 DEFAULT_ACTIONS: dict[str, Action] = {"probe": do_probe, "links": do_link_scan, "monthly": do_monthly,
@@ -343,12 +343,12 @@ def write_reports(store: Store, scan, out: Path) -> list[Path]:
     return list(fn(store, scan, out)) if fn else []
 
 
-def run_lookback_reports(store: Store, baseline, out: Path, timeout: float) -> str:
+def run_lookback_reports(store: Store, baseline, out: Path, timeout: float, cfg=None) -> str:
     run = _optional("sitewatch.lookback", "run_lookback")
     write = _optional("sitewatch.lookback", "write_lookback")
     if run is None:
         return "look-back module not available"
-    result = run(store, baseline, dt.date.today(), timeout)
+    result = run(store, baseline, dt.date.today(), timeout, cfg=cfg)
     paths = write(store, result, out) if write else []
     counts = getattr(result, "counts", {}) or {}
     return f"look-back of scan {baseline.id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + \

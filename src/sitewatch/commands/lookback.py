@@ -19,6 +19,10 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day date rules are judged for (default: today)")
     p.add_argument("--timeout", type=float, default=15.0, metavar="S", help="seconds per request (default 15)")
+    p.add_argument("--config", metavar="FILE",
+                   help="the site's config: its [network] proxy, allow and ca_bundle and its TLS and user-agent "
+                        "settings apply to the re-checks (default: the environment's proxy, internal addresses "
+                        "only if the scanned site is on such a network)")
     p.set_defaults(func=cmd_lookback)
 
 
@@ -31,7 +35,13 @@ def cmd_lookback(args: argparse.Namespace) -> int:
     store = open_store(args.db, "lookback")
     baseline = resolve_since(store, args.since)
     as_of = parse_as_of(args.as_of) if args.as_of else None
-    result = run_lookback(store, baseline, as_of, args.timeout)
+    cfg = None
+    if args.config:
+        from sitewatch.config import load_site_configs
+
+        sites = load_site_configs(args.config)
+        cfg = next((c for c in sites if baseline.site in (c.name, *c.start_urls[:1])), sites[0])
+    result = run_lookback(store, baseline, as_of, args.timeout, cfg=cfg)
     paths = write_lookback(store, result, out)
     counts = "，".join(f"{s} {result.counts.get(s, 0)}" for s in STATUSES)
     print(f"sitewatch: look-back {result.scan_id} of scan {baseline.id} ({baseline.site}, {baseline.as_of}): {counts}")

@@ -13,6 +13,7 @@ from sitewatch import memo
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
+from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.render import Renderer, looks_js_only
 from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
@@ -48,6 +49,12 @@ class CrawlStats:
         return d
 
 
+def _env_proxied() -> bool:
+    """Requests go through a proxy from the environment: the start host may not resolve here."""
+    import urllib.request
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+
+
 PageHook = Callable[[str, str, ParsedPage, int], Awaitable[list[str] | None]]
 
 
@@ -65,7 +72,9 @@ class Crawler:
         self.traps = TrapGuard(max_query_variants=cfg.max_query_variants)
         self.politeness = Politeness(cfg.concurrency, cfg.rate, user_agent="sitewatch", obey_robots=cfg.obey_robots)
         self.fetcher = Fetcher(self.politeness, timeout=cfg.timeout, retries=cfg.retries,
-                               user_agent=cfg.user_agent, verify_tls=cfg.verify_tls)
+                               user_agent=cfg.user_agent, verify_tls=cfg.verify_tls, proxy=cfg.proxy,
+                               ca_bundle=cfg.ca_bundle, policy=NetPolicy.for_site(
+                                   cfg.start_urls, cfg.network_allow, resolve=not (cfg.proxy or _env_proxied())))
         self.stats = CrawlStats()
         self.coverage = Coverage()
         self.progress = progress
@@ -303,7 +312,7 @@ class Crawler:
 
     def _count_cuts(self, url: str, res: FetchResult, parsed: ParsedPage | None) -> None:
         """Ledger entries for a page of the site that was not read whole (failures, the body cap)."""
-        if res.error == "robots":                # counted by _record_target
+        if res.error in ("robots", BLOCKED_REASON):      # counted by _record_target
             return
         if url in self.cfg.start_urls and parsed is None:
             self.coverage.cut("unreachable_start", url)
@@ -343,6 +352,8 @@ class Crawler:
         elif verdict.reason == "robots":
             self.stats.skipped_robots += 1
             self.coverage.cut("robots", url)
+        elif verdict.reason == BLOCKED_REASON:
+            self.coverage.cut("blocked", url)
         self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method=res.method, status=res.status,
                        verdict=verdict.verdict, reason=verdict.reason, detail=verdict.detail[:500],
                        final_url=res.final_url or url, chain=[list(h) for h in res.chain],

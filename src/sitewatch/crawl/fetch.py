@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
+import functools
 import ssl
 import time
 import urllib.request
+import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from sitewatch import __version__
+from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
 from sitewatch.crawl.politeness import Politeness
-from sitewatch.crawl.transport import AsyncioTransport, plain_request
 from sitewatch.urls import host_key, malformed, normalize
 
 DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
@@ -27,6 +32,11 @@ DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; sitewatch/{__version__}; governm
 RESERVED_TLDS = (".invalid", ".test", ".example", ".localhost.invalid")   # RFC 6761: never resolve
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
 HEAD_REFUSED_FALLBACK = True   # any HEAD error status is re-checked with GET (servers often mishandle HEAD)
+MAX_CONNECTIONS = 128          # open connections in total (the crawl runs at most 128 requests at once)
+MAX_IDLE_ORIGINS = 48          # origins whose idle keep-alive connections are kept; the least recently used go first
+KEEPALIVE_EXPIRY = 5.0         # seconds an idle connection is kept
+HAPPY_EYEBALLS_DELAY = 0.25    # RFC 8305: start the next address after 250 ms without an answer
+READ_CHUNK = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -40,12 +50,13 @@ class FetchResult:
     chain: list[tuple[str, int]] = field(default_factory=list)   # each redirect hop: (url, status)
     content_type: str = ""
     body: bytes | None = None
-    error: str | None = None        # timeout, refused, dns, tls, connect, loop, too_many_redirects, bad_redirect, read
+    error: str | None = None        # timeout, refused, dns, tls, connect, loop, too_many_redirects, bad_redirect, read,
+                                    # blocked_address (the network policy refused it: nothing was sent)
     detail: str = ""
     elapsed: float = 0.0
     attempts: int = 0
     retry_after: float | None = None
-    truncated: bool = False         # the body was cut at the fetch's body limit
+    truncated: bool = False         # the body was cut at the fetch's body limit (counted in decoded bytes)
 
     @property
     def is_html(self) -> bool:
@@ -66,55 +77,210 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _classify_error(exc: Exception) -> tuple[str, str]:
+def _classify_error(exc: BaseException) -> tuple[str, str]:
     text = f"{type(exc).__name__}: {exc}"
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:      # a refusal by the network policy, however wrapped
+        seen.add(id(cause))
+        if isinstance(cause, BlockedAddress):
+            return BLOCKED_REASON, str(cause)
+        cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
         return "timeout", text
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
+    if isinstance(exc, _DecodeError):
+        return "read", text
+    seen.clear()
+    cause = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError) or type(cause).__name__ in ("ClientConnectorCertificateError",
+                                                                       "ClientConnectorSSLError", "ClientSSLError"):
             return "tls", text
+        if type(cause).__name__ == "ClientConnectorDNSError":
+            return "dns", text
+        if getattr(cause, "os_error", None) is not None:    # aiohttp's wrapper ("... ssl:default [...]"): its cause
+            cause = cause.os_error
+            continue
         msg = str(cause).lower()
         if "name or service not known" in msg or "nodename nor servname" in msg or "getaddrinfo" in msg \
                 or "name resolution" in msg or "no address associated" in msg:
             return "dns", text
-        if isinstance(cause, ConnectionRefusedError) or "connection refused" in msg or "errno 111" in msg:
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED \
+                or "connection refused" in msg or "errno 111" in msg:
             return "refused", text
         if "certificate" in msg or "ssl" in msg:
             return "tls", text
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.ConnectError):
+        cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) or name in ("ClientConnectorError", "ClientProxyConnectionError"):
         return "connect", text
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, ConnectionError)) \
+            or name in ("ServerDisconnectedError", "ClientPayloadError", "ClientResponseError", "ClientOSError"):
         return "read", text
     return "connect", text
 
 
+@functools.lru_cache(maxsize=8)
+def tls_context(verify: bool = True, ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The TLS settings of a site: the CA bundle named in its config, else certifi's (else the system's);
+    ``verify=False`` accepts any certificate."""
+    if not verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    try:
+        import certifi
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:
+        return ssl.create_default_context()
+
+
+def proxy_for(url: str, config_proxy: str | None = None, env: dict[str, str] | None = None) -> str | None:
+    """The proxy a request to ``url`` goes through: ``[network] proxy`` if set, else the environment's
+    (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, socks5:// included); NO_PROXY exempts hosts from either.
+    ``env``: the environment's proxies, read once by the caller (``urllib.request.getproxies()``)."""
+    env = urllib.request.getproxies() if env is None else env
+    if not env and not config_proxy:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if env.get("no") and urllib.request.proxy_bypass_environment(host, env):
+        return None
+    if config_proxy:
+        return config_proxy
+    return env.get(parts.scheme) or env.get("all") or None
+
+
+class _DecodeError(Exception):
+    """The body's Content-Encoding could not be decoded."""
+
+
+class BoundedDecoder:
+    """Streamed Content-Encoding decoding (gzip, deflate, br) whose output never exceeds the bytes still wanted:
+    a compression bomb costs at most the body cap. ``identity``, unknown and stacked codings (``gzip, gzip``,
+    which no server sends to a client that did not ask for them) pass through undecoded."""
+
+    def __init__(self, coding: str):
+        codings = [c.strip().lower() for c in coding.split(",") if c.strip() and c.strip().lower() != "identity"]
+        self.codings = codings if len(codings) == 1 and codings[0] in _CODINGS else []
+        self._z: list[Any] = [self._new(c) for c in self.codings]
+
+    @staticmethod
+    def _new(coding: str) -> Any:
+        if coding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        if coding == "deflate":
+            return None                 # zlib-wrapped or raw: decided on the first bytes
+        import brotli
+        return brotli.Decompressor()
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """At most ``limit`` decoded bytes of ``data`` (what is beyond the limit is not decoded at all)."""
+        for i, coding in enumerate(self.codings):
+            data = self._step(i, coding, data, limit)
+        return data
+
+    def _step(self, i: int, coding: str, data: bytes, cap: int) -> bytes:
+        try:
+            if coding == "deflate" and self._z[i] is None:
+                raw = not (len(data) >= 2 and (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0)
+                self._z[i] = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+            z = self._z[i]
+            if coding in ("gzip", "x-gzip", "deflate"):
+                return z.decompress(data, cap) if cap > 0 else b""
+            out = z.process(data, output_buffer_limit=cap) if cap > 0 else b""
+            return out[:cap]
+        except Exception as exc:  # noqa: BLE001 - zlib.error, brotli.error
+            raise _DecodeError(f"{coding} body could not be decoded: {exc}") from exc
+
+
+try:
+    import brotli  # noqa: F401 - a declared dependency; 'br' is only asked for when it is there
+    _CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br"})
+except ImportError:  # pragma: no cover
+    _CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+ACCEPT_ENCODING = ", ".join(["gzip", "deflate"] + (["br"] if "br" in _CODINGS else []))
+
+
+def _idle_capped_connector(**kwargs: Any):
+    """aiohttp's connector with a cap on the origins that keep idle connections: aiohttp counts only busy
+    connections against ``limit`` and keeps idle ones until they expire, so a scan checking links to 1,500
+    sites within the keep-alive time would hold 1,500 sockets (the default descriptor limit is 1,024)."""
+    import aiohttp
+
+    class IdleCappedConnector(aiohttp.TCPConnector):
+        def _release(self, key, protocol, *, should_close: bool = False) -> None:  # type: ignore[override]
+            super()._release(key, protocol, should_close=should_close)
+            conns = getattr(self, "_conns", None)
+            if not isinstance(conns, dict):
+                return
+            if key in conns:                       # most recently used last
+                conns[key] = conns.pop(key)
+            while len(conns) > MAX_IDLE_ORIGINS:
+                for proto, _ in conns.pop(next(iter(conns))):
+                    proto.close()
+
+    return IdleCappedConnector(**kwargs)
+
+
 class Fetcher:
-    """Fetches URLs through one shared httpx client, host by host within the politeness limits."""
+    """Fetches URLs host by host within the politeness limits and the network policy.
+
+    Direct requests go through one aiohttp session (its C parser, Happy Eyeballs across the addresses the policy
+    resolver kept, idle connections expired and capped); requests that the environment or ``[network] proxy``
+    send through a proxy go through httpx clients (HTTP and SOCKS5 proxies), one per proxy."""
 
     def __init__(self, politeness: Politeness, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                 user_agent: str = DEFAULT_USER_AGENT, verify_tls: bool = True):
+                 user_agent: str = DEFAULT_USER_AGENT, verify_tls: bool = True, *, policy: NetPolicy | None = None,
+                 proxy: str | None = None, ca_bundle: str | None = None):
         self.politeness = politeness
         self.timeout = timeout
         self.retries = retries
         self.requests = 0
-        self._transport = AsyncioTransport(verify=verify_tls)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            transport=self._transport,
-            headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                     "Accept-Language": "zh-CN,zh;q=0.9"},
-        )
-        # with no proxy configured every request goes straight to the transport: the client's per-request
-        # URL merging, auth and redirect machinery cost more CPU than the request itself (redirects are ours)
-        self._direct = not any(k in ("http", "https", "all") for k in urllib.request.getproxies())
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        self._header_lines = b"".join([b"%s: %s\r\n" % h for h in self._client.headers.raw])
+        self.policy = policy if policy is not None else NetPolicy()
+        self.proxy = proxy
+        self._env_proxies = urllib.request.getproxies()     # read once: the environment of this scan
+        self._tls = tls_context(verify_tls, ca_bundle)
+        self._headers = {"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                         "Accept-Language": "zh-CN,zh;q=0.9", "Accept-Encoding": ACCEPT_ENCODING}
+        self._session: Any = None
+        self._host_checks: dict[str, str | None] = {}
+        self._proxied: dict[str, httpx.AsyncClient] = {}
+
+    def _direct(self) -> Any:
+        if self._session is None:
+            import aiohttp
+
+            connector = _idle_capped_connector(
+                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_EXPIRY, ssl=self._tls,
+                resolver=policy_resolver(self.policy), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, headers=self._headers, skip_auto_headers=("Accept",),
+                cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout))
+        return self._session
+
+    def _via(self, proxy: str) -> httpx.AsyncClient:
+        client = self._proxied.get(proxy)
+        if client is None:
+            client = self._proxied[proxy] = httpx.AsyncClient(
+                proxy=proxy, trust_env=False, verify=self._tls, follow_redirects=False,
+                timeout=httpx.Timeout(self.timeout), headers=self._headers,
+                limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=32,
+                                    keepalive_expiry=KEEPALIVE_EXPIRY))
+        return client
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._proxied.values():
+            await client.aclose()
+        self._proxied.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def text(self, url: str) -> tuple[int, str]:
         """Small helper for robots.txt and similar: (status, text), following redirects."""
@@ -207,66 +373,73 @@ class Fetcher:
                 continue
             return hop
 
+    def blocked(self, url: str) -> str | None:
+        """Why the network policy refuses ``url`` before any lookup (literal addresses, localhost, metadata
+        names), or None. Names are checked again on the addresses they resolve to, where they are resolved."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return None
+        try:
+            return self._host_checks[host]
+        except KeyError:
+            why = self._host_checks[host] = self.policy.check_host(host)
+            return why
+
     async def _request(self, url: str, method: str, body_limit: int) -> FetchResult:
-        self.requests += 1
         out = FetchResult(url=url, method=method)
+        why = self.blocked(url)
+        if why is not None:
+            out.error, out.detail = BLOCKED_REASON, f"{why} (network policy; nothing was sent)"
+            return out
+        self.requests += 1
+        proxy = proxy_for(url, self.proxy, self._env_proxies)
         try:
             async with asyncio.timeout(self.timeout):
-                resp = await self._send(method, url)
-                try:
-                    out.status = resp.status_code
-                    out.content_type = resp.headers.get("content-type", "")
-                    if resp.status_code in (301, 302, 303, 307, 308):
-                        out.detail = resp.headers.get("location", "")
-                        return out
-                    if resp.status_code == 429:
-                        out.retry_after = _retry_after(resp.headers.get("retry-after"))
-                    if method == "GET" and body_limit > 0:
-                        chunks: list[bytes] = []
-                        size = 0
-                        async for chunk in resp.aiter_raw() if resp.headers.get("content-encoding") in (None, "identity") \
-                                else resp.aiter_bytes():
-                            chunks.append(chunk)
-                            size += len(chunk)
-                            if size >= body_limit:
-                                out.truncated = True
-                                break
-                        out.body = b"".join(chunks)[:body_limit]
-                finally:
-                    await resp.aclose()
+                if proxy is None:
+                    import yarl
+
+                    async with self._direct().request(method, yarl.URL(url, encoded=True),
+                                                      allow_redirects=False) as resp:
+                        await self._read(out, resp.status, resp.headers, method, body_limit,
+                                         resp.content.iter_chunked(READ_CHUNK), resp.close)
+                else:
+                    client = self._via(proxy)
+                    resp = await client.send(client.build_request(method, url), stream=True)
+                    try:
+                        await self._read(out, resp.status_code, resp.headers, method, body_limit,
+                                         resp.aiter_raw(READ_CHUNK), None)
+                    finally:
+                        await resp.aclose()
         except Exception as exc:  # noqa: BLE001 - every transport failure becomes a verdict
             out.status = None
+            out.body = None
             out.error, out.detail = _classify_error(exc)
         return out
 
-    async def _send(self, method: str, url: str) -> httpx.Response:
-        """An open (streaming) response; cookies the site sets are kept and sent back, as by the client."""
-        client = self._client
-        if not self._direct:
-            return await client.send(client.build_request(method, url), stream=True)
-        request = None
-        lines = self._header_lines if not client.cookies.jar else self._with_cookie(method, url)
-        plain = None if lines is None else plain_request(method, url, lines)
-        if plain is None:
-            request = httpx.Request(method, url, headers=client.headers, extensions=self._extensions)
-            if client.cookies.jar:
-                client.cookies.set_cookie_header(request)
-            resp = await self._transport.handle_async_request(request)
-        else:                       # the usual case: no httpx.Request (its URL parser: ~60 µs a request)
-            resp = await self._transport.roundtrip(plain[0], method, plain[1], self._extensions["timeout"])
-        if "set-cookie" in resp.headers:
-            resp.request = request or httpx.Request(method, url, headers=client.headers)
-            client.cookies.extract_cookies(resp)
-        return resp
-
-    def _with_cookie(self, method: str, url: str) -> bytes | None:
-        """The request's header lines with the ``Cookie`` line the client's jar has for ``url``, where httpx puts
-        it (last); None for a value httpx would refuse or that could break the head (it then decides)."""
-        req = urllib.request.Request(url, method=method)
-        self._client.cookies.jar.add_cookie_header(req)
-        cookie = req.get_header("Cookie")
-        if not cookie:
-            return self._header_lines
-        if not cookie.isascii() or "\r" in cookie or "\n" in cookie:
-            return None
-        return self._header_lines + b"Cookie: " + cookie.encode("ascii") + b"\r\n"
+    @staticmethod
+    async def _read(out: FetchResult, status: int, headers: Any, method: str, body_limit: int,
+                    chunks: AsyncIterator[bytes], close: Any) -> None:
+        """Status, the headers the crawl uses and up to ``body_limit`` decoded bytes of the body."""
+        out.status = status
+        out.content_type = headers.get("content-type", "")
+        if status in (301, 302, 303, 307, 308):
+            out.detail = headers.get("location", "")
+            return
+        if status == 429:
+            out.retry_after = _retry_after(headers.get("retry-after"))
+        if method != "GET" or body_limit <= 0:
+            return
+        decoder = BoundedDecoder(headers.get("content-encoding", ""))
+        parts: list[bytes] = []
+        size = 0
+        async for raw in chunks:
+            data = decoder.feed(raw, body_limit - size) if decoder.codings else raw
+            parts.append(data)
+            size += len(data)
+            if size >= body_limit:          # decoded bytes: a compression bomb stops here too
+                out.truncated = True
+                if close is not None:
+                    close()                 # the rest is not read: the connection cannot be reused
+                break
+        out.body = b"".join(parts)[:body_limit]

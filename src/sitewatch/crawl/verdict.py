@@ -10,7 +10,7 @@ from sitewatch.crawl.fetch import FetchResult
 
 OK = "ok"
 BROKEN = "broken"
-SKIPPED = "skipped"        # not fetched on purpose (robots.txt)
+SKIPPED = "skipped"        # not fetched on purpose (robots.txt, the network policy)
 WARNING = "warning"        # works, but worth a note (persistent 429)
 
 # Titles and short bodies that mean "this page does not exist" on Chinese and English servers. Only error
@@ -55,6 +55,8 @@ def judge(res: FetchResult, *, title: str = "", text_len: int | None = None, tex
     """Verdict for one fetched URL. ``title``/``text_*``/``refresh`` come from parsing an HTML body."""
     if res.error == "robots":
         return Verdict(SKIPPED, "robots", res.detail)
+    if res.error == "blocked_address":     # an internal address: not requested, so neither broken nor working
+        return Verdict(SKIPPED, "blocked_address", res.detail)
     if res.error:
         return Verdict(BROKEN, res.error, res.detail)
     status = res.status or 0
@@ -101,6 +103,7 @@ MESSAGES_ZH = {
     "deleted_stub": "文档已删除（空白页自动跳转回上级栏目）",
     "invalid_url": "链接地址格式错误，任何访问者都无法打开",
     "file_scheme": "链接指向本机磁盘文件（file:），访问者无法打开",
+    "blocked_address": "链接指向内网、本机或云平台元数据地址，按网络安全策略未访问",
 }
 
 
