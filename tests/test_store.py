@@ -8,7 +8,7 @@ import sqlite3
 
 from sqlalchemy import insert
 
-from sitewatch.store import ListItemRow, Page, Probe, Store, Target
+from sitewatch.store import ListItemRow, Page, Probe, Store, Target, upgrade_store
 
 
 def raw_rows(path, table: str) -> list[tuple]:
@@ -74,7 +74,9 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     c = sqlite3.connect(path)
     c.execute("drop index ix_links_scan")
     c.execute("create index ix_links_scan_target on links (scan_id, target)")      # as stores made before
+    c.execute("drop table alembic_version")                                        # (before migrations)
     c.commit()
+    upgrade_store(path)
     store = Store(path)
     indexes = {r[0] for r in c.execute("select name from sqlite_master where type='index' and tbl_name='links'")}
     assert indexes == {"ix_links_scan"}

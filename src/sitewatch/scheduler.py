@@ -27,33 +27,21 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
-from sitewatch.store import Store
+from sitewatch.store import JobRun, Store
 
 log = logging.getLogger("sitewatch.scheduler")
 
 JOB_FUNC = "sitewatch.scheduler:run_job"
 SCAN_JOBS = ("links", "monthly", "lookback", "resume")
 
-job_meta = MetaData()
-job_runs = Table(
-    "job_runs", job_meta,
-    Column("id", Integer, primary_key=True),
-    Column("job_id", String(300), index=True),
-    Column("site", String(200)),
-    Column("kind", String(20)),
-    Column("scan_id", Integer, nullable=True),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime, nullable=True),
-    Column("status", String(20)),           # running, ok, failed, skipped, interrupted, killed
-    Column("detail", Text, default=""),
-)
+job_runs = JobRun                        # the table lives with the store's schema (sitewatch.store)
 
 
 @dataclass
@@ -114,7 +102,8 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
 
 # --- job records ----------------------------------------------------------------------------------------
 def ensure_job_table(engine: Engine) -> None:
-    job_meta.create_all(engine)
+    """The job table is part of every store at the current schema (migration 0003); kept for callers."""
+    JobRun.create(engine, checkfirst=True)
 
 
 def _run_started(engine: Engine, job_id: str, site: str, kind: str, scan_id: int | None) -> int:
