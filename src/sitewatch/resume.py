@@ -25,10 +25,12 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
@@ -38,12 +40,14 @@ from sitewatch.encoding import decode_html
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.extract import FORM_TAGS, parse_html
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
-from sitewatch.store import Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
+from sitewatch.errors import StoreError
+from sitewatch.store import (Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, db_reason, describe,
+                             runner)
 from sitewatch.urls import is_pagination
 
 log = logging.getLogger("sitewatch.resume")
 
-RESUMABLE = ("interrupted", "running")
+RESUMABLE = ("interrupted", "running", "failed")
 RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]
@@ -249,23 +253,65 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
         await crawler.run(resume=resume)
 
     try:
-        asyncio.run(crawl())
-    except BaseException:
-        store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
-        raise
-    stats = _merged_stats(store, scan_id, before, crawler.stats)
-    if crawler.deferred:
-        checkpoint(store, scan_id, crawler.deferred, stats)
-        log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
-        return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
-    findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
-    stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
-    store.save_findings(scan_id, findings)
-    stats.pop("checkpoint_page_id", None)
-    with store.engine.begin() as c:
-        c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
-    store.finish_scan(scan_id, "completed", stats)
+        try:
+            asyncio.run(crawl())
+        except SQLAlchemyError:
+            raise
+        except BaseException:
+            store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
+            raise
+        stats = _merged_stats(store, scan_id, before, crawler.stats)
+        if crawler.deferred:
+            checkpoint(store, scan_id, crawler.deferred, stats)
+            log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
+            return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
+        findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
+        stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
+        store.save_findings(scan_id, findings)
+        stats.pop("checkpoint_page_id", None)
+        with store.engine.begin() as c:
+            c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
+        store.finish_scan(scan_id, "completed", stats)
+    except SQLAlchemyError as exc:
+        raise scan_failed(store, scan_id, before, crawler.stats, exc) from None
     return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
+
+
+MARK_FAILED_SECONDS = 30
+
+
+def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: Exception) -> StoreError:
+    """After a database error: mark the scan failed (the error in its stats), retrying while the database is
+    locked for up to ``MARK_FAILED_SECONDS``, and return the one-line error to raise. What the store holds stays:
+    every URL whose rows were written is done, the others are fetched again by ``scan --resume``."""
+    store.discard()
+    reason = db_reason(exc)
+    log.error("scan %d failed: database error: %s", scan_id, reason)
+    stats = {**before, **now.to_json(), "error": f"database: {reason}"}
+    stats.pop("runner", None)
+    deadline = time.monotonic() + MARK_FAILED_SECONDS
+    marked: Exception | None = None
+    while True:
+        try:
+            with store.engine.begin() as c:
+                c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+                    status="failed", stats=stats, finished_at=dt.datetime.now()))
+            marked = None
+            break
+        except SQLAlchemyError as again:
+            marked = again
+            if "locked" not in db_reason(again) and "lock timeout" not in db_reason(again) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    where = describe(store.engine)
+    if marked is None:
+        state = f"scan {scan_id} is marked failed"
+    else:
+        state = (f"scan {scan_id} could not be marked failed either ({db_reason(marked)}) and shows as stopped "
+                 "(status)")
+    return StoreError(f"database error in {where}: {reason}; {state}; what was stored is kept, continue it with: "
+                      f"sitewatch scan --resume {scan_id}")
 
 
 def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict) -> None:

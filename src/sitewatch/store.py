@@ -220,12 +220,17 @@ def runner() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+# How long a write waits for another writer's lock before it fails (SQLite busy_timeout, PostgreSQL lock_timeout):
+# a scan that meets a longer lock fails (status "failed") rather than waiting without end.
+LOCK_WAIT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_MS)}")
     cur.execute("PRAGMA cache_size=-256")
     cur.close()
 
@@ -254,8 +259,11 @@ def _url(db: str | Path) -> str:
 def create_store_engine(db: str | Path) -> Engine:
     """An engine on ``db`` (file path or URL), without looking at the schema."""
     url = _url(db)
+    pg = {} if url.startswith("sqlite") else {
+        "pool_pre_ping": True,            # a scheduler outlives server restarts and idle-connection reapers
+        "connect_args": {"options": f"-c lock_timeout={int(LOCK_WAIT_MS)}", "connect_timeout": 10}}
     try:
-        engine = create_engine(url, json_serializer=_json)
+        engine = create_engine(url, json_serializer=_json, **pg)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"--db {db}: {exc.name} is not installed (pip install \"sitewatch[postgres]\")") from None
     except ArgumentError as exc:
@@ -329,10 +337,10 @@ def open_engine(db: str | Path) -> Engine:
             version = SCHEMA_HEAD
     except OperationalError as exc:
         engine.dispose()
-        raise ConfigError(f"--db {db}: cannot open the database ({_reason(exc)})") from None
+        raise ConfigError(f"--db {db}: cannot open the database ({db_reason(exc)})") from None
     except DatabaseError as exc:
         engine.dispose()
-        raise ConfigError(f"--db {db}: not a sitewatch database ({_reason(exc)})") from None
+        raise ConfigError(f"--db {db}: not a sitewatch database ({db_reason(exc)})") from None
     if version != SCHEMA_HEAD:
         engine.dispose()
         if is_older(version):
@@ -373,7 +381,7 @@ def upgrade_store(db: str | Path, backup: bool = True) -> tuple[str | None, str,
             command.upgrade(cfg, "head")
         return before, store_version(engine) or SCHEMA_HEAD, saved
     except OperationalError as exc:
-        raise ConfigError(f"--db {db}: cannot upgrade the store ({_reason(exc)}); it is unchanged") from None
+        raise ConfigError(f"--db {db}: cannot upgrade the store ({db_reason(exc)}); it is unchanged") from None
     finally:
         engine.dispose()
 
@@ -395,7 +403,7 @@ def _sqlite_backup(engine: Engine, version: str) -> Path:
     return dest
 
 
-def _reason(exc: Exception) -> str:
+def db_reason(exc: Exception) -> str:
     """A database error's message on one line, without SQLAlchemy's statement and background link."""
     orig = getattr(exc, "orig", None) or exc
     return " ".join(str(orig).split()) or type(orig).__name__
@@ -517,6 +525,10 @@ class Store:
         for key, values in rows.items():
             self._buffers.setdefault(key, []).extend(values)
             self._pending += len(values)
+
+    def discard(self) -> None:
+        """Drop the buffered rows (after a failed write: the URLs they belong to were not done)."""
+        self._buffers, self._pending = {}, 0
 
     def maybe_flush(self) -> None:
         if self._pending >= self.BATCH or (self._pending and time.monotonic() - self._last_flush > 1.0):

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
+from sitewatch.safetext import safe_text
 from sitewatch.store import DEFAULT_DB
 
 
@@ -83,6 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":
                 print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
+                      f"sitewatch scan --resume {s.id}")
+            if s.status == "failed":
+                print(f"    {safe_text(str((s.stats or {}).get('error', 'error not recorded')))}: continue it with "
                       f"sitewatch scan --resume {s.id}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))

@@ -76,6 +76,8 @@ class Crawler:
         self._crawl_budget = cfg.max_pages
         self._form_targets: set[bytes] = set()
         self._list_bodies: set[bytes] = set()      # digests of later list pages (index_N, ?page=N) read so far
+        self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
+        self._store_failed = asyncio.Event()
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
         self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
             if cfg.render_js else None
@@ -131,12 +133,15 @@ class Crawler:
             n_workers = min(128, max(16, self.cfg.concurrency * 8))
             workers = [asyncio.create_task(self._worker()) for _ in range(n_workers)]
             ticker = asyncio.create_task(self._tick()) if self.progress else None
-            await self._queue.join()
-            for w in workers:
-                w.cancel()
-            if ticker:
-                ticker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            # the queue is done, or a store write failed: then the URLs in flight are dropped (their rows were
+            # never stored, so a resume fetches them again) and the error ends the crawl
+            ends = [asyncio.create_task(self._queue.join()), asyncio.create_task(self._store_failed.wait())]
+            try:
+                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (*ends, *workers, *([ticker] if ticker else [])):
+                    task.cancel()
+                await asyncio.gather(*ends, *workers, return_exceptions=True)
         finally:
             self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
@@ -144,8 +149,13 @@ class Crawler:
             await self.fetcher.aclose()
             if self.renderer is not None:
                 await self.renderer.close()
-            self.store.flush()
+            if self.store_error is None:
+                self.store.flush()
+            else:
+                self.store.discard()
             memo.clear()
+        if self.store_error is not None:
+            raise self.store_error
         return self.stats
 
     def pending(self) -> list[tuple[str, int, bool]]:
@@ -182,8 +192,14 @@ class Crawler:
                                        detail=f"{type(exc).__name__}: {exc}"[:500], final_url=url, chain=[],
                                        elapsed_ms=0)
             finally:
-                self.store.maybe_flush()
-                self._queue.task_done()
+                try:
+                    if self.store_error is None:
+                        self.store.maybe_flush()
+                except Exception as exc:  # noqa: BLE001 - a database error ends the crawl (see run)
+                    self.store_error = exc
+                    self._store_failed.set()
+                finally:
+                    self._queue.task_done()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
         res = await self.fetcher.fetch(url, head_first=not crawl and is_attachment(url),
