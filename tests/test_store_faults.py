@@ -130,3 +130,91 @@ def test_disk_full_fails_the_scan_and_a_resume_with_space_finishes_it(tmp_path):
     with sqlite3.connect(db) as c:
         assert c.execute("select count(distinct url) from pages").fetchone()[0] == 61
     intact(db)
+
+
+def hanging_site() -> tuple[dict, threading.Event]:
+    """A site whose /s/slow.html never answers (until the test lets it)."""
+    release = threading.Event()
+    routes = site_routes(n=5, delay=0)
+    routes["/s/"] = Answer(body=page("首页", '<a href="slow.html">慢</a>' + "".join(
+        f'<a href="p{i}.html">第{i}页</a>' for i in range(5))))
+
+    def never_answers(_method: str, _nth: int) -> Answer:
+        release.wait(120)
+        return Answer(body=page("慢页", "终于"))
+
+    routes["/s/slow.html"] = never_answers
+    return routes, release
+
+
+def wait_for(predicate, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_sigterm_mid_request_to_a_server_that_never_answers_checkpoints_at_once(tmp_path):
+    db = tmp_path / "s.db"
+    routes, release = hanging_site()
+    with LoopbackSite(routes) as site:
+        try:
+            proc = subprocess.Popen(SITEWATCH + ["scan", site.url("/s/"), "--db", str(db), "--rate", "0",
+                                                 "--timeout", "300", "--quiet"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: site.hits("/s/slow.html") >= 1 and site.hits("/s/p4.html") >= 1)
+            proc.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            _out, err = proc.communicate(timeout=BOUND)
+            took = time.monotonic() - t0
+        finally:
+            release.set()
+        assert proc.returncode == 130, err
+        assert took < 30, f"SIGTERM took {took:.1f} s with a 300 s request timeout"      # bound: docs/store.md
+        assert "--resume 1" in err
+        [(sid, status, _stats)] = scans(db)
+        with sqlite3.connect(db) as c:
+            frontier = [u for (u,) in c.execute("select url from frontier")]
+            stored = {u for (u,) in c.execute("select url from targets")}
+        assert status == "interrupted"
+        assert site.url("/s/slow.html") in frontier and site.url("/s/slow.html") not in stored
+        intact(db)
+        resumed = subprocess.run(SITEWATCH + ["scan", "--resume", "--db", str(db), "--quiet"], capture_output=True,
+                                 text=True, timeout=BOUND)
+        assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(db) as c:
+        assert c.execute("select status from scans").fetchone()[0] == "completed"
+        assert {u for (u,) in c.execute("select url from pages")} >= {site.url("/s/slow.html"), site.url("/s/p4.html")}
+
+
+def test_second_ctrl_c_exits_at_once_while_the_first_waits_for_a_locked_database(tmp_path):
+    db = tmp_path / "s.db"
+    routes, release = hanging_site()
+    with LoopbackSite(routes) as site:
+        try:
+            proc = subprocess.Popen(SITEWATCH + ["scan", site.url("/s/"), "--db", str(db), "--rate", "0",
+                                                 "--timeout", "300", "--quiet"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: site.hits("/s/slow.html") >= 1 and site.hits("/s/p4.html") >= 1)
+            writer = sqlite3.connect(db, timeout=30, isolation_level=None)
+            writer.execute("begin immediate")          # the checkpoint will wait for this lock (10 s, then more)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(1)
+            assert proc.poll() is None                 # the first Ctrl-C is waiting for the database
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=10)   # far less than the lock wait it cut short
+        finally:
+            release.set()
+        writer.execute("rollback")
+        writer.close()
+        assert proc.returncode == 130, err
+        assert "second stop signal: exiting at once" in err
+        intact(db)
+        [(sid, status, _stats)] = scans(db)
+        assert status == "running"                     # as after a kill: status shows it ended, --resume continues
+        resumed = subprocess.run(SITEWATCH + ["scan", "--resume", "--db", str(db), "--quiet"], capture_output=True,
+                                 text=True, timeout=BOUND)
+        assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(db) as c:
+        assert c.execute("select status from scans").fetchone()[0] == "completed"
+        assert c.execute("select count(distinct url) from pages").fetchone()[0] == 7

@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -54,7 +55,8 @@ Progress = Callable[[CrawlStats, int], None]
 
 
 class StoppableCrawler(Crawler):
-    """A crawler that, once ``stop`` is set, finishes the URLs in flight and defers the rest."""
+    """A crawler that, once ``stop`` is set, cancels the requests in flight at once and defers them with
+    everything still queued (their rows are dropped: the URLs were not done)."""
 
     def __init__(self, cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None = None,
                  progress: Progress | None = None):
@@ -62,25 +64,101 @@ class StoppableCrawler(Crawler):
         self.stop = stop or threading.Event()
         self.deferred: list[tuple[str, int, bool]] = []
         self.page_checks: PageChecks | None = None
+        self._inflight: set[asyncio.Future] = set()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
-        if self.stop.is_set():
+        if not await self.stoppable(super()._process(url, depth, crawl)):
+            self.store.drop_unit()
             self.deferred.append((url, depth, crawl))
-            return
-        await super()._process(url, depth, crawl)
+
+    async def _learn_error_pages(self) -> None:
+        await self.stoppable(super()._learn_error_pages())
+
+    async def stoppable(self, work) -> bool:
+        """Run ``work`` (a coroutine or future) as its own task that a stop request cancels at once; False when
+        it was (or the stop came first). A cancellation of the caller itself still propagates."""
+        if self.stop.is_set():
+            if asyncio.iscoroutine(work):
+                work.close()
+            else:
+                work.cancel()
+            return False
+        task = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        try:
+            await task
+            return True
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling() or not task.cancelled() or not self.stop.is_set():
+                raise
+            return False
+        finally:
+            self._inflight.discard(task)
+
+    async def watch_stop(self, poll: float = 0.1) -> None:
+        """Wait for the stop request, then cancel the work in flight (requests to a server that never answers
+        included): a stop takes effect within ``poll`` seconds, not after the request timeout."""
+        while not self.stop.is_set():
+            await asyncio.sleep(poll)
+        for task in list(self._inflight):
+            task.cancel()
+
+
+_signalled: dict[str, Any] = {"stop": None, "count": 0}   # the latest stop_on_signals event, signals since
 
 
 def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM and SIGINT (call from the main thread)."""
+    """An event set by SIGTERM and SIGINT (call from the main thread). A second signal ends the process at
+    once with exit code 130: the first one checkpointed, or is checkpointing, the frontier, and a URL whose rows
+    were not written is fetched again by ``scan --resume``.
+
+    The second signal is seen by a thread reading the signal wakeup fd, not by a Python handler: the main
+    thread may be waiting inside the database driver (a lock held by another writer) where no handler runs."""
     stop = threading.Event()
 
     def handler(signum: int, _frame) -> None:
-        log.warning("received %s: stopping after the requests in flight", signal.Signals(signum).name)
+        log.warning("received %s: stopping now (a second one exits at once)", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    _signalled.update(stop=stop, count=0)
+    _start_signal_watcher()
     return stop
+
+
+_watcher: threading.Thread | None = None
+
+
+def _start_signal_watcher() -> None:
+    global _watcher
+    if _watcher is not None or threading.current_thread() is not threading.main_thread():
+        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except ValueError:
+        os.close(r)
+        os.close(w)
+        return
+    stops = (signal.SIGINT.value, signal.SIGTERM.value)
+
+    def watch() -> None:
+        while True:
+            for signum in os.read(r, 64):
+                stop = _signalled["stop"]
+                if signum not in stops or stop is None:
+                    continue
+                _signalled["count"] += 1
+                if _signalled["count"] > 1:
+                    os.write(2, b"sitewatch: second stop signal: exiting at once; continue the scan with "
+                                b"sitewatch scan --resume\n")
+                    os._exit(130)
+                stop.set()
+
+    _watcher = threading.Thread(target=watch, name="sitewatch-signals", daemon=True)
+    _watcher.start()
 
 
 def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
@@ -234,7 +312,10 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
         if crawler.stop.is_set():
             break
         chunk = urls[i:i + batch]
-        results = await asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+        fetches = asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+        if not await crawler.stoppable(fetches):
+            break
+        results = fetches.result()
         for url, res in zip(chunk, results):
             if res.error or res.status != 200 or not res.body or not res.is_html:
                 continue
@@ -247,10 +328,14 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
 def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
             before: dict, resume: bool, ruleset=None) -> ScanResult:
     async def crawl() -> None:
-        if resume:
-            n = await replay_pages(store, scan_id, crawler)
-            log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
-        await crawler.run(resume=resume)
+        watcher = asyncio.create_task(crawler.watch_stop())
+        try:
+            if resume:
+                n = await replay_pages(store, scan_id, crawler)
+                log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
+            await crawler.run(resume=resume)
+        finally:
+            watcher.cancel()
 
     try:
         try:

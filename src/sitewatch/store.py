@@ -526,6 +526,12 @@ class Store:
             self._buffers.setdefault(key, []).extend(values)
             self._pending += len(values)
 
+    def drop_unit(self) -> None:
+        """Drop the rows the current unit of work holds so far (its URL was cancelled: not done)."""
+        unit = _UNIT.get()
+        if unit is not None:
+            unit.clear()
+
     def discard(self) -> None:
         """Drop the buffered rows (after a failed write: the URLs they belong to were not done)."""
         self._buffers, self._pending = {}, 0
