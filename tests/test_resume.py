@@ -137,7 +137,7 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
     assert len(urls) == len({u.url for u in urls}), "a URL was checked twice"
 
 
-def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
+def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path, store_db):
     stop, armed = threading.Event(), threading.Event()
     served = itertools.count(1)
 
@@ -155,7 +155,7 @@ def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
         base_store = Store(tmp_path / "base.db")
         base = run_scan(cfg, base_store, as_of=AS_OF)
 
-        store = Store(tmp_path / "stop.db")
+        store = Store(store_db)
         armed.set()
         first = start_scan(cfg, store, as_of=AS_OF, stop=stop)
         assert first.status == "interrupted"
