@@ -29,6 +29,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
 
 DEFAULT_DB = "sitewatch.db"
+DB_HELP = "the store: an SQLite file (default ./sitewatch.db) or postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
 
 # The rows of the unit of work the current asyncio task is in (see ``Store.unit``); None outside one.
 _UNIT: ContextVar[dict | None] = ContextVar("sitewatch_store_unit", default=None)

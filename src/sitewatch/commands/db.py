@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sitewatch.errors import UsageError
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
@@ -14,8 +14,7 @@ def register(sub) -> None:
     for name, text in (("upgrade", "migrate the store to this version's schema (an SQLite file is copied first)"),
                        ("current", "print the store's schema version and this version's")):
         a = actions.add_parser(name, help=text)
-        a.add_argument("--db", metavar="PATH|URL",
-                       help="SQLite file (default ./sitewatch.db) or postgresql+psycopg://USER@HOST/DBNAME")
+        a.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
         if name == "upgrade":
             a.add_argument("--no-backup", action="store_true", help="do not copy an SQLite file before migrating")
     p.set_defaults(func=cmd_db)

@@ -9,7 +9,7 @@ import time
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.scan import findings_document, write_json
-from sitewatch.store import DEFAULT_DB, Store
+from sitewatch.store import DB_HELP, DEFAULT_DB, Store
 from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
 from sitewatch.urls import normalize
@@ -31,7 +31,7 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day every date rule is judged for (default: today)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
     p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 100000)")
     p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start; a column's next list pages add no depth (default 30)")
     p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")

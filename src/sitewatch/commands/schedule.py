@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
     p = sub.add_parser("schedule", help="run the monitoring schedule of every site in a config until stopped")
     p.add_argument("--config", required=True, metavar="SITE.toml", help="site config; [[sites]] for several sites")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db); jobs are stored in it")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP + "; jobs are stored in it")
     p.add_argument("--run-now", action="append", default=[], metavar="KIND|JOB_ID",
                    help="run these jobs at once (monthly, links, probe, or an id like SITE:monthly); repeatable")
     p.add_argument("--verbose", "-v", action="store_true", help="log every request-level detail")

@@ -8,13 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 from sitewatch.safetext import safe_text
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
     p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_status)
 
 
