@@ -26,3 +26,105 @@ def scan_site(start_url, db_path, *, as_of=dt.date(2026, 11, 26), **overrides):
         setattr(cfg, k, v)
     store = Store(db_path)
     return run_scan(cfg, store, as_of=as_of), store
+
+
+# --- the store on each database it supports --------------------------------------------------------------
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_bindir() -> Path | None:
+    """The folder of the PostgreSQL server binaries (initdb, pg_ctl): on PATH or Debian's versioned folder."""
+    import glob
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    candidates = [Path(found).resolve().parent] if found else []
+    candidates += [Path(d) for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(
+        Path(d).parent.name) if Path(d).parent.name.isdigit() else 0, reverse=True)]
+    return next((d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster on a loopback port; ``database()`` makes a fresh database per test."""
+
+    def __init__(self, bindir: Path):
+        import os
+        import pwd
+        import socket
+        import subprocess
+        import tempfile
+
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="sitewatch-pg-"))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:                 # initdb refuses to run as root: the cluster belongs to postgres
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("PostgreSQL tests run as root need the 'postgres' user (created by the postgresql package)")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        data = self.root / "data"
+        self._run(bindir / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
+                  "--no-sync")
+        self._run(bindir / "pg_ctl", "-D", data, "-l", self.root / "log", "-w", "-t", "60", "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  "-c synchronous_commit=off -c full_page_writes=off", "start")
+        self.data = data
+        self.n = 0
+        self.subprocess = subprocess
+
+    def _run(self, *cmd) -> None:
+        import subprocess
+
+        out = subprocess.run([*self.prefix, *map(str, cmd)], capture_output=True, text=True, timeout=120,
+                             cwd=self.root)                 # the postgres user may not enter the checkout
+        if out.returncode:
+            log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
+            raise RuntimeError(f"{cmd[0]} failed: {out.stdout}{out.stderr}{log}")
+
+    def url(self, name: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def database(self) -> str:
+        import psycopg
+
+        self.n += 1
+        name = f"sitewatch_test_{self.n}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    import os
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        why = "PostgreSQL server binaries not found (initdb, pg_ctl: apt-get install postgresql)"
+        if os.environ.get("SITEWATCH_TEST_POSTGRES") == "required":        # CI: never skipped there
+            pytest.fail(why)
+        pytest.skip(why)
+    cluster = PgCluster(bindir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_db(request, tmp_path) -> str:
+    """A database for a store: an SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "sitewatch.db")
+    return request.getfixturevalue("pg_cluster").database()

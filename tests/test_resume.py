@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -137,7 +138,7 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
     assert len(urls) == len({u.url for u in urls}), "a URL was checked twice"
 
 
-def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
+def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path, store_db):
     stop, armed = threading.Event(), threading.Event()
     served = itertools.count(1)
 
@@ -155,7 +156,7 @@ def test_stop_checkpoints_the_frontier_and_resume_finishes(tmp_path):
         base_store = Store(tmp_path / "base.db")
         base = run_scan(cfg, base_store, as_of=AS_OF)
 
-        store = Store(tmp_path / "stop.db")
+        store = Store(store_db)
         armed.set()
         first = start_scan(cfg, store, as_of=AS_OF, stop=stop)
         assert first.status == "interrupted"
@@ -273,7 +274,7 @@ def resume_with(monkeypatch, *argv: str):
         raise Stop
 
     monkeypatch.setattr(sitewatch.resume, "resume_scan", fake_resume)
-    monkeypatch.setattr(sitewatch.resume, "stop_on_signals", threading.Event)
+    monkeypatch.setattr(sitewatch.resume, "stop_on_signals", lambda: contextlib.nullcontext(threading.Event()))
     try:
         rc = main(["scan", "--resume", *argv])
     except Stop:

@@ -111,14 +111,31 @@ def test_restart_keeps_one_job_per_id_and_follows_the_config(db):
     assert stored_job_ids(db) == ["a:monthly", "a:probe"]
 
 
-def test_one_scheduler_per_database(db):
-    first = SiteScheduler(db, [site_cfg("a")], actions=counting_actions([]))
+def test_one_scheduler_per_database(store_db, tmp_path):
+    """On SQLite a file lock next to the database, on PostgreSQL an advisory lock: another process's scheduler
+    is refused while one runs, and starts once it has shut down."""
+    config = tmp_path / "a.toml"
+    config.write_text('[site]\nname = "a"\nstart_urls = ["http://127.0.0.1:9/"]\n[schedule]\nlink_scan = false\n'
+                      'monthly = false\nprobe_every_minutes = 600\n', encoding="utf-8")
+    command = [sys.executable, "-m", "sitewatch", "schedule", "--config", str(config), "--db", store_db]
+    first = SiteScheduler(store_db, [site_cfg("a")], actions=counting_actions([]))
     first.start()
     try:
-        with pytest.raises(UsageError):
-            SiteScheduler(db, [site_cfg("a")]).start()
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2, refused.stderr
+        assert "another scheduler is already running" in refused.stderr
     finally:
         first.shutdown()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = ""
+        while "next run" not in seen and (line := proc.stderr.readline()):   # started: it holds the lock now
+            seen += line
+        assert "next run" in seen and proc.poll() is None, seen
+    finally:
+        proc.send_signal(2)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
 
 
 def test_overlapping_triggers_never_run_two_scans_of_a_site(db, monkeypatch):
@@ -160,8 +177,8 @@ def test_overlapping_triggers_never_run_two_scans_of_a_site(db, monkeypatch):
         assert started.count((site, "full")) == 1
 
 
-def test_stop_checkpoints_a_running_audit_and_the_next_start_resumes_it(tmp_path):
-    db = str(tmp_path / "s.db")
+def test_stop_checkpoints_a_running_audit_and_the_next_start_resumes_it(tmp_path, store_db):
+    db = store_db
     with LoopbackSite(portal_routes(sections=4, articles=15, delay=0.05)) as site:
         cfg = site_cfg("portal", site.url("/"), concurrency=2, report_dir=str(tmp_path / "out"), lookback_days=3)
         cfg.as_of = AS_OF

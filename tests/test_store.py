@@ -8,7 +8,7 @@ import sqlite3
 
 from sqlalchemy import insert
 
-from sitewatch.store import ListItemRow, Page, Probe, Store, Target
+from sitewatch.store import ListItemRow, Page, Probe, Store, Target, upgrade_store
 
 
 def raw_rows(path, table: str) -> list[tuple]:
@@ -47,10 +47,10 @@ def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
     assert items[1].attachments == [] and items[1].pinned is False
 
 
-def test_rows_added_in_many_batches_are_all_there_in_order(tmp_path):
+def test_rows_added_in_many_batches_are_all_there_in_order(store_db):
     from sitewatch.store import Link
 
-    store = Store(tmp_path / "s.db")
+    store = Store(store_db)
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
     store.BATCH = 50
     expected = []
@@ -61,9 +61,10 @@ def test_rows_added_in_many_batches_are_all_there_in_order(tmp_path):
         expected += rows
         store.maybe_flush()
     store.flush()
-    c = sqlite3.connect(tmp_path / "s.db")
-    assert c.execute("select scan_id, page_url, target, tag, text from links order by id").fetchall() == expected
-    assert c.execute("select count(*) from targets").fetchone()[0] == 40
+    with store.engine.connect() as c:
+        assert [tuple(r) for r in c.exec_driver_sql("select scan_id, page_url, target, tag, text from links "
+                                                    "order by id")] == expected
+        assert c.exec_driver_sql("select count(*) from targets").scalar() == 40
 
 
 def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_before_the_link_index_changed(tmp_path):
@@ -74,7 +75,9 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     c = sqlite3.connect(path)
     c.execute("drop index ix_links_scan")
     c.execute("create index ix_links_scan_target on links (scan_id, target)")      # as stores made before
+    c.execute("drop table alembic_version")                                        # (before migrations)
     c.commit()
+    upgrade_store(path)
     store = Store(path)
     indexes = {r[0] for r in c.execute("select name from sqlite_master where type='index' and tbl_name='links'")}
     assert indexes == {"ix_links_scan"}
@@ -97,14 +100,14 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     assert store.broken_targets(store.new_scan("s", ["http://a/"], dt.date(2026, 12, 27), {})) == []
 
 
-def test_a_unit_of_work_is_flushed_whole_or_not_at_all(tmp_path):
+def test_a_unit_of_work_is_flushed_whole_or_not_at_all(store_db):
     """Rows a task adds inside ``Store.unit`` stay out of a flush another task triggers while it awaits, join the
     buffer together when the unit ends, and are dropped when it ends by an exception (the URL was not done)."""
     import asyncio
 
     from sitewatch.store import Link, Page
 
-    store = Store(tmp_path / "u.db")
+    store = Store(store_db)
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 26), {})
     halfway, resume = asyncio.Event(), asyncio.Event()
 

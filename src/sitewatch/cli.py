@@ -59,6 +59,14 @@ def _run(argv: list[str] | None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        db_error = sys.modules.get("sqlalchemy.exc")
+        if db_error is None or not isinstance(exc, db_error.SQLAlchemyError):
+            raise
+        from sitewatch.store import db_reason
+
+        print(f"sitewatch: error: database error: {db_reason(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sitewatch: interrupted; what was stored is kept", file=sys.stderr)
         return 130

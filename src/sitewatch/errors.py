@@ -1,4 +1,4 @@
-"""Errors a user can act on. The CLI prints them on one line and exits with code 2."""
+"""Errors a user can act on. The CLI prints them on one line and exits with code 2 (1 for ``StoreError``)."""
 
 
 class SitewatchError(Exception):
@@ -11,3 +11,8 @@ class UsageError(SitewatchError):
 
 class ConfigError(SitewatchError):
     """A config file or rule pack is invalid; the message names the file and the key."""
+
+
+class StoreError(SitewatchError):
+    """The database failed during a scan (locked beyond the lock wait, disk full, connection lost): the scan is
+    marked failed and the command exits with code 1."""

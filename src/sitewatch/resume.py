@@ -23,12 +23,16 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
@@ -38,12 +42,14 @@ from sitewatch.encoding import decode_html
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.extract import FORM_TAGS, parse_html
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
-from sitewatch.store import Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, runner
+from sitewatch.errors import StoreError
+from sitewatch.store import (Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, db_reason, describe,
+                             runner)
 from sitewatch.urls import is_pagination
 
 log = logging.getLogger("sitewatch.resume")
 
-RESUMABLE = ("interrupted", "running")
+RESUMABLE = ("interrupted", "running", "failed")
 RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
 RESUME_FROM_CURRENT = ("proxy",)      # how requests leave this machine (not stored: a proxy URL may hold a password)
 SCAN_KINDS = ("full", "links")
@@ -51,7 +57,8 @@ Progress = Callable[[CrawlStats, int], None]
 
 
 class StoppableCrawler(Crawler):
-    """A crawler that, once ``stop`` is set, finishes the URLs in flight and defers the rest."""
+    """A crawler that, once ``stop`` is set, cancels the requests in flight at once and defers them with
+    everything still queued (their rows are dropped: the URLs were not done)."""
 
     def __init__(self, cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None = None,
                  progress: Progress | None = None):
@@ -59,25 +66,132 @@ class StoppableCrawler(Crawler):
         self.stop = stop or threading.Event()
         self.deferred: list[tuple[str, int, bool]] = []
         self.page_checks: PageChecks | None = None
+        self._inflight: set[asyncio.Future] = set()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
-        if self.stop.is_set():
+        if not await self.stoppable(super()._process(url, depth, crawl)):
+            self.store.drop_unit()
             self.deferred.append((url, depth, crawl))
-            return
-        await super()._process(url, depth, crawl)
+
+    async def _learn_error_pages(self) -> None:
+        await self.stoppable(super()._learn_error_pages())
+
+    async def stoppable(self, work) -> bool:
+        """Run ``work`` (a coroutine or future) as its own task that a stop request cancels at once; False when
+        it was (or the stop came first). A cancellation of the caller itself still propagates."""
+        if self.stop.is_set():
+            if asyncio.iscoroutine(work):
+                work.close()
+            else:
+                work.cancel()
+            return False
+        task = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        try:
+            await task
+            return True
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling() or not task.cancelled() or not self.stop.is_set():
+                raise
+            return False
+        finally:
+            self._inflight.discard(task)
+
+    async def watch_stop(self, poll: float = 0.1) -> None:
+        """Wait for the stop request, then cancel the work in flight (requests to a server that never answers
+        included): a stop takes effect within ``poll`` seconds, not after the request timeout."""
+        while not self.stop.is_set():
+            await asyncio.sleep(poll)
+        for task in list(self._inflight):
+            task.cancel()
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM and SIGINT (call from the main thread)."""
+_signalled: dict[str, Any] = {"stop": None, "count": 0}   # the current stop_on_signals event, signals since
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """While the block runs, SIGTERM and SIGINT set the event it yields (call from the main thread). A second
+    signal ends the process at once with exit code 130: the first one checkpointed, or is checkpointing, the
+    frontier, and a URL whose rows were not written is fetched again by ``scan --resume``. The previous handlers
+    are back when the block ends (a test process, the scheduler's host, keep theirs).
+
+    The second signal is seen by a thread reading the signal wakeup fd, not by a Python handler: the main
+    thread may be waiting inside the database driver (a lock held by another writer) where no handler runs."""
     stop = threading.Event()
 
     def handler(signum: int, _frame) -> None:
-        log.warning("received %s: stopping after the requests in flight", signal.Signals(signum).name)
+        log.warning("received %s: stopping now (a second one exits at once)", signal.Signals(signum).name)
         stop.set()
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
+    saved = {s: signal.getsignal(s) for s in _STOPS}
+    for s in _STOPS:
+        signal.signal(s, handler)
+    _signalled.update(stop=stop, count=0)
+    wakeup = _start_signal_watcher()
+    try:
+        yield stop
+    finally:
+        _signalled.update(stop=None, count=0)
+        if wakeup is not None:
+            signal.set_wakeup_fd(wakeup)
+        for s, h in saved.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+_pipe: tuple[int, int] | None = None      # the watcher's end and the wakeup end, made once per process
+
+
+def _start_signal_watcher() -> int | None:
+    """Point the signal wakeup fd at the watcher's pipe (starting the watcher once); the previous wakeup fd,
+    or None when this thread cannot set one."""
+    global _pipe
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if _pipe is None:
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        _pipe = (r, w)
+        threading.Thread(target=_watch, args=(r,), name="sitewatch-signals", daemon=True).start()
+    try:
+        return signal.set_wakeup_fd(_pipe[1], warn_on_full_buffer=False)
+    except ValueError:
+        return None
+
+
+def _watch(r: int) -> None:
+    stops = {s.value for s in _STOPS}
+    while True:
+        for signum in os.read(r, 64):
+            stop = _signalled["stop"]
+            if signum not in stops or stop is None:
+                continue
+            _signalled["count"] += 1
+            if _signalled["count"] > 1:
+                os.write(2, b"sitewatch: second stop signal: exiting at once; continue the scan with "
+                            b"sitewatch scan --resume\n")
+                os._exit(130)
+            stop.set()
+
+
+def _forget_signals_in_child() -> None:
+    """A forked child (a test server, a worker) must not report its own signals through the parent's pipe nor
+    keep the parent's stop handlers: it gets the default ones."""
+    global _pipe
+    if _signalled["stop"] is None and _pipe is None:
+        return
+    _signalled.update(stop=None, count=0)
+    _pipe = None
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:
+        pass
+
+
+os.register_at_fork(after_in_child=_forget_signals_in_child)
 
 
 def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
@@ -233,7 +347,10 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
         if crawler.stop.is_set():
             break
         chunk = urls[i:i + batch]
-        results = await asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+        fetches = asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+        if not await crawler.stoppable(fetches):
+            break
+        results = fetches.result()
         for url, res in zip(chunk, results):
             if res.error or res.status != 200 or not res.body or not res.is_html:
                 continue
@@ -246,29 +363,75 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
 def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
             before: dict, resume: bool, ruleset=None) -> ScanResult:
     async def crawl() -> None:
-        if resume:
-            n = await replay_pages(store, scan_id, crawler)
-            log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
-        await crawler.run(resume=resume)
+        watcher = asyncio.create_task(crawler.watch_stop())
+        try:
+            if resume:
+                n = await replay_pages(store, scan_id, crawler)
+                log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
+            await crawler.run(resume=resume)
+        finally:
+            watcher.cancel()
 
     try:
-        asyncio.run(crawl())
-    except BaseException:
-        store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
-        raise
-    stats = _merged_stats(store, scan_id, before, crawler.stats)
-    if crawler.deferred:
-        checkpoint(store, scan_id, crawler.deferred, stats)
-        log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
-        return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
-    findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
-    stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
-    store.save_findings(scan_id, findings)
-    stats.pop("checkpoint_page_id", None)
-    with store.engine.begin() as c:
-        c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
-    store.finish_scan(scan_id, "completed", stats)
+        try:
+            asyncio.run(crawl())
+        except SQLAlchemyError:
+            raise
+        except BaseException:
+            store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
+            raise
+        stats = _merged_stats(store, scan_id, before, crawler.stats)
+        if crawler.deferred:
+            checkpoint(store, scan_id, crawler.deferred, stats)
+            log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
+            return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
+        findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
+        stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
+        store.save_findings(scan_id, findings)
+        stats.pop("checkpoint_page_id", None)
+        with store.engine.begin() as c:
+            c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
+        store.finish_scan(scan_id, "completed", stats)
+    except SQLAlchemyError as exc:
+        raise scan_failed(store, scan_id, before, crawler.stats, exc) from None
     return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
+
+
+MARK_FAILED_SECONDS = 30
+
+
+def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: Exception) -> StoreError:
+    """After a database error: mark the scan failed (the error in its stats), retrying while the database is
+    locked for up to ``MARK_FAILED_SECONDS``, and return the one-line error to raise. What the store holds stays:
+    every URL whose rows were written is done, the others are fetched again by ``scan --resume``."""
+    store.discard()
+    reason = db_reason(exc)
+    log.error("scan %d failed: database error: %s", scan_id, reason)
+    stats = {**before, **now.to_json(), "error": f"database: {reason}"}
+    stats.pop("runner", None)
+    deadline = time.monotonic() + MARK_FAILED_SECONDS
+    marked: Exception | None = None
+    while True:
+        try:
+            with store.engine.begin() as c:
+                c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+                    status="failed", stats=stats, finished_at=dt.datetime.now()))
+            marked = None
+            break
+        except SQLAlchemyError as again:
+            marked = again
+            if "locked" not in db_reason(again) and "lock timeout" not in db_reason(again) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    where = describe(store.engine)
+    if marked is None:
+        state = f"scan {scan_id} is marked failed"
+    else:
+        state = (f"scan {scan_id} could not be marked failed either ({db_reason(marked)}) and shows as stopped "
+                 "(status)")
+    return StoreError(f"database error in {where}: {reason}; {state}; what was stored is kept, continue it with: "
+                      f"sitewatch scan --resume {scan_id}")
 
 
 def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict) -> None:

@@ -27,33 +27,22 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
-from sitewatch.store import Store
+from sitewatch.store import JobRun, Store, describe
 
 log = logging.getLogger("sitewatch.scheduler")
 
 JOB_FUNC = "sitewatch.scheduler:run_job"
 SCAN_JOBS = ("links", "monthly", "lookback", "resume")
+SCHEDULER_LOCK_KEY = 0x5175E3A7C4ED       # PostgreSQL advisory lock key of "one scheduler per database"
 
-job_meta = MetaData()
-job_runs = Table(
-    "job_runs", job_meta,
-    Column("id", Integer, primary_key=True),
-    Column("job_id", String(300), index=True),
-    Column("site", String(200)),
-    Column("kind", String(20)),
-    Column("scan_id", Integer, nullable=True),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime, nullable=True),
-    Column("status", String(20)),           # running, ok, failed, skipped, interrupted, killed
-    Column("detail", Text, default=""),
-)
+job_runs = JobRun                        # the table lives with the store's schema (sitewatch.store)
 
 
 @dataclass
@@ -114,7 +103,8 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
 
 # --- job records ----------------------------------------------------------------------------------------
 def ensure_job_table(engine: Engine) -> None:
-    job_meta.create_all(engine)
+    """The job table is part of every store at the current schema (migration 0003); kept for callers."""
+    JobRun.create(engine, checkfirst=True)
 
 
 def _run_started(engine: Engine, job_id: str, site: str, kind: str, scan_id: int | None) -> int:
@@ -422,6 +412,7 @@ class SiteScheduler:
         self.workers = workers or max(4, 3 * len(sites))
         self.scheduler: BackgroundScheduler | None = None
         self._lock_file = None
+        self._lock_conn = None
 
     def start(self, run_now: list[str] = (), paused: bool = False) -> None:
         """Start; ``run_now`` names job kinds (monthly, links, probe) or ids to run at once; ``paused`` runs nothing
@@ -455,9 +446,7 @@ class SiteScheduler:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         _runtime = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._release_db_lock()
 
     def jobs(self) -> list:
         return self.scheduler.get_jobs() if self.scheduler else []
@@ -523,14 +512,40 @@ class SiteScheduler:
             plan_lookback(self.scheduler, site, latest.id, max(due, dt.datetime.now(s.tz)))
 
     def _acquire_db_lock(self) -> None:
-        """One scheduler per database file (an advisory lock next to it)."""
-        if "://" in self.db:
+        """One scheduler per database: an advisory lock on a file next to an SQLite store, a PostgreSQL
+        advisory lock (held by a connection kept for the scheduler's lifetime) on a PostgreSQL one. Both are
+        released by the operating system or the server when the process dies."""
+        engine = self.store.engine
+        if engine.dialect.name == "postgresql":
+            conn = engine.connect()
+            held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({SCHEDULER_LOCK_KEY})").scalar()
+            conn.commit()
+            if not held:
+                conn.close()
+                raise UsageError(f"schedule: another scheduler is already running on {describe(engine)}")
+            self._lock_conn = conn
+            return
+        path = engine.url.database
+        if not path or path == ":memory:":
             return
         import fcntl
-        f = open(f"{self.db}.scheduler.lock", "a+")
+        f = open(f"{path}.scheduler.lock", "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             f.close()
             raise UsageError(f"schedule: another scheduler is already running on {self.db}") from None
         self._lock_file = f
+
+    def _release_db_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({SCHEDULER_LOCK_KEY})")
+                self._lock_conn.commit()
+            finally:
+                self._lock_conn.invalidate()          # never back to the pool with the lock
+                self._lock_conn.close()
+                self._lock_conn = None

@@ -23,12 +23,13 @@ from typing import Any
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         create_engine, event, func, insert, select, update)
 from sqlalchemy.engine import Engine, Row
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
 
 DEFAULT_DB = "sitewatch.db"
+DB_HELP = "the store: an SQLite file (default ./sitewatch.db) or postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
 
 # The rows of the unit of work the current asyncio task is in (see ``Store.unit``); None outside one.
 _UNIT: ContextVar[dict | None] = ContextVar("sitewatch_store_unit", default=None)
@@ -52,11 +53,11 @@ def _scan_id(index: bool = False) -> Column:
 
 Scan = Table(
     "scans", metadata, _id(),
-    _col("site", String(200)),
+    _col("site", Text),
     _col("start_urls", JSON),
     _col("as_of", Date),
     _col("kind", String(20), default="full"),            # full, lookback
-    _col("status", String(20), default="running"),       # running, completed, interrupted
+    _col("status", String(20), default="running"),       # running, completed, interrupted, failed
     _col("started_at", DateTime),
     _col("finished_at", DateTime, null=True),
     _col("config", JSON, default=dict),
@@ -68,8 +69,8 @@ Page = Table(
     _col("url", Text),
     _col("status", Integer, null=True),
     _col("title", Text, default=""),
-    _col("encoding", String(40), default=""),
-    _col("content_type", String(100), default=""),
+    _col("encoding", Text, default=""),                  # as the page or its server named it
+    _col("content_type", Text, default=""),
     _col("elapsed_ms", Integer, default=0),
     _col("size", Integer, default=0),
     _col("depth", Integer, default=0),
@@ -150,7 +151,7 @@ Frontier = Table(                                         # URLs queued but not 
 
 Probe = Table(                                            # one availability probe of one URL
     "probes", metadata, _id(),
-    _col("site", String(200), index=True),
+    _col("site", Text, index=True),
     _col("url", Text),
     _col("at", DateTime, index=True),
     _col("ok", Boolean),
@@ -164,6 +165,24 @@ Meta = Table(
     Column("key", String(40), primary_key=True),
     _col("value", Text),
 )
+
+JobRun = Table(                                           # one run of a scheduled job (sitewatch.scheduler)
+    "job_runs", metadata, _id(),
+    _col("job_id", Text, index=True),
+    _col("site", Text),
+    _col("kind", String(20)),
+    _col("scan_id", Integer, null=True),
+    _col("started_at", DateTime),
+    _col("finished_at", DateTime, null=True),
+    _col("status", String(20)),                            # running, ok, failed, skipped, interrupted, killed
+    _col("detail", Text, default=""),
+)
+
+# The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
+# store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
+SCHEMA_HEAD = "0004"
+VERSION_TABLE = "alembic_version"
+_version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 
 
 @dataclass(frozen=True)
@@ -202,39 +221,193 @@ def runner() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+# How long a write waits for another writer's lock before it fails (SQLite busy_timeout, PostgreSQL lock_timeout):
+# a scan that meets a longer lock fails (status "failed") rather than waiting without end.
+LOCK_WAIT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_MS)}")
     cur.execute("PRAGMA cache_size=-256")
     cur.close()
 
 
-def open_engine(db: str | Path) -> Engine:
-    """Open (creating if needed) a store. ``db`` is a file path or an SQLAlchemy URL."""
+class SchemaError(ConfigError):
+    """The store's schema is not the one this version writes (older: ``sitewatch db upgrade``; newer: upgrade
+    sitewatch)."""
+
+
+def _url(db: str | Path) -> str:
+    """The SQLAlchemy URL of ``db`` (a file path or a URL), checked."""
     url = str(db)
-    if "://" not in url:
-        path = Path(url)
-        if path.exists() and path.is_dir():
-            raise ConfigError(f"--db {db}: is a directory, expected a database file")
-        if path.parent and not path.parent.exists():
-            raise ConfigError(f"--db {db}: folder {path.parent} does not exist")
-        url = f"sqlite:///{path}"
-    engine = create_engine(url, json_serializer=_json)
+    if "://" in url:
+        if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ConfigError(f"--db {db}: unsupported database URL (use a file path, sqlite:///PATH or "
+                              "postgresql+psycopg://USER@HOST/DBNAME)")
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    path = Path(url)
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"--db {db}: is a directory, expected a database file")
+    if path.parent and not path.parent.exists():
+        raise ConfigError(f"--db {db}: folder {path.parent} does not exist")
+    return f"sqlite:///{path}"
+
+
+def create_store_engine(db: str | Path) -> Engine:
+    """An engine on ``db`` (file path or URL), without looking at the schema."""
+    url = _url(db)
+    pg = {} if url.startswith("sqlite") else {
+        "pool_pre_ping": True,            # a scheduler outlives server restarts and idle-connection reapers
+        "connect_args": {"options": f"-c lock_timeout={int(LOCK_WAIT_MS)}", "connect_timeout": 10}}
+    try:
+        engine = create_engine(url, json_serializer=_json, **pg)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--db {db}: {exc.name} is not installed (pip install \"sitewatch[postgres]\")") from None
+    except ArgumentError as exc:
+        raise ConfigError(f"--db {db}: not a database URL ({exc})") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as c:     # stores made before 2026-11-28: links were indexed on (scan_id, target)
-            if engine.dialect.has_index(c, "links", "ix_links_scan_target"):
-                c.exec_driver_sql("DROP INDEX ix_links_scan_target")
-            for index in Link.indexes:
-                index.create(c, checkfirst=True)
-    except DatabaseError as exc:
-        raise ConfigError(f"--db {db}: not a sitewatch database ({exc.orig})") from None
+    else:
+        event.listen(engine, "before_cursor_execute", _no_nul, retval=True)
     return engine
+
+
+def _scrub(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if type(value) is str and "\x00" in value else value
+
+
+def _no_nul(_conn, _cursor, statement, parameters, _context, executemany):
+    """PostgreSQL text holds no NUL character, and a crawled page may carry one (in a title, a link text): it is
+    stored as U+FFFD, the replacement character, as a decoder marks what it could not read."""
+    if executemany:
+        parameters = [_scrub_row(p) for p in parameters]
+    elif parameters:
+        parameters = _scrub_row(parameters)
+    return statement, parameters
+
+
+def _scrub_row(params):
+    if isinstance(params, dict):
+        return {k: _scrub(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return type(params)(_scrub(v) for v in params)
+    return params
+
+
+def store_version(engine: Engine) -> str | None:
+    """The schema revision of the store (None: empty database; "unversioned": a sitewatch 0.1.0 store written
+    before migrations existed)."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as c:
+        insp = inspect(c)
+        if insp.has_table(VERSION_TABLE):
+            return c.execute(select(_version.c.version_num)).scalar() or "unversioned"
+        return "unversioned" if insp.has_table("scans") else None
+
+
+def is_older(version: str | None) -> bool:
+    """Whether a store at ``version`` (``store_version``) needs ``sitewatch db upgrade``."""
+    return version == "unversioned" or bool(version and version.isdigit() and int(version) < int(SCHEMA_HEAD))
+
+
+def describe(engine: Engine) -> str:
+    """The store as a user names it: its file, or its URL without a password."""
+    if engine.dialect.name == "sqlite":
+        return str(engine.url.database)
+    return engine.url.render_as_string(hide_password=True)
+
+
+def open_engine(db: str | Path) -> Engine:
+    """Open a store, creating its tables (at ``SCHEMA_HEAD``) in an empty database. ``db`` is a file path or an
+    SQLAlchemy URL. A store at an older schema is refused with the command that upgrades it (``SchemaError``):
+    a migration is a step its owner takes on purpose, with every process that writes it stopped."""
+    engine = create_store_engine(db)
+    try:
+        version = store_version(engine)
+        if version is None:
+            with engine.begin() as c:
+                metadata.create_all(c)
+                _version.create(c, checkfirst=True)
+                if c.execute(select(_version.c.version_num)).scalar() is None:
+                    c.execute(insert(_version).values(version_num=SCHEMA_HEAD))
+            version = SCHEMA_HEAD
+    except OperationalError as exc:
+        engine.dispose()
+        raise ConfigError(f"--db {db}: cannot open the database ({db_reason(exc)})") from None
+    except DatabaseError as exc:
+        engine.dispose()
+        raise ConfigError(f"--db {db}: not a sitewatch database ({db_reason(exc)})") from None
+    if version != SCHEMA_HEAD:
+        engine.dispose()
+        if is_older(version):
+            raise SchemaError(f"--db {db}: the store has an older schema ({version}, this sitewatch writes "
+                              f"{SCHEMA_HEAD}); upgrade it first: sitewatch db upgrade --db {db}")
+        raise SchemaError(f"--db {db}: the store was written by a newer sitewatch (schema {version}, this one "
+                          f"knows up to {SCHEMA_HEAD}); upgrade sitewatch")
+    return engine
+
+
+def upgrade_store(db: str | Path, backup: bool = True) -> tuple[str | None, str, Path | None]:
+    """Migrate the store to ``SCHEMA_HEAD`` (creating it when empty) in one transaction where the database
+    allows (PostgreSQL; SQLite as far as its DDL does). An SQLite file is first copied to ``<file>.before-<version>``
+    when ``backup``. Returns (version before, version after, backup path)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_store_engine(db)
+    try:
+        before = store_version(engine)
+        saved = None
+        if before in (None, SCHEMA_HEAD):
+            if before is None:
+                engine.dispose()
+                open_engine(db).dispose()
+            return before, SCHEMA_HEAD, None
+        if not is_older(before):
+            raise SchemaError(f"--db {db}: the store was written by a newer sitewatch (schema {before}, this one "
+                              f"knows up to {SCHEMA_HEAD}); upgrade sitewatch")
+        if backup and engine.dialect.name == "sqlite":
+            saved = _sqlite_backup(engine, before)
+        cfg = Config()
+        cfg.set_main_option("script_location", "sitewatch:migrations")
+        with engine.begin() as c:
+            cfg.attributes["connection"] = c
+            if before == "unversioned":
+                command.stamp(cfg, "0001")
+            command.upgrade(cfg, "head")
+        return before, store_version(engine) or SCHEMA_HEAD, saved
+    except OperationalError as exc:
+        raise ConfigError(f"--db {db}: cannot upgrade the store ({db_reason(exc)}); it is unchanged") from None
+    finally:
+        engine.dispose()
+
+
+def _sqlite_backup(engine: Engine, version: str) -> Path:
+    """A consistent copy of an SQLite store (the SQLite backup API: WAL contents included)."""
+    import sqlite3
+
+    src = Path(str(engine.url.database))
+    dest = src.with_name(f"{src.name}.before-{version}")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = src.with_name(f"{src.name}.before-{version}.{n}")
+    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
+        a.backup(b)
+    a.close()
+    b.close()
+    return dest
+
+
+def db_reason(exc: Exception) -> str:
+    """A database error's message on one line, without SQLAlchemy's statement and background link."""
+    orig = getattr(exc, "orig", None) or exc
+    return " ".join(str(orig).split()) or type(orig).__name__
 
 
 def _json(value: Any) -> str:
@@ -353,6 +526,16 @@ class Store:
         for key, values in rows.items():
             self._buffers.setdefault(key, []).extend(values)
             self._pending += len(values)
+
+    def drop_unit(self) -> None:
+        """Drop the rows the current unit of work holds so far (its URL was cancelled: not done)."""
+        unit = _UNIT.get()
+        if unit is not None:
+            unit.clear()
+
+    def discard(self) -> None:
+        """Drop the buffered rows (after a failed write: the URLs they belong to were not done)."""
+        self._buffers, self._pending = {}, 0
 
     def maybe_flush(self) -> None:
         if self._pending >= self.BATCH or (self._pending and time.monotonic() - self._last_flush > 1.0):

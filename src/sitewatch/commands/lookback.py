@@ -9,13 +9,14 @@ from sitewatch.commands.report import DEFAULT_OUT, open_store
 from sitewatch.config import MAX_TIMEOUT, parse_as_of
 from sitewatch.errors import UsageError
 from sitewatch.paths import output_dir
+from sitewatch.store import DB_HELP
 
 
 def register(sub) -> None:
     p = sub.add_parser("lookback", help="re-check the problems of an earlier scan (回头看) and report their status")
     p.add_argument("--since", required=True, metavar="SCAN|YYYY-MM-DD",
                    help="the scan whose problems to re-check: an id, or a date (the last scan on or before it)")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day date rules are judged for (default: today)")
     p.add_argument("--timeout", type=float, default=15.0, metavar="S", help="seconds per request (default 15)")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
     p = sub.add_parser("probe", help="probe each site's homepage and key pages once and log the result")
     p.add_argument("--config", required=True, metavar="SITE.toml", help="site config; key pages: schedule.probe_urls")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a probe fails (default: config or 15)")
     p.set_defaults(func=cmd_probe)
 

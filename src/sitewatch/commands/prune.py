@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sitewatch.commands.report import open_store
 from sitewatch.errors import UsageError
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 DEFAULT_KEEP = 6
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--site", metavar="SITE", help="only this site (its name, or its start URL when unnamed)")
     p.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
     p.add_argument("--vacuum", action="store_true", help="then shrink the database file (SQLite VACUUM)")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_prune)
 
 

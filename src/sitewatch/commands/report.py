@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sitewatch.errors import UsageError
 from sitewatch.paths import output_dir
-from sitewatch.store import DEFAULT_DB, ScanRecord, Store
+from sitewatch.store import DB_HELP, DEFAULT_DB, ScanRecord, Store
 
 DEFAULT_OUT = "sitewatch-out"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--scan", metavar="ID|latest", default="latest", help="scan to report on (default: latest)")
     p.add_argument("--month", metavar="YYYY-MM", help="report on the latest completed scan of this month")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--deadline", action="append", metavar="[RULE=]DAYS",
                    help="整改时限 in days after first discovery, for one rule (link.broken=10, veto.*=5) or for all")
     p.set_defaults(func=cmd_report)

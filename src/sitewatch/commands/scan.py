@@ -9,7 +9,7 @@ import time
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.scan import findings_document, write_json
-from sitewatch.store import DEFAULT_DB, Store
+from sitewatch.store import DB_HELP, DEFAULT_DB, Store
 from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
 from sitewatch.urls import normalize
@@ -31,7 +31,7 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day every date rule is judged for (default: today)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
     p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 100000)")
     p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start; a column's next list pages add no depth (default 30)")
     p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")
@@ -111,8 +111,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     store = Store(args.db or DEFAULT_DB)
     progress = Progress(sys.stderr.isatty() and not args.quiet)
-    # Ctrl-C / SIGTERM: the requests in flight finish, the rest of the frontier is checkpointed for --resume
-    result = start_scan(cfg, store, stop=stop_on_signals(), progress=progress)
+    # Ctrl-C / SIGTERM: the requests in flight are cancelled and checkpointed with the frontier for --resume
+    with stop_on_signals() as stop:
+        result = start_scan(cfg, store, stop=stop, progress=progress)
     progress.done()
     doc = findings_document(store, result.scan_id)
     if result.status != "completed":
@@ -147,9 +148,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     cfg = resume_config(scan, args, given)
     if scan.status == "running":
         print(f"sitewatch: scan {scan.id} is marked running; resuming it as interrupted", file=sys.stderr)
-    stop = stop_on_signals()
     progress = Progress(sys.stderr.isatty() and not args.quiet)
-    result = resume_scan(store, scan.id, cfg, stop=stop, progress=progress)
+    with stop_on_signals() as stop:
+        result = resume_scan(store, scan.id, cfg, stop=stop, progress=progress)
     progress.done()
     doc = findings_document(store, result.scan_id)
     if args.json and result.status == "completed":

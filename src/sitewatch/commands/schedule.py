@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from sitewatch.store import DEFAULT_DB
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
     p = sub.add_parser("schedule", help="run the monitoring schedule of every site in a config until stopped")
     p.add_argument("--config", required=True, metavar="SITE.toml", help="site config; [[sites]] for several sites")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db); jobs are stored in it")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP + "; jobs are stored in it")
     p.add_argument("--run-now", action="append", default=[], metavar="KIND|JOB_ID",
                    help="run these jobs at once (monthly, links, probe, or an id like SITE:monthly); repeatable")
     p.add_argument("--verbose", "-v", action="store_true", help="log every request-level detail")
@@ -28,17 +28,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     configs = load_site_configs(args.config)
-    stop = stop_on_signals()
-    sched = SiteScheduler(args.db or DEFAULT_DB, configs, stop=stop)
-    sched.start(args.run_now)
-    log = logging.getLogger("sitewatch.scheduler")
-    for job in sched.jobs():
-        log.info("job %s: next run %s", job.id, job.next_run_time)
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        log.info("stopping: waiting for running jobs to checkpoint")
-        sched.shutdown()
+    with stop_on_signals() as stop:
+        sched = SiteScheduler(args.db or DEFAULT_DB, configs, stop=stop)
+        sched.start(args.run_now)
+        log = logging.getLogger("sitewatch.scheduler")
+        for job in sched.jobs():
+            log.info("job %s: next run %s", job.id, job.next_run_time)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            log.info("stopping: waiting for running jobs to checkpoint")
+            sched.shutdown()
     log.info("stopped")
     return 0

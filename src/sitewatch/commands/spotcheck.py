@@ -7,6 +7,7 @@ import argparse
 from sitewatch.commands.report import DEFAULT_OUT, open_store, select_scan
 from sitewatch.errors import UsageError
 from sitewatch.paths import output_dir
+from sitewatch.store import DB_HELP
 
 
 def register(sub) -> None:
@@ -16,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--pages", type=int, metavar="M", help="number of pages to draw (default: N)")
     p.add_argument("--scan", metavar="ID|latest", default="latest", help="scan to sample (default: latest)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_spotcheck)
 
 

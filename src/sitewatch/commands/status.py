@@ -7,13 +7,14 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
-from sitewatch.store import DEFAULT_DB
+from sitewatch.safetext import safe_text
+from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
 def register(sub) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
     p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
-    p.add_argument("--db", metavar="PATH", help="SQLite database file (default ./sitewatch.db)")
+    p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_status)
 
 
@@ -83,6 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":
                 print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
+                      f"sitewatch scan --resume {s.id}")
+            if s.status == "failed":
+                print(f"    {safe_text(str((s.stats or {}).get('error', 'error not recorded')))}: continue it with "
                       f"sitewatch scan --resume {s.id}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))

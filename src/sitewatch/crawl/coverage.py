@@ -42,6 +42,15 @@ class Coverage:
         if len(entry["examples"]) < EXAMPLES and example not in entry["examples"]:
             entry["examples"].append(example)
 
+    def uncut(self, kind: str, example: str) -> None:
+        """Take back one ``cut`` of ``kind`` (the work was done after all)."""
+        entry = self.cuts.get(kind)
+        if entry is None or entry["count"] <= 0:
+            return
+        entry["count"] -= 1
+        if example in entry["examples"]:
+            entry["examples"].remove(example)
+
     def count(self, kind: str) -> int:
         return int(self.cuts.get(kind, {}).get("count", 0))
 

@@ -80,11 +80,18 @@ class Crawler:
         self.progress = progress
         self.page_hooks = page_hooks or []
         self._seen: set[bytes] = set()
-        self._queue: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
+        # shallowest first (then first come): a URL is first found by its shortest path, so a chain of
+        # 上一篇/下一篇 links cannot run ahead of the column lists and take their articles past max_depth; and the
+        # homepage and column lists are read before the articles (an interrupted scan has judged every column)
+        self._queue: asyncio.PriorityQueue[tuple[int, int, str, bool]] = asyncio.PriorityQueue()
+        self._order = 0
+        self._too_deep: set[bytes] = set()           # URLs only checked because the path that found them was too long
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         self._crawl_budget = cfg.max_pages
         self._form_targets: set[bytes] = set()
         self._list_bodies: set[bytes] = set()      # digests of later list pages (index_N, ?page=N) read so far
+        self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
+        self._store_failed = asyncio.Event()
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
         self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
             if cfg.render_js else None
@@ -97,7 +104,10 @@ class Crawler:
         """Queue ``url`` once per scan; ``crawl=None`` means crawl it if it is in scope."""
         k = self._key(url)
         if k in self._seen:
-            return
+            if k not in self._too_deep or depth > self.cfg.max_depth:
+                return
+            self._too_deep.discard(k)                  # a shorter path came after all: crawl it
+            self.coverage.uncut("max_depth", url)
         self._seen.add(k)
         if crawl is None:
             crawl = self.scope.in_scope(url)
@@ -106,6 +116,7 @@ class Crawler:
                 crawl = False
             elif depth > self.cfg.max_depth:
                 crawl = False
+                self._too_deep.add(k)
                 self.coverage.cut("max_depth", url)
             else:
                 trap = self.traps.admit(url)
@@ -121,7 +132,8 @@ class Crawler:
                     crawl = False
                 else:
                     self._crawl_budget -= 1
-        self._queue.put_nowait((url, depth, crawl))
+        self._order += 1
+        self._queue.put_nowait((depth, self._order, url, crawl))
 
     def seed(self, urls: list[tuple[str, int, bool]], seen: list[str] = ()) -> None:
         """Prime the frontier (resume): already-done URLs go into the seen set, pending ones into the queue."""
@@ -140,12 +152,15 @@ class Crawler:
             n_workers = min(128, max(16, self.cfg.concurrency * 8))
             workers = [asyncio.create_task(self._worker()) for _ in range(n_workers)]
             ticker = asyncio.create_task(self._tick()) if self.progress else None
-            await self._queue.join()
-            for w in workers:
-                w.cancel()
-            if ticker:
-                ticker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            # the queue is done, or a store write failed: then the URLs in flight are dropped (their rows were
+            # never stored, so a resume fetches them again) and the error ends the crawl
+            ends = [asyncio.create_task(self._queue.join()), asyncio.create_task(self._store_failed.wait())]
+            try:
+                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (*ends, *workers, *([ticker] if ticker else [])):
+                    task.cancel()
+                await asyncio.gather(*ends, *workers, return_exceptions=True)
         finally:
             self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
@@ -153,13 +168,14 @@ class Crawler:
             await self.fetcher.aclose()
             if self.renderer is not None:
                 await self.renderer.close()
-            self.store.flush()
+            if self.store_error is None:
+                self.store.flush()
+            else:
+                self.store.discard()
             memo.clear()
+        if self.store_error is not None:
+            raise self.store_error
         return self.stats
-
-    def pending(self) -> list[tuple[str, int, bool]]:
-        """What is still queued (for checkpointing an interrupted scan)."""
-        return list(self._queue._queue)  # type: ignore[attr-defined]
 
     async def _tick(self) -> None:
         while True:
@@ -180,7 +196,7 @@ class Crawler:
 
     async def _worker(self) -> None:
         while True:
-            url, depth, crawl = await self._queue.get()
+            depth, _, url, crawl = await self._queue.get()
             try:
                 with self.store.unit():      # a URL's rows, its page hooks' included, are stored all or none
                     try:
@@ -191,8 +207,14 @@ class Crawler:
                                        detail=f"{type(exc).__name__}: {exc}"[:500], final_url=url, chain=[],
                                        elapsed_ms=0)
             finally:
-                self.store.maybe_flush()
-                self._queue.task_done()
+                try:
+                    if self.store_error is None:
+                        self.store.maybe_flush()
+                except Exception as exc:  # noqa: BLE001 - a database error ends the crawl (see run)
+                    self.store_error = exc
+                    self._store_failed.set()
+                finally:
+                    self._queue.task_done()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
         res = await self.fetcher.fetch(url, head_first=not crawl and is_attachment(url),

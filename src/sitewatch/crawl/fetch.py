@@ -7,6 +7,7 @@ import email.utils
 import errno
 import functools
 import ssl
+import sys
 import time
 import urllib.request
 import zlib
@@ -14,8 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from sitewatch import __version__
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
@@ -86,7 +85,8 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
         if isinstance(cause, BlockedAddress):
             return BLOCKED_REASON, str(cause)
         cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
-    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
+    httpx = sys.modules.get("httpx")         # loaded only when a proxy was used (see Fetcher._via)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or (httpx and isinstance(exc, httpx.TimeoutException)):
         return "timeout", text
     if isinstance(exc, _DecodeError):
         return "read", text
@@ -113,9 +113,9 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
             return "tls", text
         cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
     name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) or name in ("ClientConnectorError", "ClientProxyConnectionError"):
+    if (httpx and isinstance(exc, httpx.ConnectError)) or name in ("ClientConnectorError", "ClientProxyConnectionError"):
         return "connect", text
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, ConnectionError)) \
+    if isinstance(exc, ConnectionError) or (httpx and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))) \
             or name in ("ServerDisconnectedError", "ClientPayloadError", "ClientResponseError", "ClientOSError"):
         return "read", text
     return "connect", text
@@ -249,7 +249,7 @@ class Fetcher:
                          "Accept-Language": "zh-CN,zh;q=0.9", "Accept-Encoding": ACCEPT_ENCODING}
         self._session: Any = None
         self._host_checks: dict[str, str | None] = {}
-        self._proxied: dict[str, httpx.AsyncClient] = {}
+        self._proxied: dict[str, Any] = {}                  # proxy URL -> httpx.AsyncClient
 
     def _direct(self) -> Any:
         if self._session is None:
@@ -264,9 +264,12 @@ class Fetcher:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout))
         return self._session
 
-    def _via(self, proxy: str) -> httpx.AsyncClient:
+    def _via(self, proxy: str) -> Any:
+        """The httpx client of ``proxy`` (httpx is imported here: ~10 MB that a scan without a proxy never needs)."""
         client = self._proxied.get(proxy)
         if client is None:
+            import httpx
+
             client = self._proxied[proxy] = httpx.AsyncClient(
                 proxy=proxy, trust_env=False, verify=self._tls, follow_redirects=False,
                 timeout=httpx.Timeout(self.timeout), headers=self._headers,
