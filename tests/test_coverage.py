@@ -302,3 +302,18 @@ def test_parse_html_reads_at_most_the_cap():
     html = "<html><body>" + "".join(f'<a href="/x/{i}.html">{i}</a>' for i in range(MAX_LINKS_PER_PAGE + 123))
     parsed = parse_html(html + "</body></html>", "http://h/")
     assert len(parsed.links) == MAX_LINKS_PER_PAGE and parsed.skipped["link_cap"] == 123
+
+
+def test_a_page_of_too_many_tags_is_read_in_part(tmp_path, capsys, monkeypatch):
+    """Hundreds of thousands of elements in 4 MiB would be a tree of hundreds of MB: the start is read, and said."""
+    import sitewatch.crawl.engine as engine
+
+    monkeypatch.setattr(engine, "MAX_TAGS", 50)
+    body = "".join(f'<p><a href="p{i}.html">第{i}页</a></p>' for i in range(40))
+    routes = {f"/s/p{i}.html": Answer(body=page(f"第{i}页", "正文")) for i in range(40)}
+    routes["/s/"] = Answer(body=page("首页", body))
+    with LoopbackSite(routes) as site:
+        _, printed, doc = scan(site, tmp_path, capsys, start="/s/")
+    cut = doc["scan"]["coverage"]["cuts"]["body_cap"]
+    assert cut["examples"] == [site.url("/s/")]
+    assert 1 < doc["scan"]["pages"] < 41                  # the links before the cut were followed, not the rest

@@ -22,6 +22,7 @@ from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links
 from sitewatch.store import Link, Page, Store, Target
 from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_list_page_url, is_pagination, normalize
 
+MAX_TAGS = 100_000           # tags parsed from one page (the rest is cut like a body over the cap: coverage body_cap)
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
 WAF_RETRIES = 2
 _LINK_COLUMNS = ("scan_id", "page_url", "target", "tag", "text")
@@ -228,6 +229,8 @@ class Crawler:
             if crawl and len(res.body.strip()) < WAF_BLIP_BYTES:
                 res = await self._retry_blip(url, res)
             text, encoding = decode_html(res.body or b"", res.content_type)
+            if text.count("<") > MAX_TAGS:       # a tree of a million elements is hundreds of MB: read the start
+                text, res.truncated = _first_tags(text, MAX_TAGS), True
             parsed = parse_html(text, final)
             verdict = judge(res, title=parsed.title, text_len=parsed.text_len, text_sample=parsed.text_sample,
                             refresh=parsed.refresh, error_page=self._error_pages.get(host_key(final)))
@@ -391,3 +394,13 @@ class Crawler:
                        depth=depth, content_hash=hashlib.sha1(body).hexdigest(), pub_date=None, meta=parsed.meta)
         sid = self.scan_id
         self.store.add_rows(Link, _LINK_COLUMNS, [(sid, url, link.url, link.tag, link.text) for link in parsed.links])
+
+
+def _first_tags(text: str, n: int) -> str:
+    """``text`` up to its ``n``-th ``<``."""
+    pos = -1
+    for _ in range(n):
+        pos = text.find("<", pos + 1)
+        if pos < 0:
+            return text
+    return text[:pos]
