@@ -1,7 +1,7 @@
 """Real portal platforms, end to end: each test builds a loopback server shaped like a real platform
 (Guangdong gkmlpt, TRS WCM static columns, Zhongshan path sub-sites on one host) and drives a real scan.
 
-Platform shapes follow /work/shared/reference/portals.md (§2.1 platform families, §2.4 which date counts,
+Platform shapes follow ../shared/reference/portals.md (§2.1 platform families, §2.4 which date counts,
 §2.5 mandated items as attachments, §2.7 real broken-link and false-alarm causes).
 """
 
