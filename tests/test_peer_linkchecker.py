@@ -170,7 +170,7 @@ class PeerHandler(SimpleHTTPRequestHandler):
 def peer_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), PeerHandler)
     server.daemon_threads = True
-    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
         yield server.server_address[1]

@@ -749,7 +749,7 @@ class TownServer:
         if self.in_process:
             self._servers = [_server(self._city, self.site.answer), _server(self._province, province_answer)]
             for s in self._servers:
-                threading.Thread(target=s.serve_forever, daemon=True).start()
+                threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         else:
             ctx = multiprocessing.get_context("fork")
             self._proc = ctx.Process(target=_serve_both, args=(self.site, self._city, self._province), daemon=True)
