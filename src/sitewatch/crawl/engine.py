@@ -22,6 +22,9 @@ from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links
 from sitewatch.store import Link, Page, Store, Target
 from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_list_page_url, is_pagination, normalize
 
+# fetch errors that leave a page of the site unread, maybe only for now (a redirect loop or a malformed URL is
+# the page's own defect: reported as a broken link, not as a gap in coverage)
+_UNREAD_ERRORS = frozenset({"timeout", "refused", "connect", "read", "dns", "tls"})
 MAX_TAGS = 100_000           # tags parsed from one page (the rest is cut like a body over the cap: coverage body_cap)
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
 WAF_RETRIES = 2
@@ -342,7 +345,7 @@ class Crawler:
         if url in self.cfg.start_urls and parsed is None:
             self.coverage.cut("unreachable_start", url)
             return
-        if res.error is not None or (res.status or 0) >= 500:
+        if res.error in _UNREAD_ERRORS or (res.error is None and (res.status or 0) >= 500):
             self.coverage.cut("fetch_failed", url)
         elif res.truncated and parsed is not None:
             self.coverage.cut("body_cap", url)
