@@ -90,8 +90,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                       f"sitewatch scan --resume {s.id}")
             print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
                   + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
-            if s.status == "completed":
+            if s.status == "completed" and s.kind in ("full", "links"):     # a look-back crawls nothing on purpose
                 doc = findings_document(store, s.id)
+                cov = doc["scan"]["coverage"]
+                if cov["cuts"]:
+                    print("    not covered: " + ", ".join(f"{k} {v['count']}" for k, v in cov["cuts"].items()))
+                elif cov["complete"]:
+                    print("    coverage: complete")
                 reach = unreachable_line(doc)
                 if reach:
                     vetoed = any(f.rule == UNREACHABLE and f.severity == "veto" for f in findings)
