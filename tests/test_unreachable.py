@@ -234,3 +234,23 @@ def test_status_names_an_unreachable_scan(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"start URL {url} unreachable: connection refused (verdict 不合格)" in out
     assert "availability, last 7 days: not monitored (no probes)" in out
+
+
+def test_status_after_a_lookback_does_not_call_the_site_unreachable(tmp_path, capsys):
+    """A look-back crawls no page on purpose: status must not report it as a site that could not be crawled;
+    the audit before it shows its coverage."""
+    with LoopbackSite(healthy_routes()) as site:
+        rc, _doc, _err, db = scan([site.url("/s/")], tmp_path, capsys)
+        assert rc == 0
+        assert main(["status", "--db", str(db)]) == 0
+        audit = capsys.readouterr().out
+        lb_cfg = tmp_path / "lb.toml"
+        lb_cfg.write_text(f'[site]\nstart_urls = ["{site.url("/s/")}"]\n[network]\nallow = ["127.0.0.0/8"]\n',
+                          encoding="utf-8")
+        assert main(["lookback", "--db", str(db), "--since", "1", "--out", str(tmp_path / "out"),
+                     "--config", str(lb_cfg), "--timeout", "2"]) == 0
+        capsys.readouterr()
+        assert main(["status", "--db", str(db)]) == 0
+        after = capsys.readouterr().out
+    assert "coverage: complete" in audit
+    assert "(lookback" in after and "no page crawled" not in after and "unreachable" not in after
