@@ -13,8 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sitewatch.columns import classify
-from sitewatch.disclosures import (BASIS_TITLE, LATE, MISSING, Assessment, InterpretationCheck, assess_item,
-                                   check_interpretations)
+from sitewatch.disclosures import (
+    BASIS_TITLE,
+    LATE,
+    MISSING,
+    Assessment,
+    InterpretationCheck,
+    assess_item,
+    check_interpretations,
+)
 from sitewatch.models import REVIEW, VETO, Finding, ListItem
 from sitewatch.rules import DisclosureItem, RuleSet
 

@@ -75,7 +75,7 @@ class SiteConfig:
                 "network_allow": self.network_allow, "ca_bundle": self.ca_bundle}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> "SiteConfig":
+    def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> SiteConfig:
         """The config ``to_json`` stored; keys a store written by an older version lacks keep their defaults."""
         cfg = cls(source=source)
         data = copy.deepcopy(data or {})

@@ -115,7 +115,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
                                          "user_agent": cfg.user_agent} if cfg else {}))
     try:
         urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
-        fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls))))
+        fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls)), strict=False))
         out: list[Recheck] = []
         for f in findings:
             if f.rule in VETO_COLUMN_RULES:

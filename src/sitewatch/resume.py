@@ -36,15 +36,26 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.engine import CrawlStats, Crawler
+from sitewatch.crawl.coverage import Coverage
+from sitewatch.crawl.engine import Crawler, CrawlStats
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
-from sitewatch.crawl.coverage import Coverage
+from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
-from sitewatch.errors import StoreError
-from sitewatch.store import (Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, db_reason, describe,
-                             runner)
+from sitewatch.store import (
+    Frontier,
+    Link,
+    ListItemRow,
+    Page,
+    Scan,
+    ScanRecord,
+    Store,
+    Target,
+    db_reason,
+    describe,
+    runner,
+)
 from sitewatch.urls import is_pagination
 
 log = logging.getLogger("sitewatch.resume")
@@ -351,7 +362,7 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
         if not await crawler.stoppable(fetches):
             break
         results = fetches.result()
-        for url, res in zip(chunk, results):
+        for url, res in zip(chunk, results, strict=False):
             if res.error or res.status != 200 or not res.body or not res.is_html:
                 continue
             text, _ = decode_html(res.body, res.content_type)

@@ -12,17 +12,17 @@ from pathlib import Path
 
 from sqlalchemy import Text, cast, func, or_, select
 
+from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
 from sitewatch.checks_links import failed_probes, link_findings
-from sitewatch.checks_reach import reach_findings
 from sitewatch.checks_pages import PageChecks
+from sitewatch.checks_reach import reach_findings
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
-from sitewatch.crawl.engine import CrawlStats, Crawler
-from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
+from sitewatch.crawl.engine import Crawler, CrawlStats
 from sitewatch.crawl.listings import ARTICLES_KEY, GKMLPT_GUIDE, HOMEPAGE_KEY, ListingCollector
+from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
-from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
 from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
@@ -42,7 +42,7 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
 
     The same path as ``sitewatch scan`` and the scheduler (``resume.start_scan``), without a stop signal.
     """
-    from sitewatch.resume import start_scan   # resume builds on this module
+    from sitewatch.resume import start_scan  # resume builds on this module
 
     return start_scan(cfg, store, as_of=as_of, progress=progress)
 

@@ -83,7 +83,7 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
             continue
         setattr(s, key, "" if value is False else value)
     try:
-        s.tz
+        s.tz  # noqa: B018 -- the property raises on an unknown time zone
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {s.timezone!r}") from None
     if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0 \
@@ -431,7 +431,7 @@ class SiteScheduler:
         self._reconcile()
         self._resume_interrupted()
         self._plan_missing_lookbacks()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for job in self.scheduler.get_jobs():
             if job.id in run_now or job.id.rpartition(":")[2] in run_now:
                 job.modify(next_run_time=now)
@@ -453,12 +453,12 @@ class SiteScheduler:
 
     def _reconcile(self) -> None:
         assert self.scheduler is not None
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         wanted: dict[str, BaseTrigger] = {}
         for site, s in self.runtime.settings.items():
             wanted.update(planned_jobs(site, s))
         existing = {j.id: j for j in self.scheduler.get_jobs()}
-        for job_id, job in existing.items():
+        for job_id, _job in existing.items():
             site, _, kind = job_id.rpartition(":")
             one_shot = kind in ("lookback", "resume") and site in self.runtime.sites
             if job_id not in wanted and not one_shot:
@@ -490,7 +490,7 @@ class SiteScheduler:
                 log.warning("scan %d of %s is marked running by another process; not resuming it", scan.id, site)
                 continue
             log.info("scan %d of %s was %s: resuming it", scan.id, site, scan.status)
-            self.scheduler.add_job(JOB_FUNC, "date", run_date=dt.datetime.now(dt.timezone.utc),
+            self.scheduler.add_job(JOB_FUNC, "date", run_date=dt.datetime.now(dt.UTC),
                                    args=[site, "resume", scan.id], id=f"{site}:resume", name=f"{site}:resume",
                                    replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
 

@@ -20,8 +20,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, select, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
@@ -446,7 +464,7 @@ def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
         conv = _CONVERTERS[table] = {col.name: f for col in table.columns if (f := _converter(col))}
     fns = [conv.get(k) for k in keys]
     if any(fns):
-        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r)) for r in rows]
+        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r, strict=False)) for r in rows]
     defaults = _defaults(table, keys)
     if defaults:
         extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())
@@ -554,7 +572,7 @@ class Store:
                 if rows and raw:
                     _driver_insert(c, table, keys, rows)
                 elif rows:
-                    c.execute(insert(table), [dict(zip(keys, r)) for r in rows])
+                    c.execute(insert(table), [dict(zip(keys, r, strict=False)) for r in rows])
         self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------

@@ -212,7 +212,7 @@ class Scope:
 
     @classmethod
     def for_start_urls(cls, start_urls: list[str], prefixes: list[str] | None = None,
-                       extra_hosts: list[str] | None = None, excludes: list[str] | None = None) -> "Scope":
+                       extra_hosts: list[str] | None = None, excludes: list[str] | None = None) -> Scope:
         """Default scope: the start URLs' directories; ``prefixes`` may be paths ("/xqbsc/") or absolute URLs."""
         resolved: list[str] = []
         hosts = [host_key(u) for u in start_urls]

@@ -8,10 +8,10 @@ import time
 
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
-from sitewatch.scan import findings_document, write_json
-from sitewatch.store import DB_HELP, DEFAULT_DB, Store
 from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
+from sitewatch.scan import findings_document, write_json
+from sitewatch.store import DB_HELP, DEFAULT_DB, Store
 from sitewatch.urls import normalize
 
 

@@ -28,9 +28,8 @@ def _when(value) -> str:
 
 def stored_jobs(engine) -> list:
     """The jobs in the database's job store (none when no scheduler ever ran on it)."""
-    from sqlalchemy import inspect
-
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import inspect
 
     if not inspect(engine).has_table("apscheduler_jobs"):
         return []
@@ -46,9 +45,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from sitewatch.checks_reach import UNREACHABLE, unreachable_line
     from sitewatch.config import load_site_configs
-    from sitewatch.scan import findings_document
     from sitewatch.errors import UsageError
     from sitewatch.probes import availability, site_key
+    from sitewatch.scan import findings_document
     from sitewatch.scheduler import last_runs
     from sitewatch.store import Probe, Store, Target
 

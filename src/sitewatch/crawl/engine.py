@@ -12,15 +12,25 @@ from dataclasses import dataclass, field
 from sitewatch import memo
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
-from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
+from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, Fetcher, FetchResult
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.render import Renderer, looks_js_only
 from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
-from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
+from sitewatch.extract import FORM_TAGS, ParsedPage, css_links, parse_html, sitemap_links
+from sitewatch.extract import Link as PageLink
 from sitewatch.store import Link, Page, Store, Target
-from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_list_page_url, is_pagination, normalize
+from sitewatch.urls import (
+    Scope,
+    TrapGuard,
+    directory_of,
+    host_key,
+    is_attachment,
+    is_list_page_url,
+    is_pagination,
+    normalize,
+)
 
 MAX_TAGS = 100_000           # tags parsed from one page (the rest is cut like a body over the cap: coverage body_cap)
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise

@@ -38,8 +38,9 @@ import html
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urljoin
 
 PREFIX = "/xqbsc/"
@@ -747,7 +748,7 @@ class _Builder:
             return
         if d.reason == "500":
             if broken:
-                self.routes[path] = Route(status=500, body="<html><body><h1>500 Internal Server Error</h1></body></html>".encode())
+                self.routes[path] = Route(status=500, body=b"<html><body><h1>500 Internal Server Error</h1></body></html>")
             else:
                 self.add_html(path, ok_page)
         elif d.reason == "timeout":
@@ -1606,7 +1607,7 @@ class _Builder:
             {"rule": "interaction.slow_reply", "path": m["recent"]["path"], "expected": "not_found",
              "asked": m["recent"]["asked"], "note": "asked the day before, not yet due"},
         ]
-        for svc, (path, missing) in guides.items():
+        for _svc, (path, missing) in guides.items():
             entry = {"rule": "service.guide_incomplete", "path": path, "expected": "found" if missing else "not_found",
                      "missing": missing}
             if not missing:

@@ -13,8 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 from sitewatch.demo.portal import Portal, Route
 
-NOT_FOUND = ('<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
-             '<body><h1>404 Not Found</h1></body></html>').encode()
+NOT_FOUND = (b'<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
+             b'<body><h1>404 Not Found</h1></body></html>')
 URL_KEYS = {"path_or_url": "url", "path": "url", "entry": "entry_url", "interpretation_path": "interpretation_url"}
 
 

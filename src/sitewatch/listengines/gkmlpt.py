@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from sitewatch.dates import parse_date
 from sitewatch.listengines._rows import HtmlElement
-from sitewatch.models import ListItem, Listing
+from sitewatch.models import Listing, ListItem
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 

@@ -171,7 +171,7 @@ def _densest_block(root: lxml.html.HtmlElement) -> str:
     return ""
 
 
-def entry_link(view: "PageView", text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
+def entry_link(view: PageView, text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
                exclude_re: re.Pattern[str] | None = None) -> dict[str, str] | None:
     """The first anchor of the page whose text names an entry (咨询/办事 …) or whose URL is a known platform."""
     for link in view.parsed.links:

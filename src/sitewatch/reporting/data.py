@@ -17,7 +17,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.rules import RuleSet, load_rules
-from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Probe, Scan, ScanRecord, Store, Target
+from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
 DEFAULT_DEADLINE_DAYS = 15
@@ -462,7 +462,7 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
     cur_fps = {f.fingerprint for f in findings}
     hist_status = classify(sets, cur_fps) if sets else {}
     lb = latest_lookback(store, scan)
-    lb_status = dict(((lb.stats or {}).get("classification") or {})) if lb else {}
+    lb_status = dict((lb.stats or {}).get("classification") or {}) if lb else {}
     statuses = {fp: (lb_status.get(fp) or hist_status.get(fp) or OPEN) for fp in cur_fps}
     problems = problem_rows(store, scan, findings, ruleset, statuses, deadlines)
 
