@@ -103,7 +103,11 @@ def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSe
         if cat is None and col.max_age_days is None:
             continue
         rule_id = cat.rule_id if cat else COLUMN_STALE
-        window = col.max_age_days if col.max_age_days is not None else cat.window_days
+        if col.max_age_days is not None:
+            window = col.max_age_days
+        else:
+            assert cat is not None           # a column with neither window was skipped above
+            window = cat.window_days
         if not ruleset.enabled(rule_id):
             continue
         newest = last_update(col.items)
@@ -131,7 +135,7 @@ def _stale_finding(col: ColumnData, rule_id: str, category: str | None, window: 
     else:
         message = (f"栏目“{col.name}”最近更新 {newest}，超过 {window} 天未更新"
                    f"（已 {age} 天，监测日 {as_of}）")
-    newest_item = max((i for i in col.items if i.date is not None), key=lambda i: i.date, default=None)
+    newest_item = max((i for i in col.items if i.date is not None), key=lambda i: i.date or dt.date.min, default=None)
     if col.partial:
         message += f"；该栏目列表共 {col.total} 条，本次读取 {len(col.items)} 条"
     return Finding(

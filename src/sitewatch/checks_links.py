@@ -7,6 +7,8 @@ a start URL, a page of a JavaScript pager): a probe, never a broken link. ``link
 
 from __future__ import annotations
 
+from typing import Any
+
 from sitewatch.crawl.verdict import message_zh
 from sitewatch.models import DEDUCT, Finding
 from sitewatch.store import Store
@@ -36,7 +38,7 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
             evidence["redirects"] = [{"url": u, "status": s} for u, s in target.chain]
             evidence["final_url"] = target.final_url
         evidence["method"] = target.method
-        extra = {"internal": bool(target.internal)}
+        extra: dict[str, Any] = {"internal": bool(target.internal)}
         if texts:
             extra["link_text"] = texts[0]
         out.append(Finding(rule=LINK_BROKEN, severity=severity, url=target.url,

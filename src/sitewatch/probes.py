@@ -183,7 +183,8 @@ class Availability:
     outages: list[Outage]
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        doc: dict[str, Any] = _jsonable(asdict(self))
+        return doc
 
 
 def _jsonable(value: Any) -> Any:

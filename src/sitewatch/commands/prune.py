@@ -12,7 +12,7 @@ from sitewatch.store import DB_HELP, DEFAULT_DB
 DEFAULT_KEEP = 6
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("prune", help="delete the links, pages and checked targets of old scans (findings stay)")
     p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N",
                    help=f"completed scans per site that keep their details (default {DEFAULT_KEEP})")

@@ -9,7 +9,7 @@ from sitewatch.config import load_config
 from sitewatch.rules import load_rules, print_rules
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rules", help="list the active rules with thresholds, severity, source and provenance")
     p.add_argument("--config", metavar="SITE.toml", help="apply this site config's rule packs and overrides")
     p.add_argument("--markdown", action="store_true", help="print the Markdown catalogue (docs/rules.md)")

@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
 from sitewatch.scan import findings_document, write_json
-from sitewatch.store import DB_HELP, DEFAULT_DB, Store
+from sitewatch.store import DB_HELP, DEFAULT_DB, ScanRecord, Store
 from sitewatch.urls import normalize
 
+if TYPE_CHECKING:
+    from sitewatch.crawl.engine import CrawlStats
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scan", help="crawl a site, check every link and column, store and report the findings")
     p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
     add_scan_flags(p)
@@ -90,7 +94,7 @@ class Progress:
         self.enabled = enabled
         self.t0 = time.monotonic()
 
-    def __call__(self, stats, queued: int) -> None:
+    def __call__(self, stats: CrawlStats, queued: int) -> None:
         if not self.enabled:
             return
         dt_ = max(time.monotonic() - self.t0, 1e-6)
@@ -178,7 +182,7 @@ _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": 
             "render_js": "--render-js", "as_of": "--as-of", "start_urls": "the start URL"}
 
 
-def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
+def resume_config(scan: ScanRecord, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
     """The settings `scan --resume` runs with (``resume.resume_settings``): the scan's own, with --rate,
     --concurrency, --timeout (and a config's retries) from this command line. ``given`` is the command line's
     config when it names a --config or start URLs; without --config, the flags are checked against the scan's
@@ -193,6 +197,7 @@ def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> S
         given = flags
     cfg, kept = resume_settings(scan, given)
     if kept:
+        assert given is not None                     # settings are compared against a given config
         key, stored, now = kept[0]
         raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now!r} ({given.source}) differs from scan "
                          f"{scan.id}'s {stored!r}; a resumed scan keeps the settings it started with (only --rate, "

@@ -10,7 +10,7 @@ from sitewatch.paths import output_dir
 from sitewatch.store import DB_HELP
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("spotcheck", help="draw a reproducible, stratified sample of findings and pages to check by hand")
     p.add_argument("--sample", type=int, required=True, metavar="N", help="number of findings to draw")
     p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed: the same seed gives the same sample")

@@ -6,19 +6,23 @@ import argparse
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.safetext import safe_text
 from sitewatch.store import DB_HELP, DEFAULT_DB
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
     p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_status)
 
 
-def _when(value) -> str:
+def _when(value: dt.date | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
@@ -26,7 +30,7 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def stored_jobs(engine) -> list:
+def stored_jobs(engine: Engine) -> list[Any]:
     """The jobs in the database's job store (none when no scheduler ever ran on it)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from sqlalchemy import inspect
@@ -35,7 +39,8 @@ def stored_jobs(engine) -> list:
         return []
     store = SQLAlchemyJobStore(engine=engine)
     try:
-        return store.get_all_jobs()
+        jobs: list[Any] = store.get_all_jobs()
+        return jobs
     except Exception:  # noqa: BLE001 - unreadable job states are reported by the scheduler itself
         return []
 
@@ -78,7 +83,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             findings = store.findings(s.id)
             counts = Counter(f.severity for f in findings)
             with store.engine.connect() as c:
-                verdicts = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
+                verdicts: dict[str, int] = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
                                           .group_by(Target.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":

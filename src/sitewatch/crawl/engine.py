@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from sitewatch import memo
@@ -146,7 +146,7 @@ class Crawler:
         self._order += 1
         self._queue.put_nowait((depth, self._order, url, crawl))
 
-    def seed(self, urls: list[tuple[str, int, bool]], seen: list[str] = ()) -> None:
+    def seed(self, urls: list[tuple[str, int, bool]], seen: Iterable[str] = ()) -> None:
         """Prime the frontier (resume): already-done URLs go into the seen set, pending ones into the queue."""
         for u in seen:
             self._seen.add(self._key(u))
@@ -189,6 +189,7 @@ class Crawler:
         return self.stats
 
     async def _tick(self) -> None:
+        assert self.progress is not None               # started only with a progress callback
         while True:
             await asyncio.sleep(0.5)
             self.progress(self.stats, self._queue.qsize())
@@ -292,6 +293,7 @@ class Crawler:
         static HTML."""
         if not looks_js_only(text, parsed):
             return text, parsed
+        assert self.renderer is not None               # called only with render_js on
         rendered = await self.renderer.render(url)
         if rendered is None:
             self.stats.render_failed += 1
@@ -365,6 +367,7 @@ class Crawler:
         if k in self._seen:
             return
         self._seen.add(k)
+        assert link.bad is not None                    # called for links broken as written only
         detail = {"file_scheme": "file: link to a local disk, unreachable for visitors",
                   "invalid_url": "malformed URL"}[link.bad]
         self._record_target(link.url, False, FetchResult(url=link.url, final_url=link.url, error=link.bad),

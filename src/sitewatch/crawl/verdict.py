@@ -72,8 +72,9 @@ def judge(res: FetchResult, *, title: str = "", text_len: int | None = None, tex
         return Verdict(BROKEN, "deleted_stub", f"tiny page refreshing to its parent listing {refresh}")
     if _SOFT404_TITLE.search(title or "") and text_len <= SOFT404_MAX_TEXT * 2:
         return Verdict(BROKEN, "soft404", f"HTTP {status} but the title says: {title[:80]}")
-    if text_len <= SOFT404_MAX_TEXT and _SOFT404_BODY.search(text_sample):
-        return Verdict(BROKEN, "soft404", f"HTTP {status} but the page says: {_SOFT404_BODY.search(text_sample).group(0)}")
+    soft404 = _SOFT404_BODY.search(text_sample) if text_len <= SOFT404_MAX_TEXT else None
+    if soft404:
+        return Verdict(BROKEN, "soft404", f"HTTP {status} but the page says: {soft404.group(0)}")
     if error_page and error_page.status == 200 and title and title == error_page.title \
             and abs(text_len - error_page.text_len) <= max(40, error_page.text_len // 10):
         return Verdict(BROKEN, "soft404", "HTTP 200 with the same page the site serves for a non-existent URL")

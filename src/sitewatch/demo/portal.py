@@ -40,7 +40,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urljoin
 
 PREFIX = "/xqbsc/"
@@ -589,6 +589,7 @@ class _Builder:
                 self.items[key].append(it)
         # 党建动态: newest URL date is recent but the displayed date is backdated past the window
         dj = self.items["djdt"][0]
+        assert dj.url_date is not None
         dj.shown = dj.url_date - dt.timedelta(days=25)
         # 通知公告: an old pinned row on top, and a deleted document that is still listed
         pinned = Item("tzgg", "关于进一步规范西区办事处政务服务窗口办事时间的通告", self.as_of - dt.timedelta(days=500),
@@ -1501,7 +1502,7 @@ class _Builder:
         items = self.hanweb_visible()
         records = "".join(
             f'<record><![CDATA[\n<li><a href="{it.path}" target="_blank" title="{html.escape(it.title)}">'
-            f'{html.escape(it.title)}</a><span>{_ymd(it.shown)}</span></li>\n]]></record>\n' for it in items)
+            f'{html.escape(it.title)}</a><span>{_ymd(cast(dt.date, it.shown))}</span></li>\n]]></record>\n' for it in items)
         main = (f'<h2 class="col_title">{HANWEB_COL.name}</h2>\n<div class="list_con"><ul class="list">'
                 f'<div id="{HANWEB_UNIT}"><script type="text/xml"><datastore>\n<nextgroup><![CDATA[]]></nextgroup>\n'
                 f'<recordset>\n{records}</recordset>\n</datastore></script></div>\n</ul></div>\n'

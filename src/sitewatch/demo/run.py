@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sitewatch.config import SiteConfig
@@ -101,7 +102,8 @@ def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
     return all_ok, lines
 
 
-def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tuple[bool, list[str]]:
+def _verify_page_checks(expected: dict, findings: list[Finding], url_of: Callable[[str], str]
+                        ) -> tuple[bool, list[str]]:
     """Compare page-level findings (interaction, service guides, security, identity) with ``page_checks``.
 
     Skipped while no finding of any of those rule ids exists (the checks are not wired into the scan).
@@ -202,9 +204,12 @@ def _reports(store: Store, current: ScanResult, previous: ScanResult, out: Path,
     from sitewatch.lookback import run_lookback, write_lookback
     from sitewatch.spotcheck import sample, write_spotcheck
 
-    lookback = run_lookback(store, store.scan(previous.scan_id), as_of=current.as_of, timeout=2.0)
+    baseline = store.scan(previous.scan_id)
+    assert baseline is not None
+    lookback = run_lookback(store, baseline, as_of=current.as_of, timeout=2.0)
     paths = list(write_lookback(store, lookback, out))
     scan = store.scan(current.scan_id)
+    assert scan is not None
     paths += write_report(store, scan, out)
     paths += write_spotcheck(store, scan, sample(store, scan, 20, 1), 1, out)
     return paths

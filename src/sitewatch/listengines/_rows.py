@@ -337,6 +337,8 @@ def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -
         found = _date_chunk(clean_text(cell.text_content()), url) if cell is not None else None
         if found is not None:
             shown.append(found)
+    date: dt.date | None
+    date_source: str | None
     if shown:
         date, date_source = max(shown), "list"
     else:
@@ -421,7 +423,7 @@ def has_empty_marker(root: HtmlElement) -> bool:
 
 
 def _hidden_or_template(el: HtmlElement) -> bool:
-    node = el
+    node: HtmlElement | None = el
     while node is not None:
         for name, value in node.attrib.items():
             if name.startswith(("ms-if", "v-if", "v-show", "ms-visible", "x-show", "ng-if")):

@@ -237,7 +237,9 @@ def parse_api(api_url: str, data: dict[str, Any], column_name: str | None) -> Li
             attachments=_attachments(article.get("attachment") or article.get("attachments"), api_url),
             document_number=(str(article["document_number"]).strip() or None) if article.get("document_number") else None,
         ))
-    classify = data.get("classify") if isinstance(data.get("classify"), dict) else {}
+    classify = data.get("classify")
+    if not isinstance(classify, dict):
+        classify = {}
     total_raw = classify.get("post_count", data.get("total"))
     total = int(total_raw) if isinstance(total_raw, (int, str)) and str(total_raw).isdigit() else None
 

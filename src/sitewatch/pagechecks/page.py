@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -130,7 +130,7 @@ def _visible_text(el: lxml.html.HtmlElement) -> str:
         return " ".join(_TEXT_NODES(el))
 
 
-def _texts_outside(el: lxml.html.HtmlElement):
+def _texts_outside(el: lxml.html.HtmlElement) -> Iterator[str]:
     """Text nodes below ``el`` in document order, skipping the subtrees of ``_NO_TEXT`` elements."""
     if el.text and el.tag not in _NO_TEXT:
         yield el.text

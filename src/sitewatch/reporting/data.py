@@ -468,6 +468,7 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
 
     look_rows: list[dict[str, Any]] = []
     if prev_scan is not None:
+        assert prev is not None                          # summarised whenever there is a previous scan
         status = classify(sets, cur_fps)
         prev_findings = prev["findings"] if prev else []
         cfg = scan.config or {}
