@@ -11,9 +11,16 @@ import asyncio
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.models import Finding
 from sitewatch.store import ScanRecord, Store
+
+if TYPE_CHECKING:
+    from sitewatch.config import SiteConfig
+    from sitewatch.crawl.fetch import FetchResult
+    from sitewatch.rules import RuleSet
 
 FIXED = "已整改"
 OPEN = "未整改"
@@ -102,17 +109,18 @@ def resolve_since(store: Store, since: str) -> ScanRecord:
     return before[-1] if before else scans[0]
 
 
-async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset,
-                       start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
+async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset: RuleSet,
+                       start_urls: Sequence[str] = (), cfg: SiteConfig | None = None) -> list[Recheck]:
     from sitewatch.crawl.fetch import Fetcher
     from sitewatch.crawl.netpolicy import NetPolicy
     from sitewatch.crawl.politeness import Politeness
 
     # the same network policy as the scan: internal addresses only when the site itself is on such a network
     policy = NetPolicy.for_site(list(start_urls), cfg.network_allow if cfg else ())
+    site_options: dict[str, Any] = ({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
+                                     "user_agent": cfg.user_agent} if cfg else {})
     fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1,
-                      policy=policy, **({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
-                                         "user_agent": cfg.user_agent} if cfg else {}))
+                      policy=policy, **site_options)
     try:
         urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
         fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls)), strict=False))
@@ -132,7 +140,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
         await fetcher.aclose()
 
 
-def _recheck_link(f: Finding, res) -> Recheck:
+def _recheck_link(f: Finding, res: FetchResult) -> Recheck:
     from sitewatch.crawl.verdict import BROKEN, judge, message_zh
     from sitewatch.encoding import decode_html
     from sitewatch.extract import parse_html
@@ -152,7 +160,7 @@ def _recheck_link(f: Finding, res) -> Recheck:
     return Recheck(f, broken, note, {"status": res.status, "reason": verdict.reason})
 
 
-def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
+def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleSet) -> Recheck:
     from sitewatch.encoding import decode_html
     from sitewatch.listengines import parse_listing
 
@@ -206,8 +214,8 @@ def _recheck_vetoes(findings: Sequence[Finding], done: Sequence[Recheck]) -> lis
     return out
 
 
-def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset=None,
-            start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
+def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset: RuleSet | None = None,
+            start_urls: Sequence[str] = (), cfg: SiteConfig | None = None) -> list[Recheck]:
     """Re-verify each finding over the network (one fetch per distinct URL), under the network policy of a site
     at ``start_urls`` and the proxy / TLS settings of ``cfg`` (the environment's proxy without it)."""
     if ruleset is None:
@@ -227,7 +235,7 @@ class LookbackResult:
 
 
 def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0,
-                 cfg=None) -> LookbackResult:
+                 cfg: SiteConfig | None = None) -> LookbackResult:
     """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
     from sitewatch.reporting.data import load_scan_rules
 
@@ -251,7 +259,12 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
         r = by_fp.get(f.fingerprint)
         st = status[f.fingerprint]
         note = r.note if r else ("最近一次完整扫描新发现" if st in (NEW, RECURRED) else "")
-        rows.append({"finding": f, "status": st, "note": note, "source_scan": baseline.id if r else latest.id})
+        if r is not None:
+            source_scan = baseline.id
+        else:
+            assert latest is not None                   # every baseline finding was re-checked
+            source_scan = latest.id
+        rows.append({"finding": f, "status": st, "note": note, "source_scan": source_scan})
         if st != FIXED:
             stored.append(Finding(rule=f.rule, severity=f.severity, url=f.url, message=f.message,
                                   found_on=list(f.found_on), evidence={**f.evidence, "recheck": note},
@@ -294,10 +307,8 @@ def report_rows(store: Store, result: LookbackResult) -> list[dict]:
     return out
 
 
-def write_lookback(store: Store, result: LookbackResult, out_dir) -> list:
+def write_lookback(store: Store, result: LookbackResult, out_dir: str | Path) -> list[Path]:
     """Write 回头看-<site>-<date>.html and .xlsx; return their paths."""
-    from pathlib import Path
-
     from sitewatch.reporting.render import safe_name, write_html
     from sitewatch.reporting.tables import write_xlsx
 

@@ -27,8 +27,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
@@ -42,6 +43,7 @@ from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
+from sitewatch.rules import RuleSet
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import (
     Frontier,
@@ -77,7 +79,7 @@ class StoppableCrawler(Crawler):
         self.stop = stop or threading.Event()
         self.deferred: list[tuple[str, int, bool]] = []
         self.page_checks: PageChecks | None = None
-        self._inflight: set[asyncio.Future] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
         if not await self.stoppable(super()._process(url, depth, crawl)):
@@ -87,7 +89,7 @@ class StoppableCrawler(Crawler):
     async def _learn_error_pages(self) -> None:
         await self.stoppable(super()._learn_error_pages())
 
-    async def stoppable(self, work) -> bool:
+    async def stoppable(self, work: Coroutine[Any, Any, Any] | asyncio.Future[Any]) -> bool:
         """Run ``work`` (a coroutine or future) as its own task that a stop request cancels at once; False when
         it was (or the stop came first). A cancellation of the caller itself still propagates."""
         if self.stop.is_set():
@@ -102,7 +104,9 @@ class StoppableCrawler(Crawler):
             await task
             return True
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling() or not task.cancelled() or not self.stop.is_set():
+            current = asyncio.current_task()
+            assert current is not None                  # awaited inside a task
+            if current.cancelling() or not task.cancelled() or not self.stop.is_set():
                 raise
             return False
         finally:
@@ -132,7 +136,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
     thread may be waiting inside the database driver (a lock held by another writer) where no handler runs."""
     stop = threading.Event()
 
-    def handler(signum: int, _frame) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         log.warning("received %s: stopping now (a second one exits at once)", signal.Signals(signum).name)
         stop.set()
 
@@ -339,9 +343,10 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
 
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
-             progress: Progress | None, ruleset=None) -> tuple[StoppableCrawler, ListingCollector]:
+             progress: Progress | None, ruleset: RuleSet | None = None) -> tuple[StoppableCrawler, ListingCollector]:
     crawler, collector, page_checks = build_crawler(cfg, store, scan_id, ruleset or site_rules(cfg),
                                                     crawler_cls=StoppableCrawler, stop=stop, progress=progress)
+    assert isinstance(crawler, StoppableCrawler)
     crawler.page_checks = page_checks
     return crawler, collector
 
@@ -366,13 +371,14 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
             if res.error or res.status != 200 or not res.body or not res.is_html:
                 continue
             text, _ = decode_html(res.body, res.content_type)
+            assert crawler.page_checks is not None      # set by _crawler
             await crawler.page_checks.page_hook(url, text, parse_html(text, url), scan_id)
             done += 1
     return done
 
 
 def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
-            before: dict, resume: bool, ruleset=None) -> ScanResult:
+            before: dict[str, Any], resume: bool, ruleset: RuleSet | None = None) -> ScanResult:
     async def crawl() -> None:
         watcher = asyncio.create_task(crawler.watch_stop())
         try:

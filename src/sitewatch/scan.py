@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from typing import cast as type_cast
 
 from sqlalchemy import Text, cast, func, or_, select
 
@@ -47,8 +49,8 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
     return start_scan(cfg, store, as_of=as_of, progress=progress)
 
 
-def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *, crawler_cls=Crawler,
-                  **kwargs) -> tuple[Crawler, ListingCollector, PageChecks]:
+def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *,
+                  crawler_cls: type[Crawler] = Crawler, **kwargs: Any) -> tuple[Crawler, ListingCollector, PageChecks]:
     """The crawl of one scan: the crawler with its page analysers (list engines, per-page checks)."""
     crawler = crawler_cls(cfg, store, scan_id, **kwargs)
     collector = ListingCollector(cfg, store, crawler.fetcher)
@@ -137,20 +139,20 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     mine = ListItemRow.c.scan_id == scan_id
     page_dates: dict[str, dt.date] = {}
     page_docnos: dict[str, str] = {}
-    page_attachments: dict[str, list[tuple]] = {}
+    page_attachments: dict[str, list[tuple[str, str]]] = {}
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
     articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
                             ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
         cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id).order_by(ColumnRow.c.id)).all()
-        for r in c.execute(articles_query):
-            if r.date:
-                page_dates[r.url] = r.date
-            if r.document_number:
-                page_docnos[r.url] = r.document_number
-            if r.attachments:
-                page_attachments[r.url] = [tuple(a) for a in r.attachments]
+        for art in c.execute(articles_query):
+            if art.date:
+                page_dates[art.url] = art.date
+            if art.document_number:
+                page_docnos[art.url] = art.document_number
+            if art.attachments:
+                page_attachments[art.url] = _pairs(art.attachments)
         for r in c.execute(select(ListItemRow.c.column_key, ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date,
                                   ListItemRow.c.date_source, ListItemRow.c.pinned, ListItemRow.c.document_number,
                                   ListItemRow.c.attachments).where(mine, ~is_article).order_by(ListItemRow.c.id)):
@@ -166,10 +168,10 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                          document_number=r.document_number or page_docnos.get(r.url)))
         seen.clear()
         listed = {i.url for items in by_key.values() for i in items}
-        articles = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+        by_url = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
                                     document_number=r.document_number, attachments=_attachments(r.attachments, None))
                     for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
-        articles = list(articles.values())
+        articles = list(by_url.values())
     columns: list[ColumnData] = []
     homepage = None
     keys: set[str] = set()
@@ -194,7 +196,7 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
     pages cut by a bound): the ledger's ``list_window`` entries, one example per column."""
     out = Coverage()
     with store.engine.connect() as c:
-        read = dict(c.execute(select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
+        read: dict[str, int] = dict(c.execute(select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
                               .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
         for key, name, url, total in c.execute(select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url,
                                                       ColumnRow.c.total).where(ColumnRow.c.scan_id == scan_id,
@@ -233,21 +235,26 @@ def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[Li
         links = select(Link.c.target, Link.c.text).where(
             Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.in_(working),
             or_(*[Link.c.text.contains(w) for w in words]))
-        for r in c.execute(links.order_by(Link.c.id)):
-            if (r.target, r.text) not in seen:
-                seen.add((r.target, r.text))
-                out.append(ListItem(title=r.text, url=r.target))
+        for link in c.execute(links.order_by(Link.c.id)):
+            if (link.target, link.text) not in seen:
+                seen.add((link.target, link.text))
+                out.append(ListItem(title=link.text, url=link.target))
     return out
 
 
-def _attachments(own: list | None, page: list[tuple] | None) -> Sequence[tuple]:
+def _pairs(stored: list[list[str]]) -> list[tuple[str, str]]:
+    """Attachments as stored (JSON [text, url] pairs) as tuples."""
+    return type_cast("list[tuple[str, str]]", [tuple(a) for a in stored])   # sqlalchemy.cast is the SQL one
+
+
+def _attachments(own: list[list[str]] | None, page: list[tuple[str, str]] | None) -> Sequence[tuple[str, str]]:
     """An item's attachments: its list row's, then its article page's (read-only; items share the page's)."""
     if not own:
         return page or _NO_ATTACHMENTS
-    return [tuple(a) for a in own] + (page or [])
+    return _pairs(own) + (page or [])
 
 
-_NO_ATTACHMENTS: tuple = ()      # shared by the many items without attachments
+_NO_ATTACHMENTS: tuple[tuple[str, str], ...] = ()      # shared by the many items without attachments
 
 
 def findings_document(store: Store, scan_id: int) -> dict:

@@ -293,7 +293,9 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
     extra = availability_findings(store, cfg, day - dt.timedelta(days=7), day)
     if extra:
         store.save_findings(scan_id, store.findings(scan_id) + extra)
-    paths = write_reports(store, store.scan(scan_id), Path(s.report_dir) / _safe(site))
+    stored = store.scan(scan_id)
+    assert stored is not None
+    paths = write_reports(store, stored, Path(s.report_dir) / _safe(site))
     notes = [f"{len(store.findings(scan_id))} findings", f"{len(paths)} report files"]
     if s.lookback_days and rt.scheduler is not None:
         if rt.stop.is_set():
@@ -394,7 +396,8 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler 3 ha
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
-        return super()._process_jobs()
+        wait: float | None = super()._process_jobs()
+        return wait
 
 
 class SiteScheduler:

@@ -194,7 +194,7 @@ def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: 
     days, per_day = int(th.get("monitor_days", 7)), int(th.get("probes_per_day", 20))
     threshold = float(th.get("fail_share", 0.05))
     end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
-    home = (scan.start_urls or [None])[0]
+    home = scan.start_urls[0] if scan.start_urls else None
     av = probe_stats(store, scan.site, end - dt.timedelta(days=days), end, [home] if home else None,
                      threshold=threshold, probes_per_day=per_day)
     probes, fails = av.probes + scan_failed, av.failures + scan_failed
