@@ -16,7 +16,7 @@ from sitewatch.store import Store
 LINK_BROKEN = "link.broken"
 
 
-def failed_probes(store: Store, scan_id: int) -> list[dict]:
+def failed_probes(store: Store, scan_id: int) -> list[dict[str, Any]]:
     """Broken targets no crawled page links to: {url, status or error}."""
     return [{"url": t.url, **({"status": t.status} if t.status is not None else {"error": t.reason})}
             for t, pages, _ in store.broken_targets(scan_id) if not pages]
@@ -27,7 +27,7 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
     for target, pages, texts in store.broken_targets(scan_id):
         if not pages:
             continue
-        evidence: dict = {}
+        evidence: dict[str, Any] = {}
         if target.status is not None:
             evidence["status"] = target.status
         if target.reason and not target.reason.startswith("http_"):

@@ -99,7 +99,7 @@ def reach_findings(store: Store, scan_id: int, start_urls: list[str], ruleset: R
     return out
 
 
-def unreachable_line(doc: dict) -> str | None:
+def unreachable_line(doc: dict[str, Any]) -> str | None:
     """One English line for the command line when a scan's findings JSON says the site was not reached."""
     for f in doc.get("findings", []):
         ev = f.get("evidence") or {}

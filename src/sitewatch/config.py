@@ -128,7 +128,7 @@ def check_keys(table: dict[str, Any], known: set[str] | dict[str, Any], where: s
             raise ConfigError(f"{where}.{key}: unknown key{hint}")
 
 
-def _expect(value: Any, kind: type | tuple, where: str) -> Any:
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ConfigError(f"{where}: expected {names}, got {value!r}")

@@ -82,7 +82,7 @@ class Recheck:
     finding: Finding
     open: bool | None                 # None: could not be re-verified (待复核)
     note: str = ""
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]]:
@@ -229,7 +229,7 @@ class LookbackResult:
     scan_id: int
     baseline: ScanRecord
     latest: ScanRecord | None
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     counts: dict[str, int]
     as_of: dt.date
 
@@ -253,7 +253,7 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
     pending = {fp for fp, r in by_fp.items() if r.open is None}
     new = {f.fingerprint for f in latest_findings} - base_fps
     status = classify(fingerprint_sets(store, history), still | new, base_fps, pending)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     stored: list[Finding] = []
     for f in base_findings + [g for g in latest_findings if g.fingerprint in new]:
         r = by_fp.get(f.fingerprint)
@@ -286,7 +286,7 @@ LOOKBACK_COLUMNS = (
 )
 
 
-def report_rows(store: Store, result: LookbackResult) -> list[dict]:
+def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
     """Rows of the look-back table, most urgent status first."""
     from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
 

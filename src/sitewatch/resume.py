@@ -417,7 +417,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
 MARK_FAILED_SECONDS = 30
 
 
-def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: Exception) -> StoreError:
+def scan_failed(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats, exc: Exception) -> StoreError:
     """After a database error: mark the scan failed (the error in its stats), retrying while the database is
     locked for up to ``MARK_FAILED_SECONDS``, and return the one-line error to raise. What the store holds stays:
     every URL whose rows were written is done, the others are fetched again by ``scan --resume``."""
@@ -451,7 +451,7 @@ def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: 
                       f"sitewatch scan --resume {scan_id}")
 
 
-def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict) -> None:
+def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict[str, Any]) -> None:
     """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
     store.flush()
     with store.engine.begin() as c:
@@ -464,7 +464,7 @@ def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]],
             status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
 
 
-def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> dict:
+def _merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats) -> dict[str, Any]:
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
     counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),

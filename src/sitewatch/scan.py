@@ -118,7 +118,7 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
     return findings
 
 
-def _add_guide_probes(findings: list[Finding], probes: list[dict]) -> None:
+def _add_guide_probes(findings: list[Finding], probes: list[dict[str, Any]]) -> None:
     """A missing 信息公开指南 names the guessed guide URLs that were probed and did not answer (evidence.probed)."""
     guides = [p for p in probes if p["url"].endswith(GKMLPT_GUIDE)]
     for f in findings:
@@ -257,7 +257,7 @@ def _attachments(own: list[list[str]] | None, page: list[tuple[str, str]] | None
 _NO_ATTACHMENTS: tuple[tuple[str, str], ...] = ()      # shared by the many items without attachments
 
 
-def findings_document(store: Store, scan_id: int) -> dict:
+def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
     """The findings JSON (schema ``sitewatch.findings/1``) of a stored scan."""
     scan = store.scan(scan_id)
     if scan is None:
@@ -283,7 +283,7 @@ def findings_document(store: Store, scan_id: int) -> dict:
     }
 
 
-def write_json(path: str | Path, doc: dict) -> None:
+def write_json(path: str | Path, doc: dict[str, Any]) -> None:
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")

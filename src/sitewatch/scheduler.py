@@ -325,7 +325,7 @@ def plan_lookback(scheduler: BackgroundScheduler, site: str, scan_id: int, when:
 
 
 # --- adapters to the report and look-back modules (imported lazily) ----------------------------------------
-def _optional(module: str, name: str) -> Callable | None:
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
     try:
         fn = getattr(importlib.import_module(module), name, None)
     except ImportError as exc:
@@ -369,7 +369,7 @@ def period_seconds(trigger: BaseTrigger, now: dt.datetime) -> int:
     return max(60, int((second - first).total_seconds())) if first and second else 31 * 86400
 
 
-def trigger_key(trigger: BaseTrigger) -> tuple:
+def trigger_key(trigger: BaseTrigger) -> tuple[Any, ...]:
     if isinstance(trigger, IntervalTrigger):
         return ("interval", trigger.interval_length, trigger.jitter, str(trigger.timezone))
     if isinstance(trigger, CronTrigger):
@@ -459,7 +459,7 @@ class SiteScheduler:
         _runtime = None
         self._release_db_lock()
 
-    def jobs(self) -> list:
+    def jobs(self) -> list[Any]:
         return self.scheduler.get_jobs() if self.scheduler else []
 
     def _reconcile(self) -> None:

@@ -76,7 +76,7 @@ def finding_strata(f: Finding) -> list[str]:
     return out
 
 
-def page_section(page: Row) -> str:
+def page_section(page: Row[Any]) -> str:
     """The stratum of a ``pages`` row: its column, else its first path segment."""
     meta = page.meta or {}
     name = meta.get("columnname") or meta.get("ColumnName")

@@ -583,7 +583,7 @@ class Store:
         self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------
-    def broken_targets(self, scan_id: int) -> list[tuple[Row, list[str], list[str]]]:
+    def broken_targets(self, scan_id: int) -> list[tuple[Row[Any], list[str], list[str]]]:
         """Each broken target, with every page it appears on (sorted) and its non-empty link texts (first seen
         first): one pass over the scan's links, so the links need no index on their target. A probe's row
         (``PROBE_TAG``) is no occurrence: a target only sitewatch asked for appears on no page."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from sitewatch.config import load_config
 from sitewatch.rules import load_rules, print_rules
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     packs: list[Path] = []
-    overrides: dict = {}
+    overrides: dict[str, Any] = {}
     if args.config:
         cfg = load_config(args.config)
         packs, overrides = [Path(p) for p in cfg.rule_packs], cfg.rule_overrides

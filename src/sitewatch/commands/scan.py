@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
@@ -166,7 +166,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 UNREACHABLE_EXIT = 3
 
 
-def reach_exit(doc: dict) -> int:
+def reach_exit(doc: dict[str, Any]) -> int:
     """0 for a completed scan; 3 (with one line on stderr) when it could not fetch the homepage or crawled no
     page: the findings are stored and exported as usual, but a script must be able to tell."""
     from sitewatch.checks_reach import unreachable_line
@@ -206,7 +206,7 @@ def resume_config(scan: ScanRecord, args: argparse.Namespace, given: SiteConfig 
     return cfg
 
 
-def print_summary(doc: dict, db: str, json_path: str | None) -> None:
+def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
     s = doc["scan"]
     print(f"sitewatch: scan {s['id']} of {doc['site']} as of {doc['as_of']}: {s['status']}")
     print(f"  {s['pages']} pages crawled, {s['checked']} URLs checked, {s['links']} links, "

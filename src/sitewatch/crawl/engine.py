@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sitewatch import memo
 from sitewatch.config import SiteConfig
@@ -52,9 +53,9 @@ class CrawlStats:
     hook_errors: int = 0           # pages a list engine or page check could not read
     rendered: int = 0              # pages re-rendered in Chromium ([crawl] render_js, crawl/render.py)
     render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
-    coverage: dict = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
+    coverage: dict[str, Any] = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = dict(vars(self))
         d["pages_per_second"] = round(self.pages / self.seconds, 1) if self.seconds else None
         return d

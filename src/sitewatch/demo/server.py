@@ -18,7 +18,7 @@ NOT_FOUND = (b'<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not
 URL_KEYS = {"path_or_url": "url", "path": "url", "entry": "entry_url", "interpretation_path": "interpretation_url"}
 
 
-class RequestLog(Counter):
+class RequestLog(Counter[tuple[str, str]]):
     """Thread-safe Counter of (method, path-with-query) received; paths are percent-decoded."""
 
     def __init__(self) -> None:

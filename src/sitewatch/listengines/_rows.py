@@ -242,7 +242,8 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     return items
 
 
-def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[HtmlElement, str]]]:
+def _count_dates_and_links(scope: HtmlElement
+                           ) -> tuple[dict[HtmlElement, int], dict[HtmlElement, int], list[tuple[HtmlElement, str]]]:
     """Per element (zero counts left out): the date text chunks in its subtree, each its own text node
     (month-day dates count too, a dummy URL supplying the year), and the content links in it; plus the
     anchors with a real href, in document order."""
@@ -273,7 +274,8 @@ def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[H
     return dates, links, anchors
 
 
-def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement | None:
+def _row_of(a: HtmlElement, dates: dict[HtmlElement, int], links: dict[HtmlElement, int], url: str
+            ) -> HtmlElement | None:
     if dates.get(a, 0):
         inner = _link_title(a, url)[1]
     else:
@@ -300,7 +302,8 @@ def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement |
     return None
 
 
-def _sibling_date_cell(cell: HtmlElement, dates: dict | None = None, links: dict | None = None) -> HtmlElement | None:
+def _sibling_date_cell(cell: HtmlElement, dates: dict[HtmlElement, int] | None = None,
+                       links: dict[HtmlElement, int] | None = None) -> HtmlElement | None:
     """The ``<dd>`` right after a title ``<dd>`` that holds only its date (``<dd>标题</dd><dd>2026-03-10</dd>``)."""
     nxt = cell.getnext()
     if nxt is None or nxt.tag != "dd":

@@ -245,7 +245,7 @@ def _cells(tr: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
     return [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
 
 
-def _index(heads: list[str], pattern: re.Pattern[str] | None, skip: set | None = None) -> int | None:
+def _index(heads: list[str], pattern: re.Pattern[str] | None, skip: set[int | None] | None = None) -> int | None:
     if pattern is None:
         return None
     for i, h in enumerate(heads):
