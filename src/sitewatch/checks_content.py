@@ -56,7 +56,8 @@ class ColumnData:
     unit: str | None = None
     category: str | None = None  # pinned by the site config; otherwise classified from the name
     max_age_days: int | None = None  # per-column window from the site config; overrides the category's
-    total: int | None = None      # items the list announces (recordCount, post_count); more than ``items`` = read in part
+    # items the list announces (recordCount, post_count); more than ``items`` = read in part
+    total: int | None = None
 
     @property
     def partial(self) -> bool:

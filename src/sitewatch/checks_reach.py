@@ -104,7 +104,8 @@ def unreachable_line(doc: dict[str, Any]) -> str | None:
     for f in doc.get("findings", []):
         ev = f.get("evidence") or {}
         if f["rule"] == UNREACHABLE:
-            detail = f" (HTTP {ev['status']})" if ev.get("status") and not str(ev.get("reason", "")).startswith("http_") else ""
+            detail = (f" (HTTP {ev['status']})"
+                      if ev.get("status") and not str(ev.get("reason", "")).startswith("http_") else "")
             return f"start URL {f['url']} unreachable: {reason_en(ev.get('reason'))}{detail}"
         if f["rule"] == NO_PAGES:
             return f"no page crawled from start URL {f['url']}: {reason_en(ev.get('reason'))}"

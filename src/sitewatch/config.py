@@ -97,8 +97,8 @@ _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurr
            "rule_overrides", "rule_packs", "list_engines", "render_js", "network_allow",
            "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
 
-_KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
-              "sites"}
+_KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines",
+              "schedule", "sites"}
 # the keys each section accepts (list_engines and columns are keyed by the site's own prefixes and column names)
 KNOWN_KEYS: dict[str, set[str]] = {
     "site": {"name", "start_urls", "start_url", "as_of", "unit"},

@@ -154,7 +154,8 @@ def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapp
     return None
 
 
-def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
+def required_due(item: DisclosureItem, as_of: dt.date,
+                 approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
     """The most recent instance of an annual item whose due date has passed (is before ``as_of``)."""
     for year in range(as_of.year + 1, as_of.year - 4, -1):
         due = due_for_year(item, year, approvals)
@@ -163,7 +164,8 @@ def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, M
     return None
 
 
-def next_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
+def next_due(item: DisclosureItem, as_of: dt.date,
+             approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
     """The first instance of an annual item whose due date has not passed on ``as_of``."""
     for year in range(as_of.year - 2, as_of.year + 3):
         due = due_for_year(item, year, approvals)

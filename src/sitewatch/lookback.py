@@ -90,7 +90,8 @@ def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]
 
 
 def resolve_since(store: Store, since: str) -> ScanRecord:
-    """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first after)."""
+    """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first
+    after)."""
     from sitewatch.errors import UsageError
 
     if since.isdigit():
@@ -187,7 +188,8 @@ def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleS
         again = check_columns([col], as_of, ruleset)
     still = any(g.fingerprint == f.fingerprint for g in again)
     if still:
-        note = f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank" else "复核仍为空白栏目"
+        note = (f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank"
+                else "复核仍为空白栏目")
     else:
         note = f"复核已更新（最近更新 {ev['last_update']}，{len(listing.items)} 条）"
     return Recheck(f, still, note, ev)
@@ -281,8 +283,9 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
 
 
 LOOKBACK_COLUMNS = (
-    ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"), ("原问题描述", "description"),
-    ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"), ("复核说明", "note"), ("规则编号", "rule"),
+    ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"),
+    ("原问题描述", "description"), ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"),
+    ("复核说明", "note"), ("规则编号", "rule"),
 )
 
 

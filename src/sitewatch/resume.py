@@ -238,7 +238,8 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     seen, frontier = resume_state(store, scan, crawler)
     collector.restore(scan_id)
     with store.engine.connect() as c:
-        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.internal.is_(True))).scalars().all()
+        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id,
+                                                       Target.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.traps.admit(url)
     crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
@@ -468,7 +469,8 @@ def _merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: Crawl
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
     counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),
-               "links": store.count(Link, scan_id), "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
+               "links": store.count(Link, scan_id),
+               "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
     out = now.to_json()
     out["coverage"] = Coverage(now.coverage).merged(Coverage(before.get("coverage"))).to_json()
     for key, value in before.items():

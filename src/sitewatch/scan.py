@@ -70,7 +70,8 @@ def site_rules(cfg: SiteConfig) -> RuleSet:
         if name not in approvals:
             near = difflib.get_close_matches(name, sorted(approvals), n=1)
             raise ConfigError(f"{cfg.source}: disclosures.approvals.{name}: no mandated item takes approval dates "
-                              + (f"named so; did you mean {near[0]!r}?" if near else f"(known: {', '.join(sorted(approvals))})"))
+                              + (f"named so; did you mean {near[0]!r}?" if near
+                                 else f"(known: {', '.join(sorted(approvals))})"))
     engines = {e.name for e in ENGINES}
     for prefix, engine in cfg.list_engines.items():
         if engine not in engines:
@@ -196,8 +197,9 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
     pages cut by a bound): the ledger's ``list_window`` entries, one example per column."""
     out = Coverage()
     with store.engine.connect() as c:
-        read: dict[str, int] = dict(c.execute(select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
-                              .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
+        read: dict[str, int] = dict(c.execute(
+            select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
+            .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
         for key, name, url, total in c.execute(select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url,
                                                       ColumnRow.c.total).where(ColumnRow.c.scan_id == scan_id,
                                                                                ColumnRow.c.total.is_not(None))

@@ -301,7 +301,8 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
         if rt.stop.is_set():
             notes.append("look-back planned at the next start")
         else:
-            when = plan_lookback(rt.scheduler, site, scan_id, dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
+            when = plan_lookback(rt.scheduler, site, scan_id,
+                                 dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
             notes.append(f"look-back on {when:%Y-%m-%d %H:%M}")
     return ", ".join(notes) + _prune_old(rt, site, store)
 
@@ -478,7 +479,8 @@ class SiteScheduler:
         for job_id, trigger in wanted.items():
             site, _, kind = job_id.rpartition(":")
             old = existing.get(job_id)
-            keep = old is not None and old.next_run_time is not None and trigger_key(old.trigger) == trigger_key(trigger)
+            keep = (old is not None and old.next_run_time is not None
+                    and trigger_key(old.trigger) == trigger_key(trigger))
             extra = {"next_run_time": old.next_run_time} if keep and old is not None else {}
             self.scheduler.add_job(JOB_FUNC, trigger, args=[site, kind], id=job_id, name=job_id,
                                    replace_existing=True, coalesce=True, max_instances=1,

@@ -52,7 +52,8 @@ DEFAULT_DB = "sitewatch.db"
 DB_HELP = "the store: an SQLite file (default ./sitewatch.db) or postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
 
 # The rows of the unit of work the current asyncio task is in (see ``Store.unit``); None outside one.
-_UNIT: ContextVar[dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]] | None] = ContextVar("sitewatch_store_unit", default=None)
+_Buffers = dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]]   # (table, column names) -> rows of values
+_UNIT: ContextVar[_Buffers | None] = ContextVar("sitewatch_store_unit", default=None)
 
 
 metadata = MetaData()
@@ -99,7 +100,8 @@ Page = Table(
     _col("meta", JSON, default=dict),
 )
 
-PROBE_TAG = "probe"      # a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
+# a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
+PROBE_TAG = "probe"
 
 Link = Table(                                             # one occurrence of a link on a crawled page
     "links", metadata, _id(), _scan_id(),
@@ -484,7 +486,7 @@ class Store:
 
     def __init__(self, db: str | Path = DEFAULT_DB):
         self.engine = open_engine(db)
-        self._buffers: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]] = {}   # (table, column names) -> values
+        self._buffers: _Buffers = {}
         self._pending = 0
         self._last_flush = time.monotonic()
 
@@ -542,7 +544,7 @@ class Store:
         adds inside it are held apart and join the flush buffer together when it ends without an exception, so
         a flush (which other tasks may trigger while this one awaits) never writes a part of it. Ended by an
         exception (a cancelled or interrupted crawl), its rows are dropped: the URL was not done."""
-        rows: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        rows: _Buffers = {}
         token = _UNIT.set(rows)
         try:
             yield

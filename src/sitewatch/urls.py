@@ -243,7 +243,8 @@ class Scope:
 # pager's link text; or a page-number query parameter (Hanweb pageNum, JSP cur_page, page, pageIndex ...).
 _PAGED_FILE = re.compile(r"^(?:index|default|list|more|column-index)[_-]\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
 _NUMBERED_FILE = re.compile(r"^\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
-_PAGER_TEXT = re.compile(r"^\s*(?:下一?页|上一?页|后页|前页|尾页|末页|最后一页|首页|第一页|next|prev(?:ious)?|last|first|"
+_PAGER_TEXT = re.compile(r"^\s*(?:下一?页|上一?页|后页|前页|尾页|末页|最后一页|首页|第一页|"
+                         r"next|prev(?:ious)?|last|first|"
                          r"[>»›<«‹]{1,2}|\[?\d{1,5}\]?)\s*$", re.I)
 _PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_num cur_page curpage currentpage "
                          "current_page pn pageid".split())

@@ -31,16 +31,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_scan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="SITE.toml", help="site config (TOML): name, start URLs, scope, politeness, columns")
+    p.add_argument("--config", metavar="SITE.toml",
+                   help="site config (TOML): name, start URLs, scope, politeness, columns")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day every date rule is judged for (default: today)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
     p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 100000)")
-    p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start; a column's next list pages add no depth (default 30)")
+    p.add_argument("--max-depth", type=int, metavar="N",
+                   help="follow links at most N clicks from the start; a column's next list pages add no depth "
+                        "(default 30)")
     p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")
     p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
-    p.add_argument("--prefix", action="append", metavar="PATH", help="crawl scope path prefix (repeatable; default: the start URL's folder)")
+    p.add_argument("--prefix", action="append", metavar="PATH",
+                   help="crawl scope path prefix (repeatable; default: the start URL's folder)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
     p.add_argument("--render-js", action="store_true",
                    help="re-render pages that look JavaScript-only in headless Chromium (needs sitewatch[render])")

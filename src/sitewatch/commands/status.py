@@ -69,7 +69,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"sitewatch: status of {path} (times are local)")
     for site in sites:
         print(f"\n{site}")
-        ids = sorted({j.id for j in jobs if j.args and j.args[0] == site} | {k for k, r in runs.items() if r.site == site})
+        ids = sorted({j.id for j in jobs if j.args and j.args[0] == site}
+                     | {k for k, r in runs.items() if r.site == site})
         by_id = {j.id: j for j in jobs}
         for job_id in ids:
             job, run = by_id.get(job_id), runs.get(job_id)
@@ -83,8 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             findings = store.findings(s.id)
             counts = Counter(f.severity for f in findings)
             with store.engine.connect() as c:
-                verdicts: dict[str, int] = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
-                                          .group_by(Target.c.verdict)).all())
+                verdicts: dict[str, int] = dict(c.execute(
+                    select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
+                    .group_by(Target.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":
                 print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
@@ -108,7 +110,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1),
                           [home] if home else None)
         with store.engine.connect() as c:
-            last_probe = c.execute(select(Probe).where(Probe.c.site == site).order_by(Probe.c.at.desc()).limit(1)).first()
+            last_probe = c.execute(select(Probe).where(Probe.c.site == site)
+                                   .order_by(Probe.c.at.desc()).limit(1)).first()
         if av.probes:
             print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
                   f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))

@@ -65,7 +65,8 @@ class FetchResult:
     @property
     def is_html(self) -> bool:
         ct = self.content_type.lower()
-        return "html" in ct or "wml" in ct or (not ct and self.body is not None and b"<html" in self.body[:2048].lower())
+        return ("html" in ct or "wml" in ct
+                or (not ct and self.body is not None and b"<html" in self.body[:2048].lower()))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -119,7 +120,8 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
             return "tls", text
         cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
     name = type(exc).__name__
-    if (httpx and isinstance(exc, httpx.ConnectError)) or name in ("ClientConnectorError", "ClientProxyConnectionError"):
+    if (httpx and isinstance(exc, httpx.ConnectError)) \
+            or name in ("ClientConnectorError", "ClientProxyConnectionError"):
         return "connect", text
     if isinstance(exc, ConnectionError) or (httpx and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))) \
             or name in ("ServerDisconnectedError", "ClientPayloadError", "ClientResponseError", "ClientOSError"):
@@ -315,7 +317,8 @@ class Fetcher:
         visited = {url}
         for _ in range(MAX_REDIRECTS + 1):
             hop = await self._request_with_retries(current, result.method, body_limit)
-            if hop.status in (400, 403, 404, 405, 406, 500, 501, 503) and result.method == "HEAD" and HEAD_REFUSED_FALLBACK:
+            if hop.status in (400, 403, 404, 405, 406, 500, 501, 503) and result.method == "HEAD" \
+                    and HEAD_REFUSED_FALLBACK:
                 result.method = "GET"
                 hop = await self._request_with_retries(current, "GET", body_limit)
             result.attempts += hop.attempts

@@ -99,7 +99,8 @@ class ListingCollector:
         Links to documents below the column's folder make it a column of undated items (which count as
         not updated); an empty list element makes it a blank column; anything else is not a column.
         """
-        if "columnname" not in parsed.meta or "articletitle" in parsed.meta or not _COLUMN_URL.search(urlsplit(url).path):
+        if "columnname" not in parsed.meta or "articletitle" in parsed.meta \
+                or not _COLUMN_URL.search(urlsplit(url).path):
             return None
         folder = url.rsplit("/", 1)[0] + "/"
         name = parsed.meta.get("columnname") or parsed.title

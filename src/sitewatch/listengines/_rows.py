@@ -45,7 +45,8 @@ _ARTICLE_URL = re.compile(
 _PAGE_PARAMS = frozenset({"page", "pagenum", "pageno", "pageindex", "cur_page", "currentpage", "curpage",
                           "p", "pn", "startrecord", "endrecord", "start"})
 _INDEX_PAGE = re.compile(r"^index(?:_(\d+))?\.(s?html?|jsp|php|aspx?)$", re.I)
-_PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页", ">", ">>", "»"})
+_PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页",
+                          ">", ">>", "»"})
 
 
 _TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True)

@@ -235,7 +235,8 @@ def parse_api(api_url: str, data: dict[str, Any], column_name: str | None) -> Li
             date_source="api" if date else None,
             pinned=bool(article.get("is_top") or article.get("top")),
             attachments=_attachments(article.get("attachment") or article.get("attachments"), api_url),
-            document_number=(str(article["document_number"]).strip() or None) if article.get("document_number") else None,
+            document_number=((str(article["document_number"]).strip() or None)
+                             if article.get("document_number") else None),
         ))
     classify = data.get("classify")
     if not isinstance(classify, dict):

@@ -139,7 +139,8 @@ class Identity(Check):
                         message=f"{ex.count}/{self.pages}个页面未找到{MARKS_ZH[mark]}（要求：每个页面底部标注）",
                         evidence={"mark": MARKS_ZH[mark], "pages_missing": ex.count, "pages_checked": self.pages,
                                   "pages": list(ex.urls),
-                                  "note": "read from the page text; a footer drawn by a script or an image counts as missing"},
+                                  "note": "read from the page text; a footer drawn by a script or an image "
+                                          "counts as missing"},
                         extra={"item": mark}))
         if self.want_meta:
             for tag, ex in self.meta_missing.items():

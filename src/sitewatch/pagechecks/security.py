@@ -46,7 +46,8 @@ class Misstatements(Check):
         if self.enabled and not any(r.keywords.get("wrong") for r in self.entries.values()):
             raise ConfigError(f"{MISSTATEMENT}: enabled but no {ENTRY_PREFIX}* dictionary entry with wrong forms "
                               f"is loaded; add entries (checks/misstatements.toml or a local pack) or disable the rule")
-        self.by_wrong = {re.sub(r"\s+", "", w): r.id for r in self.entries.values() for w in r.keywords.get("wrong", ())}
+        self.by_wrong = {re.sub(r"\s+", "", w): r.id
+                         for r in self.entries.values() for w in r.keywords.get("wrong", ())}
         self.regex = keyword_regex(self.by_wrong) if self.enabled else None
         self.context = int(ruleset.threshold(MISSTATEMENT, "context_chars")) if self.enabled else 20
         self.hits: dict[tuple[str, str], _Hit] = {}

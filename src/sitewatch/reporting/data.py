@@ -130,7 +130,8 @@ def first_seen(store: Store, site: str, fingerprints: set[str], up_to: int) -> d
     with store.engine.connect() as c:
         rows = c.execute(select(FindingRow.c.fingerprint, func.min(Scan.c.as_of))
                          .join(Scan, Scan.c.id == FindingRow.c.scan_id)
-                         .where(Scan.c.site == site, Scan.c.id <= up_to, FindingRow.c.fingerprint.in_(list(fingerprints)))
+                         .where(Scan.c.site == site, Scan.c.id <= up_to,
+                                FindingRow.c.fingerprint.in_(list(fingerprints)))
                          .group_by(FindingRow.c.fingerprint)).all()
     return {fp: (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))) for fp, d in rows}
 
@@ -307,7 +308,8 @@ def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], rul
 
 
 def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet,
-                 statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None) -> list[dict[str, Any]]:
+                 statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None
+                 ) -> list[dict[str, Any]]:
     """问题清单: one row per finding, most severe first, with 首次发现, 整改时限 and 整改状态."""
     cfg = scan.config or {}
     seen = first_seen(store, scan.site, {f.fingerprint for f in findings}, scan.id)
