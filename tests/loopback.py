@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 
@@ -87,7 +87,7 @@ class LoopbackSite:
     def hits(self, path: str) -> int:
         return sum(n for (m, p), n in self.requests.items() if urlsplit(p).path == path)
 
-    def __enter__(self) -> "LoopbackSite":
+    def __enter__(self) -> LoopbackSite:
         self.thread.start()
         return self
 

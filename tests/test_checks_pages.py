@@ -14,17 +14,17 @@ import tracemalloc
 import httpx
 import lxml.html
 import pytest
-
 from loopback import Answer, LoopbackSite
+
 from sitewatch.checks_pages import RULE_IDS, PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import Crawler
 from sitewatch.errors import ConfigError
 from sitewatch.extract import parse_html
-from sitewatch.workdays import working_days_between
 from sitewatch.pagechecks.security import hiding_reason
 from sitewatch.rules import load_rules
 from sitewatch.store import Store
+from sitewatch.workdays import working_days_between
 
 AS_OF = dt.date(2026, 11, 26)          # a Thursday
 SITE_ID = "4420000012"

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from sitewatch.checks_content import ColumnData, check_columns, check_homepage, veto_summary, verdict
+from sitewatch.checks_content import ColumnData, check_columns, check_homepage, verdict, veto_summary
 from sitewatch.columns import classify, normalise_name
 from sitewatch.errors import ConfigError
 from sitewatch.models import ListItem

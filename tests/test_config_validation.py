@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-
 from loopback import Answer, LoopbackSite, page
+
 from sitewatch.cli import main
 from sitewatch.config import load_config
 

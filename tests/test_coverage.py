@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
 from loopback import Answer, LoopbackSite, page, refused_port
+
 from sitewatch.cli import main
 from sitewatch.scan import findings_document
 from sitewatch.urls import is_pagination
@@ -255,9 +255,9 @@ def test_page_an_analyser_cannot_read_is_counted(tmp_path, capsys, monkeypatch):
 
 def test_render_failure_is_counted(tmp_path, monkeypatch):
     """render_js: a JavaScript-only page whose rendering fails is checked as static HTML, and says so."""
-    import sitewatch.crawl.engine as engine
     from conftest import scan_site
-    from sitewatch.store import Store
+
+    import sitewatch.crawl.engine as engine
 
     class FailingRenderer:
         def __init__(self, *a, **kw):

@@ -109,6 +109,7 @@ def test_gbk_pages_decode_from_header_meta_or_detection(db):
     with LoopbackSite(routes) as site:
         result, store = scan_site(site.url("/s/"), db)
     from sqlalchemy import select
+
     from sitewatch.store import Link, Page
     with store.engine.connect() as c:
         pages = {r.url: (r.title, r.encoding) for r in c.execute(select(Page))}
@@ -124,7 +125,7 @@ def test_traps_terminate_and_are_counted(db):
     months = itertools.count(1)
 
     def calendar(method, n):
-        return Answer(body=page("日历", '<a href="?m=%d">下月</a>' % next(months)))
+        return Answer(body=page("日历", f'<a href="?m={next(months)}">下月</a>'))
 
     def deep(method, n):
         return Answer(body=page("目录", '<a href="a/">a</a>'))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import lxml.html
 import pytest
 from bs4 import BeautifulSoup
-import lxml.html
 
 from sitewatch.dates import article_date, date_from_url, is_date_text, month_from_url, parse_date
 

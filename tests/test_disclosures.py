@@ -5,8 +5,18 @@ import datetime as dt
 import pytest
 
 from sitewatch.checks_content import ColumnData, check_disclosures, items_with_columns
-from sitewatch.disclosures import (LATE, MISSING, NOT_DUE, OK, assess_item, core_title, document_numbers,
-                                   extract_years, match_years, normalise_title, required_due)
+from sitewatch.disclosures import (
+    LATE,
+    MISSING,
+    OK,
+    assess_item,
+    core_title,
+    document_numbers,
+    extract_years,
+    match_years,
+    normalise_title,
+    required_due,
+)
 from sitewatch.models import ListItem
 from sitewatch.rules import load_rules
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from loopback import Answer, LoopbackSite, page
 from openpyxl import load_workbook
 
-from loopback import Answer, LoopbackSite, page
 from sitewatch.cli import main
 
 ESC = "\x1b[31m"

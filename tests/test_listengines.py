@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
-
 import lxml.html
+import pytest
 
 from sitewatch.extract import parse_html
 from sitewatch.listengines import ENGINES, ListEngine, engine_by_name, parse_listing

@@ -4,7 +4,6 @@ descriptor limit, a dual-stack host whose first address drops packets, compressi
 from __future__ import annotations
 
 import asyncio
-import brotli
 import gzip
 import http.client
 import json
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import brotli
 import pytest
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page

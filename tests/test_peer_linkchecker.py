@@ -56,7 +56,6 @@ import html
 import json
 import mimetypes
 import threading
-from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path

@@ -8,11 +8,9 @@ Platform shapes follow ../shared/reference/portals.md (§2.1 platform families, 
 import datetime as dt
 import json
 
-import pytest
-from sqlalchemy import select
-
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page
+from sqlalchemy import select
 
 from sitewatch.config import SiteConfig
 from sitewatch.scan import load_columns

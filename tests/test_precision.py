@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import SHARED, scan_site
 from loopback import Answer, LoopbackSite, page
+
 from sitewatch.crawl.fetch import FetchResult
 from sitewatch.crawl.verdict import BROKEN, OK, judge
 from sitewatch.extract import parse_html
@@ -166,7 +166,8 @@ def test_real_hd_guide_page_reached_only_by_a_link_without_guide_words_is_found(
 
 
 def test_guide_found_evidence_is_the_page_and_its_title():
-    from sitewatch.disclosures import OK as DOK, assess_item
+    from sitewatch.disclosures import OK as DOK
+    from sitewatch.disclosures import assess_item
     from sitewatch.models import ListItem
     from sitewatch.rules import load_rules
 

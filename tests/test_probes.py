@@ -6,10 +6,10 @@ import dataclasses
 import datetime as dt
 
 import pytest
-
 from loopback import Answer, LoopbackSite, page, refused_port
+
 from sitewatch.config import SiteConfig
-from sitewatch.probes import (availability, availability_findings, probe, probe_round, record_probe)
+from sitewatch.probes import availability, availability_findings, probe, probe_round, record_probe
 from sitewatch.store import Store
 
 TIMEOUT = 0.4

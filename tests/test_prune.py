@@ -7,7 +7,6 @@ import os
 import re
 
 import pytest
-
 from test_reports import ROOT, SITE, build_store
 
 from sitewatch.cli import main

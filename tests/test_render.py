@@ -10,10 +10,10 @@ import os
 import sys
 
 import pytest
-from sqlalchemy import select
-
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page
+from sqlalchemy import select
+
 from sitewatch.config import SiteConfig
 from sitewatch.crawl import render
 from sitewatch.crawl.engine import Crawler

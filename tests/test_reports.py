@@ -66,7 +66,7 @@ def build_store(db: str, scans=SCAN_FINDINGS, days=DAYS) -> tuple[Store, list[in
     store = Store(db)
     ids = []
     config = {"name": SITE, "start_urls": [ROOT], "columns": {"工作动态": {"unit": "宣传办"}}, "default_unit": "办公室"}
-    for day, findings in zip(days, scans):
+    for day, findings in zip(days, scans, strict=False):
         sid = store.new_scan(SITE, [ROOT], day, config)
         store.add(Page, scan_id=sid, url=ROOT, status=200, title="西区首页")
         store.add(Page, scan_id=sid, url=ROOT + "col/news/", status=200, title=EVIL)

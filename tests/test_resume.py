@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from loopback import Answer, LoopbackSite, page
+
 from sitewatch.config import load_config
 from sitewatch.resume import resume_scan, start_scan
 from sitewatch.scan import run_scan

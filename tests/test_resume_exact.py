@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from loopback import Answer, LoopbackSite, page
+
 from sitewatch.store import Store
 
 AS_OF = dt.date(2026, 11, 26)
@@ -66,7 +66,7 @@ API_POSTS: dict[int, list[tuple[str, D]]] = {
 PAGE_SIZE = 3
 
 
-def site_routes(site: "Site") -> dict:
+def site_routes(site: Site) -> dict:
     """The routes of the site; every request is logged as [user agent, path, started, finished] (monotonic
     seconds): each scan of the test names itself by its user agent."""
     routes: dict[str, Answer] = {}
@@ -143,7 +143,7 @@ class Site:
         self.server.routes.update(site_routes(self))
         self.server.server.handle_error = lambda *a: None     # a killed scan's connections reset: expected
 
-    def __enter__(self) -> "Site":
+    def __enter__(self) -> Site:
         self.server.__enter__()
         return self
 

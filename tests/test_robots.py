@@ -7,6 +7,7 @@ import asyncio
 
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page, refused_port
+
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.scan import findings_document
 from sitewatch.store import Target

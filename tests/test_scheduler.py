@@ -11,18 +11,18 @@ import threading
 import time
 
 import pytest
+from loopback import LoopbackSite
 from sqlalchemy import select, update
+from test_resume import AS_OF, finding_set, portal_routes
 
 import sitewatch.scheduler as sched_mod
-from loopback import LoopbackSite
 from sitewatch.config import config_from_dict
-from sitewatch.errors import ConfigError, UsageError
+from sitewatch.errors import ConfigError
 from sitewatch.scan import ScanResult, run_scan
 from sitewatch.scheduler import SiteScheduler, job_runs, schedule_settings
 from sitewatch.store import Page, Scan, Store
-from test_resume import AS_OF, finding_set, portal_routes
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def site_cfg(name: str, url: str = "http://127.0.0.1:9/", concurrency: int = 8, **schedule):
@@ -274,7 +274,7 @@ def test_keep_scans_prunes_the_details_of_older_scans_after_each_link_scan(tmp_p
             s = SiteScheduler(db, [cfg])
             s.start(["links"])
             try:
-                assert wait_for(lambda: links_runs_done(store) == round_, 30)
+                assert wait_for(lambda round_=round_: links_runs_done(store) == round_, 30)
             finally:
                 s.shutdown()
     scans = store.scans("portal", kind=None)

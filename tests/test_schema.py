@@ -8,13 +8,21 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, inspect, select
-
 from loopback import Answer, LoopbackSite, page
+from sqlalchemy import inspect, select
+
 from sitewatch.cli import main
-from sitewatch.store import (SCHEMA_HEAD, VERSION_TABLE, Page, Scan, Store, Target, create_store_engine, metadata,
-                             store_version)
+from sitewatch.store import (
+    SCHEMA_HEAD,
+    VERSION_TABLE,
+    Page,
+    Scan,
+    Store,
+    Target,
+    create_store_engine,
+    metadata,
+    store_version,
+)
 
 OLD = Path(__file__).parent / "data" / "store-0.1.0.sql"
 TABLES_010 = ["scans", "pages", "links", "targets", "columns", "list_items", "findings", "frontier", "probes",

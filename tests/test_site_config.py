@@ -8,7 +8,6 @@ import datetime as dt
 import json
 
 import pytest
-
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page
 

@@ -25,7 +25,10 @@ def many_findings() -> list[Finding]:
 
 def test_same_seed_same_sample_any_input_order():
     items = many_findings()
-    strata = lambda f: [f"rule:{f.rule}"] + ([f"column:{f.extra['column']}"] if f.extra.get("column") else [])
+
+    def strata(f):
+        return [f"rule:{f.rule}"] + ([f"column:{f.extra['column']}"] if f.extra.get("column") else [])
+
     a = stratified_sample(items, 8, 42, strata, lambda f: f.fingerprint)
     b = stratified_sample(list(reversed(items)), 8, 42, strata, lambda f: f.fingerprint)
     c = stratified_sample(items, 8, 43, strata, lambda f: f.fingerprint)
@@ -36,7 +39,10 @@ def test_same_seed_same_sample_any_input_order():
 
 def test_every_rule_then_every_column():
     items = many_findings()
-    strata = lambda f: [f"rule:{f.rule}"] + ([f"column:{f.extra['column']}"] if f.extra.get("column") else [])
+
+    def strata(f):
+        return [f"rule:{f.rule}"] + ([f"column:{f.extra['column']}"] if f.extra.get("column") else [])
+
     for seed in range(20):
         small = stratified_sample(items, 3, seed, strata, lambda f: f.fingerprint)
         assert {f.rule for f in small} == {"link.broken", "column.stale", "column.blank"}

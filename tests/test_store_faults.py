@@ -228,6 +228,7 @@ def test_a_command_run_in_process_leaves_the_signal_handlers_as_it_found_them(tm
     import signal as sig
 
     from loopback import Answer, LoopbackSite, page
+
     from sitewatch.cli import main
 
     before = (sig.getsignal(sig.SIGINT), sig.getsignal(sig.SIGTERM), sig.set_wakeup_fd(-1))

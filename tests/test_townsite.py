@@ -6,7 +6,6 @@ and their twins, the stale and blank columns and their twins.
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import tomllib
 import urllib.error
@@ -15,13 +14,23 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import scan_site
 from sqlalchemy import select
+from townsite import (
+    BLANK_COLUMNS,
+    BLANK_TWINS,
+    COLUMNS,
+    FRESH_TWINS,
+    LANDINGS,
+    SITE,
+    STALE_COLUMNS,
+    TODAY,
+    TownServer,
+    TownSite,
+    reachable_pages,
+)
 
 from sitewatch.scan import findings_document
-
-from conftest import scan_site
-from townsite import (BLANK_COLUMNS, BLANK_TWINS, COLUMNS, FRESH_TWINS, LANDINGS, SITE, STALE_COLUMNS, TODAY,
-                      TownServer, TownSite, reachable_pages)
 
 RULES = tomllib.loads((Path(__file__).resolve().parents[1] / "checks" / "gb-2019-19.toml").read_text(encoding="utf-8"))
 STALE_WINDOW = next(r for r in RULES["rules"] if r["id"] == "column.stale")["threshold"]

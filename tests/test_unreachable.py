@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from loopback import Answer, LoopbackSite, page, refused_port
 
 from sitewatch.cli import main

@@ -124,7 +124,7 @@ FIXED_TITLES = {
 @dataclass
 class Doc:
     id: int
-    column: "Column"
+    column: Column
     date: dt.date                 # the date in the URL (tYYYYMMDD_) and in the PubDate meta
     shown: dt.date                # the date the list shows (often backdated on real sites)
     title: str
@@ -642,8 +642,8 @@ class TownSite:
                 f"<h1>{CITY}人民政府门户网站</h1><a href='{SITE}'>{SITE_NAME}</a></body></html>")
 
 
-_NOT_FOUND = ("<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center>"
-              "<hr><center>nginx</center></body></html>").encode()
+_NOT_FOUND = (b"<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center>"
+              b"<hr><center>nginx</center></body></html>")
 
 
 def province_answer(path: str) -> tuple[int, dict[str, str], bytes, int | None]:
@@ -745,7 +745,7 @@ class TownServer:
     def start_url(self) -> str:
         return self.origin + SITE
 
-    def __enter__(self) -> "TownServer":
+    def __enter__(self) -> TownServer:
         if self.in_process:
             self._servers = [_server(self._city, self.site.answer), _server(self._province, province_answer)]
             for s in self._servers:

@@ -13,8 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sitewatch.columns import classify
-from sitewatch.disclosures import (BASIS_TITLE, LATE, MISSING, Assessment, InterpretationCheck, assess_item,
-                                   check_interpretations)
+from sitewatch.disclosures import (
+    BASIS_TITLE,
+    LATE,
+    MISSING,
+    Assessment,
+    InterpretationCheck,
+    assess_item,
+    check_interpretations,
+)
 from sitewatch.models import REVIEW, VETO, Finding, ListItem
 from sitewatch.rules import DisclosureItem, RuleSet
 
@@ -49,7 +56,8 @@ class ColumnData:
     unit: str | None = None
     category: str | None = None  # pinned by the site config; otherwise classified from the name
     max_age_days: int | None = None  # per-column window from the site config; overrides the category's
-    total: int | None = None      # items the list announces (recordCount, post_count); more than ``items`` = read in part
+    # items the list announces (recordCount, post_count); more than ``items`` = read in part
+    total: int | None = None
 
     @property
     def partial(self) -> bool:
@@ -96,7 +104,11 @@ def check_columns(columns: Iterable[ColumnData], as_of: dt.date, ruleset: RuleSe
         if cat is None and col.max_age_days is None:
             continue
         rule_id = cat.rule_id if cat else COLUMN_STALE
-        window = col.max_age_days if col.max_age_days is not None else cat.window_days
+        if col.max_age_days is not None:
+            window = col.max_age_days
+        else:
+            assert cat is not None           # a column with neither window was skipped above
+            window = cat.window_days
         if not ruleset.enabled(rule_id):
             continue
         newest = last_update(col.items)
@@ -124,7 +136,7 @@ def _stale_finding(col: ColumnData, rule_id: str, category: str | None, window: 
     else:
         message = (f"栏目“{col.name}”最近更新 {newest}，超过 {window} 天未更新"
                    f"（已 {age} 天，监测日 {as_of}）")
-    newest_item = max((i for i in col.items if i.date is not None), key=lambda i: i.date, default=None)
+    newest_item = max((i for i in col.items if i.date is not None), key=lambda i: i.date or dt.date.min, default=None)
     if col.partial:
         message += f"；该栏目列表共 {col.total} 条，本次读取 {len(col.items)} 条"
     return Finding(

@@ -7,6 +7,8 @@ a start URL, a page of a JavaScript pager): a probe, never a broken link. ``link
 
 from __future__ import annotations
 
+from typing import Any
+
 from sitewatch.crawl.verdict import message_zh
 from sitewatch.models import DEDUCT, Finding
 from sitewatch.store import Store
@@ -14,7 +16,7 @@ from sitewatch.store import Store
 LINK_BROKEN = "link.broken"
 
 
-def failed_probes(store: Store, scan_id: int) -> list[dict]:
+def failed_probes(store: Store, scan_id: int) -> list[dict[str, Any]]:
     """Broken targets no crawled page links to: {url, status or error}."""
     return [{"url": t.url, **({"status": t.status} if t.status is not None else {"error": t.reason})}
             for t, pages, _ in store.broken_targets(scan_id) if not pages]
@@ -25,7 +27,7 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
     for target, pages, texts in store.broken_targets(scan_id):
         if not pages:
             continue
-        evidence: dict = {}
+        evidence: dict[str, Any] = {}
         if target.status is not None:
             evidence["status"] = target.status
         if target.reason and not target.reason.startswith("http_"):
@@ -36,7 +38,7 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
             evidence["redirects"] = [{"url": u, "status": s} for u, s in target.chain]
             evidence["final_url"] = target.final_url
         evidence["method"] = target.method
-        extra = {"internal": bool(target.internal)}
+        extra: dict[str, Any] = {"internal": bool(target.internal)}
         if texts:
             extra["link_text"] = texts[0]
         out.append(Finding(rule=LINK_BROKEN, severity=severity, url=target.url,

@@ -99,12 +99,13 @@ def reach_findings(store: Store, scan_id: int, start_urls: list[str], ruleset: R
     return out
 
 
-def unreachable_line(doc: dict) -> str | None:
+def unreachable_line(doc: dict[str, Any]) -> str | None:
     """One English line for the command line when a scan's findings JSON says the site was not reached."""
     for f in doc.get("findings", []):
         ev = f.get("evidence") or {}
         if f["rule"] == UNREACHABLE:
-            detail = f" (HTTP {ev['status']})" if ev.get("status") and not str(ev.get("reason", "")).startswith("http_") else ""
+            detail = (f" (HTTP {ev['status']})"
+                      if ev.get("status") and not str(ev.get("reason", "")).startswith("http_") else "")
             return f"start URL {f['url']} unreachable: {reason_en(ev.get('reason'))}{detail}"
         if f["rule"] == NO_PAGES:
             return f"no page crawled from start URL {f['url']}: {reason_en(ev.get('reason'))}"

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from sitewatch import __version__, commands
 from sitewatch.errors import ConfigError, SitewatchError, UsageError
@@ -13,7 +14,7 @@ from sitewatch.safetext import InertWriter
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2
         where = self.prog.removeprefix("sitewatch").strip()
         raise UsageError(f"{where}: {message}" if where else message)
 
@@ -49,7 +50,8 @@ def _run(argv: list[str] | None) -> int:
         if not args.command:
             parser.print_help()
             return 2
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except (UsageError, ConfigError) as exc:
         print(f"sitewatch: error: {exc}", file=sys.stderr)
         return 2

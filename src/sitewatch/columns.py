@@ -15,7 +15,7 @@ _SPACE_RE = re.compile(r"\s+")
 def normalise_name(name: str) -> str:
     """NFKC (full-width to half-width), no whitespace, no decorative brackets around the whole name."""
     text = _SPACE_RE.sub("", unicodedata.normalize("NFKC", name))
-    return text.strip("[]【】<>《》·-_|>»")
+    return text.strip("[]【】<>《》·-_|>»")  # noqa: B005 -- a set of bracket characters, stripped one by one
 
 
 def classify(name: str, ruleset: RuleSet, pinned: Mapping[str, str | None] | None = None) -> str | None:

@@ -75,7 +75,7 @@ class SiteConfig:
                 "network_allow": self.network_allow, "ca_bundle": self.ca_bundle}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> "SiteConfig":
+    def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> SiteConfig:
         """The config ``to_json`` stored; keys a store written by an older version lacks keep their defaults."""
         cfg = cls(source=source)
         data = copy.deepcopy(data or {})
@@ -97,8 +97,8 @@ _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurr
            "rule_overrides", "rule_packs", "list_engines", "render_js", "network_allow",
            "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
 
-_KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines", "schedule",
-              "sites"}
+_KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines",
+              "schedule", "sites"}
 # the keys each section accepts (list_engines and columns are keyed by the site's own prefixes and column names)
 KNOWN_KEYS: dict[str, set[str]] = {
     "site": {"name", "start_urls", "start_url", "as_of", "unit"},
@@ -128,7 +128,7 @@ def check_keys(table: dict[str, Any], known: set[str] | dict[str, Any], where: s
             raise ConfigError(f"{where}.{key}: unknown key{hint}")
 
 
-def _expect(value: Any, kind: type | tuple, where: str) -> Any:
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ConfigError(f"{where}: expected {names}, got {value!r}")

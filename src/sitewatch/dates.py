@@ -23,7 +23,7 @@ __all__ = [
 MIN_YEAR = 1990
 MAX_YEAR = 2100
 
-_FULLWIDTH = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９－／．："}
+_FULLWIDTH: dict[int, int | str] = {ord(c): ord(c) - 0xFEE0 for c in "０１２３４５６７８９－／．："}
 _FULLWIDTH.update({ord("（"): "(", ord("）"): ")", ord("【"): "[", ord("】"): "]",
                    ord("［"): "[", ord("］"): "]", ord("\u3000"): " ", ord("\xa0"): " ",
                    ord("〔"): "[", ord("〕"): "]"})

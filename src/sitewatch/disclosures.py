@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sitewatch.memo import memo
@@ -129,7 +130,7 @@ class Due:
     basis: str  # "approval" (approval date + N days, from the site config) or "default" (the pack's MM-DD)
 
 
-def due_for_year(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping] | None = None) -> Due:
+def due_for_year(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due:
     """Due date of the item for content ``year``; an approval date from the site config takes precedence."""
     approved = _approval_date(item, year, approvals or {})
     if approved is not None and item.approval_days is not None:
@@ -139,7 +140,7 @@ def due_for_year(item: DisclosureItem, year: int, approvals: Mapping[str, Mappin
     return Due(year, dt.date(year - item.year_offset, month, day), "default")
 
 
-def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping]) -> dt.date | None:
+def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapping[Any, Any]]) -> dt.date | None:
     if not item.approval:
         return None
     table = approvals.get(item.approval) or {}
@@ -153,7 +154,8 @@ def _approval_date(item: DisclosureItem, year: int, approvals: Mapping[str, Mapp
     return None
 
 
-def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
+def required_due(item: DisclosureItem, as_of: dt.date,
+                 approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
     """The most recent instance of an annual item whose due date has passed (is before ``as_of``)."""
     for year in range(as_of.year + 1, as_of.year - 4, -1):
         due = due_for_year(item, year, approvals)
@@ -162,7 +164,8 @@ def required_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, M
     return None
 
 
-def next_due(item: DisclosureItem, as_of: dt.date, approvals: Mapping[str, Mapping] | None = None) -> Due | None:
+def next_due(item: DisclosureItem, as_of: dt.date,
+             approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
     """The first instance of an annual item whose due date has not passed on ``as_of``."""
     for year in range(as_of.year - 2, as_of.year + 3):
         due = due_for_year(item, year, approvals)
@@ -184,7 +187,7 @@ class Assessment:
 
 
 def assess_item(item: DisclosureItem, items: list[ListItem], as_of: dt.date,
-                approvals: Mapping[str, Mapping] | None = None,
+                approvals: Mapping[str, Mapping[Any, Any]] | None = None,
                 ruleset: RuleSet | None = None) -> Assessment:
     """Assess an ``annual`` or ``present`` item against all list items of the site."""
     matches = find_matches(item, items)

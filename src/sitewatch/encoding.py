@@ -52,7 +52,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode("gb18030"), "gb18030"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes   # only for pages neither UTF-8 nor GB18030; ~2 MB to import
+    from charset_normalizer import from_bytes  # only for pages neither UTF-8 nor GB18030; ~2 MB to import
 
     best = from_bytes(body[:65536]).best()
     name = _canonical(best.encoding) if best and best.encoding else None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import lxml.html
 from lxml import etree
@@ -45,14 +46,14 @@ _SITEMAP_LOC = re.compile(r"<loc>\s*([^<]+?)\s*</loc>", re.I)
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.I)
 
 
-def html_parser(**options) -> etree.HTMLParser:
+def html_parser(**options: Any) -> lxml.html.HTMLParser:
     """An lxml HTML parser whose elements are ``lxml.html`` classes chosen in C: lxml.html's own parser calls
     a Python lookup for every element Python touches. Form controls get the plain ``HtmlElement`` class."""
     parser = etree.HTMLParser(**options)
     parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
         element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
         entity=lxml.html.HtmlEntity))
-    return parser
+    return cast(lxml.html.HTMLParser, parser)   # builds lxml.html elements, as lxml.html's parser does
 
 
 # pages are handed to lxml re-encoded as UTF-8 with the encoding stated: ~40% faster than parsing a str, and
@@ -147,7 +148,7 @@ def _utf8(text: str) -> bytes:
         return text.encode("utf-8", "replace")
 
 
-def load_document(text: str):
+def load_document(text: str) -> lxml.html.HtmlElement | None:
     """The lxml document of a decoded HTML page, or None when there is nothing to parse."""
     if not text.strip():
         return None
@@ -189,7 +190,7 @@ def parse_html(text: str, url: str) -> ParsedPage:
     skipped: dict[str, int] = {}
     links = page.links
     for el in doc.iter(*LINK_ATTRS):
-        tag = el.tag
+        tag = cast(str, el.tag)                         # iter() by tag names yields elements only
         if tag == "link":
             rel = (el.get("rel") or "").lower().split()
             if any(r in _SKIP_LINK_RELS for r in rel):
@@ -226,9 +227,9 @@ def parse_html(text: str, url: str) -> ParsedPage:
                 label = el.get("alt") or el.get("title") or ""
             links.append(Link(target, tag, " ".join(label.split())[:200], bad))
     if "manifest" in text[:4096]:
-        m = _HTML_MANIFEST.search(text[:4096])
-        if m and doc.get("manifest") is None:
-            target, bad = resolve_href(m.group(1), base)
+        manifest = _HTML_MANIFEST.search(text[:4096])
+        if manifest and doc.get("manifest") is None:
+            target, bad = resolve_href(manifest.group(1), base)
             if target and target not in seen:
                 seen.add(target)
                 links.append(Link(target, "html", "", bad))
@@ -253,7 +254,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @contextmanager
-def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]):
+def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]) -> Iterator[None]:
     """Blank the text of ``elements`` while the block runs (so lxml's serialisers skip it) and put it back
     after, so the page hooks get the tree as parsed."""
     hidden = [(el, el.text) for el in elements if el.text]

@@ -11,9 +11,16 @@ import asyncio
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.models import Finding
 from sitewatch.store import ScanRecord, Store
+
+if TYPE_CHECKING:
+    from sitewatch.config import SiteConfig
+    from sitewatch.crawl.fetch import FetchResult
+    from sitewatch.rules import RuleSet
 
 FIXED = "已整改"
 OPEN = "未整改"
@@ -75,7 +82,7 @@ class Recheck:
     finding: Finding
     open: bool | None                 # None: could not be re-verified (待复核)
     note: str = ""
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]]:
@@ -83,7 +90,8 @@ def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]
 
 
 def resolve_since(store: Store, since: str) -> ScanRecord:
-    """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first after)."""
+    """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first
+    after)."""
     from sitewatch.errors import UsageError
 
     if since.isdigit():
@@ -102,20 +110,21 @@ def resolve_since(store: Store, since: str) -> ScanRecord:
     return before[-1] if before else scans[0]
 
 
-async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset,
-                       start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
+async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset: RuleSet,
+                       start_urls: Sequence[str] = (), cfg: SiteConfig | None = None) -> list[Recheck]:
     from sitewatch.crawl.fetch import Fetcher
     from sitewatch.crawl.netpolicy import NetPolicy
     from sitewatch.crawl.politeness import Politeness
 
     # the same network policy as the scan: internal addresses only when the site itself is on such a network
     policy = NetPolicy.for_site(list(start_urls), cfg.network_allow if cfg else ())
+    site_options: dict[str, Any] = ({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
+                                     "user_agent": cfg.user_agent} if cfg else {})
     fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1,
-                      policy=policy, **({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
-                                         "user_agent": cfg.user_agent} if cfg else {}))
+                      policy=policy, **site_options)
     try:
         urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
-        fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls))))
+        fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls)), strict=False))
         out: list[Recheck] = []
         for f in findings:
             if f.rule in VETO_COLUMN_RULES:
@@ -132,7 +141,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
         await fetcher.aclose()
 
 
-def _recheck_link(f: Finding, res) -> Recheck:
+def _recheck_link(f: Finding, res: FetchResult) -> Recheck:
     from sitewatch.crawl.verdict import BROKEN, judge, message_zh
     from sitewatch.encoding import decode_html
     from sitewatch.extract import parse_html
@@ -152,7 +161,7 @@ def _recheck_link(f: Finding, res) -> Recheck:
     return Recheck(f, broken, note, {"status": res.status, "reason": verdict.reason})
 
 
-def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
+def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleSet) -> Recheck:
     from sitewatch.encoding import decode_html
     from sitewatch.listengines import parse_listing
 
@@ -179,7 +188,8 @@ def _recheck_column(f: Finding, res, as_of: dt.date, ruleset) -> Recheck:
         again = check_columns([col], as_of, ruleset)
     still = any(g.fingerprint == f.fingerprint for g in again)
     if still:
-        note = f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank" else "复核仍为空白栏目"
+        note = (f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank"
+                else "复核仍为空白栏目")
     else:
         note = f"复核已更新（最近更新 {ev['last_update']}，{len(listing.items)} 条）"
     return Recheck(f, still, note, ev)
@@ -206,8 +216,8 @@ def _recheck_vetoes(findings: Sequence[Finding], done: Sequence[Recheck]) -> lis
     return out
 
 
-def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset=None,
-            start_urls: Sequence[str] = (), cfg=None) -> list[Recheck]:
+def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, ruleset: RuleSet | None = None,
+            start_urls: Sequence[str] = (), cfg: SiteConfig | None = None) -> list[Recheck]:
     """Re-verify each finding over the network (one fetch per distinct URL), under the network policy of a site
     at ``start_urls`` and the proxy / TLS settings of ``cfg`` (the environment's proxy without it)."""
     if ruleset is None:
@@ -221,13 +231,13 @@ class LookbackResult:
     scan_id: int
     baseline: ScanRecord
     latest: ScanRecord | None
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     counts: dict[str, int]
     as_of: dt.date
 
 
 def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0,
-                 cfg=None) -> LookbackResult:
+                 cfg: SiteConfig | None = None) -> LookbackResult:
     """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
     from sitewatch.reporting.data import load_scan_rules
 
@@ -245,13 +255,18 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
     pending = {fp for fp, r in by_fp.items() if r.open is None}
     new = {f.fingerprint for f in latest_findings} - base_fps
     status = classify(fingerprint_sets(store, history), still | new, base_fps, pending)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     stored: list[Finding] = []
     for f in base_findings + [g for g in latest_findings if g.fingerprint in new]:
         r = by_fp.get(f.fingerprint)
         st = status[f.fingerprint]
         note = r.note if r else ("最近一次完整扫描新发现" if st in (NEW, RECURRED) else "")
-        rows.append({"finding": f, "status": st, "note": note, "source_scan": baseline.id if r else latest.id})
+        if r is not None:
+            source_scan = baseline.id
+        else:
+            assert latest is not None                   # every baseline finding was re-checked
+            source_scan = latest.id
+        rows.append({"finding": f, "status": st, "note": note, "source_scan": source_scan})
         if st != FIXED:
             stored.append(Finding(rule=f.rule, severity=f.severity, url=f.url, message=f.message,
                                   found_on=list(f.found_on), evidence={**f.evidence, "recheck": note},
@@ -268,12 +283,13 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
 
 
 LOOKBACK_COLUMNS = (
-    ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"), ("原问题描述", "description"),
-    ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"), ("复核说明", "note"), ("规则编号", "rule"),
+    ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"),
+    ("原问题描述", "description"), ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"),
+    ("复核说明", "note"), ("规则编号", "rule"),
 )
 
 
-def report_rows(store: Store, result: LookbackResult) -> list[dict]:
+def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
     """Rows of the look-back table, most urgent status first."""
     from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
 
@@ -294,10 +310,8 @@ def report_rows(store: Store, result: LookbackResult) -> list[dict]:
     return out
 
 
-def write_lookback(store: Store, result: LookbackResult, out_dir) -> list:
+def write_lookback(store: Store, result: LookbackResult, out_dir: str | Path) -> list[Path]:
     """Write 回头看-<site>-<date>.html and .xlsx; return their paths."""
-    from pathlib import Path
-
     from sitewatch.reporting.render import safe_name, write_html
     from sitewatch.reporting.tables import write_xlsx
 

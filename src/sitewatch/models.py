@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ class ListItem:
     date: dt.date | None = None           # the date that counts for freshness
     date_source: str | None = None        # "list", "url", "article", "api"
     pinned: bool = False                  # 置顶
-    attachments: list[tuple[str, str]] = field(default_factory=list)  # (link text, absolute url)
+    attachments: Sequence[tuple[str, str]] = field(default_factory=list)  # (link text, absolute url)
     document_number: str | None = None    # 文号, when the platform gives it
 
 

@@ -80,8 +80,9 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT, *, user_agent: str = DEFAULT
                 error = f"{BLOCKED_REASON}: {why}"
                 break
             left = max(0.001, timeout - (time.monotonic() - t0))
-            with httpx.Client(timeout=httpx.Timeout(left), follow_redirects=False, verify=tls_context(verify, ca_bundle),
-                              proxy=via, trust_env=False, headers=headers) as client:
+            with httpx.Client(timeout=httpx.Timeout(left), follow_redirects=False,
+                              verify=tls_context(verify, ca_bundle), proxy=via, trust_env=False,
+                              headers=headers) as client:
                 with client.stream("GET", current) as resp:
                     status, final = resp.status_code, str(resp.url)
                     if resp.is_redirect and resp.headers.get("location"):
@@ -183,7 +184,8 @@ class Availability:
     outages: list[Outage]
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        doc: dict[str, Any] = _jsonable(asdict(self))
+        return doc
 
 
 def _jsonable(value: Any) -> Any:
@@ -212,7 +214,8 @@ def availability(store: Store, site: str, start: dt.datetime | dt.date, end: dt.
     ``urls`` limits the count to those URLs (V1 counts the homepage); None counts every probed URL.
     """
     start, end = _as_datetime(start), _as_datetime(end)
-    q = select(Probe).where(Probe.c.site == site, Probe.c.at >= start, Probe.c.at < end).order_by(Probe.c.at, Probe.c.id)
+    q = (select(Probe).where(Probe.c.site == site, Probe.c.at >= start, Probe.c.at < end)
+         .order_by(Probe.c.at, Probe.c.id))
     if urls is not None:
         q = q.where(Probe.c.url.in_(list(urls)))
     with store.engine.connect() as c:

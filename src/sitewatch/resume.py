@@ -27,8 +27,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
@@ -36,15 +37,27 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.engine import CrawlStats, Crawler
+from sitewatch.crawl.coverage import Coverage
+from sitewatch.crawl.engine import Crawler, CrawlStats
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
-from sitewatch.crawl.coverage import Coverage
-from sitewatch.extract import FORM_TAGS, parse_html
-from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.errors import StoreError
-from sitewatch.store import (Frontier, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target, db_reason, describe,
-                             runner)
+from sitewatch.extract import FORM_TAGS, parse_html
+from sitewatch.rules import RuleSet
+from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
+from sitewatch.store import (
+    Frontier,
+    Link,
+    ListItemRow,
+    Page,
+    Scan,
+    ScanRecord,
+    Store,
+    Target,
+    db_reason,
+    describe,
+    runner,
+)
 from sitewatch.urls import is_pagination
 
 log = logging.getLogger("sitewatch.resume")
@@ -66,7 +79,7 @@ class StoppableCrawler(Crawler):
         self.stop = stop or threading.Event()
         self.deferred: list[tuple[str, int, bool]] = []
         self.page_checks: PageChecks | None = None
-        self._inflight: set[asyncio.Future] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
         if not await self.stoppable(super()._process(url, depth, crawl)):
@@ -76,7 +89,7 @@ class StoppableCrawler(Crawler):
     async def _learn_error_pages(self) -> None:
         await self.stoppable(super()._learn_error_pages())
 
-    async def stoppable(self, work) -> bool:
+    async def stoppable(self, work: Coroutine[Any, Any, Any] | asyncio.Future[Any]) -> bool:
         """Run ``work`` (a coroutine or future) as its own task that a stop request cancels at once; False when
         it was (or the stop came first). A cancellation of the caller itself still propagates."""
         if self.stop.is_set():
@@ -91,7 +104,9 @@ class StoppableCrawler(Crawler):
             await task
             return True
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling() or not task.cancelled() or not self.stop.is_set():
+            current = asyncio.current_task()
+            assert current is not None                  # awaited inside a task
+            if current.cancelling() or not task.cancelled() or not self.stop.is_set():
                 raise
             return False
         finally:
@@ -121,7 +136,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
     thread may be waiting inside the database driver (a lock held by another writer) where no handler runs."""
     stop = threading.Event()
 
-    def handler(signum: int, _frame) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         log.warning("received %s: stopping now (a second one exits at once)", signal.Signals(signum).name)
         stop.set()
 
@@ -223,7 +238,8 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     seen, frontier = resume_state(store, scan, crawler)
     collector.restore(scan_id)
     with store.engine.connect() as c:
-        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.internal.is_(True))).scalars().all()
+        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id,
+                                                       Target.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.traps.admit(url)
     crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
@@ -328,9 +344,10 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
 
 
 def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
-             progress: Progress | None, ruleset=None) -> tuple[StoppableCrawler, ListingCollector]:
+             progress: Progress | None, ruleset: RuleSet | None = None) -> tuple[StoppableCrawler, ListingCollector]:
     crawler, collector, page_checks = build_crawler(cfg, store, scan_id, ruleset or site_rules(cfg),
                                                     crawler_cls=StoppableCrawler, stop=stop, progress=progress)
+    assert isinstance(crawler, StoppableCrawler)
     crawler.page_checks = page_checks
     return crawler, collector
 
@@ -351,17 +368,18 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
         if not await crawler.stoppable(fetches):
             break
         results = fetches.result()
-        for url, res in zip(chunk, results):
+        for url, res in zip(chunk, results, strict=False):
             if res.error or res.status != 200 or not res.body or not res.is_html:
                 continue
             text, _ = decode_html(res.body, res.content_type)
+            assert crawler.page_checks is not None      # set by _crawler
             await crawler.page_checks.page_hook(url, text, parse_html(text, url), scan_id)
             done += 1
     return done
 
 
 def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
-            before: dict, resume: bool, ruleset=None) -> ScanResult:
+            before: dict[str, Any], resume: bool, ruleset: RuleSet | None = None) -> ScanResult:
     async def crawl() -> None:
         watcher = asyncio.create_task(crawler.watch_stop())
         try:
@@ -400,7 +418,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
 MARK_FAILED_SECONDS = 30
 
 
-def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: Exception) -> StoreError:
+def scan_failed(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats, exc: Exception) -> StoreError:
     """After a database error: mark the scan failed (the error in its stats), retrying while the database is
     locked for up to ``MARK_FAILED_SECONDS``, and return the one-line error to raise. What the store holds stays:
     every URL whose rows were written is done, the others are fetched again by ``scan --resume``."""
@@ -434,7 +452,7 @@ def scan_failed(store: Store, scan_id: int, before: dict, now: CrawlStats, exc: 
                       f"sitewatch scan --resume {scan_id}")
 
 
-def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict) -> None:
+def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict[str, Any]) -> None:
     """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
     store.flush()
     with store.engine.begin() as c:
@@ -447,11 +465,12 @@ def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]],
             status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
 
 
-def _merged_stats(store: Store, scan_id: int, before: dict, now: CrawlStats) -> dict:
+def _merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats) -> dict[str, Any]:
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
     counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),
-               "links": store.count(Link, scan_id), "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
+               "links": store.count(Link, scan_id),
+               "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
     out = now.to_json()
     out["coverage"] = Coverage(now.coverage).merged(Coverage(before.get("coverage"))).to_json()
     for key, value in before.items():

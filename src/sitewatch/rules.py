@@ -457,13 +457,13 @@ def _bool(value: Any, where: str) -> bool:
 def _severity(value: Any, where: str) -> str:
     if value not in SEVERITIES:
         raise ConfigError(f"{where}: must be one of {', '.join(SEVERITIES)} (got {value!r})")
-    return value
+    return str(value)
 
 
 def _provenance(value: Any, where: str) -> str:
     if value not in PROVENANCES:
         raise ConfigError(f"{where}: must be one of V, P, R (got {value!r})")
-    return value
+    return str(value)
 
 
 def _str_list(value: Any, where: str, allow_empty: bool = False) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ reader sees). Each is shown as a visible escape (``\\x1b``, ``\\u202e``) instead
 from __future__ import annotations
 
 import re
-from typing import TextIO
+from typing import Any, TextIO
 
 # C0 and C1 controls, DEL, and the bidi embedding/override/isolate marks and directional marks
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
@@ -45,7 +45,7 @@ class InertWriter:
     def fileno(self) -> int:
         return self.raw.fileno()
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
 
 

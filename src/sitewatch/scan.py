@@ -9,20 +9,22 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from typing import cast as type_cast
 
 from sqlalchemy import Text, cast, func, or_, select
 
+from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
 from sitewatch.checks_links import failed_probes, link_findings
-from sitewatch.checks_reach import reach_findings
 from sitewatch.checks_pages import PageChecks
+from sitewatch.checks_reach import reach_findings
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
-from sitewatch.crawl.engine import CrawlStats, Crawler
-from sitewatch.checks_content import ColumnData, check_columns, check_disclosures, check_homepage, items_with_columns
+from sitewatch.crawl.engine import Crawler, CrawlStats
 from sitewatch.crawl.listings import ARTICLES_KEY, GKMLPT_GUIDE, HOMEPAGE_KEY, ListingCollector
+from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
-from sitewatch.errors import ConfigError
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
 from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
 
@@ -42,13 +44,13 @@ def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
 
     The same path as ``sitewatch scan`` and the scheduler (``resume.start_scan``), without a stop signal.
     """
-    from sitewatch.resume import start_scan   # resume builds on this module
+    from sitewatch.resume import start_scan  # resume builds on this module
 
     return start_scan(cfg, store, as_of=as_of, progress=progress)
 
 
-def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *, crawler_cls=Crawler,
-                  **kwargs) -> tuple[Crawler, ListingCollector, PageChecks]:
+def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *,
+                  crawler_cls: type[Crawler] = Crawler, **kwargs: Any) -> tuple[Crawler, ListingCollector, PageChecks]:
     """The crawl of one scan: the crawler with its page analysers (list engines, per-page checks)."""
     crawler = crawler_cls(cfg, store, scan_id, **kwargs)
     collector = ListingCollector(cfg, store, crawler.fetcher)
@@ -68,7 +70,8 @@ def site_rules(cfg: SiteConfig) -> RuleSet:
         if name not in approvals:
             near = difflib.get_close_matches(name, sorted(approvals), n=1)
             raise ConfigError(f"{cfg.source}: disclosures.approvals.{name}: no mandated item takes approval dates "
-                              + (f"named so; did you mean {near[0]!r}?" if near else f"(known: {', '.join(sorted(approvals))})"))
+                              + (f"named so; did you mean {near[0]!r}?" if near
+                                 else f"(known: {', '.join(sorted(approvals))})"))
     engines = {e.name for e in ENGINES}
     for prefix, engine in cfg.list_engines.items():
         if engine not in engines:
@@ -116,7 +119,7 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
     return findings
 
 
-def _add_guide_probes(findings: list[Finding], probes: list[dict]) -> None:
+def _add_guide_probes(findings: list[Finding], probes: list[dict[str, Any]]) -> None:
     """A missing 信息公开指南 names the guessed guide URLs that were probed and did not answer (evidence.probed)."""
     guides = [p for p in probes if p["url"].endswith(GKMLPT_GUIDE)]
     for f in findings:
@@ -137,20 +140,20 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     mine = ListItemRow.c.scan_id == scan_id
     page_dates: dict[str, dt.date] = {}
     page_docnos: dict[str, str] = {}
-    page_attachments: dict[str, list[tuple]] = {}
+    page_attachments: dict[str, list[tuple[str, str]]] = {}
     by_key: dict[str, list[ListItem]] = {}
     seen: set[tuple[str, str]] = set()
     articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
                             ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
         cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id).order_by(ColumnRow.c.id)).all()
-        for r in c.execute(articles_query):
-            if r.date:
-                page_dates[r.url] = r.date
-            if r.document_number:
-                page_docnos[r.url] = r.document_number
-            if r.attachments:
-                page_attachments[r.url] = [tuple(a) for a in r.attachments]
+        for art in c.execute(articles_query):
+            if art.date:
+                page_dates[art.url] = art.date
+            if art.document_number:
+                page_docnos[art.url] = art.document_number
+            if art.attachments:
+                page_attachments[art.url] = _pairs(art.attachments)
         for r in c.execute(select(ListItemRow.c.column_key, ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date,
                                   ListItemRow.c.date_source, ListItemRow.c.pinned, ListItemRow.c.document_number,
                                   ListItemRow.c.attachments).where(mine, ~is_article).order_by(ListItemRow.c.id)):
@@ -166,10 +169,10 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                          document_number=r.document_number or page_docnos.get(r.url)))
         seen.clear()
         listed = {i.url for items in by_key.values() for i in items}
-        articles = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+        by_url = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
                                     document_number=r.document_number, attachments=_attachments(r.attachments, None))
                     for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
-        articles = list(articles.values())
+        articles = list(by_url.values())
     columns: list[ColumnData] = []
     homepage = None
     keys: set[str] = set()
@@ -194,8 +197,9 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
     pages cut by a bound): the ledger's ``list_window`` entries, one example per column."""
     out = Coverage()
     with store.engine.connect() as c:
-        read = dict(c.execute(select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
-                              .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
+        read: dict[str, int] = dict(c.execute(
+            select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
+            .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
         for key, name, url, total in c.execute(select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url,
                                                       ColumnRow.c.total).where(ColumnRow.c.scan_id == scan_id,
                                                                                ColumnRow.c.total.is_not(None))
@@ -233,24 +237,29 @@ def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[Li
         links = select(Link.c.target, Link.c.text).where(
             Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.in_(working),
             or_(*[Link.c.text.contains(w) for w in words]))
-        for r in c.execute(links.order_by(Link.c.id)):
-            if (r.target, r.text) not in seen:
-                seen.add((r.target, r.text))
-                out.append(ListItem(title=r.text, url=r.target))
+        for link in c.execute(links.order_by(Link.c.id)):
+            if (link.target, link.text) not in seen:
+                seen.add((link.target, link.text))
+                out.append(ListItem(title=link.text, url=link.target))
     return out
 
 
-def _attachments(own: list | None, page: list[tuple] | None) -> Sequence[tuple]:
+def _pairs(stored: list[list[str]]) -> list[tuple[str, str]]:
+    """Attachments as stored (JSON [text, url] pairs) as tuples."""
+    return type_cast("list[tuple[str, str]]", [tuple(a) for a in stored])   # sqlalchemy.cast is the SQL one
+
+
+def _attachments(own: list[list[str]] | None, page: list[tuple[str, str]] | None) -> Sequence[tuple[str, str]]:
     """An item's attachments: its list row's, then its article page's (read-only; items share the page's)."""
     if not own:
         return page or _NO_ATTACHMENTS
-    return [tuple(a) for a in own] + (page or [])
+    return _pairs(own) + (page or [])
 
 
-_NO_ATTACHMENTS: tuple = ()      # shared by the many items without attachments
+_NO_ATTACHMENTS: tuple[tuple[str, str], ...] = ()      # shared by the many items without attachments
 
 
-def findings_document(store: Store, scan_id: int) -> dict:
+def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
     """The findings JSON (schema ``sitewatch.findings/1``) of a stored scan."""
     scan = store.scan(scan_id)
     if scan is None:
@@ -276,7 +285,7 @@ def findings_document(store: Store, scan_id: int) -> dict:
     }
 
 
-def write_json(path: str | Path, doc: dict) -> None:
+def write_json(path: str | Path, doc: dict[str, Any]) -> None:
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")

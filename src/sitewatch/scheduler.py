@@ -14,10 +14,10 @@ import datetime as dt
 import importlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -28,13 +28,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
-from sitewatch.store import JobRun, Store, describe
+from sitewatch.store import JobRun, ScanRecord, Store, describe
+
+if TYPE_CHECKING:
+    from sitewatch.scan import ScanResult
 
 log = logging.getLogger("sitewatch.scheduler")
 
@@ -83,7 +86,7 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
             continue
         setattr(s, key, "" if value is False else value)
     try:
-        s.tz
+        s.tz  # noqa: B018 -- the property raises on an unknown time zone
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {s.timezone!r}") from None
     if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0 \
@@ -109,9 +112,12 @@ def ensure_job_table(engine: Engine) -> None:
 
 def _run_started(engine: Engine, job_id: str, site: str, kind: str, scan_id: int | None) -> int:
     with engine.begin() as c:
-        return c.execute(insert(job_runs).values(job_id=job_id, site=site, kind=kind, scan_id=scan_id,
-                                                 started_at=dt.datetime.now(), status="running", detail="")
-                         ).inserted_primary_key[0]
+        pk = c.execute(insert(job_runs).values(job_id=job_id, site=site, kind=kind, scan_id=scan_id,
+                                               started_at=dt.datetime.now(), status="running", detail="")
+                       ).inserted_primary_key
+        assert pk is not None                           # a single-row insert
+        run_id: int = pk[0]
+        return run_id
 
 
 def _run_finished(engine: Engine, run_id: int, status: str, detail: str, scan_id: int | None) -> None:
@@ -203,12 +209,12 @@ class site_lock:
                 self.held = self.lock.acquire(timeout=0.5)
         return self.held
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.held:
             self.lock.release()
 
 
-def _scan_outcome(result) -> Outcome:
+def _scan_outcome(result: ScanResult) -> Outcome:
     if result.status != "completed":
         return "interrupted", "stopped; frontier checkpointed", result.scan_id
     return "ok", f"{result.stats.pages} pages, {len(result.findings)} findings", result.scan_id
@@ -282,17 +288,21 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
     """After a monthly audit: add the availability veto of the week before, write reports, plan the look-back."""
     cfg, s = rt.sites[site], rt.settings[site]
     scan = store.scan(scan_id)
+    assert scan is not None
     day = dt.datetime.combine(scan.as_of, dt.time())
     extra = availability_findings(store, cfg, day - dt.timedelta(days=7), day)
     if extra:
         store.save_findings(scan_id, store.findings(scan_id) + extra)
-    paths = write_reports(store, store.scan(scan_id), Path(s.report_dir) / _safe(site))
+    stored = store.scan(scan_id)
+    assert stored is not None
+    paths = write_reports(store, stored, Path(s.report_dir) / _safe(site))
     notes = [f"{len(store.findings(scan_id))} findings", f"{len(paths)} report files"]
     if s.lookback_days and rt.scheduler is not None:
         if rt.stop.is_set():
             notes.append("look-back planned at the next start")
         else:
-            when = plan_lookback(rt.scheduler, site, scan_id, dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
+            when = plan_lookback(rt.scheduler, site, scan_id,
+                                 dt.datetime.now(s.tz) + dt.timedelta(days=s.lookback_days))
             notes.append(f"look-back on {when:%Y-%m-%d %H:%M}")
     return ", ".join(notes) + _prune_old(rt, site, store)
 
@@ -316,7 +326,7 @@ def plan_lookback(scheduler: BackgroundScheduler, site: str, scan_id: int, when:
 
 
 # --- adapters to the report and look-back modules (imported lazily) ----------------------------------------
-def _optional(module: str, name: str) -> Callable | None:
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
     try:
         fn = getattr(importlib.import_module(module), name, None)
     except ImportError as exc:
@@ -327,13 +337,14 @@ def _optional(module: str, name: str) -> Callable | None:
     return fn
 
 
-def write_reports(store: Store, scan, out: Path) -> list[Path]:
+def write_reports(store: Store, scan: ScanRecord, out: Path) -> list[Path]:
     """The rectification report and leadership summary of ``scan``, or nothing when reporting is absent."""
     fn = _optional("sitewatch.commands.report", "write_report")
     return list(fn(store, scan, out)) if fn else []
 
 
-def run_lookback_reports(store: Store, baseline, out: Path, timeout: float, cfg=None) -> str:
+def run_lookback_reports(store: Store, baseline: ScanRecord, out: Path, timeout: float,
+                         cfg: SiteConfig | None = None) -> str:
     run = _optional("sitewatch.lookback", "run_lookback")
     write = _optional("sitewatch.lookback", "write_lookback")
     if run is None:
@@ -359,7 +370,7 @@ def period_seconds(trigger: BaseTrigger, now: dt.datetime) -> int:
     return max(60, int((second - first).total_seconds())) if first and second else 31 * 86400
 
 
-def trigger_key(trigger: BaseTrigger) -> tuple:
+def trigger_key(trigger: BaseTrigger) -> tuple[Any, ...]:
     if isinstance(trigger, IntervalTrigger):
         return ("interval", trigger.interval_length, trigger.jitter, str(trigger.timezone))
     if isinstance(trigger, CronTrigger):
@@ -380,13 +391,14 @@ def planned_jobs(site: str, s: ScheduleSettings) -> dict[str, BaseTrigger]:
     return jobs
 
 
-class _Scheduler(BackgroundScheduler):
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # apscheduler 3 has no type information
     """Never hands due jobs to executors that are shutting down (which would skip the run yet advance the job)."""
 
-    def _process_jobs(self):
+    def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
-        return super()._process_jobs()
+        wait: float | None = super()._process_jobs()
+        return wait
 
 
 class SiteScheduler:
@@ -411,10 +423,10 @@ class SiteScheduler:
                                actions={**DEFAULT_ACTIONS, **(actions or {})})
         self.workers = workers or max(4, 3 * len(sites))
         self.scheduler: BackgroundScheduler | None = None
-        self._lock_file = None
-        self._lock_conn = None
+        self._lock_file: TextIO | None = None
+        self._lock_conn: Connection | None = None
 
-    def start(self, run_now: list[str] = (), paused: bool = False) -> None:
+    def start(self, run_now: Sequence[str] = (), paused: bool = False) -> None:
         """Start; ``run_now`` names job kinds (monthly, links, probe) or ids to run at once; ``paused`` runs nothing
         until ``self.scheduler.resume()``."""
         global _runtime
@@ -431,7 +443,7 @@ class SiteScheduler:
         self._reconcile()
         self._resume_interrupted()
         self._plan_missing_lookbacks()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for job in self.scheduler.get_jobs():
             if job.id in run_now or job.id.rpartition(":")[2] in run_now:
                 job.modify(next_run_time=now)
@@ -448,17 +460,17 @@ class SiteScheduler:
         _runtime = None
         self._release_db_lock()
 
-    def jobs(self) -> list:
+    def jobs(self) -> list[Any]:
         return self.scheduler.get_jobs() if self.scheduler else []
 
     def _reconcile(self) -> None:
         assert self.scheduler is not None
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         wanted: dict[str, BaseTrigger] = {}
         for site, s in self.runtime.settings.items():
             wanted.update(planned_jobs(site, s))
         existing = {j.id: j for j in self.scheduler.get_jobs()}
-        for job_id, job in existing.items():
+        for job_id, _job in existing.items():
             site, _, kind = job_id.rpartition(":")
             one_shot = kind in ("lookback", "resume") and site in self.runtime.sites
             if job_id not in wanted and not one_shot:
@@ -467,8 +479,9 @@ class SiteScheduler:
         for job_id, trigger in wanted.items():
             site, _, kind = job_id.rpartition(":")
             old = existing.get(job_id)
-            keep = old is not None and old.next_run_time is not None and trigger_key(old.trigger) == trigger_key(trigger)
-            extra = {"next_run_time": old.next_run_time} if keep else {}
+            keep = (old is not None and old.next_run_time is not None
+                    and trigger_key(old.trigger) == trigger_key(trigger))
+            extra = {"next_run_time": old.next_run_time} if keep and old is not None else {}
             self.scheduler.add_job(JOB_FUNC, trigger, args=[site, kind], id=job_id, name=job_id,
                                    replace_existing=True, coalesce=True, max_instances=1,
                                    misfire_grace_time=period_seconds(trigger, now), **extra)
@@ -490,7 +503,7 @@ class SiteScheduler:
                 log.warning("scan %d of %s is marked running by another process; not resuming it", scan.id, site)
                 continue
             log.info("scan %d of %s was %s: resuming it", scan.id, site, scan.status)
-            self.scheduler.add_job(JOB_FUNC, "date", run_date=dt.datetime.now(dt.timezone.utc),
+            self.scheduler.add_job(JOB_FUNC, "date", run_date=dt.datetime.now(dt.UTC),
                                    args=[site, "resume", scan.id], id=f"{site}:resume", name=f"{site}:resume",
                                    replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
 

@@ -76,7 +76,7 @@ def finding_strata(f: Finding) -> list[str]:
     return out
 
 
-def page_section(page: Row) -> str:
+def page_section(page: Row[Any]) -> str:
     """The stratum of a ``pages`` row: its column, else its first path segment."""
     meta = page.meta or {}
     name = meta.get("columnname") or meta.get("ColumnName")
@@ -98,7 +98,8 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
                                      lambda p: [page_section(p)], lambda p: p.url)
     rows: list[dict[str, Any]] = []
     for f in findings:
-        rows.append({"kind": "问题", "stratum": rule_name(ruleset, f.rule) + (f"／{f.extra['column']}" if f.extra.get("column") else ""),
+        column = f"／{f.extra['column']}" if f.extra.get("column") else ""
+        rows.append({"kind": "问题", "stratum": rule_name(ruleset, f.rule) + column,
                      "url": f.url, "what": description(f), "location": location(f),
                      "check": CHECK_HINT.get(f.rule, "人工核实该问题是否属实"), "verdict": "", "remark": "",
                      "rule": f.rule, "column": f.extra.get("column")})

@@ -20,10 +20,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, select, update)
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.schema import ColumnDefault
 
 from sitewatch.errors import ConfigError
 from sitewatch.models import Finding
@@ -32,22 +52,23 @@ DEFAULT_DB = "sitewatch.db"
 DB_HELP = "the store: an SQLite file (default ./sitewatch.db) or postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
 
 # The rows of the unit of work the current asyncio task is in (see ``Store.unit``); None outside one.
-_UNIT: ContextVar[dict | None] = ContextVar("sitewatch_store_unit", default=None)
+_Buffers = dict[tuple[Table, tuple[str, ...]], list[tuple[Any, ...]]]   # (table, column names) -> rows of values
+_UNIT: ContextVar[_Buffers | None] = ContextVar("sitewatch_store_unit", default=None)
 
 
 metadata = MetaData()
 
 
-def _col(name: str, type_, *args, null: bool = False, **kw) -> Column:
+def _col(name: str, type_: Any, *args: Any, null: bool = False, **kw: Any) -> Column[Any]:
     """A column, NOT NULL unless ``null``."""
     return Column(name, type_, *args, nullable=null, **kw)
 
 
-def _id() -> Column:
+def _id() -> Column[Any]:
     return Column("id", Integer, primary_key=True)
 
 
-def _scan_id(index: bool = False) -> Column:
+def _scan_id(index: bool = False) -> Column[Any]:
     return _col("scan_id", Integer, ForeignKey("scans.id"), index=index)
 
 
@@ -79,7 +100,8 @@ Page = Table(
     _col("meta", JSON, default=dict),
 )
 
-PROBE_TAG = "probe"      # a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
+# a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
+PROBE_TAG = "probe"
 
 Link = Table(                                             # one occurrence of a link on a crawled page
     "links", metadata, _id(), _scan_id(),
@@ -191,14 +213,14 @@ class ScanRecord:
 
     id: int
     site: str
-    start_urls: list
+    start_urls: list[str]
     as_of: dt.date
     kind: str
     status: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
-    config: dict
-    stats: dict          # while running: {"runner": {"host", "pid"}} of the process that runs it
+    config: dict[str, Any]
+    stats: dict[str, Any]          # while running: {"runner": {"host", "pid"}} of the process that runs it
 
     def runner_state(self) -> str:
         """For a scan marked running: "alive" when the process that runs it is alive on this host, "gone" when it
@@ -226,7 +248,7 @@ def runner() -> dict[str, Any]:
 LOCK_WAIT_MS = 10_000
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -280,7 +302,8 @@ def _scrub(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if type(value) is str and "\x00" in value else value
 
 
-def _no_nul(_conn, _cursor, statement, parameters, _context, executemany):
+def _no_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+            ) -> tuple[str, Any]:
     """PostgreSQL text holds no NUL character, and a crawled page may carry one (in a title, a link text): it is
     stored as U+FFFD, the replacement character, as a decoder marks what it could not read."""
     if executemany:
@@ -290,7 +313,7 @@ def _no_nul(_conn, _cursor, statement, parameters, _context, executemany):
     return statement, parameters
 
 
-def _scrub_row(params):
+def _scrub_row(params: Any) -> Any:
     if isinstance(params, dict):
         return {k: _scrub(v) for k, v in params.items()}
     if isinstance(params, (list, tuple)):
@@ -414,7 +437,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _converter(col) -> Any:
+def _converter(col: Column[Any]) -> Any:
     """How SQLAlchemy's SQLite dialect stores a column's Python value (None for as-is)."""
     if isinstance(col.type, JSON):
         return _json                                   # None included: JSON 'null', as SQLAlchemy does
@@ -428,17 +451,17 @@ def _converter(col) -> Any:
 _CONVERTERS: dict[Any, dict[str, Any]] = {}
 
 
-def _defaults(table, keys: tuple[str, ...]) -> dict[str, Any]:
+def _defaults(table: Table, keys: tuple[str, ...]) -> dict[str, Any]:
     """Python-side defaults of the columns a row leaves out (what ``insert()`` would fill in)."""
-    out = {}
+    out: dict[str, Any] = {}
     for col in table.columns:
         d = col.default
-        if col.name not in keys and d is not None and not col.primary_key:
+        if col.name not in keys and isinstance(d, ColumnDefault) and not col.primary_key:   # Python-side ones
             out[col.name] = d.arg(None) if d.is_callable else d.arg
     return out
 
 
-def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
+def _driver_insert(c: Connection, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Insert buffered rows (values in ``keys`` order) through the SQLite driver, stored exactly as SQLAlchemy
     stores them: a crawl writes ~35 rows per page, and SQLAlchemy's per-row processing cost more than SQLite."""
     conv = _CONVERTERS.get(table)
@@ -446,7 +469,7 @@ def _driver_insert(c, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
         conv = _CONVERTERS[table] = {col.name: f for col in table.columns if (f := _converter(col))}
     fns = [conv.get(k) for k in keys]
     if any(fns):
-        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r)) for r in rows]
+        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r, strict=False)) for r in rows]
     defaults = _defaults(table, keys)
     if defaults:
         extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())
@@ -463,18 +486,22 @@ class Store:
 
     def __init__(self, db: str | Path = DEFAULT_DB):
         self.engine = open_engine(db)
-        self._buffers: dict[tuple[Any, tuple[str, ...]], list[tuple]] = {}   # (table, column names) -> values
+        self._buffers: _Buffers = {}
         self._pending = 0
         self._last_flush = time.monotonic()
 
     # --- scans -------------------------------------------------------------------------------
-    def new_scan(self, site: str, start_urls: list[str], as_of: dt.date, config: dict, kind: str = "full") -> int:
+    def new_scan(self, site: str, start_urls: list[str], as_of: dt.date, config: dict[str, Any],
+                 kind: str = "full") -> int:
         with self.engine.begin() as c:
-            return c.execute(insert(Scan).values(site=site, start_urls=start_urls, as_of=as_of, kind=kind,
-                                                 status="running", started_at=dt.datetime.now(),
-                                                 config=config, stats={"runner": runner()})).inserted_primary_key[0]
+            pk = c.execute(insert(Scan).values(site=site, start_urls=start_urls, as_of=as_of, kind=kind,
+                                               status="running", started_at=dt.datetime.now(),
+                                               config=config, stats={"runner": runner()})).inserted_primary_key
+            assert pk is not None                       # a single-row insert
+            scan_id: int = pk[0]
+            return scan_id
 
-    def finish_scan(self, scan_id: int, status: str, stats: dict) -> None:
+    def finish_scan(self, scan_id: int, status: str, stats: dict[str, Any]) -> None:
         self.flush()
         with self.engine.begin() as c:
             c.execute(update(Scan).where(Scan.c.id == scan_id).values(status=status, stats=stats,
@@ -487,7 +514,7 @@ class Store:
     def scans(self, site: str | None = None, kind: str | None = "full") -> list[ScanRecord]:
         return self._scans(*([Scan.c.site == site] if site else []), *([Scan.c.kind == kind] if kind else []))
 
-    def _scans(self, *where) -> list[ScanRecord]:
+    def _scans(self, *where: ColumnElement[bool]) -> list[ScanRecord]:
         with self.engine.connect() as c:
             return [ScanRecord(**r._mapping) for r in c.execute(select(Scan).where(*where).order_by(Scan.c.id))]
 
@@ -496,7 +523,7 @@ class Store:
         return rows[-1] if rows else None
 
     # --- buffered writes ---------------------------------------------------------------------
-    def add(self, table, **row) -> None:
+    def add(self, table: Table, **row: Any) -> None:
         """Buffer a row; call :meth:`maybe_flush` at a consistent point (e.g. after each fetched URL)."""
         unit = _UNIT.get()
         buffers = self._buffers if unit is None else unit
@@ -504,7 +531,7 @@ class Store:
         if unit is None:
             self._pending += 1
 
-    def add_rows(self, table, keys: tuple[str, ...], rows: list[tuple]) -> None:
+    def add_rows(self, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Buffer many rows at once, each a tuple of values for the columns ``keys``."""
         unit = _UNIT.get()
         (self._buffers if unit is None else unit).setdefault((table, keys), []).extend(rows)
@@ -517,7 +544,7 @@ class Store:
         adds inside it are held apart and join the flush buffer together when it ends without an exception, so
         a flush (which other tasks may trigger while this one awaits) never writes a part of it. Ended by an
         exception (a cancelled or interrupted crawl), its rows are dropped: the URL was not done."""
-        rows: dict = {}
+        rows: _Buffers = {}
         token = _UNIT.set(rows)
         try:
             yield
@@ -554,11 +581,11 @@ class Store:
                 if rows and raw:
                     _driver_insert(c, table, keys, rows)
                 elif rows:
-                    c.execute(insert(table), [dict(zip(keys, r)) for r in rows])
+                    c.execute(insert(table), [dict(zip(keys, r, strict=False)) for r in rows])
         self._last_flush = time.monotonic()
 
     # --- reads used by checks and reports ------------------------------------------------------
-    def broken_targets(self, scan_id: int) -> list[tuple[Row, list[str], list[str]]]:
+    def broken_targets(self, scan_id: int) -> list[tuple[Row[Any], list[str], list[str]]]:
         """Each broken target, with every page it appears on (sorted) and its non-empty link texts (first seen
         first): one pass over the scan's links, so the links need no index on their target. A probe's row
         (``PROBE_TAG``) is no occurrence: a target only sitewatch asked for appears on no page."""
@@ -594,6 +621,8 @@ class Store:
         return [Finding(rule=r.rule, severity=r.severity, url=r.url, message=r.message, found_on=list(r.found_on or []),
                         evidence=dict(r.evidence or {}), extra=dict(r.extra or {})) for r in rows]
 
-    def count(self, table, scan_id: int, *where) -> int:
+    def count(self, table: Table, scan_id: int, *where: ColumnElement[bool]) -> int:
         with self.engine.connect() as c:
-            return c.execute(select(func.count()).select_from(table).where(table.c.scan_id == scan_id, *where)).scalar_one()
+            n: int = c.execute(select(func.count()).select_from(table).where(table.c.scan_id == scan_id, *where)
+                               ).scalar_one()
+            return n

@@ -212,7 +212,7 @@ class Scope:
 
     @classmethod
     def for_start_urls(cls, start_urls: list[str], prefixes: list[str] | None = None,
-                       extra_hosts: list[str] | None = None, excludes: list[str] | None = None) -> "Scope":
+                       extra_hosts: list[str] | None = None, excludes: list[str] | None = None) -> Scope:
         """Default scope: the start URLs' directories; ``prefixes`` may be paths ("/xqbsc/") or absolute URLs."""
         resolved: list[str] = []
         hosts = [host_key(u) for u in start_urls]
@@ -243,7 +243,8 @@ class Scope:
 # pager's link text; or a page-number query parameter (Hanweb pageNum, JSP cur_page, page, pageIndex ...).
 _PAGED_FILE = re.compile(r"^(?:index|default|list|more|column-index)[_-]\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
 _NUMBERED_FILE = re.compile(r"^\d{1,5}\.(?:s?html?|jsp|php|aspx?)$", re.I)
-_PAGER_TEXT = re.compile(r"^\s*(?:下一?页|上一?页|后页|前页|尾页|末页|最后一页|首页|第一页|next|prev(?:ious)?|last|first|"
+_PAGER_TEXT = re.compile(r"^\s*(?:下一?页|上一?页|后页|前页|尾页|末页|最后一页|首页|第一页|"
+                         r"next|prev(?:ious)?|last|first|"
                          r"[>»›<«‹]{1,2}|\[?\d{1,5}\]?)\s*$", re.I)
 _PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_num cur_page curpage currentpage "
                          "current_page pn pageid".split())

@@ -10,7 +10,7 @@ import datetime as dt
 def working_days_between(start: dt.date, end: dt.date) -> tuple[int, list[int]]:
     """Working days after ``start`` up to and including ``end``, and the years counted Monday to Friday because no
     holiday arrangement is known for them (empty when every day was on the official calendar)."""
-    import chinese_calendar          # imported when a reply is judged, not by every scan (~0.7 MB of dates)
+    import chinese_calendar  # imported when a reply is judged, not by every scan (~0.7 MB of dates)
 
     days = 0
     unknown: set[int] = set()

@@ -8,7 +8,7 @@ from sitewatch.errors import UsageError
 from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="show or upgrade the store's schema version")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     for name, text in (("upgrade", "migrate the store to this version's schema (an SQLite file is copied first)"),

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="serve the bundled simulated portal on loopback, scan it and write the outputs")
     p.add_argument("--out", metavar="DIR", default="sitewatch-demo", help="output folder (default ./sitewatch-demo)")
     p.add_argument("--db", metavar="PATH", help="database file (default DIR/sitewatch.db)")

@@ -12,7 +12,7 @@ from sitewatch.paths import output_dir
 from sitewatch.store import DB_HELP
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("lookback", help="re-check the problems of an earlier scan (回头看) and report their status")
     p.add_argument("--since", required=True, metavar="SCAN|YYYY-MM-DD",
                    help="the scan whose problems to re-check: an id, or a date (the last scan on or before it)")

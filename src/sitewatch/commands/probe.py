@@ -8,7 +8,7 @@ import datetime as dt
 from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("probe", help="probe each site's homepage and key pages once and log the result")
     p.add_argument("--config", required=True, metavar="SITE.toml", help="site config; key pages: schedule.probe_urls")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)

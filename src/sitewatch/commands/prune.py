@@ -12,7 +12,7 @@ from sitewatch.store import DB_HELP, DEFAULT_DB
 DEFAULT_KEEP = 6
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("prune", help="delete the links, pages and checked targets of old scans (findings stay)")
     p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N",
                    help=f"completed scans per site that keep their details (default {DEFAULT_KEEP})")
@@ -31,7 +31,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     store = open_store(args.db, "prune")
     if args.site and not store.scans(args.site, kind=None):
         sites = sorted({s.site for s in store.scans(kind=None)})
-        raise UsageError(f"prune: --site {args.site!r}: no scans of it in the store (sites: {', '.join(sites) or 'none'})")
+        raise UsageError(f"prune: --site {args.site!r}: no scans of it in the store "
+                         f"(sites: {', '.join(sites) or 'none'})")
     result = prune(store, args.keep, args.site, dry_run=args.dry_run)
     rows = ", ".join(f"{n:,} {table}" for table, n in result.rows.items() if n) or "no rows"
     verb = "would delete" if args.dry_run else "deleted"

@@ -14,7 +14,7 @@ DEFAULT_OUT = "sitewatch-out"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="render the rectification report (HTML, XLSX, CSV) and leadership summary")
     p.add_argument("--scan", metavar="ID|latest", default="latest", help="scan to report on (default: latest)")
     p.add_argument("--month", metavar="YYYY-MM", help="report on the latest completed scan of this month")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from sitewatch.config import load_config
 from sitewatch.rules import load_rules, print_rules
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rules", help="list the active rules with thresholds, severity, source and provenance")
     p.add_argument("--config", metavar="SITE.toml", help="apply this site config's rule packs and overrides")
     p.add_argument("--markdown", action="store_true", help="print the Markdown catalogue (docs/rules.md)")
@@ -18,7 +19,7 @@ def register(sub) -> None:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     packs: list[Path] = []
-    overrides: dict = {}
+    overrides: dict[str, Any] = {}
     if args.config:
         cfg = load_config(args.config)
         packs, overrides = [Path(p) for p in cfg.rule_packs], cfg.rule_overrides

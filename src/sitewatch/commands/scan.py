@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
-from sitewatch.scan import findings_document, write_json
-from sitewatch.store import DB_HELP, DEFAULT_DB, Store
 from sitewatch.paths import output_file
 from sitewatch.safetext import raw_stream, safe_text
+from sitewatch.scan import findings_document, write_json
+from sitewatch.store import DB_HELP, DEFAULT_DB, ScanRecord, Store
 from sitewatch.urls import normalize
 
+if TYPE_CHECKING:
+    from sitewatch.crawl.engine import CrawlStats
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scan", help="crawl a site, check every link and column, store and report the findings")
     p.add_argument("url", nargs="*", metavar="URL", help="start URL(s); optional when --config names them")
     add_scan_flags(p)
@@ -27,16 +31,20 @@ def register(sub) -> None:
 
 
 def add_scan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="SITE.toml", help="site config (TOML): name, start URLs, scope, politeness, columns")
+    p.add_argument("--config", metavar="SITE.toml",
+                   help="site config (TOML): name, start URLs, scope, politeness, columns")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day every date rule is judged for (default: today)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before a request counts as failed (default 15)")
     p.add_argument("--json", metavar="PATH", help="write the findings JSON (schema sitewatch.findings/1) here")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.add_argument("--max-pages", type=int, metavar="N", help="crawl at most N pages of the site (default 100000)")
-    p.add_argument("--max-depth", type=int, metavar="N", help="follow links at most N clicks from the start; a column's next list pages add no depth (default 30)")
+    p.add_argument("--max-depth", type=int, metavar="N",
+                   help="follow links at most N clicks from the start; a column's next list pages add no depth "
+                        "(default 30)")
     p.add_argument("--concurrency", type=int, metavar="N", help="simultaneous requests per host (default 4)")
     p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
-    p.add_argument("--prefix", action="append", metavar="PATH", help="crawl scope path prefix (repeatable; default: the start URL's folder)")
+    p.add_argument("--prefix", action="append", metavar="PATH",
+                   help="crawl scope path prefix (repeatable; default: the start URL's folder)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
     p.add_argument("--render-js", action="store_true",
                    help="re-render pages that look JavaScript-only in headless Chromium (needs sitewatch[render])")
@@ -90,7 +98,7 @@ class Progress:
         self.enabled = enabled
         self.t0 = time.monotonic()
 
-    def __call__(self, stats, queued: int) -> None:
+    def __call__(self, stats: CrawlStats, queued: int) -> None:
         if not self.enabled:
             return
         dt_ = max(time.monotonic() - self.t0, 1e-6)
@@ -162,7 +170,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 UNREACHABLE_EXIT = 3
 
 
-def reach_exit(doc: dict) -> int:
+def reach_exit(doc: dict[str, Any]) -> int:
     """0 for a completed scan; 3 (with one line on stderr) when it could not fetch the homepage or crawled no
     page: the findings are stored and exported as usual, but a script must be able to tell."""
     from sitewatch.checks_reach import unreachable_line
@@ -178,7 +186,7 @@ _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": 
             "render_js": "--render-js", "as_of": "--as-of", "start_urls": "the start URL"}
 
 
-def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
+def resume_config(scan: ScanRecord, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
     """The settings `scan --resume` runs with (``resume.resume_settings``): the scan's own, with --rate,
     --concurrency, --timeout (and a config's retries) from this command line. ``given`` is the command line's
     config when it names a --config or start URLs; without --config, the flags are checked against the scan's
@@ -193,6 +201,7 @@ def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> S
         given = flags
     cfg, kept = resume_settings(scan, given)
     if kept:
+        assert given is not None                     # settings are compared against a given config
         key, stored, now = kept[0]
         raise UsageError(f"scan --resume: {_FLAG_OF.get(key, key)} {now!r} ({given.source}) differs from scan "
                          f"{scan.id}'s {stored!r}; a resumed scan keeps the settings it started with (only --rate, "
@@ -201,7 +210,7 @@ def resume_config(scan, args: argparse.Namespace, given: SiteConfig | None) -> S
     return cfg
 
 
-def print_summary(doc: dict, db: str, json_path: str | None) -> None:
+def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
     s = doc["scan"]
     print(f"sitewatch: scan {s['id']} of {doc['site']} as of {doc['as_of']}: {s['status']}")
     print(f"  {s['pages']} pages crawled, {s['checked']} URLs checked, {s['links']} links, "

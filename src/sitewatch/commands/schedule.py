@@ -8,7 +8,7 @@ import logging
 from sitewatch.store import DB_HELP, DEFAULT_DB
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("schedule", help="run the monitoring schedule of every site in a config until stopped")
     p.add_argument("--config", required=True, metavar="SITE.toml", help="site config; [[sites]] for several sites")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP + "; jobs are stored in it")

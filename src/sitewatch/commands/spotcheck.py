@@ -10,10 +10,12 @@ from sitewatch.paths import output_dir
 from sitewatch.store import DB_HELP
 
 
-def register(sub) -> None:
-    p = sub.add_parser("spotcheck", help="draw a reproducible, stratified sample of findings and pages to check by hand")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("spotcheck",
+                       help="draw a reproducible, stratified sample of findings and pages to check by hand")
     p.add_argument("--sample", type=int, required=True, metavar="N", help="number of findings to draw")
-    p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed: the same seed gives the same sample")
+    p.add_argument("--seed", type=int, required=True, metavar="S",
+                   help="random seed: the same seed gives the same sample")
     p.add_argument("--pages", type=int, metavar="M", help="number of pages to draw (default: N)")
     p.add_argument("--scan", metavar="ID|latest", default="latest", help="scan to sample (default: latest)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")

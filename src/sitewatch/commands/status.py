@@ -6,19 +6,23 @@ import argparse
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sitewatch.safetext import safe_text
 from sitewatch.store import DB_HELP, DEFAULT_DB
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
     p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
     p.set_defaults(func=cmd_status)
 
 
-def _when(value) -> str:
+def _when(value: dt.date | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
@@ -26,17 +30,17 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def stored_jobs(engine) -> list:
+def stored_jobs(engine: Engine) -> list[Any]:
     """The jobs in the database's job store (none when no scheduler ever ran on it)."""
-    from sqlalchemy import inspect
-
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import inspect
 
     if not inspect(engine).has_table("apscheduler_jobs"):
         return []
     store = SQLAlchemyJobStore(engine=engine)
     try:
-        return store.get_all_jobs()
+        jobs: list[Any] = store.get_all_jobs()
+        return jobs
     except Exception:  # noqa: BLE001 - unreadable job states are reported by the scheduler itself
         return []
 
@@ -46,9 +50,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from sitewatch.checks_reach import UNREACHABLE, unreachable_line
     from sitewatch.config import load_site_configs
-    from sitewatch.scan import findings_document
     from sitewatch.errors import UsageError
     from sitewatch.probes import availability, site_key
+    from sitewatch.scan import findings_document
     from sitewatch.scheduler import last_runs
     from sitewatch.store import Probe, Store, Target
 
@@ -65,7 +69,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"sitewatch: status of {path} (times are local)")
     for site in sites:
         print(f"\n{site}")
-        ids = sorted({j.id for j in jobs if j.args and j.args[0] == site} | {k for k, r in runs.items() if r.site == site})
+        ids = sorted({j.id for j in jobs if j.args and j.args[0] == site}
+                     | {k for k, r in runs.items() if r.site == site})
         by_id = {j.id: j for j in jobs}
         for job_id in ids:
             job, run = by_id.get(job_id), runs.get(job_id)
@@ -79,8 +84,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             findings = store.findings(s.id)
             counts = Counter(f.severity for f in findings)
             with store.engine.connect() as c:
-                verdicts = dict(c.execute(select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
-                                          .group_by(Target.c.verdict)).all())
+                verdicts: dict[str, int] = dict(c.execute(
+                    select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
+                    .group_by(Target.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":
                 print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
@@ -109,7 +115,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1),
                           [home] if home else None)
         with store.engine.connect() as c:
-            last_probe = c.execute(select(Probe).where(Probe.c.site == site).order_by(Probe.c.at.desc()).limit(1)).first()
+            last_probe = c.execute(select(Probe).where(Probe.c.site == site)
+                                   .order_by(Probe.c.at.desc()).limit(1)).first()
         if av.probes:
             print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
                   f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))

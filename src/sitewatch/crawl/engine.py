@@ -6,21 +6,32 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sitewatch import memo
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
-from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, FetchResult, Fetcher
+from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, Fetcher, FetchResult
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.render import Renderer, looks_js_only
 from sitewatch.crawl.verdict import BROKEN, OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
-from sitewatch.extract import FORM_TAGS, Link as PageLink, ParsedPage, css_links, parse_html, sitemap_links
+from sitewatch.extract import FORM_TAGS, ParsedPage, css_links, parse_html, sitemap_links
+from sitewatch.extract import Link as PageLink
 from sitewatch.store import Link, Page, Store, Target
-from sitewatch.urls import Scope, TrapGuard, directory_of, host_key, is_attachment, is_list_page_url, is_pagination, normalize
+from sitewatch.urls import (
+    Scope,
+    TrapGuard,
+    directory_of,
+    host_key,
+    is_attachment,
+    is_list_page_url,
+    is_pagination,
+    normalize,
+)
 
 # fetch errors that leave a page of the site unread, maybe only for now (a redirect loop or a malformed URL is
 # the page's own defect: reported as a broken link, not as a gap in coverage)
@@ -45,9 +56,9 @@ class CrawlStats:
     hook_errors: int = 0           # pages a list engine or page check could not read
     rendered: int = 0              # pages re-rendered in Chromium ([crawl] render_js, crawl/render.py)
     render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
-    coverage: dict = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
+    coverage: dict[str, Any] = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = dict(vars(self))
         d["pages_per_second"] = round(self.pages / self.seconds, 1) if self.seconds else None
         return d
@@ -139,7 +150,7 @@ class Crawler:
         self._order += 1
         self._queue.put_nowait((depth, self._order, url, crawl))
 
-    def seed(self, urls: list[tuple[str, int, bool]], seen: list[str] = ()) -> None:
+    def seed(self, urls: list[tuple[str, int, bool]], seen: Iterable[str] = ()) -> None:
         """Prime the frontier (resume): already-done URLs go into the seen set, pending ones into the queue."""
         for u in seen:
             self._seen.add(self._key(u))
@@ -182,6 +193,7 @@ class Crawler:
         return self.stats
 
     async def _tick(self) -> None:
+        assert self.progress is not None               # started only with a progress callback
         while True:
             await asyncio.sleep(0.5)
             self.progress(self.stats, self._queue.qsize())
@@ -285,6 +297,7 @@ class Crawler:
         static HTML."""
         if not looks_js_only(text, parsed):
             return text, parsed
+        assert self.renderer is not None               # called only with render_js on
         rendered = await self.renderer.render(url)
         if rendered is None:
             self.stats.render_failed += 1
@@ -358,6 +371,7 @@ class Crawler:
         if k in self._seen:
             return
         self._seen.add(k)
+        assert link.bad is not None                    # called for links broken as written only
         detail = {"file_scheme": "file: link to a local disk, unreachable for visitors",
                   "invalid_url": "malformed URL"}[link.bad]
         self._record_target(link.url, False, FetchResult(url=link.url, final_url=link.url, error=link.bad),

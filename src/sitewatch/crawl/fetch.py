@@ -13,13 +13,18 @@ import urllib.request
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sitewatch import __version__
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.urls import host_key, malformed, normalize
+
+if TYPE_CHECKING:
+    import aiohttp
+    from aiohttp.client_proto import ResponseHandler
+    from aiohttp.client_reqrep import ConnectionKey
 
 DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
 DEFAULT_RETRIES = 2            # extra attempts after a transient failure (5xx, connection reset, timeout once)
@@ -60,7 +65,8 @@ class FetchResult:
     @property
     def is_html(self) -> bool:
         ct = self.content_type.lower()
-        return "html" in ct or "wml" in ct or (not ct and self.body is not None and b"<html" in self.body[:2048].lower())
+        return ("html" in ct or "wml" in ct
+                or (not ct and self.body is not None and b"<html" in self.body[:2048].lower()))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -99,8 +105,9 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
             return "tls", text
         if type(cause).__name__ == "ClientConnectorDNSError":
             return "dns", text
-        if getattr(cause, "os_error", None) is not None:    # aiohttp's wrapper ("... ssl:default [...]"): its cause
-            cause = cause.os_error
+        os_error = getattr(cause, "os_error", None)
+        if os_error is not None:    # aiohttp's wrapper ("... ssl:default [...]"): its cause
+            cause = os_error
             continue
         msg = str(cause).lower()
         if "name or service not known" in msg or "nodename nor servname" in msg or "getaddrinfo" in msg \
@@ -113,7 +120,8 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
             return "tls", text
         cause = getattr(cause, "os_error", None) or cause.__cause__ or cause.__context__
     name = type(exc).__name__
-    if (httpx and isinstance(exc, httpx.ConnectError)) or name in ("ClientConnectorError", "ClientProxyConnectionError"):
+    if (httpx and isinstance(exc, httpx.ConnectError)) \
+            or name in ("ClientConnectorError", "ClientProxyConnectionError"):
         return "connect", text
     if isinstance(exc, ConnectionError) or (httpx and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))) \
             or name in ("ServerDisconnectedError", "ClientPayloadError", "ClientResponseError", "ClientOSError"):
@@ -148,7 +156,7 @@ def proxy_for(url: str, config_proxy: str | None = None, env: dict[str, str] | N
         return None
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if env.get("no") and urllib.request.proxy_bypass_environment(host, env):
+    if env.get("no") and urllib.request.proxy_bypass_environment(host, env):  # type: ignore[attr-defined]  # not in typeshed
         return None
     if config_proxy:
         return config_proxy
@@ -206,14 +214,14 @@ except ImportError:  # pragma: no cover
 ACCEPT_ENCODING = ", ".join(["gzip", "deflate"] + (["br"] if "br" in _CODINGS else []))
 
 
-def _idle_capped_connector(**kwargs: Any):
+def _idle_capped_connector(**kwargs: Any) -> aiohttp.TCPConnector:
     """aiohttp's connector with a cap on the origins that keep idle connections: aiohttp counts only busy
     connections against ``limit`` and keeps idle ones until they expire, so a scan checking links to 1,500
     sites within the keep-alive time would hold 1,500 sockets (the default descriptor limit is 1,024)."""
     import aiohttp
 
     class IdleCappedConnector(aiohttp.TCPConnector):
-        def _release(self, key, protocol, *, should_close: bool = False) -> None:  # type: ignore[override]
+        def _release(self, key: ConnectionKey, protocol: ResponseHandler, *, should_close: bool = False) -> None:
             super()._release(key, protocol, should_close=should_close)
             conns = getattr(self, "_conns", None)
             if not isinstance(conns, dict):
@@ -309,7 +317,8 @@ class Fetcher:
         visited = {url}
         for _ in range(MAX_REDIRECTS + 1):
             hop = await self._request_with_retries(current, result.method, body_limit)
-            if hop.status in (400, 403, 404, 405, 406, 500, 501, 503) and result.method == "HEAD" and HEAD_REFUSED_FALLBACK:
+            if hop.status in (400, 403, 404, 405, 406, 500, 501, 503) and result.method == "HEAD" \
+                    and HEAD_REFUSED_FALLBACK:
                 result.method = "GET"
                 hop = await self._request_with_retries(current, "GET", body_limit)
             result.attempts += hop.attempts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -15,6 +16,9 @@ from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Listing, ListItem
 from sitewatch.store import PROBE_TAG, ColumnRow, Link, ListItemRow, Store
 from sitewatch.urls import is_attachment, normalize
+
+if TYPE_CHECKING:
+    from sitewatch.crawl.fetch import Fetcher
 
 HOMEPAGE_KEY = "homepage"
 GKMLPT_GUIDE = "/gkmlpt/guide"    # the 信息公开指南 of a gkmlpt catalogue: probed, whether or not a page links to it
@@ -33,7 +37,7 @@ class ListingCollector:
     Link row of the page too (tag "pager" or "api"), so a resumed scan finds it among the links to follow.
     """
 
-    def __init__(self, cfg: SiteConfig, store: Store, fetcher=None):
+    def __init__(self, cfg: SiteConfig, store: Store, fetcher: Fetcher | None = None):
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
@@ -95,7 +99,8 @@ class ListingCollector:
         Links to documents below the column's folder make it a column of undated items (which count as
         not updated); an empty list element makes it a blank column; anything else is not a column.
         """
-        if "columnname" not in parsed.meta or "articletitle" in parsed.meta or not _COLUMN_URL.search(urlsplit(url).path):
+        if "columnname" not in parsed.meta or "articletitle" in parsed.meta \
+                or not _COLUMN_URL.search(urlsplit(url).path):
             return None
         folder = url.rsplit("/", 1)[0] + "/"
         name = parsed.meta.get("columnname") or parsed.title
@@ -137,6 +142,7 @@ class ListingCollector:
                 if api in done:
                     continue
                 done.add(api)
+                assert self.fetcher is not None        # the gkmlpt path runs only with a fetcher
                 res = await self.fetcher.fetch(api, body_limit=8 << 20)
                 if res.error or res.status != 200 or not res.body:
                     continue

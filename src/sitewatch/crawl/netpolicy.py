@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 BLOCKED_REASON = "blocked_address"
 
-_NETS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {
+_NET_TEXTS: dict[str, list[str]] = {
     "loopback": ["127.0.0.0/8", "::1/128"],
     "private": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
     "link_local": ["169.254.0.0/16", "fe80::/10"],
@@ -36,7 +39,8 @@ _NETS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {
     "multicast": ["224.0.0.0/4", "ff00::/8", "255.255.255.255/32"],
     "reserved": ["240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15", "fec0::/10"],
 }
-_NETS = {k: [ipaddress.ip_network(n) for n in v] for k, v in _NETS.items()}   # type: ignore[misc]
+_NETS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {
+    k: [ipaddress.ip_network(n) for n in v] for k, v in _NET_TEXTS.items()}
 CLASSES = ("metadata", *_NETS)
 
 # cloud instance metadata: never allowed by the site's own network, only by name in [network] allow
@@ -220,13 +224,13 @@ def _resolve_quietly(host: str) -> list[IPAddress]:
     out = []
     for info in infos:
         try:
-            out.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+            out.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
         except ValueError:
             pass
     return out
 
 
-def _make_resolver_class():
+def _make_resolver_class() -> Callable[[NetPolicy, Any], AbstractResolver]:
     from aiohttp.abc import AbstractResolver
     from aiohttp.resolver import ThreadedResolver
 
@@ -238,12 +242,14 @@ def _make_resolver_class():
             self.policy = policy
             self.inner = inner or ThreadedResolver()
 
-        async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        async def resolve(self, host: str, port: int = 0,
+                          family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
             why = self.policy.check_host(host)
             if why:
                 raise BlockedAddress(host, why)
             infos = await self.inner.resolve(host, port, family)
-            kept, refused = [], []
+            kept: list[ResolveResult] = []
+            refused: list[str] = []
             for info in infos:
                 try:
                     ip = ipaddress.ip_address(str(info["host"]).split("%", 1)[0])
@@ -251,7 +257,10 @@ def _make_resolver_class():
                     refused.append(f"unparsable address {info['host']!r}")
                     continue
                 why = self.policy.check_resolved(host, ip)
-                (refused if why else kept).append(why or info)
+                if why:
+                    refused.append(why)
+                else:
+                    kept.append(info)
             if not kept:
                 raise BlockedAddress(host, "resolves to " + "; ".join(dict.fromkeys(refused)))
             return kept
@@ -262,10 +271,10 @@ def _make_resolver_class():
     return PolicyResolver
 
 
-_resolver_class = None
+_resolver_class: Callable[[NetPolicy, Any], AbstractResolver] | None = None
 
 
-def policy_resolver(policy: NetPolicy, inner: Any = None):
+def policy_resolver(policy: NetPolicy, inner: Any = None) -> AbstractResolver:
     """An aiohttp resolver enforcing ``policy`` (the class is built on first use: aiohttp is imported lazily)."""
     global _resolver_class
     if _resolver_class is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -36,7 +36,7 @@ class HostLimiter:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     @asynccontextmanager
-    async def slot(self):
+    async def slot(self) -> AsyncIterator[None]:
         async with self._sem:
             if self.paused_until and time.monotonic() >= self.paused_until:
                 self.paused_until = 0.0
@@ -93,7 +93,7 @@ class Politeness:
             return f"robots.txt answered HTTP {rules}: everything disallowed until it works (RFC 9309)"
         return "disallowed by robots.txt"
 
-    async def _load(self, host: str, fetch_text) -> Protego | int | None:
+    async def _load(self, host: str, fetch_text: Callable[[str], Awaitable[tuple[int, str]]]) -> Protego | int | None:
         try:
             status, text = await fetch_text(host + "/robots.txt")
         except Exception:       # noqa: BLE001 - unreachable host: no rules; the request itself will fail

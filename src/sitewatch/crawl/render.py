@@ -39,8 +39,8 @@ MIN_TEXT = 200             # visible body text shorter than this ...
 MIN_ANCHORS = 5            # ... with fewer <a> links than this is an empty shell
 _SCRIPT = re.compile(r"<script\b", re.I)
 # client-side templates whose rows exist only after a framework ran (avalon ms-for, Vue v-for, Angular ...)
-_TEMPLATE = re.compile(r"\b(?:ms-(?:controller|for|repeat|each)|v-for|ng-repeat|x-for)\s*=|\{\{\s*[\w$.\[\]'\"]+\s*\}\}",
-                       re.I)
+_TEMPLATE = re.compile(r"\b(?:ms-(?:controller|for|repeat|each)|v-for|ng-repeat|x-for)\s*="
+                       r"|\{\{\s*[\w$.\[\]'\"]+\s*\}\}", re.I)
 # a known app shell: a config object for a front-end bundle, or a mount point <div id="app">
 _SHELL = re.compile(r"window\._CONFIG\b|<div\b[^>]*\bid\s*=\s*[\"']?(?:app|root)\b", re.I)
 # an empty list element, and a script that writes into the document

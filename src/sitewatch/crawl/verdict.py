@@ -19,15 +19,18 @@ WARNING = "warning"        # works, but worth a note (persistent 429)
 _NUM404 = r"(?<![0-9])404(?![0-9])"
 _SOFT404_TITLE = re.compile(
     r"(^\s*404\s*([-_|｜–—:：].*)?$|^.*[-_|｜–—:：]\s*404\s*$|"
-    r"(HTTP|错误|error|状态码)\s*[-:：]?\s*" + _NUM404 + r"|" + _NUM404 + r"\s*[-:：]?\s*(not found|错误|error|页面|page)|"
+    r"(HTTP|错误|error|状态码)\s*[-:：]?\s*" + _NUM404 + r"|"
+    + _NUM404 + r"\s*[-:：]?\s*(not found|错误|error|页面|page)|"
     r"页面不存在|页面未找到|找不到(该)?页面|网页不存在|页面已(被)?删除|信息已(被)?删除|内容已(被)?删除|文章不存在|"
-    r"信息不存在|资源不存在|文件不存在|访问的页面不存在|page not found|not found|无法找到|已被删除|已删除|已撤销|已下线)",
+    r"信息不存在|资源不存在|文件不存在|访问的页面不存在|page not found|not found|无法找到|"
+    r"已被删除|已删除|已撤销|已下线)",
     re.I,
 )
 _SOFT404_BODY = re.compile(
     r"(您(所)?(访问|请求|查找)的(页面|网页|信息|文章|内容)(不存在|已(被)?删除|已过期|找不到)|页面不存在|页面未找到|"
     r"信息已(被)?删除|该(信息|文章|内容|页面)已(被)?(删除|撤销|下线)|抱歉.{0,12}(不存在|找不到)|"
-    r"(HTTP|错误代码|error)\s*[-:：]?\s*" + _NUM404 + r"|" + _NUM404 + r"\s*[-:：]?\s*(not found|错误|error)|the page you (requested|are looking for) (was not found|does not exist))",
+    r"(HTTP|错误代码|error)\s*[-:：]?\s*" + _NUM404 + r"|" + _NUM404 + r"\s*[-:：]?\s*(not found|错误|error)|"
+    r"the page you (requested|are looking for) (was not found|does not exist))",
     re.I,
 )
 SOFT404_MAX_TEXT = 1500     # an error page is short; a long article that mentions 404 is not one
@@ -72,8 +75,9 @@ def judge(res: FetchResult, *, title: str = "", text_len: int | None = None, tex
         return Verdict(BROKEN, "deleted_stub", f"tiny page refreshing to its parent listing {refresh}")
     if _SOFT404_TITLE.search(title or "") and text_len <= SOFT404_MAX_TEXT * 2:
         return Verdict(BROKEN, "soft404", f"HTTP {status} but the title says: {title[:80]}")
-    if text_len <= SOFT404_MAX_TEXT and _SOFT404_BODY.search(text_sample):
-        return Verdict(BROKEN, "soft404", f"HTTP {status} but the page says: {_SOFT404_BODY.search(text_sample).group(0)}")
+    soft404 = _SOFT404_BODY.search(text_sample) if text_len <= SOFT404_MAX_TEXT else None
+    if soft404:
+        return Verdict(BROKEN, "soft404", f"HTTP {status} but the page says: {soft404.group(0)}")
     if error_page and error_page.status == 200 and title and title == error_page.title \
             and abs(text_len - error_page.text_len) <= max(40, error_page.text_len // 10):
         return Verdict(BROKEN, "soft404", "HTTP 200 with the same page the site serves for a non-existent URL")
@@ -86,7 +90,8 @@ def _is_parent_of(target: str, url: str) -> bool:
         return False
     tp = t.path if t.path.endswith("/") else t.path.rsplit("/", 1)[0] + "/"
     up = u.path
-    return up != t.path and up.startswith(tp) and (t.path.endswith("/") or t.path.rsplit("/", 1)[-1].startswith("index"))
+    return up != t.path and up.startswith(tp) and (t.path.endswith("/")
+                                                   or t.path.rsplit("/", 1)[-1].startswith("index"))
 
 
 MESSAGES_ZH = {

@@ -38,8 +38,9 @@ import html
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, cast
 from urllib.parse import parse_qsl, urljoin
 
 PREFIX = "/xqbsc/"
@@ -588,6 +589,7 @@ class _Builder:
                 self.items[key].append(it)
         # 党建动态: newest URL date is recent but the displayed date is backdated past the window
         dj = self.items["djdt"][0]
+        assert dj.url_date is not None
         dj.shown = dj.url_date - dt.timedelta(days=25)
         # 通知公告: an old pinned row on top, and a deleted document that is still listed
         pinned = Item("tzgg", "关于进一步规范西区办事处政务服务窗口办事时间的通告", self.as_of - dt.timedelta(days=500),
@@ -747,7 +749,7 @@ class _Builder:
             return
         if d.reason == "500":
             if broken:
-                self.routes[path] = Route(status=500, body="<html><body><h1>500 Internal Server Error</h1></body></html>".encode())
+                self.routes[path] = Route(status=500, body=b"<html><body><h1>500 Internal Server Error</h1></body></html>")
             else:
                 self.add_html(path, ok_page)
         elif d.reason == "timeout":
@@ -1500,7 +1502,7 @@ class _Builder:
         items = self.hanweb_visible()
         records = "".join(
             f'<record><![CDATA[\n<li><a href="{it.path}" target="_blank" title="{html.escape(it.title)}">'
-            f'{html.escape(it.title)}</a><span>{_ymd(it.shown)}</span></li>\n]]></record>\n' for it in items)
+            f'{html.escape(it.title)}</a><span>{_ymd(cast(dt.date, it.shown))}</span></li>\n]]></record>\n' for it in items)
         main = (f'<h2 class="col_title">{HANWEB_COL.name}</h2>\n<div class="list_con"><ul class="list">'
                 f'<div id="{HANWEB_UNIT}"><script type="text/xml"><datastore>\n<nextgroup><![CDATA[]]></nextgroup>\n'
                 f'<recordset>\n{records}</recordset>\n</datastore></script></div>\n</ul></div>\n'
@@ -1606,7 +1608,7 @@ class _Builder:
             {"rule": "interaction.slow_reply", "path": m["recent"]["path"], "expected": "not_found",
              "asked": m["recent"]["asked"], "note": "asked the day before, not yet due"},
         ]
-        for svc, (path, missing) in guides.items():
+        for _svc, (path, missing) in guides.items():
             entry = {"rule": "service.guide_incomplete", "path": path, "expected": "found" if missing else "not_found",
                      "missing": missing}
             if not missing:

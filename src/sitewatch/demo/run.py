@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sitewatch.config import SiteConfig
 from sitewatch.demo.portal import build_portal
@@ -28,7 +30,7 @@ def demo_config(server: DemoServer) -> SiteConfig:
                       default_unit="党政办")
 
 
-def scan_demo_month(store: Store, variant: int = 0, as_of: dt.date = DEMO_AS_OF) -> tuple[ScanResult, dict]:
+def scan_demo_month(store: Store, variant: int = 0, as_of: dt.date = DEMO_AS_OF) -> tuple[ScanResult, dict[str, Any]]:
     """Serve one simulated month, scan it into ``store``; returns the result and the filled manifest."""
     portal = build_portal(as_of=as_of, month_variant=variant)
     with serve_portal(portal) as server:
@@ -37,11 +39,11 @@ def scan_demo_month(store: Store, variant: int = 0, as_of: dt.date = DEMO_AS_OF)
         return result, server.expected | {"_absolute": {p: server.absolute(p) for p in _paths(server.expected)}}
 
 
-def _paths(expected: dict) -> list[str]:
+def _paths(expected: dict[str, Any]) -> list[str]:
     return [b["path_or_url"] for b in expected.get("broken", []) + expected.get("not_broken", [])]
 
 
-def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
+def verify(expected: dict[str, Any], findings: list[Finding]) -> tuple[bool, list[str]]:
     """Compare a scan's findings with the portal's manifest of planted problems. Returns (all ok, lines)."""
     absolute = expected.get("_absolute", {})
 
@@ -101,7 +103,8 @@ def verify(expected: dict, findings: list[Finding]) -> tuple[bool, list[str]]:
     return all_ok, lines
 
 
-def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tuple[bool, list[str]]:
+def _verify_page_checks(expected: dict[str, Any], findings: list[Finding], url_of: Callable[[str], str]
+                        ) -> tuple[bool, list[str]]:
     """Compare page-level findings (interaction, service guides, security, identity) with ``page_checks``.
 
     Skipped while no finding of any of those rule ids exists (the checks are not wired into the scan).
@@ -148,7 +151,7 @@ def _verify_page_checks(expected: dict, findings: list[Finding], url_of) -> tupl
     return ok == total and not extra, lines
 
 
-def show_month(server: DemoServer, variant: int, as_of: dt.date = DEMO_AS_OF) -> dict:
+def show_month(server: DemoServer, variant: int, as_of: dt.date = DEMO_AS_OF) -> dict[str, Any]:
     """Serve another simulated month on the same ports (so URLs, and fingerprints, stay the same)."""
     server.portal = build_portal(as_of=as_of, month_variant=variant)
     server.expected = server._fill_manifest(server.portal.expected)
@@ -165,7 +168,7 @@ def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> in
     store = Store(db_path)
     t0 = time.monotonic()
     results: list[ScanResult] = []
-    expected: dict = {}
+    expected: dict[str, Any] = {}
     with serve_portal(build_portal(as_of=DEMO_AS_OF, month_variant=MONTHS[0])) as server:
         for variant in MONTHS:
             expected = show_month(server, variant)
@@ -202,9 +205,12 @@ def _reports(store: Store, current: ScanResult, previous: ScanResult, out: Path,
     from sitewatch.lookback import run_lookback, write_lookback
     from sitewatch.spotcheck import sample, write_spotcheck
 
-    lookback = run_lookback(store, store.scan(previous.scan_id), as_of=current.as_of, timeout=2.0)
+    baseline = store.scan(previous.scan_id)
+    assert baseline is not None
+    lookback = run_lookback(store, baseline, as_of=current.as_of, timeout=2.0)
     paths = list(write_lookback(store, lookback, out))
     scan = store.scan(current.scan_id)
+    assert scan is not None
     paths += write_report(store, scan, out)
     paths += write_spotcheck(store, scan, sample(store, scan, 20, 1), 1, out)
     return paths

@@ -13,12 +13,12 @@ from urllib.parse import unquote, urlsplit
 
 from sitewatch.demo.portal import Portal, Route
 
-NOT_FOUND = ('<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
-             '<body><h1>404 Not Found</h1></body></html>').encode()
+NOT_FOUND = (b'<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
+             b'<body><h1>404 Not Found</h1></body></html>')
 URL_KEYS = {"path_or_url": "url", "path": "url", "entry": "entry_url", "interpretation_path": "interpretation_url"}
 
 
-class RequestLog(Counter):
+class RequestLog(Counter[tuple[str, str]]):
     """Thread-safe Counter of (method, path-with-query) received; paths are percent-decoded."""
 
     def __init__(self) -> None:
@@ -122,7 +122,8 @@ def _reserve_refused_port(host: str) -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
     finally:
         s.close()
 
@@ -140,7 +141,7 @@ class DemoServer:
         self._ext = self._bind_external(host)
         self.base_url = f"http://{host}:{self._main.server_address[1]}"
         ext_host, ext_port = self._ext.server_address[:2]
-        self.ext_url = f"http://{ext_host}:{ext_port}"
+        self.ext_url = f"http://{ext_host!s}:{ext_port}"
         self.refused_url = f"http://{host}:{_reserve_refused_port(host)}"
         self.start_url = self.base_url + portal.expected["prefix"]
         self.expected = self._fill_manifest(portal.expected)
@@ -197,7 +198,7 @@ class DemoServer:
                 return out
             return node
 
-        out = walk(copy.deepcopy(expected))
+        out: dict[str, Any] = walk(copy.deepcopy(expected))
         out.update(base_url=self.base_url, start_url=self.start_url, ext_url=self.ext_url,
                    refused_url=self.refused_url)
         for key in ("robots_disallowed", "outside_prefix", "never_fetch"):

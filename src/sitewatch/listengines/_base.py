@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sitewatch.listengines._rows import (
     HtmlElement,
@@ -54,7 +54,7 @@ class Page:
         """Single-document page: article-shaped URL or an ``ArticleTitle`` meta tag."""
         return looks_like_article_url(self.url) or meta_content(self.root, "ArticleTitle") is not None
 
-    def listing(self, engine: str, **fields) -> Listing:
+    def listing(self, engine: str, **fields: Any) -> Listing:
         """A Listing with this page's column name and key filled in."""
         fields.setdefault("column_name", column_name(self.root))
         fields.setdefault("column_key", column_key(self.url))

@@ -45,7 +45,8 @@ _ARTICLE_URL = re.compile(
 _PAGE_PARAMS = frozenset({"page", "pagenum", "pageno", "pageindex", "cur_page", "currentpage", "curpage",
                           "p", "pn", "startrecord", "endrecord", "start"})
 _INDEX_PAGE = re.compile(r"^index(?:_(\d+))?\.(s?html?|jsp|php|aspx?)$", re.I)
-_PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页", ">", ">>", "»"})
+_PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页",
+                          ">", ">>", "»"})
 
 
 _TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True)
@@ -242,7 +243,8 @@ def extract_rows(scope: HtmlElement, base: str) -> list[ListItem]:
     return items
 
 
-def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[HtmlElement, str]]]:
+def _count_dates_and_links(scope: HtmlElement
+                           ) -> tuple[dict[HtmlElement, int], dict[HtmlElement, int], list[tuple[HtmlElement, str]]]:
     """Per element (zero counts left out): the date text chunks in its subtree, each its own text node
     (month-day dates count too, a dummy URL supplying the year), and the content links in it; plus the
     anchors with a real href, in document order."""
@@ -273,7 +275,8 @@ def _count_dates_and_links(scope: HtmlElement) -> tuple[dict, dict, list[tuple[H
     return dates, links, anchors
 
 
-def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement | None:
+def _row_of(a: HtmlElement, dates: dict[HtmlElement, int], links: dict[HtmlElement, int], url: str
+            ) -> HtmlElement | None:
     if dates.get(a, 0):
         inner = _link_title(a, url)[1]
     else:
@@ -300,7 +303,8 @@ def _row_of(a: HtmlElement, dates: dict, links: dict, url: str) -> HtmlElement |
     return None
 
 
-def _sibling_date_cell(cell: HtmlElement, dates: dict | None = None, links: dict | None = None) -> HtmlElement | None:
+def _sibling_date_cell(cell: HtmlElement, dates: dict[HtmlElement, int] | None = None,
+                       links: dict[HtmlElement, int] | None = None) -> HtmlElement | None:
     """The ``<dd>`` right after a title ``<dd>`` that holds only its date (``<dd>标题</dd><dd>2026-03-10</dd>``)."""
     nxt = cell.getnext()
     if nxt is None or nxt.tag != "dd":
@@ -337,6 +341,8 @@ def _item_from_row(row: HtmlElement, row_links: list[tuple[HtmlElement, str]]) -
         found = _date_chunk(clean_text(cell.text_content()), url) if cell is not None else None
         if found is not None:
             shown.append(found)
+    date: dt.date | None
+    date_source: str | None
     if shown:
         date, date_source = max(shown), "list"
     else:
@@ -421,7 +427,7 @@ def has_empty_marker(root: HtmlElement) -> bool:
 
 
 def _hidden_or_template(el: HtmlElement) -> bool:
-    node = el
+    node: HtmlElement | None = el
     while node is not None:
         for name, value in node.attrib.items():
             if name.startswith(("ms-if", "v-if", "v-show", "ms-visible", "x-show", "ng-if")):

@@ -13,7 +13,7 @@ from lxml import etree
 
 from sitewatch.listengines._base import declared_total, load_page
 from sitewatch.listengines._rows import HtmlElement, extract_rows, has_empty_marker
-from sitewatch.models import ListItem, Listing
+from sitewatch.models import Listing, ListItem
 
 _MARKERS = ("showStatic", "pageChnlInfo", "list2.trsapi", "quickMode", "fjdzapp")
 

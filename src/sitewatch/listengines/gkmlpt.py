@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from sitewatch.dates import parse_date
 from sitewatch.listengines._rows import HtmlElement
-from sitewatch.models import ListItem, Listing
+from sitewatch.models import Listing, ListItem
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -235,9 +235,12 @@ def parse_api(api_url: str, data: dict[str, Any], column_name: str | None) -> Li
             date_source="api" if date else None,
             pinned=bool(article.get("is_top") or article.get("top")),
             attachments=_attachments(article.get("attachment") or article.get("attachments"), api_url),
-            document_number=(str(article["document_number"]).strip() or None) if article.get("document_number") else None,
+            document_number=((str(article["document_number"]).strip() or None)
+                             if article.get("document_number") else None),
         ))
-    classify = data.get("classify") if isinstance(data.get("classify"), dict) else {}
+    classify = data.get("classify")
+    if not isinstance(classify, dict):
+        classify = {}
     total_raw = classify.get("post_count", data.get("total"))
     total = int(total_raw) if isinstance(total_raw, (int, str)) and str(total_raw).isdigit() else None
 

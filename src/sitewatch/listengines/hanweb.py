@@ -10,10 +10,10 @@ import math
 import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from sitewatch.listengines._base import declared_total, load_page
 from sitewatch.dates import date_from_url
+from sitewatch.listengines._base import declared_total, load_page
 from sitewatch.listengines._rows import HtmlElement, clean_text, extract_rows, parse_html, real_href
-from sitewatch.models import ListItem, Listing
+from sitewatch.models import Listing, ListItem
 
 _RECORD = re.compile(r"<record\b[^>]*>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.I | re.S)
 _TOTAL_PAGE = re.compile(r"<totalpage>\s*(\d+)\s*</totalpage>", re.I)

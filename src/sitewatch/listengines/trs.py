@@ -66,11 +66,11 @@ def js_pager(html: str) -> tuple[int, str, str | None] | None:
             if position > 0 and re.fullmatch(r"[\w-]+", strings[position - 1]):
                 prefix = strings[position - 1]
         return numbers[0], prefix, suffix
-    m = _COUNT_PAGE.search(html)
-    if m:
-        tail = html[m.end(): m.end() + 3000]
-        suffix = _PAGER_SUFFIX.search(tail)
-        return int(m.group(1)), "index", suffix.group(1) if suffix else None
+    count = _COUNT_PAGE.search(html)
+    if count:
+        tail = html[count.end(): count.end() + 3000]
+        found = _PAGER_SUFFIX.search(tail)
+        return int(count.group(1)), "index", found.group(1) if found else None
     return None
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from sitewatch.extract import Link
 from sitewatch.models import Finding
 from sitewatch.pagechecks.page import Check, Examples, PageView, keyword_regex
 from sitewatch.rules import RuleSet
@@ -45,8 +46,13 @@ class Identity(Check):
         on = ruleset.enabled
         self.want_marks, self.want_meta, self.want_ids = on(MARK), on(META), on(INCONSISTENT)
         self.want_https, self.want_mixed = on(HTTPS), on(MIXED)
-        limit = lambda rule: int(ruleset.threshold(rule, "max_pages")) if ruleset.has(rule) else 20  # noqa: E731
-        kw = lambda rule, key: ruleset.keywords(rule, key) if ruleset.has(rule) else ()  # noqa: E731
+
+        def limit(rule: str) -> int:
+            return int(ruleset.threshold(rule, "max_pages")) if ruleset.has(rule) else 20
+
+        def kw(rule: str, key: str) -> tuple[str, ...]:
+            return ruleset.keywords(rule, key) if ruleset.has(rule) else ()
+
         self.host_re = keyword_regex(kw(MARK, "host"))
         self.contact_re = keyword_regex(kw(MARK, "contact"))
         self.conac_url_re = keyword_regex(kw(MARK, "conac"))
@@ -94,7 +100,7 @@ class Identity(Check):
                     if len(self.mixed_examples) < self.mixed.limit:
                         self.mixed_examples.append({"page": view.url, "resource": link.url, "tag": link.tag})
 
-    def _conac(self, links) -> bool:
+    def _conac(self, links: list[Link]) -> bool:
         """A link to the 党政机关 identification (开办者标识) service, or an image with its alt text."""
         urls, alts = self.conac_url_re, self.conac_alt_re
         return bool((urls and urls.search("\n".join(link.url for link in links)))
@@ -133,7 +139,8 @@ class Identity(Check):
                         message=f"{ex.count}/{self.pages}个页面未找到{MARKS_ZH[mark]}（要求：每个页面底部标注）",
                         evidence={"mark": MARKS_ZH[mark], "pages_missing": ex.count, "pages_checked": self.pages,
                                   "pages": list(ex.urls),
-                                  "note": "read from the page text; a footer drawn by a script or an image counts as missing"},
+                                  "note": "read from the page text; a footer drawn by a script or an image "
+                                          "counts as missing"},
                         extra={"item": mark}))
         if self.want_meta:
             for tag, ex in self.meta_missing.items():

@@ -47,11 +47,17 @@ class Interaction(Check):
         self.want_channel = ruleset.enabled(NO_CHANNEL)
         self.want_messages = ruleset.enabled(UNANSWERED) or ruleset.enabled(SLOW)
         self.ruleset = ruleset
-        kw = (lambda key: ruleset.keywords(NO_CHANNEL, key)) if ruleset.has(NO_CHANNEL) else (lambda key: ())
+        has_channel, has_unanswered = ruleset.has(NO_CHANNEL), ruleset.has(UNANSWERED)
+
+        def kw(key: str) -> tuple[str, ...]:
+            return ruleset.keywords(NO_CHANNEL, key) if has_channel else ()
+
+        def mk(key: str) -> tuple[str, ...]:
+            return ruleset.keywords(UNANSWERED, key) if has_unanswered else ()
+
         self.channel_re = keyword_regex(kw("channel"))
         self.platform_re = keyword_regex(kw("platform"))
         self.exclude_re = keyword_regex(kw("exclude"))
-        mk = (lambda key: ruleset.keywords(UNANSWERED, key)) if ruleset.has(UNANSWERED) else (lambda key: ())
         asked, replied = keyword_regex(mk("asked")), keyword_regex(mk("replied"))
         self.ask_head = asked
         self.reply_head = replied
@@ -103,7 +109,8 @@ class Interaction(Check):
             replied = parse_date(m.group(1)) if m else None
         pending = self.pending_re.search(text) if self.pending_re else None
         done = self.done_re.search(text) if self.done_re else None
-        status = (pending or done).group(0) if (pending or done) else ""
+        either = pending or done
+        status = either.group(0) if either else ""
         if replied:
             return replied, DONE, status
         if pending:
@@ -238,7 +245,7 @@ def _cells(tr: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
     return [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
 
 
-def _index(heads: list[str], pattern: re.Pattern[str] | None, skip: set | None = None) -> int | None:
+def _index(heads: list[str], pattern: re.Pattern[str] | None, skip: set[int | None] | None = None) -> int | None:
     if pattern is None:
         return None
     for i, h in enumerate(heads):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -36,7 +36,8 @@ def squash(text: str) -> str:
 
 
 _PREV_NEXT = re.compile(r"上一篇[：:]|下一篇[：:]")
-_DATE_LINE = re.compile(r"(发布|更新|成文)?(日期|时间)[：:]\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?(\s*\d{1,2}:\d{2}(:\d{2})?)?"
+_DATE_LINE = re.compile(r"(发布|更新|成文)?(日期|时间)[：:]\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?"
+                        r"(\s*\d{1,2}:\d{2}(:\d{2})?)?"
                         r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?")
 
 
@@ -130,7 +131,7 @@ def _visible_text(el: lxml.html.HtmlElement) -> str:
         return " ".join(_TEXT_NODES(el))
 
 
-def _texts_outside(el: lxml.html.HtmlElement):
+def _texts_outside(el: lxml.html.HtmlElement) -> Iterator[str]:
     """Text nodes below ``el`` in document order, skipping the subtrees of ``_NO_TEXT`` elements."""
     if el.text and el.tag not in _NO_TEXT:
         yield el.text
@@ -171,7 +172,7 @@ def _densest_block(root: lxml.html.HtmlElement) -> str:
     return ""
 
 
-def entry_link(view: "PageView", text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
+def entry_link(view: PageView, text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
                exclude_re: re.Pattern[str] | None = None) -> dict[str, str] | None:
     """The first anchor of the page whose text names an entry (咨询/办事 …) or whose URL is a known platform."""
     for link in view.parsed.links:

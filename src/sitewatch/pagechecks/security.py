@@ -46,7 +46,8 @@ class Misstatements(Check):
         if self.enabled and not any(r.keywords.get("wrong") for r in self.entries.values()):
             raise ConfigError(f"{MISSTATEMENT}: enabled but no {ENTRY_PREFIX}* dictionary entry with wrong forms "
                               f"is loaded; add entries (checks/misstatements.toml or a local pack) or disable the rule")
-        self.by_wrong = {re.sub(r"\s+", "", w): r.id for r in self.entries.values() for w in r.keywords.get("wrong", ())}
+        self.by_wrong = {re.sub(r"\s+", "", w): r.id
+                         for r in self.entries.values() for w in r.keywords.get("wrong", ())}
         self.regex = keyword_regex(self.by_wrong) if self.enabled else None
         self.context = int(ruleset.threshold(MISSTATEMENT, "context_chars")) if self.enabled else 20
         self.hits: dict[tuple[str, str], _Hit] = {}
@@ -271,10 +272,12 @@ class Duplicates(Check):
             body.keys, body.urls = {body.first_key}, [body.first_url]
         if key not in body.keys:
             body.keys.add(key)
-            bisect.insort(body.urls, view.url)         # the first max_urls in URL order, whatever the crawl order
-            if len(body.urls) > self.max_urls:
-                body.urls.pop()
-            if view.url == body.urls[0]:
+            urls = body.urls
+            assert urls is not None                     # set together with body.keys
+            bisect.insort(urls, view.url)              # the first max_urls in URL order, whatever the crawl order
+            if len(urls) > self.max_urls:
+                urls.pop()
+            if view.url == urls[0]:
                 body.title = view.title[:80]
 
     def findings(self, as_of: dt.date) -> list[Finding]:
@@ -283,6 +286,7 @@ class Duplicates(Check):
         for body in self.bodies.values():
             if body.keys is None or len({_item_id(k) for k in body.keys}) < 2:
                 continue
+            assert body.urls is not None                # set together with body.keys
             out.append(Finding(
                 rule=DUPLICATE, severity=self.ruleset.severity(DUPLICATE), url=body.urls[0], found_on=list(body.urls),
                 message=f"疑似一稿多发：同一正文（{body.chars}字，比对下限{self.min_chars}字）在{len(body.keys)}个网址发布"

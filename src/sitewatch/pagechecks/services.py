@@ -75,8 +75,9 @@ class Services(Check):
         if any(classify(c, self.ruleset) == "dynamic" for c in columns):
             return                              # a news column: a report about guides is not one
         text = view.main_text
-        present = [name for name, rx in self.elements if rx.search(text)]
-        in_guide_column = any(self.guide_re.search(c) for c in columns) and len(present) >= self.min_elements
+        present = [name for name, rx in self.elements if rx is not None and rx.search(text)]
+        in_guide_column = (self.guide_re is not None and any(self.guide_re.search(c) for c in columns)
+                           and len(present) >= self.min_elements)
         if not (in_guide_column or self._named_guide(view)):
             return
         missing = tuple(name for name, _ in self.elements if name not in present)

@@ -17,7 +17,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.rules import RuleSet, load_rules
-from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Probe, Scan, ScanRecord, Store, Target
+from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
 DEFAULT_DEADLINE_DAYS = 15
@@ -130,7 +130,8 @@ def first_seen(store: Store, site: str, fingerprints: set[str], up_to: int) -> d
     with store.engine.connect() as c:
         rows = c.execute(select(FindingRow.c.fingerprint, func.min(Scan.c.as_of))
                          .join(Scan, Scan.c.id == FindingRow.c.scan_id)
-                         .where(Scan.c.site == site, Scan.c.id <= up_to, FindingRow.c.fingerprint.in_(list(fingerprints)))
+                         .where(Scan.c.site == site, Scan.c.id <= up_to,
+                                FindingRow.c.fingerprint.in_(list(fingerprints)))
                          .group_by(FindingRow.c.fingerprint)).all()
     return {fp: (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))) for fp, d in rows}
 
@@ -194,7 +195,7 @@ def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: 
     days, per_day = int(th.get("monitor_days", 7)), int(th.get("probes_per_day", 20))
     threshold = float(th.get("fail_share", 0.05))
     end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
-    home = (scan.start_urls or [None])[0]
+    home = scan.start_urls[0] if scan.start_urls else None
     av = probe_stats(store, scan.site, end - dt.timedelta(days=days), end, [home] if home else None,
                      threshold=threshold, probes_per_day=per_day)
     probes, fails = av.probes + scan_failed, av.failures + scan_failed
@@ -307,7 +308,8 @@ def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], rul
 
 
 def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet,
-                 statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None) -> list[dict[str, Any]]:
+                 statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None
+                 ) -> list[dict[str, Any]]:
     """问题清单: one row per finding, most severe first, with 首次发现, 整改时限 and 整改状态."""
     cfg = scan.config or {}
     seen = first_seen(store, scan.site, {f.fingerprint for f in findings}, scan.id)
@@ -462,12 +464,13 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
     cur_fps = {f.fingerprint for f in findings}
     hist_status = classify(sets, cur_fps) if sets else {}
     lb = latest_lookback(store, scan)
-    lb_status = dict(((lb.stats or {}).get("classification") or {})) if lb else {}
+    lb_status = dict((lb.stats or {}).get("classification") or {}) if lb else {}
     statuses = {fp: (lb_status.get(fp) or hist_status.get(fp) or OPEN) for fp in cur_fps}
     problems = problem_rows(store, scan, findings, ruleset, statuses, deadlines)
 
     look_rows: list[dict[str, Any]] = []
     if prev_scan is not None:
+        assert prev is not None                          # summarised whenever there is a previous scan
         status = classify(sets, cur_fps)
         prev_findings = prev["findings"] if prev else []
         cfg = scan.config or {}

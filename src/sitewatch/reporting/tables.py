@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from sitewatch.safetext import safe_text
 
@@ -48,10 +49,11 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-def _fill(ws, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> None:
+def _fill(ws: WriteOnlyWorksheet, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write a sheet row by row (write-only: a 10,000-problem report must not hold a workbook of cells in memory)."""
     for c, (header, _) in enumerate(columns, 1):
-        ws.column_dimensions[get_column_letter(c)].width = _WIDTHS.get(header, 14)
+        # a write-only sheet has column_dimensions and auto_filter at run time; types-openpyxl leaves them out
+        ws.column_dimensions[get_column_letter(c)].width = _WIDTHS.get(header, 14)  # type: ignore[attr-defined]
     ws.freeze_panes = "A2"
     head = []
     for h, _ in columns:
@@ -73,7 +75,7 @@ def _fill(ws, columns: Columns, rows: Iterable[Mapping[str, Any]]) -> None:
             out.append(cell)
         ws.append(out)
         n += 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n}"  # type: ignore[attr-defined]  # as above
 
 
 def write_xlsx(path: Path, sheets: Sequence[tuple[str, Columns, Sequence[Mapping[str, Any]]]]) -> Path:

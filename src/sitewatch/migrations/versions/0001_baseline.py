@@ -7,6 +7,8 @@ Revision ID: 0001
 Revises:
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-def _id() -> sa.Column:
+def _id() -> sa.Column[Any]:
     return sa.Column("id", sa.Integer, primary_key=True)
 
 
-def _scan_id() -> sa.Column:
+def _scan_id() -> sa.Column[Any]:
     return sa.Column("scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=False)
 
 

@@ -14,7 +14,7 @@ depends_on = None
 
 
 def _indexes() -> set[str]:
-    return {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes("links")}
+    return {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes("links") if ix["name"] is not None}
 
 
 def upgrade() -> None:
