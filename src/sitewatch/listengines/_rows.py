@@ -48,8 +48,8 @@ _INDEX_PAGE = re.compile(r"^index(?:_(\d+))?\.(s?html?|jsp|php|aspx?)$", re.I)
 _PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一页", "上一页", "上页", "首页", "第一页", ">", ">>", "»"})
 
 
-_TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True)
-_BYTES_PARSER = html_parser(remove_comments=True)
+_TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True, collect_ids=False)
+_BYTES_PARSER = html_parser(remove_comments=True, collect_ids=False)
 
 
 def parse_html(html: str | bytes) -> HtmlElement | None:
