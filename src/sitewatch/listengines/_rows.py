@@ -488,7 +488,7 @@ def other_pages(urls: Iterable[str], page_url: str) -> list[str]:
     return out
 
 
-@memo(4096)
+@memo(1024)
 def _page_identity(url: str) -> str:
     parts = urlsplit(url.split("#", 1)[0])
     path = parts.path or "/"
