@@ -11,6 +11,7 @@ from typing import Any, cast
 import lxml.html
 from lxml import etree
 
+from sitewatch.memo import memo
 from sitewatch.urls import classify_href, normalize
 
 # tag -> attributes that hold a URL to check
@@ -58,7 +59,8 @@ def html_parser(**options: Any) -> lxml.html.HTMLParser:
 
 # pages are handed to lxml re-encoded as UTF-8 with the encoding stated: ~40% faster than parsing a str, and
 # neither an XML declaration nor a <meta charset> of the original bytes can make lxml decode them again
-_PARSER = html_parser(encoding="utf-8")
+# neither is an ID table built (collect_ids): nothing looks elements up by XPath id(), and it costs ~7% of a parse
+_PARSER = html_parser(encoding="utf-8", collect_ids=False)
 
 
 def text_of(el: lxml.html.HtmlElement) -> str:
@@ -79,7 +81,7 @@ class Link:
     bad: str | None = None   # "file_scheme" or "invalid_url": broken for every visitor, never fetched
 
 
-def resolve_href(raw: str, base: str) -> tuple[str | None, str | None]:
+def resolve_href(raw: str, base: str | None) -> tuple[str | None, str | None]:
     """(normalised URL, None) for a fetchable href; (href, reason) for one that is broken as written;
     (None, None) for a scheme sitewatch does not check (ftp:, news: ...)."""
     url = normalize(raw, base)
@@ -92,6 +94,24 @@ def resolve_href(raw: str, base: str) -> tuple[str | None, str | None]:
     if scheme in ("http", "https", ""):
         return h, "invalid_url"
     return None, None
+
+
+def _href_target(raw: str, base: str | None) -> tuple[str | None, str | None, str | None]:
+    """(why it is skipped, or None; the URL to check; why it is broken as written) of an ``href``/``src``."""
+    why = classify_href(raw)
+    if why == "scheme" and raw.strip()[:5].lower() == "file:":
+        why = None
+    if why:
+        return why, None, None
+    target, bad = resolve_href(raw, base)
+    return (None, target, bad) if target is not None else ("unsupported", None, None)
+
+
+# The same for a base that the href's resolution depends on only in part (see ``urls.normalize``): None for an
+# absolute href, the base's root for a root-relative one, the base's folder for a relative path. A page's
+# navigation links repeat on every page of the site, so one table lookup replaces five calls per link.
+_href_target_memo = memo(1024)(_href_target)
+_ABSOLUTE = ("http://", "https://")
 
 
 def css_links(text: str, base: str) -> list[Link]:
@@ -189,6 +209,9 @@ def parse_html(text: str, url: str) -> ParsedPage:
     seen: set[str] = set()
     skipped: dict[str, int] = {}
     links = page.links
+    # what urls._base_key gives for this base: the root for a root-relative href, the folder for a relative one
+    root = base[:base.find("/", base.find("//") + 2) + 1] or base
+    folder = None if "?" in base or "#" in base or ";" in base or base.count("/") < 3 else base[:base.rfind("/") + 1]
     for el in doc.iter(*LINK_ATTRS):
         tag = cast(str, el.tag)                         # iter() by tag names yields elements only
         if tag == "link":
@@ -208,13 +231,17 @@ def parse_html(text: str, url: str) -> ParsedPage:
                 raw = raw.split(",")[0]
                 target, bad = resolve_href(raw, applet_base or base)
             else:
-                why = classify_href(raw)
-                if why == "scheme" and raw.strip()[:5].lower() == "file:":
-                    why = None
+                if raw.startswith(_ABSOLUTE):
+                    why, target, bad = _href_target_memo(raw, None)
+                elif raw.startswith("/") and not raw.startswith("//"):
+                    why, target, bad = _href_target_memo(raw, root)
+                elif folder is None or raw[:1] in ("?", "#", "") or raw.startswith("//"):
+                    why, target, bad = _href_target(raw, base)
+                else:
+                    why, target, bad = _href_target_memo(raw, folder)
                 if why:
                     skipped[why] = skipped.get(why, 0) + 1
                     continue
-                target, bad = resolve_href(raw, base)
             if target is None:
                 skipped["unsupported"] = skipped.get("unsupported", 0) + 1
                 continue

@@ -467,9 +467,14 @@ def _driver_insert(c: Connection, table: Table, keys: tuple[str, ...], rows: lis
     conv = _CONVERTERS.get(table)
     if conv is None:
         conv = _CONVERTERS[table] = {col.name: f for col in table.columns if (f := _converter(col))}
-    fns = [conv.get(k) for k in keys]
-    if any(fns):
-        rows = [tuple(v if f is None else f(v) for f, v in zip(fns, r, strict=False)) for r in rows]
+    fixes = [(i, f) for i, k in enumerate(keys) if (f := conv.get(k))]
+    if fixes:                           # only the few columns with a converter (JSON, dates), not every value
+        def fixed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+            values = list(row)
+            for i, f in fixes:
+                values[i] = f(values[i])
+            return tuple(values)
+        rows = [fixed(r) for r in rows]
     defaults = _defaults(table, keys)
     if defaults:
         extra = tuple(conv[k](v) if k in conv else v for k, v in defaults.items())

@@ -250,8 +250,11 @@ _PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_
                          "current_page pn pageid".split())
 
 
+@memo(1024)
 def _split(url: str) -> SplitResult | None:
-    """``urlsplit(url)``, or None for a URL it refuses (an unclosed or invalid bracketed host)."""
+    """``urlsplit(url)``, or None for a URL it refuses (an unclosed or invalid bracketed host); memoised, as a
+    list page's pager and navigation links are tested against it once per link (``urlsplit``'s own table holds
+    only 128)."""
     try:
         return urlsplit(url)
     except ValueError:

@@ -33,6 +33,15 @@ _SOFT404_BODY = re.compile(
     r"the page you (requested|are looking for) (was not found|does not exist))",
     re.I,
 )
+# Every match of _SOFT404_BODY holds one of these (404, or what 不存在/删除/找不到 … each branch ends with): most
+# pages hold none, and testing them is ~10x cheaper than the regex tried at every position of the text
+_SOFT404_BODY_WORDS = ("404", "不存在", "删除", "过期", "找不到", "未找到", "撤销", "下线")
+
+
+def _may_say_missing(text: str) -> bool:
+    return any(w in text for w in _SOFT404_BODY_WORDS) or "the page you" in text.lower()
+
+
 SOFT404_MAX_TEXT = 1500     # an error page is short; a long article that mentions 404 is not one
 STUB_MAX_TEXT = 40          # a deletion stub has (almost) no visible text
 
@@ -75,7 +84,8 @@ def judge(res: FetchResult, *, title: str = "", text_len: int | None = None, tex
         return Verdict(BROKEN, "deleted_stub", f"tiny page refreshing to its parent listing {refresh}")
     if _SOFT404_TITLE.search(title or "") and text_len <= SOFT404_MAX_TEXT * 2:
         return Verdict(BROKEN, "soft404", f"HTTP {status} but the title says: {title[:80]}")
-    soft404 = _SOFT404_BODY.search(text_sample) if text_len <= SOFT404_MAX_TEXT else None
+    soft404 = _SOFT404_BODY.search(text_sample) \
+        if text_len <= SOFT404_MAX_TEXT and _may_say_missing(text_sample) else None
     if soft404:
         return Verdict(BROKEN, "soft404", f"HTTP {status} but the page says: {soft404.group(0)}")
     if error_page and error_page.status == 200 and title and title == error_page.title \

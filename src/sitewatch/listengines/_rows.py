@@ -49,8 +49,8 @@ _PAGER_WORDS = frozenset({"下一页", "下页", "尾页", "末页", "最后一�
                           ">", ">>", "»"})
 
 
-_TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True)
-_BYTES_PARSER = html_parser(remove_comments=True)
+_TEXT_PARSER = html_parser(encoding="utf-8", remove_comments=True, collect_ids=False)
+_BYTES_PARSER = html_parser(remove_comments=True, collect_ids=False)
 
 
 def parse_html(html: str | bytes) -> HtmlElement | None:
@@ -494,6 +494,7 @@ def other_pages(urls: Iterable[str], page_url: str) -> list[str]:
     return out
 
 
+@memo(1024)
 def _page_identity(url: str) -> str:
     parts = urlsplit(url.split("#", 1)[0])
     path = parts.path or "/"
