@@ -2,10 +2,10 @@
 
     python bench/bench_memory.py [--runs 3] [--cases links_200k body_80mb gzip_bomb bombs_64]
 
-Each case runs ``sitewatch scan`` in a child process; peak RSS is the child's ``ru_maxrss`` read by ``os.wait4``,
-wall time from the parent (the child is started by a small launcher process, so
-its peak does not include the memory of this one). Prints one row per case: median, min and max over the runs, and what the scan's
-coverage ledger recorded (the caps must show up there, never silently).
+Each case runs ``sitewatch scan`` through bench_linkchecker's launcher: peak RSS is the scan's ``ru_maxrss`` read
+by ``os.wait4`` (so it excludes this process, which serves the pages), wall time from the launcher. Prints one row
+per case: median, min and max over the runs, and what the scan's coverage ledger recorded (the caps must show up
+there, never silently).
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import gzip
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bench_linkchecker import measure
 
 MB = 1024 * 1024
-_LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
-             "stderr=subprocess.DEVNULL); print(os.wait4(p.pid, 0)[2].ru_maxrss)")
 _BOMB = gzip.compress(b"<html><body>" + b"A" * (400 * MB) + b"</body></html>", compresslevel=9)
 
 
@@ -81,16 +80,13 @@ def run_case(case: str) -> tuple[float, float, dict]:
         out = os.path.join(tmp, "f.json")
         argv = [sys.executable, "-m", "sitewatch", "scan", url, "--db", os.path.join(tmp, "sw.db"), "--json", out,
                 "--rate", "0", "--concurrency", "16", "--timeout", "30", "--quiet"]
-        t0 = time.monotonic()
-        # a small launcher forks the scan: a child's ru_maxrss counts the memory it had before exec, and this
+        # through bench_linkchecker's launcher: a child's ru_maxrss counts the memory it had before exec, and this
         # process holds the bomb
-        done = subprocess.run([sys.executable, "-c", _LAUNCHER, *argv], capture_output=True, text=True, check=True)
-        wall = time.monotonic() - t0
-        maxrss_kb = int(done.stdout.split()[-1])
+        wall, rss_mb, _cpu, _rc = measure(argv, Path(tmp) / "scan.out", tmp)
         cov = json.load(open(out, encoding="utf-8"))["scan"]["coverage"] if os.path.exists(out) else {}
     server.shutdown()
     server.server_close()
-    return wall, maxrss_kb / 1024, {k: v["count"] for k, v in (cov.get("cuts") or {}).items()}
+    return wall, rss_mb, {k: v["count"] for k, v in (cov.get("cuts") or {}).items()}
 
 
 def main() -> None:

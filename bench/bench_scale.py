@@ -14,18 +14,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import townsite  # noqa: E402  (the test site lives with the tests)
+import townsite  # noqa: E402, I001  (the test site lives with the tests)
+from bench_linkchecker import measure  # noqa: E402, I001
 
-_LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
-             "stderr=subprocess.DEVNULL); print(os.wait4(p.pid, 0)[2].ru_maxrss)")
 
 
 def main() -> None:
@@ -45,12 +42,9 @@ def main() -> None:
                 argv = [sys.executable, "-m", "sitewatch", "scan", srv.start_url, "--db", os.path.join(tmp, "sw.db"),
                         "--json", out, "--as-of", townsite.TODAY.isoformat(), "--rate", "0", "--concurrency", "8",
                         "--timeout", "10", "--quiet"]
-                t0 = time.monotonic()
-                done = subprocess.run([sys.executable, "-c", _LAUNCHER, *argv], capture_output=True, text=True,
-                                      check=True)
-                wall = time.monotonic() - t0
+                wall, rss_mb, _cpu, _rc = measure(argv, Path(tmp) / "scan.out", tmp)
                 scan = json.load(open(out, encoding="utf-8"))["scan"]
-                rows.append((wall, int(done.stdout.split()[-1]) / 1024, scan["pages"], scan["coverage"]))
+                rows.append((wall, rss_mb, scan["pages"], scan["coverage"]))
     print(f"site: {len(expected)} pages in scope (scale {args.scale})")
     for wall, rss, pages, cov in rows:
         print(f"  crawled {pages} pages in {wall:.1f} s ({pages / wall:.0f} pages/s), peak RSS {rss:.0f} MB, "
