@@ -54,18 +54,8 @@ class LoopbackSite:
                     time.sleep(ans.delay)
                 status = ans.head_status if (method == "HEAD" and ans.head_status) else ans.status
                 body = ans.body.encode("utf-8") if isinstance(ans.body, str) else ans.body
-                try:
-                    self.send_response(status)
-                    if ans.content_type:
-                        self.send_header("Content-Type", ans.content_type)
-                    for k, v in ans.headers.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    if method != "HEAD":
-                        self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                headers = {"Content-Type": ans.content_type, **ans.headers} if ans.content_type else ans.headers
+                send(self, method, status, headers, body)
 
             def do_GET(self):
                 self._serve("GET")
@@ -94,6 +84,20 @@ class LoopbackSite:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def send(handler: BaseHTTPRequestHandler, method: str, status: int, headers: dict[str, str], body: bytes) -> None:
+    """Write one answer (no body for HEAD); a client that hung up is not an error of the server."""
+    try:
+        handler.send_response(status)
+        for k, v in headers.items():
+            handler.send_header(k, v)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if method != "HEAD":
+            handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 def page(title: str, body: str = "", head: str = "") -> str:

@@ -154,15 +154,20 @@ def wait_for(predicate, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def scan_hanging(site: LoopbackSite, db: Path) -> subprocess.Popen[str]:
+    """`sitewatch scan` of a hanging site (300 s request timeout), once a request hangs and others are done."""
+    proc = subprocess.Popen(SITEWATCH + ["scan", site.url("/s/"), "--db", str(db), "--rate", "0", "--timeout", "300",
+                                         "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: site.hits("/s/slow.html") >= 1 and site.hits("/s/p4.html") >= 1)
+    return proc
+
+
 def test_sigterm_mid_request_to_a_server_that_never_answers_checkpoints_at_once(tmp_path):
     db = tmp_path / "s.db"
     routes, release = hanging_site()
     with LoopbackSite(routes) as site:
         try:
-            proc = subprocess.Popen(SITEWATCH + ["scan", site.url("/s/"), "--db", str(db), "--rate", "0",
-                                                 "--timeout", "300", "--quiet"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            wait_for(lambda: site.hits("/s/slow.html") >= 1 and site.hits("/s/p4.html") >= 1)
+            proc = scan_hanging(site, db)
             proc.send_signal(signal.SIGTERM)
             t0 = time.monotonic()
             _out, err = proc.communicate(timeout=BOUND)
@@ -192,10 +197,7 @@ def test_second_ctrl_c_exits_at_once_while_the_first_waits_for_a_locked_database
     routes, release = hanging_site()
     with LoopbackSite(routes) as site:
         try:
-            proc = subprocess.Popen(SITEWATCH + ["scan", site.url("/s/"), "--db", str(db), "--rate", "0",
-                                                 "--timeout", "300", "--quiet"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            wait_for(lambda: site.hits("/s/slow.html") >= 1 and site.hits("/s/p4.html") >= 1)
+            proc = scan_hanging(site, db)
             writer = sqlite3.connect(db, timeout=30, isolation_level=None)
             writer.execute("begin immediate")          # the checkpoint will wait for this lock (10 s, then more)
             proc.send_signal(signal.SIGINT)
@@ -226,8 +228,6 @@ def test_a_command_run_in_process_leaves_the_signal_handlers_as_it_found_them(tm
     SIGTERM once reported it through the parent's wakeup pipe and, the second time, ended the parent (exit 130)."""
     import multiprocessing
     import signal as sig
-
-    from loopback import Answer, LoopbackSite, page
 
     from sitewatch.cli import main
 

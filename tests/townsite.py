@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urljoin, urlsplit
 
+from loopback import send
+
 TODAY = dt.date(2026, 11, 26)          # the monitoring day the ground truth is computed for
 SITE = "/xqbsc/"
 SITE_NAME = "西区办事处"
@@ -675,18 +677,7 @@ def _handler(answer):
 
         def _serve(self, method: str) -> None:
             status, headers, body, head_status = answer(self.path)
-            if method == "HEAD" and head_status:
-                status = head_status
-            try:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if method != "HEAD":
-                    self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            send(self, method, head_status if method == "HEAD" and head_status else status, headers, body)
 
         def do_GET(self):
             self._serve("GET")
