@@ -26,7 +26,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
 from sitewatch.rules import RuleSet, apply_overrides, load_rules
-from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
+from sitewatch.store import Link, ListItemRow, Page, Store, Target
 
 
 @dataclass
@@ -116,6 +116,7 @@ def run_checks(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date,
         unit = cfg.unit_for(column) if column else cfg.default_unit
         if unit:
             f.extra.setdefault("unit", unit)
+    findings.sort(key=lambda f: (f.rule, f.url, f.fingerprint))   # one order whatever the crawl's timing
     return findings
 
 
@@ -146,7 +147,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
                             ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
-        cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id).order_by(ColumnRow.c.id)).all()
+        cols = store.columns(scan_id)       # one per key, by key: not the crawl's order
         for art in c.execute(articles_query):
             if art.date:
                 page_dates[art.url] = art.date
@@ -175,11 +176,7 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
         articles = list(by_url.values())
     columns: list[ColumnData] = []
     homepage = None
-    keys: set[str] = set()
     for col in cols:
-        if col.key in keys:             # a column stored twice (by two runs of a resumed scan) counts once
-            continue
-        keys.add(col.key)
         items = by_key.get(col.key, [])
         if col.key == HOMEPAGE_KEY:
             homepage = ColumnData(key=col.key, name=col.name, url=col.url, items=items)
@@ -200,13 +197,10 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
         read: dict[str, int] = dict(c.execute(
             select(ListItemRow.c.column_key, func.count(func.distinct(ListItemRow.c.url)))
             .where(ListItemRow.c.scan_id == scan_id).group_by(ListItemRow.c.column_key)).all())
-        for key, name, url, total in c.execute(select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url,
-                                                      ColumnRow.c.total).where(ColumnRow.c.scan_id == scan_id,
-                                                                               ColumnRow.c.total.is_not(None))
-                                               .order_by(ColumnRow.c.id)):
-            n = read.get(key, 0)
-            if total > n:
-                out.cut("list_window", f"{name or url}: {n}/{total} {url}", total - n)
+    for col in store.columns(scan_id):
+        n = read.get(col.key, 0)
+        if col.total is not None and col.total > n:
+            out.cut("list_window", f"{col.name or col.url}: {n}/{col.total} {col.url}", col.total - n)
     return out
 
 

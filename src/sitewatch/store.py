@@ -620,6 +620,20 @@ class Store:
             if rows:
                 c.execute(insert(FindingRow), rows)
 
+    def columns(self, scan_id: int) -> list[Row[Any]]:
+        """The scan's columns, one row per column key, sorted by key.
+
+        Pages of one column can describe it differently (a list page announcing the total, a block of it on
+        another page that does not); each description is stored, and the one kept does not depend on which page
+        the crawl happened to read first: the largest announced total, then the smallest URL and name."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan_id)).all()
+        best: dict[str, Row[Any]] = {}
+        for r in sorted(rows, key=lambda r: (r.key, r.total is None, -(r.total or 0), r.url or "", r.name or "",
+                                             r.engine or "", bool(r.empty_marker))):
+            best.setdefault(r.key, r)
+        return list(best.values())
+
     def findings(self, scan_id: int) -> list[Finding]:
         with self.engine.connect() as c:
             rows = c.execute(select(FindingRow).where(FindingRow.c.scan_id == scan_id).order_by(FindingRow.c.id)).all()

@@ -42,7 +42,7 @@ class ListingCollector:
         self.store = store
         self.fetcher = fetcher
         self.homepages = {u for u in cfg.start_urls}
-        self._columns: set[str] = set()
+        self._columns: set[tuple[object, ...]] = set()     # column descriptions stored (Store.columns picks one)
         self._gkmlpt_done: set[str] = set()
         self._announced: set[str] = set()         # pager URLs already stored as Link rows this run
         self.pub_dates: dict[str, object] = {}
@@ -51,7 +51,9 @@ class ListingCollector:
         """Take up the state of an earlier run of the scan (resume) from its stored rows: the columns already
         stored, and the gkmlpt catalogues already read (each stored its guide link with its index page)."""
         with self.store.engine.connect() as c:
-            self._columns.update(c.execute(select(ColumnRow.c.key).where(ColumnRow.c.scan_id == scan_id)).scalars())
+            self._columns.update(tuple(r) for r in c.execute(
+                select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url, ColumnRow.c.engine, ColumnRow.c.total,
+                       ColumnRow.c.empty_marker).where(ColumnRow.c.scan_id == scan_id)))
             guides = c.execute(select(Link.c.target).where(Link.c.scan_id == scan_id, Link.c.tag == PROBE_TAG,
                                                            Link.c.target.like("%" + GKMLPT_GUIDE))).scalars()
             self._gkmlpt_done.update(g[:-len(GKMLPT_GUIDE)] for g in guides)
@@ -115,10 +117,11 @@ class ListingCollector:
 
     def _store(self, listing: Listing, page_url: str, scan_id: int) -> None:
         key = listing.column_key or page_url
-        if key not in self._columns:
-            self._columns.add(key)
-            first = page_url if not _PAGE_N.search(page_url) else key
-            self.store.add(ColumnRow, scan_id=scan_id, key=key, name=listing.column_name or "", url=first,
+        first = page_url if not _PAGE_N.search(page_url) else key
+        described = (key, listing.column_name or "", first, listing.engine, listing.total, listing.empty_marker)
+        if described not in self._columns:     # each description once; which one counts is decided on reading
+            self._columns.add(described)
+            self.store.add(ColumnRow, scan_id=scan_id, key=key, name=described[1], url=first,
                            engine=listing.engine, total=listing.total, empty_marker=listing.empty_marker)
         for item in listing.items:
             self.store.add(ListItemRow, scan_id=scan_id, column_key=key, page_url=page_url, title=item.title,

@@ -154,11 +154,11 @@ class Identity(Check):
         if self.want_ids:
             max_values = int(rs.threshold(INCONSISTENT, "max_values"))
             if len(self.ids) > max_values:
-                values = {v: {"pages": ex.count, "examples": list(ex.urls)}
-                          for v, ex in sorted(self.ids.items(), key=lambda kv: -kv[1].count)}
+                ranked = sorted(self.ids.items(), key=lambda kv: (-kv[1].count, kv[0]))    # not the crawl's order
+                values = {v: {"pages": ex.count, "examples": list(ex.urls)} for v, ex in ranked}
                 out.append(Finding(
                     rule=INCONSISTENT, severity=rs.severity(INCONSISTENT), url=site,
-                    found_on=[u for ex in self.ids.values() for u in ex.urls[:3]],
+                    found_on=sorted({u for _, ex in ranked for u in ex.urls[:3]}),
                     message=f"网站标识码（SiteIDCode/页面底部）出现{len(self.ids)}个不同取值：{'、'.join(values)}"
                             f"（要求：全站唯一）",
                     evidence={"values": values}))

@@ -17,7 +17,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.rules import RuleSet, load_rules
-from sitewatch.store import ColumnRow, FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
+from sitewatch.store import FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
 DEFAULT_DEADLINE_DAYS = 15
@@ -283,7 +283,7 @@ def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], rul
     windows = {k: (v or {}).get("max_age_days") for k, v in (cfg.get("columns") or {}).items() if isinstance(v, dict)}
     categories = ruleset.categories()
     with store.engine.connect() as c:
-        cols = c.execute(select(ColumnRow).where(ColumnRow.c.scan_id == scan.id).order_by(ColumnRow.c.id)).all()
+        cols = store.columns(scan.id)
         newest = dict(c.execute(select(ListItemRow.c.column_key, func.max(ListItemRow.c.date))
                                 .where(ListItemRow.c.scan_id == scan.id).group_by(ListItemRow.c.column_key)).all())
     out: list[dict[str, Any]] = []
