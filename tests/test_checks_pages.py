@@ -21,8 +21,8 @@ from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import Crawler
 from sitewatch.errors import ConfigError
 from sitewatch.extract import parse_html
+from sitewatch.packs import load_rules
 from sitewatch.pagechecks.security import hiding_reason
-from sitewatch.rules import load_rules
 from sitewatch.store import Store
 from sitewatch.workdays import working_days_between
 

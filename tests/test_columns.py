@@ -8,7 +8,7 @@ from sitewatch.checks_content import ColumnData, check_columns, check_homepage, 
 from sitewatch.columns import classify, normalise_name
 from sitewatch.errors import ConfigError
 from sitewatch.models import ListItem
-from sitewatch.rules import load_rules
+from sitewatch.packs import load_rules
 
 AS_OF = dt.date(2026, 11, 26)
 RS = load_rules()

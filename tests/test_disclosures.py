@@ -18,7 +18,7 @@ from sitewatch.disclosures import (
     required_due,
 )
 from sitewatch.models import ListItem
-from sitewatch.rules import load_rules
+from sitewatch.packs import load_rules
 
 RS = load_rules()
 SITE = {"url": "https://www.example.gov.cn/xq/"}

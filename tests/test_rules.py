@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from sitewatch.errors import ConfigError
+from sitewatch.packs import PROVENANCES, SEVERITIES, load_rules, print_rules, render_catalogue
 from sitewatch.resources import data_dir
-from sitewatch.rules import PROVENANCES, SEVERITIES, load_rules, print_rules, render_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def test_catalogue_shows_overridden_values():
 def test_committed_catalogue_is_current():
     committed = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert committed == render_catalogue(load_rules()), (
-        "docs/rules.md is stale: regenerate with `python -m sitewatch.rules --markdown > docs/rules.md`")
+        "docs/rules.md is stale: regenerate with `python -m sitewatch.packs --markdown > docs/rules.md`")
 
 
 def test_packs_are_found_in_the_checkout():

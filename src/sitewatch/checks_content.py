@@ -23,7 +23,7 @@ from sitewatch.disclosures import (
     check_interpretations,
 )
 from sitewatch.models import REVIEW, VETO, Finding, ListItem
-from sitewatch.rules import DisclosureItem, RuleSet
+from sitewatch.packs import DisclosureItem, RuleSet
 
 COLUMN_STALE = "column.stale"
 COLUMN_LONG_STALE = "column.long_stale"

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 
 from sitewatch.extract import ParsedPage
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet
 from sitewatch.pagechecks.identity import Identity
 from sitewatch.pagechecks.interaction import Interaction
 from sitewatch.pagechecks.page import Check, PageView
 from sitewatch.pagechecks.security import Duplicates, HiddenLinks, Misstatements
 from sitewatch.pagechecks.services import Services
-from sitewatch.rules import RuleSet
 
 RULE_IDS = (
     "interaction.no_channel", "interaction.unanswered", "interaction.slow_reply",

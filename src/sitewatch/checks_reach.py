@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sitewatch.crawl.verdict import BROKEN, MESSAGES_ZH, OK, SKIPPED
 from sitewatch.models import Finding
-from sitewatch.rules import RuleSet
+from sitewatch.packs import RuleSet
 from sitewatch.store import Page, Store, Target
 
 UNREACHABLE = "availability.unreachable"

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from sitewatch.errors import ConfigError
-from sitewatch.rules import EXEMPT, RuleSet
+from sitewatch.packs import EXEMPT, RuleSet
 
 _SPACE_RE = re.compile(r"\s+")
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from sitewatch.memo import memo
 from sitewatch.models import ListItem
-from sitewatch.rules import DisclosureItem, RuleSet
+from sitewatch.packs import DisclosureItem, RuleSet
 
 OK = "ok"
 MISSING = "missing"

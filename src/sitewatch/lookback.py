@@ -20,7 +20,7 @@ from sitewatch.store import ScanRecord, Store
 if TYPE_CHECKING:
     from sitewatch.config import SiteConfig
     from sitewatch.crawl.fetch import FetchResult
-    from sitewatch.rules import RuleSet
+    from sitewatch.packs import RuleSet
 
 FIXED = "已整改"
 OPEN = "未整改"
@@ -221,7 +221,7 @@ def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, 
     """Re-verify each finding over the network (one fetch per distinct URL), under the network policy of a site
     at ``start_urls`` and the proxy / TLS settings of ``cfg`` (the environment's proxy without it)."""
     if ruleset is None:
-        from sitewatch.rules import load_rules
+        from sitewatch.packs import load_rules
         ruleset = load_rules()
     return asyncio.run(_recheck_all(list(findings), as_of, timeout, ruleset, start_urls, cfg))
 

@@ -268,7 +268,7 @@ def availability_findings(store: Store, cfg: SiteConfig, start: dt.datetime | dt
                           end: dt.datetime | dt.date, ruleset: Any = None) -> list[Finding]:
     """An ``availability.down`` finding when failed homepage probes reach the threshold in some week of the window."""
     if ruleset is None:
-        from sitewatch.rules import load_rules
+        from sitewatch.packs import load_rules
         ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
     if not ruleset.enabled(RULE):
         return []

@@ -43,7 +43,7 @@ from sitewatch.crawl.listings import ListingCollector
 from sitewatch.encoding import decode_html
 from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
-from sitewatch.rules import RuleSet
+from sitewatch.packs import RuleSet
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import (
     Frontier,

@@ -25,7 +25,7 @@ from sitewatch.crawl.listings import ARTICLES_KEY, GKMLPT_GUIDE, HOMEPAGE_KEY, L
 from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
-from sitewatch.rules import RuleSet, apply_overrides, load_rules
+from sitewatch.packs import RuleSet, apply_overrides, load_rules
 from sitewatch.store import Link, ListItemRow, Page, Store, Target
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.config import load_config
-from sitewatch.rules import load_rules, print_rules
+from sitewatch.packs import load_rules, print_rules
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from sitewatch.extract import Link
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet
 from sitewatch.pagechecks.page import Check, Examples, PageView, keyword_regex
-from sitewatch.rules import RuleSet
 
 MARK = "identity.mark_missing"
 META = "identity.meta_missing"

@@ -11,8 +11,8 @@ import lxml.html
 
 from sitewatch.dates import parse_date
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet
 from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash
-from sitewatch.rules import RuleSet
 from sitewatch.workdays import working_days_between
 
 NO_CHANNEL = "interaction.no_channel"

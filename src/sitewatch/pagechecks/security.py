@@ -15,8 +15,8 @@ from lxml import etree
 from sitewatch.errors import ConfigError
 from sitewatch.memo import memo
 from sitewatch.models import Finding, normalise_for_fingerprint
+from sitewatch.packs import Rule, RuleSet
 from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
-from sitewatch.rules import Rule, RuleSet
 from sitewatch.urls import join
 
 MISSTATEMENT = "security.misstatement"

@@ -16,8 +16,8 @@ from lxml import etree
 from sitewatch.columns import classify
 from sitewatch.extract import text_of
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet
 from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash, title_segments
-from sitewatch.rules import RuleSet
 
 NONE = "service.none"
 INCOMPLETE = "service.guide_incomplete"

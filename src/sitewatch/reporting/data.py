@@ -16,7 +16,7 @@ from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
-from sitewatch.rules import RuleSet, load_rules
+from sitewatch.packs import RuleSet, load_rules
 from sitewatch.store import FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.

@@ -639,8 +639,8 @@ def _width(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sitewatch.rules [--markdown]``: print the bundled rules."""
-    parser = argparse.ArgumentParser(prog="python -m sitewatch.rules")
+    """``python -m sitewatch.packs [--markdown]``: print the bundled rules."""
+    parser = argparse.ArgumentParser(prog="python -m sitewatch.packs")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     print_rules(load_rules(), markdown=args.markdown)
