@@ -257,7 +257,7 @@ def test_render_failure_is_counted(tmp_path, monkeypatch):
     """render_js: a JavaScript-only page whose rendering fails is checked as static HTML, and says so."""
     from conftest import scan_site
 
-    import sitewatch.crawl.engine as engine
+    import sitewatch.crawl.visit as visit
 
     class FailingRenderer:
         def __init__(self, *a, **kw):
@@ -270,7 +270,7 @@ def test_render_failure_is_counted(tmp_path, monkeypatch):
         async def close(self):
             pass
 
-    monkeypatch.setattr(engine, "Renderer", FailingRenderer)
+    monkeypatch.setattr(visit, "Renderer", FailingRenderer)
     shell = page("加载中", '<div id="app"></div><script src="app.js"></script><script>render()</script>')
     routes = {"/s/": Answer(body=page("首页", '<a href="app.html">应用</a>' + "正文" * 200)),
               "/s/app.html": Answer(body=shell)}
@@ -306,9 +306,9 @@ def test_parse_html_reads_at_most_the_cap():
 
 def test_a_page_of_too_many_tags_is_read_in_part(tmp_path, capsys, monkeypatch):
     """Hundreds of thousands of elements in 4 MiB would be a tree of hundreds of MB: the start is read, and said."""
-    import sitewatch.crawl.engine as engine
+    import sitewatch.crawl.visit as visit
 
-    monkeypatch.setattr(engine, "MAX_TAGS", 50)
+    monkeypatch.setattr(visit, "MAX_TAGS", 50)
     body = "".join(f'<p><a href="p{i}.html">第{i}页</a></p>' for i in range(40))
     routes = {f"/s/p{i}.html": Answer(body=page(f"第{i}页", "正文")) for i in range(40)}
     routes["/s/"] = Answer(body=page("首页", body))

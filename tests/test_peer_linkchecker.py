@@ -17,8 +17,8 @@ How the cases are run
   ``.php``, served as ``text/html`` -- what a PHP server emits, and how LinkChecker's file mode parses it.
 * Recursion: LinkChecker's recursion level 1 = the start page parsed and its links checked, not followed. In
   sitewatch the start URL has depth 0, its links depth 1, and a URL is crawled (parsed) only while
-  ``depth <= max_depth`` (``crawl/engine.py`` ``_enqueue``), so ``max_depth = recursionlevel - 1`` (0 for most
-  cases, 3 for ``anchor1.html``). Scope is sitewatch's default (the start URL's directory).
+  ``depth <= max_depth`` (``crawl/frontier.py`` ``CrawlFrontier.add``), so ``max_depth = recursionlevel - 1``
+  (0 for most cases, 3 for ``anchor1.html``). Scope is sitewatch's default (the start URL's directory).
 * robots.txt is served, but sitewatch runs with ``obey_robots=False``: the file's ``User-agent: *`` group (which
   LinkChecker ignores, it reads its own group) sets ``Crawl-delay: 100``; sitewatch would honour it (capped to 10 s)
   and the suite would take minutes. That group disallows nothing, so no verdict depends on it.

@@ -38,8 +38,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
-from sitewatch.crawl.engine import Crawler, CrawlStats
+from sitewatch.crawl.engine import Crawler
 from sitewatch.crawl.listings import ListingCollector
+from sitewatch.crawl.stats import CrawlStats
 from sitewatch.encoding import decode_html
 from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
@@ -241,13 +242,13 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
         crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id,
                                                        Target.c.internal.is_(True))).scalars().all()
     for url in crawled:
-        crawler.traps.admit(url)
-    crawler._crawl_budget = max(0, cfg.max_pages - len(crawled))
-    crawler.seed(frontier, seen)
+        crawler.frontier.traps.admit(url)
+    crawler.frontier.budget = max(0, cfg.max_pages - len(crawled))
+    crawler.frontier.seed(frontier, seen)
     with store.engine.begin() as c:
         c.execute(update(Scan).where(Scan.c.id == scan_id).values(status="running", finished_at=None,
                                                                   stats={**(scan.stats or {}), "runner": runner()}))
-    log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler._queue.qsize())
+    log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler.frontier.qsize())
     return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
 
 
@@ -278,7 +279,7 @@ def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list
             below[target] = min(below.get(target, 1 << 30), pages[page_url][1] + 1)
     for page_url, target, tag, text in [*links, *api_items]:
         if tag in FORM_TAGS:
-            crawler._form_targets.add(crawler._key(target))
+            crawler.frontier.mark_form_target(target)
         if target in seen:
             continue
         if page_url in pages:
@@ -288,7 +289,7 @@ def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list
         else:
             depth = below.get(page_url, 0)
         crawl = tag not in FORM_TAGS and crawler.scope.in_scope(target)
-        step = 0 if page_url in listed and is_pagination(page_url, target, text) else 1   # as Crawler._follow
+        step = 0 if page_url in listed and is_pagination(page_url, target, text) else 1   # as CrawlFrontier.follow
         prev = frontier.get(target)
         if prev is None or depth + step < prev[1]:
             frontier[target] = (target, depth + step, crawl)

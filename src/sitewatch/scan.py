@@ -20,8 +20,9 @@ from sitewatch.checks_pages import PageChecks
 from sitewatch.checks_reach import reach_findings
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
-from sitewatch.crawl.engine import Crawler, CrawlStats
+from sitewatch.crawl.engine import Crawler
 from sitewatch.crawl.listings import ARTICLES_KEY, GKMLPT_GUIDE, HOMEPAGE_KEY, ListingCollector
+from sitewatch.crawl.stats import CrawlStats
 from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding, ListItem
@@ -55,7 +56,7 @@ def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet,
     crawler = crawler_cls(cfg, store, scan_id, **kwargs)
     collector = ListingCollector(cfg, store, crawler.fetcher)
     page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
-    crawler.page_hooks += [collector, page_checks.page_hook]
+    crawler.recorder.page_hooks += [collector, page_checks.page_hook]
     return crawler, collector, page_checks
 
 

@@ -235,9 +235,6 @@ class Scope:
             return False
         return not any(x.search(url) for x in self.excludes)
 
-    def excluded(self, url: str) -> bool:
-        return any(x.search(url) for x in self.excludes)
-
 
 # A column's next list pages: TRS/JCMS index_1.html, 成都 column-index-2.shtml, list_3.htm; a bare 2.html only under a
 # pager's link text; or a page-number query parameter (Hanweb pageNum, JSP cur_page, page, pageIndex ...).

@@ -16,7 +16,7 @@ from sitewatch.store import DB_HELP, DEFAULT_DB, ScanRecord, Store
 from sitewatch.urls import normalize
 
 if TYPE_CHECKING:
-    from sitewatch.crawl.engine import CrawlStats
+    from sitewatch.crawl.stats import CrawlStats
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import brotli
+import certifi
+
 from sitewatch import __version__
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
 from sitewatch.crawl.politeness import Politeness
@@ -131,7 +134,7 @@ def _classify_error(exc: BaseException) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def tls_context(verify: bool = True, ca_bundle: str | None = None) -> ssl.SSLContext:
-    """The TLS settings of a site: the CA bundle named in its config, else certifi's (else the system's);
+    """The TLS settings of a site: the CA bundle named in its config, else certifi's;
     ``verify=False`` accepts any certificate."""
     if not verify:
         ctx = ssl.create_default_context()
@@ -140,11 +143,7 @@ def tls_context(verify: bool = True, ca_bundle: str | None = None) -> ssl.SSLCon
         return ctx
     if ca_bundle:
         return ssl.create_default_context(cafile=ca_bundle)
-    try:
-        import certifi
-        return ssl.create_default_context(cafile=certifi.where())
-    except ImportError:
-        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def proxy_for(url: str, config_proxy: str | None = None, env: dict[str, str] | None = None) -> str | None:
@@ -183,7 +182,6 @@ class BoundedDecoder:
             return zlib.decompressobj(zlib.MAX_WBITS | 16)
         if coding == "deflate":
             return None                 # zlib-wrapped or raw: decided on the first bytes
-        import brotli
         return brotli.Decompressor()
 
     def feed(self, data: bytes, limit: int) -> bytes:
@@ -206,12 +204,8 @@ class BoundedDecoder:
             raise _DecodeError(f"{coding} body could not be decoded: {exc}") from exc
 
 
-try:
-    import brotli  # noqa: F401 - a declared dependency; 'br' is only asked for when it is there
-    _CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br"})
-except ImportError:  # pragma: no cover
-    _CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
-ACCEPT_ENCODING = ", ".join(["gzip", "deflate"] + (["br"] if "br" in _CODINGS else []))
+_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br"})
+ACCEPT_ENCODING = "gzip, deflate, br"
 
 
 def _idle_capped_connector(**kwargs: Any) -> aiohttp.TCPConnector:

@@ -45,7 +45,6 @@ class ListingCollector:
         self._columns: set[tuple[object, ...]] = set()     # column descriptions stored (Store.columns picks one)
         self._gkmlpt_done: set[str] = set()
         self._announced: set[str] = set()         # pager URLs already stored as Link rows this run
-        self.pub_dates: dict[str, object] = {}
 
     def restore(self, scan_id: int) -> None:
         """Take up the state of an earlier run of the scan (resume) from its stored rows: the columns already
