@@ -108,8 +108,9 @@ class Crawler:
         self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
         self._store_failed = asyncio.Event()
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
-        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
-            if cfg.render_js else None
+        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls,
+                                 policy=self.fetcher.policy, proxy=cfg.proxy,
+                                 on_blocked=lambda u: self.coverage.cut("blocked", u)) if cfg.render_js else None
 
     @staticmethod
     def _key(url: str) -> bytes:
