@@ -255,6 +255,7 @@ def test_rendered_page_does_not_request_internal_addresses():
     with LoopbackSite(INSIDE, host="127.0.0.2") as inside:
         secret = inside.url("/x")
         script = (f'<script>fetch("{secret}").catch(function(){{}});'
+                  f'try {{ new WebSocket("{secret.replace("http", "ws")}"); }} catch (e) {{}}'
                   'fetch("/r").then(function(r){return r.text()}).then(function(t){'
                   'document.getElementById("via").textContent = t}).catch(function(){});'
                   'fetch("/data").then(function(r){return r.text()}).then(function(t){'
@@ -279,7 +280,7 @@ def test_rendered_page_does_not_request_internal_addresses():
             _render_once(nav, site.url("/nav"))
             assert site.hits("/nav") == 1 and nav.blocked == 1
         assert sum(inside.requests.values()) == 0
-    assert set(blocked) == {secret, inside.url("/frame.html"), inside.url("/s.js")}
+    assert set(blocked) == {secret, inside.url("/frame.html"), inside.url("/s.js"), secret.replace("http", "ws")}
 
 
 @needs_browser

@@ -210,6 +210,7 @@ class Renderer:
                     user_agent=self.user_agent, ignore_https_errors=not self.verify_tls,
                     service_workers="block", accept_downloads=False)
                 await self._context.route("**/*", self._route)
+                await self._context.route_web_socket("**/*", self._route_web_socket)
                 self._context_uses = 0
             self._context_uses += 1
             self._active += 1
@@ -295,6 +296,18 @@ class Renderer:
                 await route.abort("failed")
             except Exception:  # noqa: BLE001 - already handled, or the page is gone
                 pass
+
+    async def _route_web_socket(self, ws: Any) -> None:
+        """A WebSocket is opened only to an address the policy allows (checked as the http(s) URL it upgrades)."""
+        url = str(ws.url)
+        as_http = "http" + url[2:] if url.startswith("ws") else url
+        if await self._refused(as_http):
+            self.blocked += 1
+            if self.on_blocked is not None:
+                self.on_blocked(url)
+            await ws.close()
+            return
+        ws.connect_to_server()
 
     async def _refused(self, url: str) -> str | None:
         """Why the policy refuses ``url``: its host as written, and, when no proxy carries it, every address the
