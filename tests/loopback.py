@@ -25,7 +25,8 @@ Route = Answer | Callable[[str, int], Answer]   # callable gets (method, nth req
 
 
 class LoopbackSite:
-    def __init__(self, routes: dict[str, Route] | None = None):
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+        self.host = host                         # another loopback address (127.0.0.2) for a second "machine"
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: Counter[tuple[str, str]] = Counter()
         self.current = threading.local()         # .headers: the request a route callable is answering
@@ -63,13 +64,13 @@ class LoopbackSite:
             def do_HEAD(self):
                 self._serve("HEAD")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.host}:{self.server.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path

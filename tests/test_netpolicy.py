@@ -215,6 +215,26 @@ def test_probes_obey_the_policy(connects):
     assert {h for h, _ in connects} == {"127.0.0.1"}
 
 
+def test_probes_connect_only_to_the_checked_address(connects, names):
+    """DNS rebinding against the availability probe: the name answers a public address to the first lookup and
+    127.0.0.1 to any later one. The probe resolves once, checks that answer and connects to it (here refused by
+    the guard); it never looks the name up again, so the loopback server is never reached."""
+    with LoopbackSite({"/": Answer(200, page("ok"))}) as site:
+        port = int(site.base.rsplit(":", 1)[1])
+        names["rebind.example.com"] = [["203.0.113.7"], ["127.0.0.1"], ["127.0.0.1"]]
+        r = probe(f"http://rebind.example.com:{port}/", 2, policy=NetPolicy())
+        assert not site.requests
+    assert not r.ok and r.error.startswith(("refused", "connect")), r.error
+    assert names["__calls__"] == ["rebind.example.com"]
+    assert connects == [("203.0.113.7", port)]
+    with LoopbackSite({"/": Answer(200, page("ok"))}) as site:       # and a name resolving to loopback at once
+        port = int(site.base.rsplit(":", 1)[1])
+        names["inside.example.com"] = ["127.0.0.1"]
+        r = probe(f"http://inside.example.com:{port}/", 2, policy=NetPolicy())
+        assert not site.requests
+    assert r.error.startswith("blocked_address") and "127.0.0.1" in r.error
+
+
 def test_lookback_does_not_recheck_internal_addresses_of_a_public_site(connects):
     import datetime as dt
 

@@ -59,7 +59,7 @@ def main_thread_connects(monkeypatch):
 
 
 class CountingProxy:
-    """A forward HTTP proxy on 127.0.0.1 (absolute-form requests) that counts what it carried."""
+    """A forward HTTP proxy on 127.0.0.1 (absolute-form requests and CONNECT tunnels) that counts what it carried."""
 
     def __init__(self):
         self.seen: Counter[tuple[str, str]] = Counter()
@@ -92,6 +92,29 @@ class CountingProxy:
                 conn.close()
 
             do_GET = do_HEAD = _relay
+
+            def do_CONNECT(self):
+                """A tunnel (what browsers and Playwright's own requests ask a proxy for), counted once."""
+                host, _, port = self.path.rpartition(":")
+                proxy.seen[("CONNECT", self.path)] += 1
+                assert host in ("127.0.0.1", "localhost"), host                # a loopback test: never further
+                upstream = socket.create_connection((host, int(port)), timeout=5)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                ends = [self.connection, upstream]
+                try:
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 5)
+                        if not ready:
+                            return
+                        for end in ready:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
+                    self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sitewatch.config import SiteConfig
 from sitewatch.crawl import render
 from sitewatch.crawl.engine import Crawler
+from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.errors import ConfigError
 from sitewatch.extract import parse_html
 from sitewatch.store import ColumnRow, ListItemRow, Store
@@ -229,3 +230,96 @@ def test_browser_is_closed_after_the_crawl_and_on_cancel(db):
         crawler = Crawler(cfg, store, store.new_scan("t", cfg.start_urls, dt.date(2026, 11, 26), {}))
         asyncio.run(cancel_after_render(crawler))
         assert crawler.renderer._browser is None and _descendants(os.getpid()) == []
+
+
+# --- the browser obeys the network policy and the proxy ---------------------------------------------------
+
+INSIDE = {"/x": Answer(body="secret"), "/frame.html": Answer(body=page("内网", "<p>内网</p>")),
+          "/s.js": Answer(body="document.title = 'pwned';", content_type="application/javascript")}
+
+
+def _render_once(renderer: render.Renderer, url: str) -> render.Rendered | None:
+    async def go():
+        try:
+            return await renderer.render(url)
+        finally:
+            await renderer.close()
+    return asyncio.run(go())
+
+
+@needs_browser
+def test_rendered_page_does_not_request_internal_addresses():
+    """A citizen's message on a 留言 page carries a script that fetches, frames and loads an internal address, and
+    calls a URL of the site that redirects there (Chromium follows redirects without showing them to a route
+    handler). The site is on 127.0.0.1 and allowed; 127.0.0.2 stands for another machine of the office network."""
+    with LoopbackSite(INSIDE, host="127.0.0.2") as inside:
+        secret = inside.url("/x")
+        script = (f'<script>fetch("{secret}").catch(function(){{}});'
+                  f'try {{ new WebSocket("{secret.replace("http", "ws")}"); }} catch (e) {{}}'
+                  'fetch("/r").then(function(r){return r.text()}).then(function(t){'
+                  'document.getElementById("via").textContent = t}).catch(function(){});'
+                  'fetch("/data").then(function(r){return r.text()}).then(function(t){'
+                  'document.getElementById("list").innerHTML = t});</script>')
+        body = (f'<ul id="list"></ul><p id="via"></p><iframe src="{inside.url("/frame.html")}"></iframe>'
+                f'<script src="{inside.url("/s.js")}"></script>{script}')
+        routes = {"/s/": Answer(body=page("留言", body)),
+                  "/r": Answer(302, "", headers={"Location": secret}),
+                  "/data": Answer(body='<li><a href="/s/a.html">回复</a></li>'),
+                  "/go": Answer(302, "", headers={"Location": "/s/"}),
+                  "/nav": Answer(302, "", headers={"Location": secret})}
+        with LoopbackSite(routes) as site:
+            blocked: list[str] = []
+            r = _render_once(render.Renderer(5, policy=NetPolicy.from_allow(["127.0.0.1"]),
+                                             on_blocked=blocked.append), site.url("/s/"))
+            assert r is not None and '<a href="/s/a.html">回复</a>' in r.html     # the site's own calls work
+            assert "secret" not in r.html and "pwned" not in r.html
+            assert site.hits("/r") == 1 and site.hits("/data") == 1
+            moved = _render_once(render.Renderer(5, policy=NetPolicy.from_allow(["127.0.0.1"])), site.url("/go"))
+            assert moved is not None and moved.url == site.url("/s/")         # an allowed redirect is followed
+            nav = render.Renderer(5, policy=NetPolicy.from_allow(["127.0.0.1"]))
+            _render_once(nav, site.url("/nav"))
+            assert site.hits("/nav") == 1 and nav.blocked == 1
+        assert sum(inside.requests.values()) == 0
+    assert set(blocked) == {secret, inside.url("/frame.html"), inside.url("/s.js"), secret.replace("http", "ws")}
+
+
+@needs_browser
+def test_a_scan_renders_through_the_configured_proxy(db, monkeypatch):
+    """Issue 14: every request the product makes goes through the office proxy, the browser's too."""
+    from test_network_faults import PROXY_VARS, CountingProxy
+
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with LoopbackSite(portal_routes()) as site, CountingProxy() as proxy:
+        result, _ = scan_site(site.url("/s/"), db, render_js=True, proxy=proxy.url)
+        assert result.stats.rendered == 1
+        assert site.hits("/s/col/index.html") == 2                          # the crawl's fetch and the browser's
+        crawl = sum(n for (method, _), n in proxy.seen.items() if method != "CONNECT")
+        assert crawl == sum(site.requests.values()) - 1                     # the crawl's requests, one by one,
+        assert proxy.seen[("CONNECT", site.base.split("//")[1])] >= 1      # and the browser's, tunnelled
+
+
+@needs_browser
+def test_the_browser_takes_the_environment_proxy(monkeypatch):
+    from test_network_faults import PROXY_VARS, CountingProxy
+
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with LoopbackSite(portal_routes()) as site, CountingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        r = _render_once(render.Renderer(5), site.url("/s/col/index.html"))
+        assert r is not None and ROWS[0][1] in r.html
+        assert proxy.seen[("CONNECT", site.base.split("//")[1])] >= 1 and site.hits("/s/col/index.html") == 1
+
+
+def test_browser_proxy_settings():
+    env = {"http": "http://u:p%40ss@proxy.gov.test:3128", "https": "http://u:p%40ss@proxy.gov.test:3128",
+           "no": "localhost, .intranet.gov.test"}
+    assert render.browser_proxy("https://www.gov.test/", None, env) == {
+        "server": "http://proxy.gov.test:3128", "bypass": "localhost,.intranet.gov.test", "username": "u",
+        "password": "p@ss"}
+    assert render.browser_proxy("http://a.test/", "socks5h://127.0.0.1:1080", {}) == {"server": "socks5://127.0.0.1:1080"}
+    assert render.browser_proxy("http://a.test/", None, {"all": "socks5://10.0.0.1:1080"}) == {
+        "server": "socks5://10.0.0.1:1080"}
+    assert render.browser_proxy("http://a.test/", None, {}) is None
+    assert render.browser_proxy("http://a.test/", None, {"http": "http://p:1", "no": "*"}) is None

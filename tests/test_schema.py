@@ -192,3 +192,53 @@ def test_a_small_scan_and_its_report_on_each_database(store_db, tmp_path, capsys
     assert scan.stats["pages"] == 2 and scan.stats["broken"] == 1
     assert any(f.url == s.url("/s/gone.html") for f in store.findings(scan.id))
     assert any(p.suffix == ".html" for p in (tmp_path / "out").rglob("*"))
+
+
+def test_db_upgrade_is_refused_while_a_scan_or_a_scheduler_uses_the_store(tmp_path, capsys):
+    """An office upgrades sitewatch while last night's scan still runs (or the scheduler service still holds the
+    store): migrating under them would change the schema beneath a live process. Refused, on one line naming the
+    scan, the store untouched; a scan whose process has ended does not hold the upgrade back; --force overrides."""
+    import fcntl
+    import json
+    import os
+    import socket
+    import subprocess
+
+    db = old_store(tmp_path / "old.db")
+
+    def mark_running(runner: dict | None) -> None:
+        with sqlite3.connect(db) as c:
+            c.execute("delete from scans where id = 99")
+            c.execute("insert into scans (id, site, start_urls, as_of, kind, status, started_at, config, stats) "
+                      "values (99, '某镇', '[\"http://a/\"]', '2026-11-20', 'full', 'running', "
+                      "'2026-11-20 09:00:00', '{}', ?)", (json.dumps({"runner": runner} if runner else {}),))
+
+    def refused(*extra: str) -> str:
+        before = rows(db), schema_sql(db)
+        assert main(["db", "upgrade", "--db", str(db), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and (rows(db), schema_sql(db)) == before
+        assert not list(tmp_path.glob("old.db.before-*"))              # not even the backup was written
+        return err
+
+    mark_running({"host": socket.gethostname(), "pid": os.getpid()})           # alive: this very process
+    assert "scan 99 of 某镇 is running (process" in refused()
+    mark_running({"host": "other-host", "pid": 4242})                          # on another machine
+    err = refused()
+    assert "scan 99 of 某镇 is marked running by process 4242 on host other-host" in err and "--force" in err
+    mark_running(None)                                                          # written before runners were
+    assert "scan 99" in refused()
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    mark_running({"host": socket.gethostname(), "pid": ended.pid})            # crashed: its process has ended
+    with open(f"{db}.scheduler.lock", "a+") as lock:                           # but a scheduler holds the store
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert "a scheduler is running on it" in refused()
+    assert main(["db", "upgrade", "--db", str(db)]) == 0                      # the scheduler stopped: upgraded
+    assert "upgraded from schema unversioned" in capsys.readouterr().out
+
+    db = old_store(tmp_path / "forced.db")
+    mark_running({"host": "other-host", "pid": 4242})
+    assert main(["db", "upgrade", "--db", str(db), "--force"]) == 0
+    assert Store(db).scan(99).status == "running"                               # kept: a resume decides its fate

@@ -7,6 +7,7 @@ probes reach 5% of a monitoring week; the rule also requires at least 20 probes 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections import Counter
@@ -14,14 +15,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import insert, select
 
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, MAX_REDIRECTS, _classify_error, proxy_for, tls_context
-from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy, _resolve_quietly, parse_ip
+from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, Fetcher, FetchResult, _classify_error
+from sitewatch.crawl.netpolicy import NetPolicy
+from sitewatch.crawl.politeness import Politeness
 from sitewatch.models import VETO, Finding
 from sitewatch.store import Probe, Store
 
@@ -44,18 +44,19 @@ class ProbeResult:
     final_url: str = ""
 
 
-def _blocked(policy: NetPolicy, url: str, proxied: bool) -> str | None:
-    """Why the network policy refuses ``url``: its host as written, and (without a proxy) every address it
-    resolves to. (httpx resolves again to connect; the crawl's own requests connect to the checked address.)"""
-    host = urlsplit(url).hostname or ""
-    why = policy.check_host(host)
-    if why or proxied or parse_ip(host) is not None:
-        return why
-    for ip in _resolve_quietly(host):
-        why = policy.check_resolved(host, ip)
-        if why:
-            return why
-    return None
+async def _probe_get(url: str, timeout: float, *, user_agent: str, verify: bool, proxy: str | None,
+                     ca_bundle: str | None, policy: NetPolicy) -> FetchResult:
+    """One GET through the crawl's fetcher, bounded as a whole by ``timeout``. Direct hops resolve each host
+    once, through the policy's resolver, and connect only to the addresses it checked (a name that answers a
+    public address to one lookup and 127.0.0.1 to the next cannot get in); proxied hops are resolved by the
+    proxy, as in the crawl. A 429 is a failed probe at once: no Retry-After is waited for."""
+    fetcher = Fetcher(Politeness(1, 0, obey_robots=False), timeout=timeout, retries=0, user_agent=user_agent,
+                      verify_tls=verify, policy=policy, proxy=proxy, ca_bundle=ca_bundle, rate_limit_waits=0)
+    try:
+        async with asyncio.timeout(timeout):
+            return await fetcher.fetch(url, body_limit=MAX_PROBE_BODY, obey_robots=False)
+    finally:
+        await fetcher.aclose()
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT, *, user_agent: str = DEFAULT_USER_AGENT,
@@ -63,41 +64,21 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT, *, user_agent: str = DEFAULT
           policy: NetPolicy | None = None) -> ProbeResult:
     """One GET of ``url``; ok when a 2xx page (after redirects) is fully loaded within ``timeout`` seconds.
     Every hop goes through the proxy of the environment or ``proxy`` and obeys the network policy (by default
-    the one of a site at ``url``)."""
+    the one of a site at ``url``), checked on the address actually connected to."""
     at = dt.datetime.now()
     t0 = time.monotonic()
     status: int | None = None
     final = ""
     error = ""
     policy = policy if policy is not None else NetPolicy.for_site([url])
-    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
-    current = url
     try:
-        for _ in range(MAX_REDIRECTS + 1):
-            via = proxy_for(current, proxy)
-            why = _blocked(policy, current, via is not None)
-            if why:
-                error = f"{BLOCKED_REASON}: {why}"
-                break
-            left = max(0.001, timeout - (time.monotonic() - t0))
-            with httpx.Client(timeout=httpx.Timeout(left), follow_redirects=False,
-                              verify=tls_context(verify, ca_bundle), proxy=via, trust_env=False,
-                              headers=headers) as client:
-                with client.stream("GET", current) as resp:
-                    status, final = resp.status_code, str(resp.url)
-                    if resp.is_redirect and resp.headers.get("location"):
-                        current = str(resp.url.join(resp.headers["location"]))
-                        continue
-                    size = 0
-                    for chunk in resp.iter_bytes():
-                        size += len(chunk)
-                        if time.monotonic() - t0 > timeout:
-                            raise httpx.ReadTimeout(f"page not loaded within {timeout:g} s")
-                        if size > MAX_PROBE_BODY:
-                            break
-                    break
-        else:
-            error = f"too_many_redirects: more than {MAX_REDIRECTS} redirects"
+        res = asyncio.run(_probe_get(url, timeout, user_agent=user_agent, verify=verify, proxy=proxy,
+                                     ca_bundle=ca_bundle, policy=policy))
+        status, final = res.status, res.final_url
+        if res.error:
+            error = f"{res.error}: {res.detail}"[:300]
+    except TimeoutError:
+        error = f"timeout: page not loaded within {timeout:g} s"
     except Exception as exc:  # noqa: BLE001 - every failure is a failed probe
         kind, text = _classify_error(exc)
         error = f"{kind}: {text}"[:300]

@@ -34,7 +34,7 @@ from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
-from sitewatch.store import JobRun, ScanRecord, Store, describe
+from sitewatch.store import SCHEDULER_LOCK_KEY, JobRun, ScanRecord, Store, describe, scheduler_lock_path
 
 if TYPE_CHECKING:
     from sitewatch.scan import ScanResult
@@ -43,7 +43,6 @@ log = logging.getLogger("sitewatch.scheduler")
 
 JOB_FUNC = "sitewatch.scheduler:run_job"
 SCAN_JOBS = ("links", "monthly", "lookback", "resume")
-SCHEDULER_LOCK_KEY = 0x5175E3A7C4ED       # PostgreSQL advisory lock key of "one scheduler per database"
 
 job_runs = JobRun                        # the table lives with the store's schema (sitewatch.store)
 
@@ -538,11 +537,11 @@ class SiteScheduler:
                 raise UsageError(f"schedule: another scheduler is already running on {describe(engine)}")
             self._lock_conn = conn
             return
-        path = engine.url.database
-        if not path or path == ":memory:":
+        path = scheduler_lock_path(engine)
+        if path is None:
             return
         import fcntl
-        f = open(f"{path}.scheduler.lock", "a+")
+        f = open(path, "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -45,7 +45,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.schema import ColumnDefault
 
-from sitewatch.errors import ConfigError
+from sitewatch.errors import ConfigError, UsageError
 from sitewatch.models import Finding
 
 DEFAULT_DB = "sitewatch.db"
@@ -226,16 +226,21 @@ class ScanRecord:
         """For a scan marked running: "alive" when the process that runs it is alive on this host, "gone" when it
         has ended there (killed, or the machine restarted: only a resume will finish the scan), else "unknown"
         (another host, or a store written before runners were recorded)."""
-        runner = (self.stats or {}).get("runner") or {}
-        if self.status != "running" or runner.get("host") != socket.gethostname() or not runner.get("pid"):
-            return "unknown"
-        try:
-            os.kill(int(runner["pid"]), 0)
-        except ProcessLookupError:
-            return "gone"
-        except OSError:                     # EPERM: alive, another user's
-            pass
-        return "alive"
+        return runner_state(self.status, self.stats)
+
+
+def runner_state(status: str, stats: dict[str, Any] | None) -> str:
+    """``ScanRecord.runner_state`` of a scan row's status and stats."""
+    runner = (stats or {}).get("runner") or {}
+    if status != "running" or runner.get("host") != socket.gethostname() or not runner.get("pid"):
+        return "unknown"
+    try:
+        os.kill(int(runner["pid"]), 0)
+    except ProcessLookupError:
+        return "gone"
+    except OSError:                     # EPERM: alive, another user's
+        pass
+    return "alive"
 
 
 def runner() -> dict[str, Any]:
@@ -375,10 +380,11 @@ def open_engine(db: str | Path) -> Engine:
     return engine
 
 
-def upgrade_store(db: str | Path, backup: bool = True) -> tuple[str | None, str, Path | None]:
+def upgrade_store(db: str | Path, backup: bool = True, force: bool = False) -> tuple[str | None, str, Path | None]:
     """Migrate the store to ``SCHEMA_HEAD`` (creating it when empty) in one transaction where the database
     allows (PostgreSQL; SQLite as far as its DDL does). An SQLite file is first copied to ``<file>.before-<version>``
-    when ``backup``. Returns (version before, version after, backup path)."""
+    when ``backup``. Refused while another sitewatch uses the store (``in_use``) unless ``force``. Returns
+    (version before, version after, backup path)."""
     from alembic import command
     from alembic.config import Config
 
@@ -394,6 +400,11 @@ def upgrade_store(db: str | Path, backup: bool = True) -> tuple[str | None, str,
         if not is_older(before):
             raise SchemaError(f"--db {db}: the store was written by a newer sitewatch (schema {before}, this one "
                               f"knows up to {SCHEMA_HEAD}); upgrade sitewatch")
+        busy = None if force else in_use(engine)
+        if busy:
+            raise UsageError(f"db upgrade: --db {db}: {busy}; its process would meet a schema changed under it. "
+                             "Let it finish or stop it (a scan checkpoints on Ctrl-C), then upgrade; --force "
+                             "upgrades anyway (only when no sitewatch uses this database any more)")
         if backup and engine.dialect.name == "sqlite":
             saved = _sqlite_backup(engine, before)
         cfg = Config()
@@ -408,6 +419,61 @@ def upgrade_store(db: str | Path, backup: bool = True) -> tuple[str | None, str,
         raise ConfigError(f"--db {db}: cannot upgrade the store ({db_reason(exc)}); it is unchanged") from None
     finally:
         engine.dispose()
+
+
+SCHEDULER_LOCK_KEY = 0x5175E3A7C4ED       # PostgreSQL advisory lock of "one scheduler per database"
+
+
+def scheduler_lock_path(engine: Engine) -> Path | None:
+    """The file whose advisory lock a scheduler holds on an SQLite store (None for other databases)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    return Path(f"{path}.scheduler.lock") if path and path != ":memory:" else None
+
+
+def in_use(engine: Engine) -> str | None:
+    """Who else uses the store, read without changing it: a scheduler holding its single-instance lock, or a scan
+    marked running whose process is alive on this host or cannot be checked from here (another host, or a scan
+    from before runners were recorded). A scan whose process has ended (killed, the machine restarted) does not
+    count: it stays ``running`` until a resume, which the upgraded store allows."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as c:
+            free = c.exec_driver_sql(f"SELECT pg_try_advisory_lock({SCHEDULER_LOCK_KEY})").scalar()
+            if free:
+                c.exec_driver_sql(f"SELECT pg_advisory_unlock({SCHEDULER_LOCK_KEY})")
+            c.commit()
+        if not free:
+            return "a scheduler is running on it (it holds the scheduler lock)"
+    lock = scheduler_lock_path(engine)
+    if lock is not None and lock.exists():
+        import fcntl
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return f"a scheduler is running on it (it holds {lock})"
+            fcntl.flock(f, fcntl.LOCK_UN)
+    try:
+        with engine.connect() as c:
+            rows = c.exec_driver_sql("SELECT id, site, stats FROM scans WHERE status = 'running' ORDER BY id").all()
+    except DatabaseError:
+        return None                       # no scans table: nothing can be running
+    for scan_id, site, stats in rows:
+        if isinstance(stats, str):
+            try:
+                stats = json.loads(stats)
+            except ValueError:
+                stats = {}
+        stats = stats if isinstance(stats, dict) else {}
+        state = runner_state("running", stats)
+        runner = stats.get("runner") or {}
+        if state == "alive":
+            return f"scan {scan_id} of {site} is running (process {runner.get('pid')})"
+        if state == "unknown":
+            by = (f"process {runner.get('pid')} on host {runner.get('host')}" if runner.get("pid")
+                  else "a process sitewatch did not record")
+            return (f"scan {scan_id} of {site} is marked running by {by}, which cannot be checked from here "
+                    "(if it has ended, --force)")
+    return None
 
 
 def _sqlite_backup(engine: Engine, version: str) -> Path:

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
         if name == "upgrade":
             a.add_argument("--no-backup", action="store_true", help="do not copy an SQLite file before migrating")
+            a.add_argument("--force", action="store_true",
+                           help="upgrade even when a scan is marked running or a scheduler holds the store "
+                                "(only when no sitewatch uses it any more)")
     p.set_defaults(func=cmd_db)
 
 
@@ -42,7 +45,7 @@ def cmd_db(args: argparse.Namespace) -> int:
                  else "newer than this sitewatch")
         print(f"{where}: schema {version or '-'} (this sitewatch: {SCHEMA_HEAD}; {state})")
         return 0
-    before, after, backup = upgrade_store(db, backup=not args.no_backup)
+    before, after, backup = upgrade_store(db, backup=not args.no_backup, force=args.force)
     if before == after:
         print(f"{db}: schema {after}, up to date")
     elif before is None:

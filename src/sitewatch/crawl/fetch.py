@@ -238,8 +238,9 @@ class Fetcher:
 
     def __init__(self, politeness: Politeness, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
                  user_agent: str = DEFAULT_USER_AGENT, verify_tls: bool = True, *, policy: NetPolicy | None = None,
-                 proxy: str | None = None, ca_bundle: str | None = None):
+                 proxy: str | None = None, ca_bundle: str | None = None, rate_limit_waits: int = 3):
         self.politeness = politeness
+        self.rate_limit_waits = rate_limit_waits    # 429 answers waited out (Retry-After) before one is the verdict
         self.timeout = timeout
         self.retries = retries
         self.requests = 0
@@ -364,7 +365,7 @@ class Fetcher:
             hop.attempts = attempts
             if hop.status == 429:
                 wait = hop.retry_after if hop.retry_after is not None else 2.0 ** rate_waits
-                if wait <= MAX_RETRY_AFTER and rate_waits < 3:
+                if wait <= MAX_RETRY_AFTER and rate_waits < self.rate_limit_waits:
                     rate_waits += 1
                     limiter.slow_down(wait)
                     await asyncio.sleep(wait)

@@ -7,18 +7,29 @@ docs/rendering.md for the heuristic, the browser set-up and the costs.
 Playwright (the ``render`` extra) drives a Chromium installed by the system package manager
 (``/usr/bin/chromium`` by default, ``SITEWATCH_CHROMIUM`` to point elsewhere): Playwright's own browser
 download is never used. Playwright is imported lazily, so the rest of sitewatch never needs it.
+
+The browser obeys the scan's network settings: it is launched with the scan's proxy (``[network] proxy``, else
+the environment's, with ``NO_PROXY`` as its bypass list), and every request it makes is routed through
+sitewatch, which checks each hop (redirects included) against the network policy and refuses internal addresses
+before anything is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
 import shutil
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
 
+from sitewatch.crawl.fetch import MAX_REDIRECTS, proxy_for
+from sitewatch.crawl.netpolicy import NetPolicy, _resolve_quietly, parse_ip
 from sitewatch.errors import ConfigError
 from sitewatch.extract import ParsedPage
 
@@ -33,6 +44,10 @@ POOL_SIZE = 2              # pages rendered at once (one browser, one context)
 SETTLE_MAX = 3.0           # after "load", wait at most this long for the network to go idle (500 ms quiet)
 RECYCLE_AFTER = 200        # a fresh browser context after this many pages keeps memory bounded
 BLOCKED_RESOURCES = frozenset({"image", "media", "font"})   # never needed to build the DOM
+HOST_CHECK_TTL = 30.0      # seconds a host's policy verdict (after a lookup) is reused by the browser's requests
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# what a navigation that redirects answers instead: a move to the target, which is then routed (and checked) itself
+_MOVE = '<!DOCTYPE html><meta http-equiv="refresh" content="0;url={0}"><a href="{0}">moved</a>'
 
 # --- the heuristic: which fetched pages "look JS-only" ---------------------------------------------------
 MIN_TEXT = 200             # visible body text shorter than this ...
@@ -100,6 +115,35 @@ def require_rendering(where: str = "crawl.render_js") -> str:
     return path
 
 
+def browser_proxy(url: str, config_proxy: str | None = None,
+                  env: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The proxy of a browser rendering the site of ``url``, as Playwright's ``proxy`` launch option:
+    ``[network] proxy`` if set, else the environment's proxy for the scheme of ``url`` (HTTPS_PROXY or HTTP_PROXY,
+    else ALL_PROXY), user and password included; NO_PROXY becomes its bypass list. One browser has one proxy:
+    the requests of the other scheme go through it too."""
+    env = urllib.request.getproxies() if env is None else env
+    bypass = ",".join(h.strip() for h in env.get("no", "").split(",") if h.strip())
+    scheme = urlsplit(url).scheme
+    chosen = config_proxy or env.get(scheme) or env.get("all") or env.get("https") or env.get("http")
+    if not chosen or bypass == "*":
+        return None
+    server, user, password = _proxy_parts(chosen)
+    return {"server": server, **({"bypass": bypass} if bypass else {}),
+            **({"username": user, "password": password} if user else {})}
+
+
+def _proxy_parts(url: str) -> tuple[str, str, str]:
+    """(scheme://host:port, user, password) of a proxy URL; ``socks5h`` (remote DNS) is Chromium's ``socks5``,
+    which always resolves through the proxy."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    scheme = {"socks5h": "socks5", "socks4a": "socks4"}.get(parts.scheme, parts.scheme or "http")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    server = f"{scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    return server, unquote(parts.username or ""), unquote(parts.password or "")
+
+
 @dataclass
 class Rendered:
     html: str            # the rendered DOM, serialised
@@ -116,14 +160,21 @@ class Renderer:
     """
 
     def __init__(self, timeout: float, *, pool: int = POOL_SIZE, user_agent: str | None = None,
-                 verify_tls: bool = True, executable: str | None = None):
+                 verify_tls: bool = True, executable: str | None = None, policy: NetPolicy | None = None,
+                 proxy: str | None = None, on_blocked: Callable[[str], None] | None = None):
         self.executable = executable or require_rendering()
         self.timeout = timeout
         self.user_agent = user_agent
         self.verify_tls = verify_tls
+        self.policy = policy            # None: the policy of a site at the first rendered page
+        self.proxy = proxy              # [network] proxy; None: the environment's
+        self.on_blocked = on_blocked    # called with each URL the policy kept the browser from requesting
         self.rendered = 0
         self.failed = 0
+        self.blocked = 0
         self.seconds = 0.0
+        self._env_proxies = urllib.request.getproxies()
+        self._host_checks: dict[str, tuple[float, str | None]] = {}
         self._slots = asyncio.Semaphore(pool)
         self._lock = asyncio.Lock()
         self._pw: Any = None
@@ -133,17 +184,20 @@ class Renderer:
         self._active = 0
         self._closed = False
 
-    async def _ensure_context(self) -> Any:
+    async def _ensure_context(self, url: str) -> Any:
         async with self._lock:
             if self._closed:
                 raise RuntimeError("renderer closed")
             if self._browser is None:
                 from playwright.async_api import async_playwright
 
+                if self.policy is None:
+                    self.policy = NetPolicy.for_site([url], resolve=browser_proxy(url, self.proxy) is None)
+                proxy = browser_proxy(url, self.proxy, self._env_proxies)
                 self._pw = await async_playwright().start()
                 try:
                     self._browser = await self._pw.chromium.launch(executable_path=self.executable, headless=True,
-                                                                   args=CHROMIUM_ARGS)
+                                                                   args=CHROMIUM_ARGS, proxy=proxy)
                 except Exception:
                     await self._pw.stop()
                     self._pw = None
@@ -155,7 +209,8 @@ class Renderer:
                 self._context = await self._browser.new_context(
                     user_agent=self.user_agent, ignore_https_errors=not self.verify_tls,
                     service_workers="block", accept_downloads=False)
-                await self._context.route("**/*", _block_heavy)
+                await self._context.route("**/*", self._route)
+                await self._context.route_web_socket("**/*", self._route_web_socket)
                 self._context_uses = 0
             self._context_uses += 1
             self._active += 1
@@ -167,7 +222,7 @@ class Renderer:
             started = time.monotonic()
             page = None
             try:
-                context = await self._ensure_context()
+                context = await self._ensure_context(url)
             except Exception:  # noqa: BLE001 - a browser that cannot start: the page keeps its static HTML
                 self.failed += 1
                 return None
@@ -196,6 +251,88 @@ class Renderer:
             self.seconds += result.seconds
             return result
 
+    # --- every request of the browser goes through here -----------------------------------------------------
+    async def _route(self, route: Any) -> None:
+        """Images, media and fonts are not loaded. Any other http(s) request is made for the browser, hop by hop
+        (Chromium follows redirects without showing them to a route handler): each hop's host is checked against
+        the network policy first, and a refused one is aborted unsent (``blocked``). A navigation that redirects
+        becomes a navigation to its target, so the target is checked as a request of its own."""
+        request = route.request
+        try:
+            if request.resource_type in BLOCKED_RESOURCES:
+                await route.abort()
+                return
+            url = request.url
+            if urlsplit(url).scheme not in ("http", "https"):
+                await route.continue_()
+                return
+            if await self._refused(url):
+                await self._block(route, url)
+                return
+            ms = max(self.timeout, 0.1) * 1000
+            method = request.method
+            response = await route.fetch(max_redirects=0, timeout=ms)
+            for _ in range(MAX_REDIRECTS):
+                location = response.headers.get("location") if response.status in _REDIRECTS else None
+                if not location:
+                    break
+                target = urljoin(response.url, location)
+                if urlsplit(target).scheme not in ("http", "https") or await self._refused(target):
+                    await self._block(route, target)
+                    return
+                if request.is_navigation_request():
+                    await route.fulfill(status=200, content_type="text/html; charset=utf-8",
+                                        body=_MOVE.format(html.escape(target, quote=True)))
+                    return
+                if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                    method = "GET"
+                response = await route.fetch(url=target, method=method, max_redirects=0, timeout=ms)
+            else:
+                await route.abort("failed")              # too many redirects
+                return
+            await route.fulfill(response=response)
+        except Exception:  # noqa: BLE001 - a failed or closed request: the page goes on without it
+            try:
+                await route.abort("failed")
+            except Exception:  # noqa: BLE001 - already handled, or the page is gone
+                pass
+
+    async def _route_web_socket(self, ws: Any) -> None:
+        """A WebSocket is opened only to an address the policy allows (checked as the http(s) URL it upgrades)."""
+        url = str(ws.url)
+        as_http = "http" + url[2:] if url.startswith("ws") else url
+        if await self._refused(as_http):
+            self.blocked += 1
+            if self.on_blocked is not None:
+                self.on_blocked(url)
+            await ws.close()
+            return
+        ws.connect_to_server()
+
+    async def _refused(self, url: str) -> str | None:
+        """Why the policy refuses ``url``: its host as written, and, when no proxy carries it, every address the
+        host resolves to (Chromium and Playwright look the name up again to connect: a verdict is kept for
+        HOST_CHECK_TTL seconds only)."""
+        assert self.policy is not None
+        host = urlsplit(url).hostname or ""
+        why = self.policy.check_host(host)
+        if why or parse_ip(host) is not None or proxy_for(url, self.proxy, self._env_proxies) is not None:
+            return why
+        now = time.monotonic()
+        cached = self._host_checks.get(host)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        addrs = await asyncio.to_thread(_resolve_quietly, host)
+        why = next((w for w in (self.policy.check_resolved(host, ip) for ip in addrs) if w), None)
+        self._host_checks[host] = (now + HOST_CHECK_TTL, why)
+        return why
+
+    async def _block(self, route: Any, url: str) -> None:
+        self.blocked += 1
+        if self.on_blocked is not None:
+            self.on_blocked(url)
+        await route.abort("blockedbyclient")
+
     async def close(self) -> None:
         async with self._lock:
             self._closed = True
@@ -211,10 +348,3 @@ class Renderer:
                 except Exception:  # noqa: BLE001
                     pass
             self._context = self._browser = self._pw = None
-
-
-async def _block_heavy(route: Any) -> None:
-    if route.request.resource_type in BLOCKED_RESOURCES:
-        await route.abort()
-    else:
-        await route.continue_()

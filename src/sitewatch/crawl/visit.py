@@ -54,8 +54,9 @@ class Visitor:
         self.coverage = coverage
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
-        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls) \
-            if cfg.render_js else None
+        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls,
+                                 policy=fetcher.policy, proxy=cfg.proxy,
+                                 on_blocked=lambda u: coverage.cut("blocked", u)) if cfg.render_js else None
 
     async def learn_error_pages(self) -> None:
         """Ask each start host for a random non-existent URL: a 200 answer is the site's soft-404 page."""
