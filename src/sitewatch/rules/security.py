@@ -15,8 +15,9 @@ from lxml import etree
 from sitewatch.errors import ConfigError
 from sitewatch.memo import memo
 from sitewatch.models import Finding, normalise_for_fingerprint
-from sitewatch.packs import Rule, RuleSet
-from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
+from sitewatch.packs import Rule
+from sitewatch.rules._page import PageCheck, PageContext, PageView, keyword_regex, normalise_body
+from sitewatch.rules.registry import page_check
 from sitewatch.urls import join
 
 MISSTATEMENT = "security.misstatement"
@@ -36,11 +37,13 @@ class _Hit:
     contexts: list[str] = field(default_factory=list)
 
 
-class Misstatements(Check):
+@page_check(MISSTATEMENT, reads=(ENTRY_PREFIX,))
+class Misstatements(PageCheck):
     """Wrong forms from the ``misstatement.*`` dictionary entries, matched literally in the page text."""
 
-    def __init__(self, ruleset: RuleSet):
-        self.ruleset = ruleset
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(MISSTATEMENT)
         self.entries: dict[str, Rule] = {r.id: r for r in ruleset.rules if r.id.startswith(ENTRY_PREFIX) and r.enabled}
         if self.enabled and not any(r.keywords.get("wrong") for r in self.entries.values()):
@@ -134,11 +137,13 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-class HiddenLinks(Check):
-    def __init__(self, ruleset: RuleSet, site_hosts: set[str]):
-        self.ruleset = ruleset
+@page_check(HIDDEN_LINK)
+class HiddenLinks(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(HIDDEN_LINK)
-        self.site_hosts = {h.lower() for h in site_hosts if h}
+        self.site_hosts = {h.lower() for h in ctx.site_hosts if h}
         self.allowed = tuple(h.lower() for h in ruleset.keywords(HIDDEN_LINK, "allowed")) if self.enabled else ()
         self.min_offset = float(ruleset.threshold(HIDDEN_LINK, "min_offset_px")) if self.enabled else 500.0
         self.max_links = int(ruleset.threshold(HIDDEN_LINK, "max_links")) if self.enabled else 20
@@ -246,9 +251,11 @@ class _Body:
     keys: set[str] | None = None
 
 
-class Duplicates(Check):
-    def __init__(self, ruleset: RuleSet):
-        self.ruleset = ruleset
+@page_check(DUPLICATE)
+class Duplicates(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(DUPLICATE)
         self.min_chars = int(ruleset.threshold(DUPLICATE, "min_chars")) if self.enabled else 200
         self.max_urls = int(ruleset.threshold(DUPLICATE, "max_urls")) if self.enabled else 50
