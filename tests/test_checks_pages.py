@@ -16,13 +16,15 @@ import lxml.html
 import pytest
 from loopback import Answer, LoopbackSite
 
-from sitewatch.checks_pages import RULE_IDS, PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.engine import Crawler
 from sitewatch.errors import ConfigError
 from sitewatch.extract import parse_html
 from sitewatch.packs import load_rules
-from sitewatch.pagechecks.security import hiding_reason
+from sitewatch.rules import PAGE, PageChecks, produced_ids
+from sitewatch.rules.interaction import Interaction
+from sitewatch.rules.security import hiding_reason
+from sitewatch.rules.services import Services
 from sitewatch.store import Store
 from sitewatch.workdays import working_days_between
 
@@ -120,7 +122,7 @@ def test_compliant_site_has_no_page_findings_but_http(tmp_path):
 
 def test_every_page_rule_is_in_the_packs_with_source_and_provenance():
     rs = load_rules()
-    for rule_id in RULE_IDS:
+    for rule_id in produced_ids(PAGE):
         rule = rs.get(rule_id)
         assert rule.name_zh and rule.measures and rule.source and rule.provenance in "VPR"
     assert rs.get("veto.service_guides").provenance == "R"
@@ -130,7 +132,7 @@ def test_every_page_rule_is_in_the_packs_with_source_and_provenance():
     assert rs.threshold("interaction.slow_reply", "max_working_days") == 5
     assert {rs.severity(r) for r in ("interaction.no_channel", "interaction.unanswered", "service.none",
                                      "veto.service_guides")} == {"veto"}
-    assert {rs.severity(r) for r in RULE_IDS if r.startswith("security.")} == {"review"}
+    assert {rs.severity(r) for r in produced_ids(PAGE) if r.startswith("security.")} == {"review"}
 
 
 # -- V4 互动回应差 ----------------------------------------------------------------------------------------
@@ -151,7 +153,7 @@ def test_link_to_the_city_platform_is_a_channel(tmp_path):
               "/zmhd/index.html": Answer(body=gov_page("平台", "<p>平台</p>"))}
     findings, _, checks = crawl(tmp_path, routes)
     assert of(findings, "interaction.no_channel") == []
-    assert checks.checks[0].channel["link"].endswith("/zmhd/index.html")
+    assert checks.get(Interaction).channel["link"].endswith("/zmhd/index.html")
 
 
 MESSAGE_TABLE = """<h2>咨询留言</h2><table class="list">
@@ -276,7 +278,7 @@ def test_four_thin_guides_stay_below_the_veto_and_the_threshold_is_configurable(
 def test_complete_guide_with_synonyms_and_the_column_page_are_compliant(tmp_path):
     findings, _, checks = crawl(tmp_path, guide_site(0))
     assert of(findings, "service.guide_incomplete") == [] and of(findings, "veto.service_guides") == []
-    assert [g.url.rsplit("/", 1)[1] for g in checks.checks[1].guides.values()] == ["full.html"]
+    assert [g.url.rsplit("/", 1)[1] for g in checks.get(Services).guides.values()] == ["full.html"]
 
 
 def test_no_service_entry_is_a_veto(tmp_path):
@@ -479,8 +481,6 @@ def test_page_checks_take_the_tree_parse_html_left_unchanged():
 
 
 def test_a_broken_check_never_stops_the_crawl(tmp_path, monkeypatch):
-    from sitewatch.pagechecks.services import Services
-
     def boom(self, view):
         raise RuntimeError("boom")
 
@@ -491,7 +491,7 @@ def test_a_broken_check_never_stops_the_crawl(tmp_path, monkeypatch):
 
 
 def test_page_view_reads_text_in_document_order_without_scripts():
-    from sitewatch.pagechecks.page import PageView
+    from sitewatch.rules._page import PageView
 
     html = ("<html><head><title>T</title><style>p{}</style></head><body><div><p>问<b>题</b></p>：答复<!-- c -->内容"
             "<script>var x = '隐藏';</script><noscript><p>请启用脚本</p></noscript>完</div>"

@@ -4,11 +4,18 @@ import datetime as dt
 
 import pytest
 
-from sitewatch.checks_content import ColumnData, check_columns, check_homepage, verdict, veto_summary
-from sitewatch.columns import classify, normalise_name
 from sitewatch.errors import ConfigError
 from sitewatch.models import ListItem
 from sitewatch.packs import load_rules
+from sitewatch.rules.columns import (
+    ColumnData,
+    check_columns,
+    check_homepage,
+    classify,
+    normalise_name,
+    verdict,
+    veto_summary,
+)
 
 AS_OF = dt.date(2026, 11, 26)
 RS = load_rules()

@@ -4,12 +4,15 @@ import datetime as dt
 
 import pytest
 
-from sitewatch.checks_content import ColumnData, check_disclosures, items_with_columns
-from sitewatch.disclosures import (
+from sitewatch.models import ListItem
+from sitewatch.packs import load_rules
+from sitewatch.rules.columns import ColumnData, items_with_columns
+from sitewatch.rules.disclosures import (
     LATE,
     MISSING,
     OK,
     assess_item,
+    check_disclosures,
     core_title,
     document_numbers,
     extract_years,
@@ -17,8 +20,6 @@ from sitewatch.disclosures import (
     normalise_title,
     required_due,
 )
-from sitewatch.models import ListItem
-from sitewatch.packs import load_rules
 
 RS = load_rules()
 SITE = {"url": "https://www.example.gov.cn/xq/"}

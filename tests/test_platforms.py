@@ -13,7 +13,7 @@ from loopback import Answer, LoopbackSite, page
 from sqlalchemy import select
 
 from sitewatch.config import SiteConfig
-from sitewatch.scan import load_columns
+from sitewatch.rules.columns import load_columns
 from sitewatch.store import Page
 
 AS_OF = dt.date(2026, 11, 26)

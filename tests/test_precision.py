@@ -166,10 +166,10 @@ def test_real_hd_guide_page_reached_only_by_a_link_without_guide_words_is_found(
 
 
 def test_guide_found_evidence_is_the_page_and_its_title():
-    from sitewatch.disclosures import OK as DOK
-    from sitewatch.disclosures import assess_item
     from sitewatch.models import ListItem
     from sitewatch.packs import load_rules
+    from sitewatch.rules.disclosures import OK as DOK
+    from sitewatch.rules.disclosures import assess_item
 
     rs = load_rules()
     item = rs.item("disclosure_guide")
@@ -267,8 +267,8 @@ BUDGET_TITLES = {
 
 @pytest.mark.parametrize("title", PROCUREMENT_TITLES)
 def test_a_procurement_notice_is_no_budget_or_final_accounts(title):
-    from sitewatch.disclosures import match_years
     from sitewatch.packs import load_rules
+    from sitewatch.rules.disclosures import match_years
 
     rs = load_rules()
     for item_id in ("budget", "budget_three_public", "final_accounts", "final_accounts_three_public"):
@@ -277,8 +277,8 @@ def test_a_procurement_notice_is_no_budget_or_final_accounts(title):
 
 @pytest.mark.parametrize("title", sorted(BUDGET_TITLES))
 def test_real_budget_titles_still_match(title):
-    from sitewatch.disclosures import match_years
     from sitewatch.packs import load_rules
+    from sitewatch.rules.disclosures import match_years
 
     assert match_years(load_rules().item(BUDGET_TITLES[title]), title)
 
@@ -286,9 +286,9 @@ def test_real_budget_titles_still_match(title):
 @pytest.mark.skipif(not (REAL_PAGES / "procurement").is_dir(), reason="../shared/real-pages is not present")
 @pytest.mark.parametrize("name", ["ccgp.gov.cn_detail.html", "ccgp-hebei.gov.cn_zbgg_detail.html"])
 def test_real_procurement_pages_are_no_budget(name):
-    from sitewatch.disclosures import candidate_texts, match_years
     from sitewatch.models import ListItem
     from sitewatch.packs import load_rules
+    from sitewatch.rules.disclosures import candidate_texts, match_years
 
     html = (REAL_PAGES / "procurement" / name).read_text(encoding="utf-8")
     parsed = parse_html(html, "http://www.ccgp.gov.cn/cggg/detail.htm")
@@ -409,9 +409,9 @@ def test_scan_normative_documents_by_title_form_need_an_interpretation(db):
 
 
 def test_title_form_unit_cases():
-    from sitewatch.checks_content import check_disclosures
     from sitewatch.models import ListItem
     from sitewatch.packs import load_rules
+    from sitewatch.rules.disclosures import check_disclosures
 
     rs = load_rules()
     d = dt.date(2026, 10, 1)

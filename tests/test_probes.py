@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from functools import partial
 
 import pytest
 from loopback import Answer, LoopbackSite, page, refused_port
 
 from sitewatch.config import SiteConfig
-from sitewatch.probes import availability, availability_findings, probe, probe_round, record_probe
+from sitewatch.packs import load_rules
+from sitewatch.probes import availability as probe_stats
+from sitewatch.probes import probe, probe_round, record_probe
+from sitewatch.rules.availability import availability_findings, thresholds
 from sitewatch.store import Store
 
 TIMEOUT = 0.4
 DAY0 = dt.datetime(2026, 11, 2)
+
+TH = thresholds(load_rules())
+availability = partial(probe_stats, threshold=TH.fail_share, probes_per_day=TH.probes_per_day)
 
 
 def flaky(fail_500: set[int], slow: set[int]):

@@ -174,7 +174,7 @@ def test_a_bound_that_cuts_the_site_is_shown(tmp_path):
 def _columns_as_read(store, scan_id) -> dict[str, tuple[set[str], object]]:
     """Column name -> (item URLs, newest item date) as sitewatch stored them."""
     from sitewatch.config import SiteConfig
-    from sitewatch.scan import load_columns
+    from sitewatch.rules.columns import load_columns
     columns, _, _ = load_columns(store, scan_id, SiteConfig())
     return {c.name: ({i.url for i in c.items}, max((i.date for i in c.items if i.date), default=None))
             for c in columns}

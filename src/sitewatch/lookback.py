@@ -15,6 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sitewatch.models import Finding
+from sitewatch.rules.availability import DOWN
+from sitewatch.rules.columns import (
+    COLUMN_BLANK,
+    COLUMN_LONG_STALE,
+    COLUMN_STALE,
+    HOMEPAGE_STALE,
+    VETO_AGGREGATES,
+    ColumnData,
+    check_columns,
+    check_homepage,
+    last_update,
+)
+from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
+from sitewatch.rules.links import LINK_BROKEN
 from sitewatch.store import ScanRecord, Store
 
 if TYPE_CHECKING:
@@ -29,15 +43,14 @@ NEW = "新发现"
 PENDING = "待复核"
 STATUSES = (OPEN, RECURRED, PENDING, NEW, FIXED)
 
-LINK_RULES = ("link.broken",)
-COLUMN_RULES = ("column.stale", "column.long_stale", "column.blank")
-VETO_COLUMN_RULES = {"veto.columns_stale": "column.stale", "veto.columns_long_stale": "column.long_stale",
-                     "veto.columns_blank": "column.blank"}
+LINK_RULES = (LINK_BROKEN,)
+COLUMN_RULES = (COLUMN_STALE, COLUMN_LONG_STALE, COLUMN_BLANK)
+VETO_COLUMN_RULES = VETO_AGGREGATES
 PENDING_REASON = {
-    "homepage.stale": "首页未能按列表读取，需人工核对首页更新日期",
-    "disclosure.missing": "法定公开事项需完整扫描后复核",
-    "disclosure.late": "法定公开事项需完整扫描后复核",
-    "availability.down": "站点可用性需连续一周监测后复核",
+    HOMEPAGE_STALE: "首页未能按列表读取，需人工核对首页更新日期",
+    DISCLOSURE_MISSING: "法定公开事项需完整扫描后复核",
+    DISCLOSURE_LATE: "法定公开事项需完整扫描后复核",
+    DOWN: "站点可用性需连续一周监测后复核",
 }
 
 
@@ -123,7 +136,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
     fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1,
                       policy=policy, **site_options)
     try:
-        urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == "homepage.stale"})
+        urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == HOMEPAGE_STALE})
         fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls)), strict=False))
         out: list[Recheck] = []
         for f in findings:
@@ -131,7 +144,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
                 continue
             if f.rule in LINK_RULES:
                 out.append(_recheck_link(f, fetched[f.url]))
-            elif f.rule in COLUMN_RULES or f.rule == "homepage.stale":
+            elif f.rule in COLUMN_RULES or f.rule == HOMEPAGE_STALE:
                 out.append(_recheck_column(f, fetched[f.url], as_of, ruleset))
             else:
                 out.append(Recheck(f, None, PENDING_REASON.get(f.rule, "该类问题暂不支持自动复核，请人工核对")))
@@ -173,13 +186,9 @@ def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleS
     if listing is None:
         note = PENDING_REASON.get(f.rule, "未能读取栏目列表，请人工核对")
         return Recheck(f, None, note, {"status": res.status})
-    try:
-        from sitewatch.checks_content import ColumnData, check_columns, check_homepage, last_update
-    except ImportError:
-        return Recheck(f, None, "内容检查模块不可用，请人工核对")
     newest = last_update(listing.items)
     ev = {"items": len(listing.items), "last_update": newest.isoformat() if newest else None}
-    if f.rule == "homepage.stale":
+    if f.rule == HOMEPAGE_STALE:
         again = check_homepage(f.url, listing.items, as_of, ruleset)
     else:
         col = ColumnData(key=str(f.evidence.get("column_key") or f.url), name=str(f.extra.get("column") or ""),
@@ -188,7 +197,7 @@ def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleS
         again = check_columns([col], as_of, ruleset)
     still = any(g.fingerprint == f.fingerprint for g in again)
     if still:
-        note = (f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != "column.blank"
+        note = (f"复核仍未更新（最近更新 {ev['last_update'] or '无日期'}）" if f.rule != COLUMN_BLANK
                 else "复核仍为空白栏目")
     else:
         note = f"复核已更新（最近更新 {ev['last_update']}，{len(listing.items)} 条）"

@@ -2,8 +2,12 @@
 
 A pack is one source document. It holds ``[pack]`` (document, title, optional url/note), ``[[rules]]``
 (one checkable rule each, with a stable dotted id) and ``[[items]]`` (mandated disclosure items used by
-``disclosure.missing`` / ``disclosure.late``). The code implements measurements; the numbers, keywords,
-severities and sources live in the packs.
+``disclosure.missing`` / ``disclosure.late``). The code implements measurements (``sitewatch.rules``); the
+numbers, keywords, severities, 整改 deadlines and sources live in the packs.
+
+整改时限 (days after a problem was first found): a rule's ``deadline_days``, else the ``[deadlines]`` table's
+``veto`` for a 单项否决 rule (severity veto), else its ``default``. Exactly one loaded pack defines ``[deadlines]``
+(the bundled 国办秘函〔2019〕19号 pack).
 
 Overrides (from the site config) are a mapping keyed by rule id, plus the reserved key ``items``::
 
@@ -11,6 +15,7 @@ Overrides (from the site config) are a mapping keyed by rule id, plus the reserv
         "column.stale": {"threshold": {"dynamic_days": 21},      # replace numbers, known keys only
                          "keywords": {"dynamic": ["镇街要闻"]},    # replace a keyword list
                          "severity": "deduct", "points": 0.5,     # change the verdict weight
+                         "deadline_days": 10,                      # 整改时限
                          "enabled": False},                        # switch a rule off
         "items": {"budget": {"due": "04-15", "approval_days": 20, "keywords": [["预算"]],
                              "exclude": ["决算"], "grace_days": 5, "enabled": False}},
@@ -47,15 +52,16 @@ _MD_RE = re.compile(r"^(\d{2})-(\d{2})$")
 _PACK_KEYS = {"document": True, "title": True, "url": False, "note": False}
 _RULE_KEYS = {
     "id": True, "name_zh": True, "measures": True, "severity": True, "source": True, "provenance": True,
-    "ref": False, "points": False, "threshold": False, "keywords": False, "note": False,
+    "ref": False, "points": False, "threshold": False, "keywords": False, "note": False, "deadline_days": False,
 }
+_DEADLINE_KEYS = {"default": True, "veto": True}
 _ITEM_KEYS = {
     "id": True, "name_zh": True, "kind": True, "keywords": True, "source": True, "provenance": True,
     "exclude": False, "year_offset": False, "due": False, "approval": False, "approval_days": False,
     "implied_by": False, "due_provenance": False, "note": False, "document_columns": False,
     "interpretation_columns": False, "grace_days": False, "lookback_days": False, "document_titles": False,
 }
-_RULE_OVERRIDE_KEYS = ("threshold", "keywords", "severity", "points", "enabled")
+_RULE_OVERRIDE_KEYS = ("threshold", "keywords", "severity", "points", "deadline_days", "enabled")
 _ITEM_OVERRIDE_KEYS = ("keywords", "exclude", "due", "approval_days", "grace_days", "lookback_days", "enabled")
 
 
@@ -87,7 +93,17 @@ class Rule:
     threshold: dict[str, int | float] = field(default_factory=dict)
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     note: str | None = None
+    deadline_days: int | None = None        # 整改时限; None: the [deadlines] default of its severity
     enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """The ``[deadlines]`` table: 整改时限 in days of a 单项否决 rule and of any other rule without its own."""
+
+    default: int
+    veto: int
+    pack: str
 
 
 @dataclass(slots=True)
@@ -135,10 +151,11 @@ class Category:
 class RuleSet:
     """The active rules and disclosure items after packs and overrides are merged."""
 
-    def __init__(self, packs: list[Pack], rules: list[Rule], items: list[DisclosureItem]):
+    def __init__(self, packs: list[Pack], rules: list[Rule], items: list[DisclosureItem], deadlines: Deadlines):
         self.packs = packs
         self._rules = {r.id: r for r in rules}
         self._items = {i.id: i for i in items}
+        self.deadlines = deadlines
 
     @property
     def rules(self) -> list[Rule]:
@@ -172,6 +189,16 @@ class RuleSet:
     def item(self, item_id: str) -> DisclosureItem:
         return self._items[item_id]
 
+    def deadline_days(self, rule_id: str) -> int:
+        """整改时限 of the rule's problems: its own, else the 单项否决 or the default one of ``[deadlines]``
+        (a rule no pack defines takes the default)."""
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            return self.deadlines.default
+        if rule.deadline_days is not None:
+            return rule.deadline_days
+        return self.deadlines.veto if rule.severity == VETO else self.deadlines.default
+
     def categories(self) -> dict[str, Category]:
         """Column categories defined by the keyword tables of the column rules."""
         out: dict[str, Category] = {}
@@ -201,8 +228,13 @@ def load_rules(extra_packs: Iterable[Path] = (), overrides: Mapping[str, Any] | 
     items: list[DisclosureItem] = []
     seen_rules: dict[str, Path] = {}
     seen_items: dict[str, Path] = {}
+    deadlines: Deadlines | None = None
     for path in paths:
-        pack, prules, pitems = _load_pack(path)
+        pack, prules, pitems, pdeadlines = _load_pack(path)
+        if pdeadlines is not None:
+            if deadlines is not None:
+                raise ConfigError(f"{path}: deadlines: already defined in pack {deadlines.pack!r}")
+            deadlines = pdeadlines
         for rule in prules:
             if rule.id in seen_rules:
                 raise ConfigError(f"{path}: rules.id: {rule.id!r} is already defined in {seen_rules[rule.id]}")
@@ -214,7 +246,9 @@ def load_rules(extra_packs: Iterable[Path] = (), overrides: Mapping[str, Any] | 
         packs.append(pack)
         rules.extend(prules)
         items.extend(pitems)
-    ruleset = RuleSet(packs, rules, items)
+    if deadlines is None:
+        raise ConfigError(f"{paths[-1] if paths else 'rule packs'}: deadlines: no pack defines the [deadlines] table")
+    ruleset = RuleSet(packs, rules, items, deadlines)
     for item in items:
         if item.implied_by and item.implied_by not in seen_items:
             raise ConfigError(f"{seen_items[item.id]}: items.{item.id}.implied_by: unknown item {item.implied_by!r}")
@@ -263,6 +297,8 @@ def _override_rule(rule: Rule, ov: Mapping[str, Any], origin: str) -> None:
             rule.severity = _severity(value, f"{where}.severity")
         elif key == "points":
             rule.points = _number(value, f"{where}.points")
+        elif key == "deadline_days":
+            rule.deadline_days = _days(value, f"{where}.deadline_days")
         else:
             rule.enabled = _bool(value, f"{where}.enabled")
     if rule.severity == DEDUCT and rule.points is None:
@@ -303,7 +339,7 @@ def _check_categories(ruleset: RuleSet, files: Mapping[str, Path]) -> None:
                 raise ConfigError(f"{origin}: {rule_id}.threshold.{name}_days: missing window for category {name!r}")
 
 
-def _load_pack(path: Path) -> tuple[Pack, list[Rule], list[DisclosureItem]]:
+def _load_pack(path: Path) -> tuple[Pack, list[Rule], list[DisclosureItem], Deadlines | None]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -312,8 +348,8 @@ def _load_pack(path: Path) -> tuple[Pack, list[Rule], list[DisclosureItem]]:
         raise ConfigError(f"{path}: invalid TOML: {_one_line(str(exc))}") from None
     where = str(path)
     for key in data:
-        if key not in ("pack", "rules", "items"):
-            raise ConfigError(f"{where}: {key}: unknown top-level key (allowed: pack, rules, items)")
+        if key not in ("pack", "rules", "items", "deadlines"):
+            raise ConfigError(f"{where}: {key}: unknown top-level key (allowed: pack, rules, items, deadlines)")
     head = data.get("pack")
     if not isinstance(head, dict):
         raise ConfigError(f"{where}: pack: missing [pack] table")
@@ -328,7 +364,15 @@ def _load_pack(path: Path) -> tuple[Pack, list[Rule], list[DisclosureItem]]:
     )
     rules = [_parse_rule(r, i, pack, where) for i, r in enumerate(_table_list(data, "rules", where))]
     items = [_parse_item(r, i, pack, where) for i, r in enumerate(_table_list(data, "items", where))]
-    return pack, rules, items
+    deadlines = None
+    if "deadlines" in data:
+        raw = data["deadlines"]
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: deadlines: must be a table ([deadlines])")
+        _check_keys(raw, _DEADLINE_KEYS, f"{where}: deadlines")
+        deadlines = Deadlines(default=_days(raw["default"], f"{where}: deadlines.default"),
+                              veto=_days(raw["veto"], f"{where}: deadlines.veto"), pack=pack.id)
+    return pack, rules, items, deadlines
 
 
 def _table_list(data: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
@@ -363,6 +407,8 @@ def _parse_rule(raw: dict[str, Any], index: int, pack: Pack, file: str) -> Rule:
         threshold={k: _number(v, f"{where}.threshold.{k}") for k, v in threshold_raw.items()},
         keywords={k: _str_list(v, f"{where}.keywords.{k}") for k, v in keywords_raw.items()},
         note=_opt_str(raw.get("note"), f"{where}.note"),
+        deadline_days=None if raw.get("deadline_days") is None
+        else _days(raw["deadline_days"], f"{where}.deadline_days"),
     )
     if rule.severity == DEDUCT and rule.points is None:
         raise ConfigError(f"{where}.points: required when severity is deduct")
@@ -448,6 +494,13 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
+def _days(value: Any, where: str) -> int:
+    days = _int(value, where)
+    if days < 1:
+        raise ConfigError(f"{where}: must be at least 1 day (got {days})")
+    return days
+
+
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: must be true or false (got {value!r})")
@@ -511,6 +564,7 @@ dynamic = ["工作动态", "镇街要闻"]       # replace a keyword list (dynam
 
 [rules.overrides."link.broken"]
 severity = "warn"                      # veto | deduct | warn | review; deduct needs points
+deadline_days = 10                     # 整改时限 in days
 enabled = false                        # switch a rule off
 
 [rules.overrides.items.budget]
@@ -539,12 +593,16 @@ def render_catalogue(ruleset: RuleSet) -> str:
     w("Provenance: **V** read in a source text; **P** partly verified (secondary or local source); "
       "**R** recalled, not verified — confirm against the original before relying on it.\n\n")
     w("Severity: " + "; ".join(f"`{s}` {SEVERITY_ZH[s]}" for s in SEVERITIES) + ".\n\n")
+    d = ruleset.deadlines
+    w(f"整改时限 (deadline, days after a problem was first found): a rule's own `deadline_days`, else {d.veto} for "
+      f"a 单项否决 (veto) rule, else {d.default} (`[deadlines]` of pack {d.pack}).\n\n")
     w("## Rules\n\n")
-    w("| id | ref | 名称 | measures | threshold | severity | prov. | pack |\n")
-    w("|---|---|---|---|---|---|---|---|\n")
+    w("| id | ref | 名称 | measures | threshold | severity | deadline | prov. | pack |\n")
+    w("|---|---|---|---|---|---|---|---|---|\n")
     for rule in ruleset.rules:
         w(f"| `{rule.id}` | {rule.ref or ''} | {_md(rule.name_zh)} | {_md(rule.measures)} | "
-          f"{_md(_threshold_text(rule))} | {_severity_text(rule)} | {rule.provenance} | {rule.pack} |\n")
+          f"{_md(_threshold_text(rule))} | {_severity_text(rule)} | {ruleset.deadline_days(rule.id)} | "
+          f"{rule.provenance} | {rule.pack} |\n")
     w("\n## Sources\n\n")
     for pack in ruleset.packs:
         w(f"### {pack.id}: {pack.document} {pack.title}\n\n")

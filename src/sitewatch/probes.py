@@ -1,8 +1,9 @@
 """Availability probes (V1 站点无法访问): one GET per probe, a probe log in the store, per-day and per-week shares.
 
 A probe fails when the page is not fully loaded within the timeout (15 s by the national rule): timeouts,
-DNS/TLS/connection errors and 4xx/5xx answers (after redirects) all count. The veto applies when failed
-probes reach 5% of a monitoring week; the rule also requires at least 20 probes on every day of that week.
+DNS/TLS/connection errors and 4xx/5xx answers (after redirects) all count. The judgement (the share of failed
+probes that is a veto, the probes a day needs) is the ``availability.down`` rule: ``sitewatch.rules.availability``
+with its numbers in the pack.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -22,15 +21,10 @@ from sitewatch.config import SiteConfig
 from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, Fetcher, FetchResult, _classify_error
 from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.politeness import Politeness
-from sitewatch.models import VETO, Finding
 from sitewatch.store import Probe, Store
 
 PROBE_TIMEOUT = 15.0
-FAIL_SHARE = 0.05
-PROBES_PER_DAY = 20
-MONITOR_DAYS = 7
 MAX_PROBE_BODY = 8 * 1024 * 1024
-RULE = "availability.down"
 
 
 @dataclass(slots=True)
@@ -165,15 +159,15 @@ class Availability:
     outages: list[Outage]
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = _jsonable(asdict(self))
+        doc: dict[str, Any] = jsonable(asdict(self))
         return doc
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
@@ -188,9 +182,9 @@ def _as_datetime(value: dt.datetime | dt.date) -> dt.datetime:
 
 
 def availability(store: Store, site: str, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
-                 urls: Collection[str] | None = None, *, threshold: float = FAIL_SHARE,
-                 probes_per_day: int = PROBES_PER_DAY) -> Availability:
-    """Probe statistics of ``site`` in [start, end): per day, per 7-day week from ``start``, and the outages.
+                 urls: Collection[str] | None = None, *, threshold: float, probes_per_day: int) -> Availability:
+    """Probe statistics of ``site`` in [start, end): per day, per 7-day week from ``start``, and the outages;
+    a week is a veto at ``threshold`` (share of failed probes), sampled with ``probes_per_day`` every day.
 
     ``urls`` limits the count to those URLs (V1 counts the homepage); None counts every probed URL.
     """
@@ -243,35 +237,3 @@ def outages(rows: Sequence[Any]) -> list[Outage]:
             o.end, o.ongoing = r.at, False
             del current[r.url]
     return out
-
-
-def availability_findings(store: Store, cfg: SiteConfig, start: dt.datetime | dt.date,
-                          end: dt.datetime | dt.date, ruleset: Any = None) -> list[Finding]:
-    """An ``availability.down`` finding when failed homepage probes reach the threshold in some week of the window."""
-    if ruleset is None:
-        from sitewatch.packs import load_rules
-        ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
-    if not ruleset.enabled(RULE):
-        return []
-    th = ruleset.get(RULE).threshold
-    home = cfg.start_urls[0]
-    av = availability(store, site_key(cfg), start, end, [home], threshold=float(th.get("fail_share", FAIL_SHARE)),
-                      probes_per_day=int(th.get("probes_per_day", PROBES_PER_DAY)))
-    if not av.veto:
-        return []
-    worst = max((w for w in av.weeks if w.veto), key=lambda w: w.share)
-    errors = Counter[str]()
-    for o in av.outages:
-        errors.update(o.errors)
-    message = (f"首页可用性监测 {worst.start}至{worst.end}：{worst.failures}/{worst.probes} 次访问失败"
-               f"（{worst.share:.1%}），达到 {av.threshold:.0%} 单项否决线")
-    if not worst.sampling_met:
-        message += f"（监测未满一周或每天少于 {av.probes_per_day} 次）"
-    evidence = {"probes": worst.probes, "failures": worst.failures, "share": round(worst.share, 4),
-                "threshold": av.threshold, "week": [worst.start.isoformat(), worst.end.isoformat()],
-                "sampling_met": worst.sampling_met, "window_probes": av.probes, "window_failures": av.failures,
-                "errors": dict(errors.most_common()),
-                "days": _jsonable([asdict(d) for d in av.days]),
-                "outages": _jsonable([asdict(o) for o in av.outages])}
-    return [Finding(rule=RULE, severity=ruleset.severity(RULE) or VETO, url=home, message=message,
-                    found_on=[], evidence=evidence)]

@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from sitewatch.checks_pages import PageChecks
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.engine import Crawler
@@ -45,6 +44,7 @@ from sitewatch.encoding import decode_html
 from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
 from sitewatch.packs import RuleSet
+from sitewatch.rules import PageChecks
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import (
     Frontier,

@@ -32,8 +32,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
-from sitewatch.probes import PROBE_TIMEOUT, availability_findings, probe_round, site_key
+from sitewatch.probes import PROBE_TIMEOUT, probe_round, site_key
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
+from sitewatch.rules.availability import availability_findings
 from sitewatch.store import SCHEDULER_LOCK_KEY, JobRun, ScanRecord, Store, describe, scheduler_lock_path
 
 if TYPE_CHECKING:

@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Row, select
 
 from sitewatch.models import Finding
+from sitewatch.rules.columns import COLUMN_BLANK, COLUMN_LONG_STALE, COLUMN_STALE, HOMEPAGE_STALE
+from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
+from sitewatch.rules.links import LINK_BROKEN
 from sitewatch.store import Page, ScanRecord, Store
 
 T = TypeVar("T")
@@ -25,13 +28,13 @@ SPOTCHECK_COLUMNS = (
     ("所在页面/栏目", "location"), ("核查要点", "check"), ("核查结论", "verdict"), ("备注", "remark"),
 )
 CHECK_HINT = {
-    "link.broken": "打开链接，确认是否仍无法访问或内容错误",
-    "homepage.stale": "查看首页最新信息的发布日期",
-    "column.stale": "查看栏目最新信息的发布日期是否超过更新周期",
-    "column.long_stale": "查看栏目最新信息的发布日期是否超过一年",
-    "column.blank": "确认栏目是否确无内容",
-    "disclosure.missing": "在网站及公开目录中查找该事项",
-    "disclosure.late": "核对事项的实际发布日期与应公开日期",
+    LINK_BROKEN: "打开链接，确认是否仍无法访问或内容错误",
+    HOMEPAGE_STALE: "查看首页最新信息的发布日期",
+    COLUMN_STALE: "查看栏目最新信息的发布日期是否超过更新周期",
+    COLUMN_LONG_STALE: "查看栏目最新信息的发布日期是否超过一年",
+    COLUMN_BLANK: "确认栏目是否确无内容",
+    DISCLOSURE_MISSING: "在网站及公开目录中查找该事项",
+    DISCLOSURE_LATE: "核对事项的实际发布日期与应公开日期",
 }
 PAGE_HINT = "打开页面，核对标题、发布日期、正文、附件与链接是否正常"
 

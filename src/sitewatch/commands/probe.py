@@ -17,9 +17,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from sitewatch.config import load_site_configs
     from sitewatch.errors import UsageError
-    from sitewatch.probes import availability, probe_round, site_key
+    from sitewatch.packs import load_rules
+    from sitewatch.probes import probe_round, site_key
+    from sitewatch.rules.availability import recent_availability, thresholds
     from sitewatch.scheduler import schedule_settings
     from sitewatch.store import Store
 
@@ -41,7 +45,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             state = "ok" if r.ok else f"FAIL {r.error}"
             print(f"  {r.url}  {r.status or '-'}  {r.latency_ms} ms  {state}")
             down += not r.ok
-        av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1), [cfg.start_urls[0]])
-        print(f"  homepage, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%})"
-              + ("  ≥5%: 单项否决" if av.veto else ""))
+        rules = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+        av = recent_availability(store, site, [cfg.start_urls[0]], rules, now)
+        print(f"  homepage, last {thresholds(rules).monitor_days} days: {av.failures}/{av.probes} failed "
+              f"({av.share:.1%})" + (f"  ≥{av.threshold:.0%}: 单项否决" if av.veto else ""))
     return 1 if down else 0

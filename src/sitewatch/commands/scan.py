@@ -173,7 +173,7 @@ UNREACHABLE_EXIT = 3
 def reach_exit(doc: dict[str, Any]) -> int:
     """0 for a completed scan; 3 (with one line on stderr) when it could not fetch the homepage or crawled no
     page: the findings are stored and exported as usual, but a script must be able to tell."""
-    from sitewatch.checks_reach import unreachable_line
+    from sitewatch.rules.availability import unreachable_line
 
     line = unreachable_line(doc)
     if line is None:

@@ -48,10 +48,11 @@ def stored_jobs(engine: Engine) -> list[Any]:
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
-    from sitewatch.checks_reach import UNREACHABLE, unreachable_line
     from sitewatch.config import load_site_configs
     from sitewatch.errors import UsageError
-    from sitewatch.probes import availability, site_key
+    from sitewatch.packs import load_rules
+    from sitewatch.probes import site_key
+    from sitewatch.rules.availability import UNREACHABLE, recent_availability, thresholds, unreachable_line
     from sitewatch.scan import findings_document
     from sitewatch.scheduler import last_runs
     from sitewatch.store import Probe, Store, Target
@@ -112,16 +113,17 @@ def cmd_status(args: argparse.Namespace) -> int:
             print("  no scan yet")
         now = dt.datetime.now()
         home = homepages.get(site)
-        av = availability(store, site, now - dt.timedelta(days=7), now + dt.timedelta(seconds=1),
-                          [home] if home else None)
+        rules = load_rules()
+        days = thresholds(rules).monitor_days
+        av = recent_availability(store, site, [home] if home else None, rules, now)
         with store.engine.connect() as c:
             last_probe = c.execute(select(Probe).where(Probe.c.site == site)
                                    .order_by(Probe.c.at.desc()).limit(1)).first()
         if av.probes:
-            print(f"  availability, last 7 days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
-                  f"{len(av.outages)} outage(s)" + ("; ≥5%: 单项否决" if av.veto else ""))
+            print(f"  availability, last {days} days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
+                  f"{len(av.outages)} outage(s)" + (f"; ≥{av.threshold:.0%}: 单项否决" if av.veto else ""))
         else:
-            print("  availability, last 7 days: not monitored (no probes)")
+            print(f"  availability, last {days} days: not monitored (no probes)")
         if last_probe:
             print(f"  last probe {_when(last_probe.at)} {'ok' if last_probe.ok else 'FAIL ' + last_probe.error}")
     return 0

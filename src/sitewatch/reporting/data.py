@@ -9,35 +9,24 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from sitewatch.checks_content import veto_summary
-from sitewatch.checks_reach import UNREACHABLE, reason_zh, start_targets
-from sitewatch.columns import classify as classify_column
 from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
 from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.packs import RuleSet, load_rules
+from sitewatch.probes import availability as probe_stats
+from sitewatch.rules.availability import DOWN as AVAILABILITY
+from sitewatch.rules.availability import UNREACHABLE, reason_zh, start_targets, thresholds
+from sitewatch.rules.columns import COLUMN_STALE, HOMEPAGE_STALE, veto_summary
+from sitewatch.rules.columns import classify as classify_column
+from sitewatch.rules.disclosures import DISCLOSURE_LATE
+from sitewatch.rules.links import LINK_BROKEN
 from sitewatch.store import FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
-# 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
-DEFAULT_DEADLINE_DAYS = 15
-DEADLINE_DAYS: dict[str, int] = {
-    "availability.down": 3,
-    "availability.unreachable": 3,
-    "homepage.stale": 7,
-    "link.broken": 15,
-    "column.stale": 15,
-    "column.blank": 15,
-    "column.long_stale": 30,
-    "disclosure.missing": 15,
-    "disclosure.late": 15,
-}
-VETO_DEADLINE_DAYS = 7
 PASS_SCORE = 60
 WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days → from day 10) but not yet stale
 TREND_SCANS = 12
 SEVERITY_RANK = {VETO: 0, DEDUCT: 1, WARN: 2, REVIEW: 3}
-AVAILABILITY = "availability.down"
 NOT_MEASURED = "未监测"
 NOT_JUDGED = "无法评定"      # a scan that crawled no page: no verdict, no score
 LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey", NOT_JUDGED: "grey"}
@@ -52,17 +41,32 @@ def load_scan_rules(scan: ScanRecord) -> RuleSet:
         return load_rules()
 
 
-def deadline_days(rule: str, overrides: dict[str, int] | None = None) -> int:
+def _is_veto(rule: str, ruleset: RuleSet) -> bool:
+    return rule.startswith("veto.") or (ruleset.has(rule) and ruleset.severity(rule) == VETO)
+
+
+def deadline_days(rule: str, ruleset: RuleSet, overrides: dict[str, int] | None = None) -> int:
+    """整改时限 in days: ``--deadline`` RULE=DAYS, then veto.*=DAYS for a 单项否决 rule, then DAYS (``*``), then the
+    pack (the rule's ``deadline_days``, else the ``[deadlines]`` veto or default days)."""
     overrides = overrides or {}
     if rule in overrides:
         return overrides[rule]
-    if rule.startswith("veto.") and "veto.*" in overrides:
+    if "veto.*" in overrides and _is_veto(rule, ruleset):
         return overrides["veto.*"]
     if "*" in overrides:
         return overrides["*"]
-    if rule.startswith("veto."):
-        return VETO_DEADLINE_DAYS
-    return DEADLINE_DAYS.get(rule, DEFAULT_DEADLINE_DAYS)
+    return ruleset.deadline_days(rule)
+
+
+def deadline_note(ruleset: RuleSet, overrides: dict[str, int] | None = None) -> str:
+    """The report's 整改时限 line, from the same lookup as the problem rows: each rule with a deadline of its
+    own (by its Chinese name), then 单项否决, then the rest."""
+    overrides = overrides or {}
+    own = [r for r in ruleset.rules if r.enabled and (r.deadline_days is not None or r.id in overrides)]
+    parts = [f"{r.name_zh} {deadline_days(r.id, ruleset, overrides)} 天" for r in own]
+    veto = overrides.get("veto.*", overrides.get("*", ruleset.deadlines.veto))
+    parts.append(f"{'其他' if any(_is_veto(r.id, ruleset) for r in own) else ''}单项否决 {veto} 天")
+    return "；".join(parts) + f"；其他 {overrides.get('*', ruleset.deadlines.default)} 天"
 
 
 def rule_name(ruleset: RuleSet, rule_id: str) -> str:
@@ -118,7 +122,7 @@ def description(f: Finding) -> str:
     age, window = f.evidence.get("age_days"), f.extra.get("max_age_days")
     if window is not None and f"{window} 天" not in text:
         text += f"（实测 {age if age is not None else '无日期'} 天，阈值 {window} 天）"
-    if f.rule == "link.broken" and f.evidence.get("status") and str(f.evidence["status"]) not in text:
+    if f.rule == LINK_BROKEN and f.evidence.get("status") and str(f.evidence["status"]) not in text:
         text += f"（HTTP {f.evidence['status']}）"
     return text
 
@@ -169,7 +173,7 @@ def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord,
         rule = ruleset.get(f.rule)
         points = float(rule.points or 0)
         label = rule.name_zh
-        if f.rule == "link.broken":
+        if f.rule == LINK_BROKEN:
             on_home = any(normalise_for_fingerprint(p) in home for p in f.found_on)
             points = float(rule.threshold.get("homepage_points" if on_home else "other_points", points))
             label = "首页链接可用性" if on_home else "其他页面链接可用性"
@@ -187,13 +191,10 @@ def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: 
     A scan that could not fetch the homepage (``scan_failed``) counts as one more failed visit. None when
     there is no measurement at all (no probe and no failed scan) or the rule is not in the pack.
     """
-    from sitewatch.probes import availability as probe_stats
-
     if not ruleset.has(AVAILABILITY):
         return None
-    th = ruleset.get(AVAILABILITY).threshold
-    days, per_day = int(th.get("monitor_days", 7)), int(th.get("probes_per_day", 20))
-    threshold = float(th.get("fail_share", 0.05))
+    th = thresholds(ruleset)
+    days, per_day, threshold = th.monitor_days, th.probes_per_day, th.fail_share
     end = dt.datetime.combine(scan.as_of + dt.timedelta(days=1), dt.time())
     home = scan.start_urls[0] if scan.start_urls else None
     av = probe_stats(store, scan.site, end - dt.timedelta(days=days), end, [home] if home else None,
@@ -244,7 +245,7 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
                     r["verdict"] = availability_verdict(av)
             else:
                 r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未做可用性监测"
-                r["threshold_text"] = "失败占比 ≥5% 否决"
+                r["threshold_text"] = f"失败占比 ≥{thresholds(ruleset).fail_share:.0%} 否决"
                 if r["verdict"] != "否决":
                     r["verdict"] = NOT_MEASURED   # no probes in the week: not judged, never shown as 合格
         elif r["rule"] == UNREACHABLE:
@@ -262,7 +263,7 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
         if r["verdict"] != "否决" and r["rule"] not in (AVAILABILITY, UNREACHABLE):
             if not crawled:
                 r["measured_text"], r["verdict"] = "未抓取到页面，无法评定", NOT_MEASURED
-            elif unreachable and r["rule"] == "homepage.stale":
+            elif unreachable and r["rule"] == HOMEPAGE_STALE:
                 r["measured_text"], r["verdict"] = "首页无法访问，无法评定", NOT_MEASURED
         r["light"] = LIGHT.get(r["verdict"], "green")
     return rows
@@ -303,7 +304,7 @@ def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], rul
         if window * WARN_SHARE <= age <= window:
             out.append({"what": f"栏目“{col.name}”", "url": col.url,
                         "detail": f"最近更新 {last}，已 {age} 天（阈值 {window} 天，还剩 {window - age} 天）",
-                        "unit": unit_of(Finding("column.stale", WARN, col.url, "", extra={"column": col.name}), cfg)})
+                        "unit": unit_of(Finding(COLUMN_STALE, WARN, col.url, "", extra={"column": col.name}), cfg)})
     return out
 
 
@@ -319,7 +320,7 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
     rows: list[dict[str, Any]] = []
     for i, f in enumerate(ordered, 1):
         first = seen.get(f.fingerprint, scan.as_of)
-        due = first + dt.timedelta(days=deadline_days(f.rule, deadlines))
+        due = first + dt.timedelta(days=deadline_days(f.rule, ruleset, deadlines))
         status = statuses.get(f.fingerprint, OPEN)
         if status == NEW:
             status = OPEN
@@ -351,7 +352,7 @@ def disclosure_rows(findings: list[Finding], ruleset: RuleSet, measured: bool = 
                          "status": "未发现问题", "cls": "ok"})
             continue
         for f in hits:
-            late = f.rule == "disclosure.late"
+            late = f.rule == DISCLOSURE_LATE
             review = f.severity == REVIEW
             label = item.name_zh + (f"（{f.extra['document']}）" if f.extra.get("document") else "")
             rows.append({
@@ -389,6 +390,7 @@ class ReportData:
     generated: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
     measured: bool = True                   # False: the scan crawled no page (verdict 无法评定, no score)
     unreachable: list[dict[str, Any]] = field(default_factory=list)   # availability.unreachable findings
+    deadline_note: str = ""                 # 整改时限 as the problem rows apply them
 
     @property
     def counts(self) -> dict[str, int]:
@@ -513,4 +515,5 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
         trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
         top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats), measured=measured,
         unreachable=[{"url": f.url, "message": f.message} for f in findings if f.rule == UNREACHABLE],
+        deadline_note=deadline_note(ruleset, deadlines),
     )

@@ -1,36 +1,37 @@
-"""Content checks as pure functions: columns, homepage freshness and mandated disclosures → findings.
+"""Freshness of the homepage and the columns: ``homepage.stale``, ``column.stale``, ``column.long_stale``,
+``column.blank`` and their 单项否决 aggregates ``veto.columns_*``; column classification; the columns as crawled.
 
-Inputs are plain data (list items as crawled, a rule set, the monitoring day); no database, no network.
+Checks over the store after the crawl. The judging functions are pure (list items as crawled, a rule set, the
+monitoring day); ``load_columns`` reads the crawled columns and their items from the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from typing import cast as type_cast
 from urllib.parse import urlsplit
 
-from sitewatch.columns import classify
-from sitewatch.disclosures import (
-    BASIS_TITLE,
-    LATE,
-    MISSING,
-    Assessment,
-    InterpretationCheck,
-    assess_item,
-    check_interpretations,
-)
-from sitewatch.models import REVIEW, VETO, Finding, ListItem
-from sitewatch.packs import DisclosureItem, RuleSet
+from sqlalchemy import select
+
+from sitewatch.config import SiteConfig
+from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY
+from sitewatch.errors import ConfigError
+from sitewatch.models import VETO, Finding, ListItem
+from sitewatch.packs import EXEMPT, RuleSet
+from sitewatch.rules._site import SiteData
+from sitewatch.rules.registry import site_check
+from sitewatch.store import ListItemRow, Store
 
 COLUMN_STALE = "column.stale"
 COLUMN_LONG_STALE = "column.long_stale"
 COLUMN_BLANK = "column.blank"
 HOMEPAGE_STALE = "homepage.stale"
-DISCLOSURE_MISSING = "disclosure.missing"
-DISCLOSURE_LATE = "disclosure.late"
 VETO_AGGREGATES = {
     "veto.columns_stale": COLUMN_STALE,
     "veto.columns_long_stale": COLUMN_LONG_STALE,
@@ -43,6 +44,49 @@ RISK_MARGIN = 2
 RISK_SHARE = 0.6
 VERDICT_OK, VERDICT_RISK, VERDICT_VETO = "合格", "风险", "否决"
 
+
+# ---------------------------------------------------------------- classification
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def normalise_name(name: str) -> str:
+    """NFKC (full-width to half-width), no whitespace, no decorative brackets around the whole name."""
+    text = _SPACE_RE.sub("", unicodedata.normalize("NFKC", name))
+    return text.strip("[]【】<>《》·-_|>»")  # noqa: B005 -- a set of bracket characters, stripped one by one
+
+
+def classify(name: str, ruleset: RuleSet, pinned: Mapping[str, str | None] | None = None) -> str | None:
+    """The category of a column (``dynamic``, ``notice``, ``yearly`` …) or None when it is not judged.
+
+    A name pinned in the site config wins (compared after normalisation; pin to ``none`` or ``exempt`` to
+    never judge it). Otherwise the longest keyword found in the name decides; a name containing an exempt keyword
+    (历史 …) is not judged.
+    """
+    norm = normalise_name(name)
+    if pinned:
+        for pinned_name, category in pinned.items():
+            if normalise_name(pinned_name) == norm:
+                if category in (EXEMPT, "none", None):
+                    return None
+                if category not in ruleset.categories():
+                    known = ", ".join([*ruleset.categories(), "none"])
+                    raise ConfigError(f"site config: columns.{pinned_name}: unknown category {category!r} "
+                                      f"(known: {known})")
+                return category
+    if not norm or any(word in norm for word in ruleset.exempt_keywords()):
+        return None
+    best: tuple[int, int, str] | None = None
+    for cat in ruleset.categories().values():
+        for word in cat.keywords:
+            if word in norm:
+                score = (2 if norm == word else 1, len(word), cat.name)
+                if best is None or score[:2] > best[:2]:
+                    best = score
+    return best[2] if best else None
+
+
+# ---------------------------------------------------------------- judging
 
 @dataclass
 class ColumnData:
@@ -217,125 +261,20 @@ def items_with_columns(columns: Iterable[ColumnData]) -> list[tuple[ListItem, st
     return [(item, col.name) for col in columns for item in col.items]
 
 
-def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]], as_of: dt.date,
-                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None,
-                      standalone: Iterable[ListItem] = ()) -> list[Finding]:
-    """disclosure.missing / disclosure.late for every enabled mandated item.
-
-    ``standalone``: what names an item outside the lists (page titles and column names of standalone pages,
-    navigation and footer link texts; see ``scan.load_standalone``); it counts for items of kind ``present``
-    (the 信息公开指南), whose year and date do not matter.
-
-    Items of news columns (category ``dynamic``) are not taken as disclosures: a report on a 预算 meeting
-    is not the budget. ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings),
-    ``approvals`` (``{"budget": {"2026": date}, "final_accounts": {...}}``: 批复 dates; the item is then
-    due ``approval_days`` later), ``pinned`` (column name → category, as for ``classify``).
-    """
-    cfg = site_cfg or {}
-    pairs = list(items_with_columns)
-    pinned = cfg.get("pinned")
-    news = {name for _, name in pairs if name and classify(name, ruleset, pinned) == "dynamic"}
-    items = [li for li, name in pairs if name not in news]
-    site_url = str(cfg.get("url") or "")
-    approvals = cfg.get("approvals") or {}
-    pages = list(standalone)
-    findings: list[Finding] = []
-    for item in ruleset.items:
-        if not item.enabled:
-            continue
-        if item.kind == "per_document":
-            for check in check_interpretations(item, pairs, as_of, title_skip_columns=news):
-                finding = _interpretation_finding(check, item, as_of, ruleset)
-                if finding:
-                    findings.append(finding)
-            continue
-        seen = items + pages if item.kind == "present" else items
-        finding = _disclosure_finding(assess_item(item, seen, as_of, approvals, ruleset), site_url, as_of, ruleset)
-        if finding:
-            findings.append(finding)
-    return findings
+@site_check(HOMEPAGE_STALE)
+def homepage(site: SiteData) -> list[Finding]:
+    """``homepage.stale`` over the homepage's dated items."""
+    _, home, _ = site_columns(site)
+    if home is None:
+        return []
+    return check_homepage(home.url, home.items, site.as_of, site.ruleset)
 
 
-def _disclosure_finding(a: Assessment, site_url: str, as_of: dt.date, ruleset: RuleSet) -> Finding | None:
-    rule_id = {MISSING: DISCLOSURE_MISSING, LATE: DISCLOSURE_LATE}.get(a.status)
-    if rule_id is None or not ruleset.enabled(rule_id):
-        return None
-    item = a.item
-    label = f"{a.year}年度{item.name_zh}" if a.year is not None else item.name_zh
-    due = a.due.due if a.due else None
-    severity = ruleset.severity(rule_id)
-    if a.status == LATE:
-        assert a.found is not None and a.found.date is not None and due is not None
-        message = (f"{label}应于 {due} 前公开，实际发布 {a.found.date}，逾期 {(a.found.date - due).days} 天"
-                   f"（监测日 {as_of}）")
-    elif a.implied_by_found is not None:
-        severity = REVIEW
-        parent = ruleset.item(item.implied_by).name_zh if item.implied_by else ""
-        message = (f"未在标题、附件名中找到{label}，已找到{a.year}年度{parent}“{a.implied_by_found.text}”，"
-                   f"请核实其中是否包含{item.name_zh}（监测日 {as_of}）")
-    elif due is not None:
-        message = f"未找到{label}（应于 {due} 前公开，监测日 {as_of}）"
-    else:
-        message = f"未找到{label}（监测日 {as_of}）"
-    found = a.found or a.implied_by_found
-    return Finding(
-        rule=rule_id,
-        severity=severity,
-        url=site_url,
-        message=message,
-        found_on=[found.url] if found else [],
-        evidence={
-            "due": _iso(due),
-            "due_basis": a.due.basis if a.due else None,
-            "due_provenance": item.due_provenance if a.due and a.due.basis == "default" else item.provenance,
-            "found_url": found.url if found else None,
-            "found_date": _iso(found.date) if found else None,
-            "found_text": found.text if found else None,
-            "provenance": item.provenance,
-            "source": item.source,
-        },
-        extra={"item": item.id, "year": a.year, "document": None},
-    )
-
-
-def _interpretation_finding(check: InterpretationCheck, item: DisclosureItem, as_of: dt.date,
-                            ruleset: RuleSet) -> Finding | None:
-    rule_id = {MISSING: DISCLOSURE_MISSING, LATE: DISCLOSURE_LATE}.get(check.status)
-    if rule_id is None or not ruleset.enabled(rule_id):
-        return None
-    doc = check.document
-    published = f"，发布 {doc.item.date}" if doc.item.date else ""
-    number = f"（{doc.number}{published}）" if doc.number else (f"（{published[1:]}）" if published else "")
-    what = f"政策文件《{doc.core}》{number}"
-    if check.status == LATE:
-        assert check.found is not None and check.found.date is not None
-        message = f"{what}的解读材料发布于 {check.found.date}，晚于应发布日期 {check.due}（监测日 {as_of}）"
-    else:
-        message = f"{what}未找到配套政策解读（按《》标题或文号查找，监测日 {as_of}）"
-    severity = ruleset.severity(rule_id)
-    if doc.basis == BASIS_TITLE:        # recognised by its title form only: is it a 规范性文件? a human decides
-        severity = REVIEW
-        message += "；该文件按标题形式推定为规范性文件，文号中无“规”字，请核实"
-    year = doc.number.year if doc.number else (doc.item.date.year if doc.item.date else None)
-    return Finding(
-        rule=rule_id,
-        severity=severity,
-        url=doc.item.url,
-        message=message,
-        found_on=[check.found.url] if check.found else [],
-        evidence={
-            "due": _iso(check.due),
-            "found_url": check.found.url if check.found else None,
-            "found_date": _iso(check.found.date) if check.found else None,
-            "document_title": doc.item.title,
-            "document_date": _iso(doc.item.date),
-            "column": doc.column,
-            "document_basis": doc.basis,
-            "provenance": item.provenance,
-            "source": item.source,
-        },
-        extra={"item": item.id, "year": year, "document": doc.label},
-    )
+@site_check(COLUMN_STALE, COLUMN_LONG_STALE, COLUMN_BLANK, *VETO_AGGREGATES)
+def columns(site: SiteData) -> list[Finding]:
+    """Every crawled column's freshness and blankness, then the veto aggregates."""
+    cols, _, _ = site_columns(site)
+    return check_columns(cols, site.as_of, site.ruleset, site_url=site.site_url, pinned=site.pinned)
 
 
 def _risk_floor(threshold: int) -> int:
@@ -386,3 +325,84 @@ def veto_summary(findings: Iterable[Finding], ruleset: RuleSet) -> list[dict[str
                          measured=hits[0].evidence.get("age_days") if hits else None)
         out.append(entry)
     return out
+
+
+# ---------------------------------------------------------------- the columns as crawled
+
+def site_columns(site: SiteData) -> tuple[list[ColumnData], ColumnData | None, list[ListItem]]:
+    """``load_columns`` of the scan, read once for every check that needs it."""
+    return site.cached("columns", lambda: load_columns(site.store, site.scan_id, site.cfg))
+
+
+def load_columns(store: Store, scan_id: int, cfg: SiteConfig
+                 ) -> tuple[list[ColumnData], ColumnData | None, list[ListItem]]:
+    """The crawled columns with their items (the homepage apart), and the dated article pages.
+
+    An item whose list shows no date of its own but whose URL carries one takes its article page's date
+    when the crawl saw that page; an item with no date at all stays undated (it counts as not updated).
+    """
+    is_article = ListItemRow.c.column_key == ARTICLES_KEY
+    mine = ListItemRow.c.scan_id == scan_id
+    page_dates: dict[str, dt.date] = {}
+    page_docnos: dict[str, str] = {}
+    page_attachments: dict[str, list[tuple[str, str]]] = {}
+    by_key: dict[str, list[ListItem]] = {}
+    seen: set[tuple[str, str]] = set()
+    articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
+                            ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
+    with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
+        cols = store.columns(scan_id)       # one per key, by key: not the crawl's order
+        for art in c.execute(articles_query):
+            if art.date:
+                page_dates[art.url] = art.date
+            if art.document_number:
+                page_docnos[art.url] = art.document_number
+            if art.attachments:
+                page_attachments[art.url] = _pairs(art.attachments)
+        for r in c.execute(select(ListItemRow.c.column_key, ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date,
+                                  ListItemRow.c.date_source, ListItemRow.c.pinned, ListItemRow.c.document_number,
+                                  ListItemRow.c.attachments).where(mine, ~is_article).order_by(ListItemRow.c.id)):
+            if (r.column_key, r.url) in seen:
+                continue
+            seen.add((r.column_key, r.url))
+            date, source = r.date, r.date_source
+            if source == "url" and page_dates.get(r.url):
+                date, source = page_dates[r.url], "article"
+            by_key.setdefault(r.column_key, []).append(
+                ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
+                         attachments=_attachments(r.attachments, page_attachments.get(r.url)),
+                         document_number=r.document_number or page_docnos.get(r.url)))
+        seen.clear()
+        listed = {i.url for items in by_key.values() for i in items}
+        by_url = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+                                    document_number=r.document_number, attachments=_attachments(r.attachments, None))
+                    for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
+        articles = list(by_url.values())
+    columns: list[ColumnData] = []
+    homepage = None
+    for col in cols:
+        items = by_key.get(col.key, [])
+        if col.key == HOMEPAGE_KEY:
+            homepage = ColumnData(key=col.key, name=col.name, url=col.url, items=items)
+            continue
+        pin = cfg.columns.get(col.name)
+        columns.append(ColumnData(key=col.key, name=col.name, url=col.url, items=items,
+                                  empty_marker=col.empty_marker and not items, unit=cfg.unit_for(col.name),
+                                  category=pin.category if pin else None,
+                                  max_age_days=pin.max_age_days if pin else None, total=col.total))
+    return columns, homepage, articles
+
+
+def _pairs(stored: list[list[str]]) -> list[tuple[str, str]]:
+    """Attachments as stored (JSON [text, url] pairs) as tuples."""
+    return type_cast("list[tuple[str, str]]", [tuple(a) for a in stored])   # sqlalchemy.cast is the SQL one
+
+
+def _attachments(own: list[list[str]] | None, page: list[tuple[str, str]] | None) -> Sequence[tuple[str, str]]:
+    """An item's attachments: its list row's, then its article page's (read-only; items share the page's)."""
+    if not own:
+        return page or _NO_ATTACHMENTS
+    return _pairs(own) + (page or [])
+
+
+_NO_ATTACHMENTS: tuple[tuple[str, str], ...] = ()      # shared by the many items without attachments

@@ -1,4 +1,4 @@
-"""Link findings: each broken target once, with every page it appears on.
+"""``link.broken``: each broken target once, with every page it appears on (a check over the store).
 
 A broken target that no crawled page links to is a URL sitewatch built itself (the gkmlpt guide it guesses,
 a start URL, a page of a JavaScript pager): a probe, never a broken link. ``link_findings`` leaves it out;
@@ -11,6 +11,8 @@ from typing import Any
 
 from sitewatch.crawl.verdict import message_zh
 from sitewatch.models import DEDUCT, Finding
+from sitewatch.rules._site import SiteData
+from sitewatch.rules.registry import site_check
 from sitewatch.store import Store
 
 LINK_BROKEN = "link.broken"
@@ -45,3 +47,11 @@ def link_findings(store: Store, scan_id: int, severity: str = DEDUCT) -> list[Fi
                            message=message_zh(target.reason, target.detail, bool(target.chain)),
                            found_on=pages, evidence=evidence, extra=extra))
     return out
+
+
+@site_check(LINK_BROKEN)
+def broken_links(site: SiteData) -> list[Finding]:
+    """``link.broken`` over the crawl's verdicts of every link target."""
+    if not site.ruleset.enabled(LINK_BROKEN):
+        return []
+    return link_findings(site.store, site.scan_id, site.ruleset.severity(LINK_BROKEN))

@@ -1,4 +1,10 @@
-"""One crawled page prepared once for every page check, and the helpers the checks share."""
+"""Per-page machinery shared by the page checks: the page view, the check base, the runner fed by the crawler.
+
+``PageChecks`` is fed by the crawler (``on_page``, or ``page_hook`` as a ``Crawler.page_hooks`` entry): it builds
+one ``PageView`` per page, hands it to every registered page check (``registry.page_check``), and returns their
+findings at the end of the scan. Per page the checks keep only small facts (flags, dates, hashes, a few example
+URLs), never page bodies.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,16 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from sitewatch.extract import ParsedPage, load_document, text_of, texts_set_aside
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet
+from sitewatch.rules.registry import PAGE, checks
 
 _NO_TEXT = {"script", "style", "noscript", "template"}
 _BOILERPLATE_TAGS = {"header", "footer", "nav", "aside"}
@@ -190,8 +200,27 @@ def title_segments(title: str) -> list[str]:
     return [s for s in _TITLE_SPLIT.split(title) if s]
 
 
-class Check:
-    """A page check: facts per page, findings at the end."""
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What a page check knows of the scan: the rule set, the start URLs, the site's own hosts."""
+
+    ruleset: RuleSet
+    start_urls: list[str]
+    site_hosts: frozenset[str] = frozenset()
+
+    @property
+    def site(self) -> str:
+        """The first start URL: the target of site-wide page findings."""
+        return self.start_urls[0] if self.start_urls else ""
+
+
+class PageCheck:
+    """A page check: facts per page, findings at the end. Registered with ``registry.page_check``."""
+
+    produces: tuple[str, ...] = ()      # set by the registration
+
+    def __init__(self, ctx: PageContext):
+        self.ruleset = ctx.ruleset
 
     def on_page(self, view: PageView) -> None:
         """Whole page, before boilerplate is stripped."""
@@ -201,3 +230,63 @@ class Check:
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         return []
+
+    def notes(self) -> list[str]:
+        """Judgements skipped, for the command line (e.g. the domain of a loopback start host)."""
+        return []
+
+
+MAX_ERRORS = 20
+C = TypeVar("C", bound=PageCheck)
+
+
+class PageChecks:
+    """Every registered page check of one scan, fed by the crawler.
+
+    ``site_cfg`` is a ``SiteConfig`` (or anything with ``extra_hosts``/``prefixes``); its hosts and the start
+    hosts count as the site's own (hidden-link detection). Raises ``ConfigError`` when a check's pack data is
+    unusable (``security.misstatement`` enabled without dictionary entries).
+    """
+
+    def __init__(self, ruleset: RuleSet, site_cfg: Any, start_urls: list[str]):
+        self.start_urls = list(start_urls) or list(getattr(site_cfg, "start_urls", []) or [])
+        hosts = {urlsplit(u).hostname or "" for u in self.start_urls}
+        hosts |= {h.lower() for h in getattr(site_cfg, "extra_hosts", None) or []}
+        hosts |= {urlsplit(p).hostname or "" for p in getattr(site_cfg, "prefixes", None) or []}
+        ctx = PageContext(ruleset, self.start_urls, frozenset(hosts - {""}))
+        self.checks: list[PageCheck] = [c.run(ctx) for c in checks(PAGE)]
+        self.pages = 0
+        self.errors: list[tuple[str, str]] = []
+
+    def get(self, kind: type[C]) -> C:
+        """The scan's instance of the page check class ``kind``."""
+        return next(c for c in self.checks if isinstance(c, kind))
+
+    def on_page(self, url: str, html: str, parsed: ParsedPage) -> None:
+        """Record the facts of one in-scope HTML page (``parsed`` is ``parse_html(html, url)``)."""
+        view = PageView.build(url, html, parsed)
+        if view is None:
+            return
+        self.pages += 1
+        for check in self.checks:
+            check.on_page(view)
+        view.strip()
+        for check in self.checks:
+            check.on_main(view)
+
+    async def page_hook(self, url: str, html: str, parsed: ParsedPage, scan_id: int) -> None:
+        """``Crawler.page_hooks`` adapter: a failing page is counted in ``errors`` and never stops the crawl."""
+        try:
+            self.on_page(url, html, parsed)
+        except Exception as exc:  # noqa: BLE001 - one odd page must not stop the scan
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append((url, f"{type(exc).__name__}: {exc}"[:300]))
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        """Findings of every enabled page rule, judged as of ``as_of``."""
+        return [f for check in self.checks for f in check.findings(as_of)]
+
+    @property
+    def notes(self) -> list[str]:
+        """Judgements that were skipped, e.g. the domain of a loopback start host."""
+        return [n for check in self.checks for n in check.notes()]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sitewatch.columns import classify
 from sitewatch.extract import text_of
 from sitewatch.models import Finding
-from sitewatch.packs import RuleSet
-from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash, title_segments
+from sitewatch.rules._page import PageCheck, PageContext, PageView, entry_link, keyword_regex, squash, title_segments
+from sitewatch.rules.columns import classify
+from sitewatch.rules.registry import page_check
 
 NONE = "service.none"
 INCOMPLETE = "service.guide_incomplete"
@@ -39,10 +39,12 @@ class Guide:
     found: int
 
 
-class Services(Check):
-    def __init__(self, ruleset: RuleSet, start_url: str):
-        self.ruleset = ruleset
-        self.start_url = start_url
+@page_check(NONE, INCOMPLETE, VETO)
+class Services(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
+        self.start_url = ctx.site
         self.want_entry = ruleset.enabled(NONE)
         self.want_guides = ruleset.enabled(INCOMPLETE) or ruleset.enabled(VETO)
         self.entry_re = keyword_regex(ruleset.keywords(NONE, "entry")) if ruleset.has(NONE) else None

@@ -1,7 +1,9 @@
-"""Mandated disclosures: title normalisation, year extraction, matching list items to items, due dates.
+"""Mandated disclosures: ``disclosure.missing`` and ``disclosure.late`` for every mandated item of the packs
+(annual items, items that must be present, and the interpretation every policy document needs).
 
-Everything here is pure: list items in, assessments out. ``checks_content.check_disclosures`` turns the
-assessments into findings.
+Title normalisation, year extraction, matching list items to items and due dates are pure: list items in,
+assessments out; ``check_disclosures`` turns the assessments into findings; the site check reads the crawled
+columns, the dated article pages and what names an item outside any list (``load_standalone``).
 """
 
 from __future__ import annotations
@@ -10,14 +12,25 @@ import datetime as dt
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import Text, cast, or_, select
+
+from sitewatch.crawl.listings import GKMLPT_GUIDE
 from sitewatch.memo import memo
-from sitewatch.models import ListItem
+from sitewatch.models import REVIEW, Finding, ListItem
 from sitewatch.packs import DisclosureItem, RuleSet
+from sitewatch.rules._site import SiteData
+from sitewatch.rules.columns import classify, items_with_columns, site_columns
+from sitewatch.rules.links import failed_probes
+from sitewatch.rules.registry import site_check
+from sitewatch.store import Link, Page, Store, Target
+
+DISCLOSURE_MISSING = "disclosure.missing"
+DISCLOSURE_LATE = "disclosure.late"
 
 OK = "ok"
 MISSING = "missing"
@@ -160,16 +173,6 @@ def required_due(item: DisclosureItem, as_of: dt.date,
     for year in range(as_of.year + 1, as_of.year - 4, -1):
         due = due_for_year(item, year, approvals)
         if due.due < as_of:
-            return due
-    return None
-
-
-def next_due(item: DisclosureItem, as_of: dt.date,
-             approvals: Mapping[str, Mapping[Any, Any]] | None = None) -> Due | None:
-    """The first instance of an annual item whose due date has not passed on ``as_of``."""
-    for year in range(as_of.year - 2, as_of.year + 3):
-        due = due_for_year(item, year, approvals)
-        if due.due >= as_of:
             return due
     return None
 
@@ -397,4 +400,192 @@ def check_interpretations(item: DisclosureItem, items_with_columns: Iterable[tup
         else:
             status = OK
         out.append(InterpretationCheck(doc, status, due, best))
+    return out
+
+
+# ---------------------------------------------------------------- findings
+
+@site_check(DISCLOSURE_MISSING, DISCLOSURE_LATE)
+def disclosures(site: SiteData) -> list[Finding]:
+    """Every enabled mandated item over the crawled lists, the article pages and the standalone pages."""
+    if not site.pages:          # no page crawled: nothing was looked for, so nothing is "missing"
+        return []
+    ruleset = site.ruleset
+    cols, _, articles = site_columns(site)
+    pairs = items_with_columns(cols) + [(item, None) for item in articles]
+    present = [w for i in ruleset.items if i.enabled and i.kind == "present" for w in i.keywords[0]]
+    standalone = load_standalone(site.store, site.scan_id, present)
+    found = check_disclosures(pairs, site.as_of, ruleset,
+                              {"url": site.site_url, "pinned": site.pinned, **site.cfg.disclosures},
+                              standalone=standalone)
+    _add_guide_probes(found, failed_probes(site.store, site.scan_id))
+    return found
+
+
+def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]], as_of: dt.date,
+                      ruleset: RuleSet, site_cfg: Mapping[str, Any] | None = None,
+                      standalone: Iterable[ListItem] = ()) -> list[Finding]:
+    """disclosure.missing / disclosure.late for every enabled mandated item.
+
+    ``standalone``: what names an item outside the lists (page titles and column names of standalone pages,
+    navigation and footer link texts; see ``load_standalone``); it counts for items of kind ``present``
+    (the 信息公开指南), whose year and date do not matter.
+
+    Items of news columns (category ``dynamic``) are not taken as disclosures: a report on a 预算 meeting
+    is not the budget. ``site_cfg`` keys used: ``url`` (the site's URL, target of the findings),
+    ``approvals`` (``{"budget": {"2026": date}, "final_accounts": {...}}``: 批复 dates; the item is then
+    due ``approval_days`` later), ``pinned`` (column name → category, as for ``classify``).
+    """
+    cfg = site_cfg or {}
+    pairs = list(items_with_columns)
+    pinned = cfg.get("pinned")
+    news = {name for _, name in pairs if name and classify(name, ruleset, pinned) == "dynamic"}
+    items = [li for li, name in pairs if name not in news]
+    site_url = str(cfg.get("url") or "")
+    approvals = cfg.get("approvals") or {}
+    pages = list(standalone)
+    findings: list[Finding] = []
+    for item in ruleset.items:
+        if not item.enabled:
+            continue
+        if item.kind == "per_document":
+            for check in check_interpretations(item, pairs, as_of, title_skip_columns=news):
+                finding = _interpretation_finding(check, item, as_of, ruleset)
+                if finding:
+                    findings.append(finding)
+            continue
+        seen = items + pages if item.kind == "present" else items
+        finding = _disclosure_finding(assess_item(item, seen, as_of, approvals, ruleset), site_url, as_of, ruleset)
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def _disclosure_finding(a: Assessment, site_url: str, as_of: dt.date, ruleset: RuleSet) -> Finding | None:
+    rule_id = {MISSING: DISCLOSURE_MISSING, LATE: DISCLOSURE_LATE}.get(a.status)
+    if rule_id is None or not ruleset.enabled(rule_id):
+        return None
+    item = a.item
+    label = f"{a.year}年度{item.name_zh}" if a.year is not None else item.name_zh
+    due = a.due.due if a.due else None
+    severity = ruleset.severity(rule_id)
+    if a.status == LATE:
+        assert a.found is not None and a.found.date is not None and due is not None
+        message = (f"{label}应于 {due} 前公开，实际发布 {a.found.date}，逾期 {(a.found.date - due).days} 天"
+                   f"（监测日 {as_of}）")
+    elif a.implied_by_found is not None:
+        severity = REVIEW
+        parent = ruleset.item(item.implied_by).name_zh if item.implied_by else ""
+        message = (f"未在标题、附件名中找到{label}，已找到{a.year}年度{parent}“{a.implied_by_found.text}”，"
+                   f"请核实其中是否包含{item.name_zh}（监测日 {as_of}）")
+    elif due is not None:
+        message = f"未找到{label}（应于 {due} 前公开，监测日 {as_of}）"
+    else:
+        message = f"未找到{label}（监测日 {as_of}）"
+    found = a.found or a.implied_by_found
+    return Finding(
+        rule=rule_id,
+        severity=severity,
+        url=site_url,
+        message=message,
+        found_on=[found.url] if found else [],
+        evidence={
+            "due": _iso(due),
+            "due_basis": a.due.basis if a.due else None,
+            "due_provenance": item.due_provenance if a.due and a.due.basis == "default" else item.provenance,
+            "found_url": found.url if found else None,
+            "found_date": _iso(found.date) if found else None,
+            "found_text": found.text if found else None,
+            "provenance": item.provenance,
+            "source": item.source,
+        },
+        extra={"item": item.id, "year": a.year, "document": None},
+    )
+
+
+def _interpretation_finding(check: InterpretationCheck, item: DisclosureItem, as_of: dt.date,
+                            ruleset: RuleSet) -> Finding | None:
+    rule_id = {MISSING: DISCLOSURE_MISSING, LATE: DISCLOSURE_LATE}.get(check.status)
+    if rule_id is None or not ruleset.enabled(rule_id):
+        return None
+    doc = check.document
+    published = f"，发布 {doc.item.date}" if doc.item.date else ""
+    number = f"（{doc.number}{published}）" if doc.number else (f"（{published[1:]}）" if published else "")
+    what = f"政策文件《{doc.core}》{number}"
+    if check.status == LATE:
+        assert check.found is not None and check.found.date is not None
+        message = f"{what}的解读材料发布于 {check.found.date}，晚于应发布日期 {check.due}（监测日 {as_of}）"
+    else:
+        message = f"{what}未找到配套政策解读（按《》标题或文号查找，监测日 {as_of}）"
+    severity = ruleset.severity(rule_id)
+    if doc.basis == BASIS_TITLE:        # recognised by its title form only: is it a 规范性文件? a human decides
+        severity = REVIEW
+        message += "；该文件按标题形式推定为规范性文件，文号中无“规”字，请核实"
+    year = doc.number.year if doc.number else (doc.item.date.year if doc.item.date else None)
+    return Finding(
+        rule=rule_id,
+        severity=severity,
+        url=doc.item.url,
+        message=message,
+        found_on=[check.found.url] if check.found else [],
+        evidence={
+            "due": _iso(check.due),
+            "found_url": check.found.url if check.found else None,
+            "found_date": _iso(check.found.date) if check.found else None,
+            "document_title": doc.item.title,
+            "document_date": _iso(doc.item.date),
+            "column": doc.column,
+            "document_basis": doc.basis,
+            "provenance": item.provenance,
+            "source": item.source,
+        },
+        extra={"item": item.id, "year": year, "document": doc.label},
+    )
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _add_guide_probes(findings: list[Finding], probes: list[dict[str, Any]]) -> None:
+    """A missing 信息公开指南 names the guessed guide URLs that were probed and did not answer (evidence.probed)."""
+    guides = [p for p in probes if p["url"].endswith(GKMLPT_GUIDE)]
+    for f in findings:
+        if guides and f.rule == "disclosure.missing" and f.extra.get("item") == "disclosure_guide":
+            f.evidence["probed"] = guides
+            f.message += "（已探测 " + "、".join(
+                f"{p['url']}：{'HTTP ' + str(p['status']) if 'status' in p else p['error']}" for p in guides) + "）"
+
+
+def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[ListItem]:
+    """What names a mandated item outside any list: crawled pages whose title, ColumnName or ArticleTitle holds
+    one of ``words`` (a 信息公开指南 column page that is the guide, the gkmlpt guide) and link texts holding one
+    (navigation, footer, a catalogue's header). Pages that answered broken do not count, nor link texts whose
+    target was not checked and found working (a link that was not followed measures nothing).
+    Undated: used for items that must be present, not for the annual ones (a date decides those)."""
+    words = [w for w in dict.fromkeys(words) if w]
+    if not words:
+        return []
+    broken = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
+    working = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict.in_(("ok", "warning")))
+    meta_text = cast(Page.c.meta, Text)      # stored as JSON text, non-ASCII as is
+    out: list[ListItem] = []
+    seen: set[tuple[str, str]] = set()
+    with store.engine.connect() as c:
+        pages = select(Page.c.url, Page.c.title, Page.c.meta).where(
+            Page.c.scan_id == scan_id, Page.c.url.not_in(broken),
+            or_(*[Page.c.title.contains(w) for w in words], *[meta_text.contains(w) for w in words]))
+        for r in c.execute(pages.order_by(Page.c.id)):
+            meta = r.meta or {}
+            for text in (r.title, meta.get("articletitle"), meta.get("columnname")):
+                if text and any(w in text for w in words) and (r.url, text) not in seen:
+                    seen.add((r.url, text))
+                    out.append(ListItem(title=text, url=r.url))
+        links = select(Link.c.target, Link.c.text).where(
+            Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.in_(working),
+            or_(*[Link.c.text.contains(w) for w in words]))
+        for link in c.execute(links.order_by(Link.c.id)):
+            if (link.target, link.text) not in seen:
+                seen.add((link.target, link.text))
+                out.append(ListItem(title=link.text, url=link.target))
     return out

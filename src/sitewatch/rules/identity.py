@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from sitewatch.extract import Link
 from sitewatch.models import Finding
-from sitewatch.packs import RuleSet
-from sitewatch.pagechecks.page import Check, Examples, PageView, keyword_regex
+from sitewatch.rules._page import Examples, PageCheck, PageContext, PageView, keyword_regex
+from sitewatch.rules.registry import page_check
 
 MARK = "identity.mark_missing"
 META = "identity.meta_missing"
@@ -38,10 +38,12 @@ def _skip_host(host: str) -> bool:
     return True
 
 
-class Identity(Check):
-    def __init__(self, ruleset: RuleSet, start_urls: list[str]):
-        self.ruleset = ruleset
-        self.start_urls = start_urls
+@page_check(MARK, META, INCONSISTENT, DOMAIN, HTTPS, MIXED)
+class Identity(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = self.ruleset
+        start_urls = self.start_urls = ctx.start_urls
         self.starts = {u.split("#", 1)[0].rstrip("/") for u in start_urls}
         on = ruleset.enabled
         self.want_marks, self.want_meta, self.want_ids = on(MARK), on(META), on(INCONSISTENT)
@@ -68,7 +70,7 @@ class Identity(Check):
         self.ids: dict[str, Examples] = {}
         self.ids_limit = limit(INCONSISTENT)
         self.http_pages = Examples(limit(MIXED))
-        self.notes: list[str] = []
+        self._notes: list[str] = []
         self.mixed = Examples(limit(MIXED))
         self.mixed_examples: list[dict[str, str]] = []
 
@@ -181,6 +183,9 @@ class Identity(Check):
                 evidence={"pages": self.mixed.count, "examples": list(self.mixed_examples)}))
         return out
 
+    def notes(self) -> list[str]:
+        return list(self._notes)
+
     def _domain(self, site: str) -> list[Finding]:
         suffixes = tuple(self.ruleset.keywords(DOMAIN, "suffixes")) or (".gov.cn",)
         skipped, bad = [], []
@@ -192,7 +197,7 @@ class Identity(Check):
                 skipped.append(host)
             elif not (host.endswith(suffixes) or host.lstrip(".") in {s.lstrip(".") for s in suffixes}):
                 bad.append((u, host))
-        self.notes = [f"{DOMAIN}: {h} is a loopback or IP-address host, not judged" for h in dict.fromkeys(skipped)]
+        self._notes = [f"{DOMAIN}: {h} is a loopback or IP-address host, not judged" for h in dict.fromkeys(skipped)]
         out = []
         for host, u in {h: u for u, h in reversed(bad)}.items():
             out.append(Finding(

@@ -11,8 +11,8 @@ import lxml.html
 
 from sitewatch.dates import parse_date
 from sitewatch.models import Finding
-from sitewatch.packs import RuleSet
-from sitewatch.pagechecks.page import Check, PageView, entry_link, keyword_regex, squash
+from sitewatch.rules._page import PageCheck, PageContext, PageView, entry_link, keyword_regex, squash
+from sitewatch.rules.registry import page_check
 from sitewatch.workdays import working_days_between
 
 NO_CHANNEL = "interaction.no_channel"
@@ -41,12 +41,14 @@ class Message:
         return self.url if self.url != self.page else f"{self.page}#{self.title}#{self.asked}"
 
 
-class Interaction(Check):
-    def __init__(self, ruleset: RuleSet, start_url: str):
-        self.start_url = start_url
+@page_check(NO_CHANNEL, UNANSWERED, SLOW)
+class Interaction(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
+        self.start_url = ctx.site
         self.want_channel = ruleset.enabled(NO_CHANNEL)
         self.want_messages = ruleset.enabled(UNANSWERED) or ruleset.enabled(SLOW)
-        self.ruleset = ruleset
         has_channel, has_unanswered = ruleset.has(NO_CHANNEL), ruleset.has(UNANSWERED)
 
         def kw(key: str) -> tuple[str, ...]:

@@ -1,4 +1,8 @@
-"""Could the scan reach the site at all? ``availability.unreachable`` and ``scan.no_pages``.
+"""Can the site be reached? ``availability.down`` (probe log), ``availability.unreachable`` and ``scan.no_pages``.
+
+``availability.down`` (V1 站点无法访问) judges the homepage probes of a monitoring week: the veto applies when
+failed probes reach the pack's ``fail_share`` of a week, which must also have ``probes_per_day`` probes every
+day. The probing itself (HTTP, the probe log, per-day and per-week statistics) is ``sitewatch.probes``.
 
 A scan whose homepage (the first start URL) could not be fetched is a failed visit of the site: the finding
 carries what the crawler recorded for it (status, reason, detail, redirects). A scan that stored no page for
@@ -8,17 +12,50 @@ indicators: ``scan.no_pages`` says so, and the reports say 无法评定 instead 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from sitewatch.config import SiteConfig
 from sitewatch.crawl.verdict import BROKEN, MESSAGES_ZH, OK, SKIPPED
 from sitewatch.models import Finding
-from sitewatch.packs import RuleSet
+from sitewatch.packs import RuleSet, load_rules
+from sitewatch.probes import Availability, availability, jsonable, site_key
+from sitewatch.rules._site import SiteData
+from sitewatch.rules.registry import probe_check, site_check
 from sitewatch.store import Page, Store, Target
 
+DOWN = "availability.down"
 UNREACHABLE = "availability.unreachable"
 NO_PAGES = "scan.no_pages"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The numbers of ``availability.down`` in the pack."""
+
+    fail_share: float           # failed probes of a week, as a share, from which the veto applies
+    probes_per_day: int         # probes every day of a week needs for the week to count as sampled
+    monitor_days: int           # the monitoring window
+
+
+def thresholds(ruleset: RuleSet) -> Thresholds:
+    """``availability.down``'s thresholds from the pack (``KeyError`` when the pack does not define them)."""
+    th = ruleset.get(DOWN).threshold
+    return Thresholds(float(th["fail_share"]), int(th["probes_per_day"]), int(th["monitor_days"]))
+
+
+def recent_availability(store: Store, site: str, urls: list[str] | None, ruleset: RuleSet,
+                        now: dt.datetime) -> Availability:
+    """The probe statistics of the monitoring window up to ``now``, judged with the pack's thresholds."""
+    th = thresholds(ruleset)
+    return availability(store, site, now - dt.timedelta(days=th.monitor_days), now + dt.timedelta(seconds=1), urls,
+                        threshold=th.fail_share, probes_per_day=th.probes_per_day)
+
 
 # English wording of the crawler's failure reasons, for the command line
 REASONS_EN = {
@@ -69,6 +106,12 @@ def _evidence(url: str, t: Any, pages: int) -> dict[str, Any]:
     return ev
 
 
+@site_check(UNREACHABLE, NO_PAGES)
+def reach(site: SiteData) -> list[Finding]:
+    """Could the scan fetch the homepage, did it store any page?"""
+    return reach_findings(site.store, site.scan_id, site.cfg.start_urls, site.ruleset)
+
+
 def reach_findings(store: Store, scan_id: int, start_urls: list[str], ruleset: RuleSet) -> list[Finding]:
     """``availability.unreachable`` when the homepage could not be fetched; ``scan.no_pages`` when the crawl
     stored no page although the homepage did not fail (or its rule is switched off)."""
@@ -113,3 +156,35 @@ def unreachable_line(doc: dict[str, Any]) -> str | None:
         urls = (doc.get("scan") or {}).get("start_urls") or []
         return f"no page crawled from start URL {urls[0] if urls else '?'}"
     return None
+
+
+@probe_check(DOWN)
+def availability_findings(store: Store, cfg: SiteConfig, start: dt.datetime | dt.date,
+                          end: dt.datetime | dt.date, ruleset: RuleSet | None = None) -> list[Finding]:
+    """An ``availability.down`` finding when failed homepage probes reach the threshold in some week of the window."""
+    if ruleset is None:
+        ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+    if not ruleset.enabled(DOWN):
+        return []
+    th = thresholds(ruleset)
+    home = cfg.start_urls[0]
+    av = availability(store, site_key(cfg), start, end, [home], threshold=th.fail_share,
+                      probes_per_day=th.probes_per_day)
+    if not av.veto:
+        return []
+    worst = max((w for w in av.weeks if w.veto), key=lambda w: w.share)
+    errors = Counter[str]()
+    for o in av.outages:
+        errors.update(o.errors)
+    message = (f"首页可用性监测 {worst.start}至{worst.end}：{worst.failures}/{worst.probes} 次访问失败"
+               f"（{worst.share:.1%}），达到 {av.threshold:.0%} 单项否决线")
+    if not worst.sampling_met:
+        message += f"（监测未满一周或每天少于 {av.probes_per_day} 次）"
+    evidence = {"probes": worst.probes, "failures": worst.failures, "share": round(worst.share, 4),
+                "threshold": av.threshold, "week": [worst.start.isoformat(), worst.end.isoformat()],
+                "sampling_met": worst.sampling_met, "window_probes": av.probes, "window_failures": av.failures,
+                "errors": dict(errors.most_common()),
+                "days": jsonable([asdict(d) for d in av.days]),
+                "outages": jsonable([asdict(o) for o in av.outages])}
+    return [Finding(rule=DOWN, severity=ruleset.severity(DOWN), url=home, message=message,
+                    found_on=[], evidence=evidence)]

@@ -15,8 +15,9 @@ from lxml import etree
 from sitewatch.errors import ConfigError
 from sitewatch.memo import memo
 from sitewatch.models import Finding, normalise_for_fingerprint
-from sitewatch.packs import Rule, RuleSet
-from sitewatch.pagechecks.page import Check, PageView, keyword_regex, normalise_body
+from sitewatch.packs import Rule
+from sitewatch.rules._page import PageCheck, PageContext, PageView, keyword_regex, normalise_body
+from sitewatch.rules.registry import page_check
 from sitewatch.urls import join
 
 MISSTATEMENT = "security.misstatement"
@@ -36,11 +37,13 @@ class _Hit:
     contexts: list[str] = field(default_factory=list)
 
 
-class Misstatements(Check):
+@page_check(MISSTATEMENT, reads=(ENTRY_PREFIX,))
+class Misstatements(PageCheck):
     """Wrong forms from the ``misstatement.*`` dictionary entries, matched literally in the page text."""
 
-    def __init__(self, ruleset: RuleSet):
-        self.ruleset = ruleset
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(MISSTATEMENT)
         self.entries: dict[str, Rule] = {r.id: r for r in ruleset.rules if r.id.startswith(ENTRY_PREFIX) and r.enabled}
         if self.enabled and not any(r.keywords.get("wrong") for r in self.entries.values()):
@@ -134,11 +137,13 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-class HiddenLinks(Check):
-    def __init__(self, ruleset: RuleSet, site_hosts: set[str]):
-        self.ruleset = ruleset
+@page_check(HIDDEN_LINK)
+class HiddenLinks(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(HIDDEN_LINK)
-        self.site_hosts = {h.lower() for h in site_hosts if h}
+        self.site_hosts = {h.lower() for h in ctx.site_hosts if h}
         self.allowed = tuple(h.lower() for h in ruleset.keywords(HIDDEN_LINK, "allowed")) if self.enabled else ()
         self.min_offset = float(ruleset.threshold(HIDDEN_LINK, "min_offset_px")) if self.enabled else 500.0
         self.max_links = int(ruleset.threshold(HIDDEN_LINK, "max_links")) if self.enabled else 20
@@ -246,9 +251,11 @@ class _Body:
     keys: set[str] | None = None
 
 
-class Duplicates(Check):
-    def __init__(self, ruleset: RuleSet):
-        self.ruleset = ruleset
+@page_check(DUPLICATE)
+class Duplicates(PageCheck):
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
         self.enabled = ruleset.enabled(DUPLICATE)
         self.min_chars = int(ruleset.threshold(DUPLICATE, "min_chars")) if self.enabled else 200
         self.max_urls = int(ruleset.threshold(DUPLICATE, "max_urls")) if self.enabled else 50
@@ -301,3 +308,80 @@ def _item_id(key: str) -> str:
     path = urlsplit("//" + key).path
     m = _ITEM_ID.search(path)
     return m.group(0) if m else key
+
+
+# -- hidden frames (挂马) ------------------------------------------------------------------------------------
+
+HIDDEN_FRAME = "security.hidden_iframe"
+_FRAMES = etree.XPath("descendant-or-self::*[self::iframe or self::frame][@src]")
+
+
+@page_check(HIDDEN_FRAME)
+class HiddenFrames(PageCheck):
+    """Frames of a host that is neither the site's nor a government one, hidden from the reader: too small to see
+    (width or height at most ``max_size_px``), or hidden by an inline or page-level style of the frame or of an
+    element around it. A page that loads another site unseen is the mark of 挂马."""
+
+    def __init__(self, ctx: PageContext):
+        super().__init__(ctx)
+        ruleset = ctx.ruleset
+        self.enabled = ruleset.enabled(HIDDEN_FRAME)
+        self.site_hosts = {h.lower() for h in ctx.site_hosts}
+        th = ruleset.get(HIDDEN_FRAME).threshold if self.enabled else {}
+        self.max_size = float(th.get("max_size_px", 0))
+        self.min_offset = float(th.get("min_offset_px", 0))
+        self.max_frames = int(th.get("max_frames", 0))
+        self.pages: dict[str, list[dict[str, str]]] = {}
+        self.counts: dict[str, int] = {}
+
+    def on_page(self, view: PageView) -> None:
+        if not self.enabled:
+            return
+        base = view.parsed.base or view.url
+        sheet: dict[str, str] | None = None
+        for frame in _FRAMES(view.doc):
+            url = join(base, (frame.get("src") or "").strip())
+            host = _host(url)
+            if not host or host in self.site_hosts or is_gov_host(host):
+                continue
+            if sheet is None:
+                sheet = _page_styles(view.doc, self.min_offset)
+            reason = self._tiny(frame) or next(
+                (why for el in [frame, *frame.iterancestors()] if el.tag not in ("body", "html")
+                 for why in [self._hidden(el, sheet)] if why), None)
+            if reason:
+                self.counts[view.url] = self.counts.get(view.url, 0) + 1
+                found = self.pages.setdefault(view.url, [])
+                if len(found) < self.max_frames:
+                    found.append({"src": url, "tag": str(frame.tag), "hidden_by": reason})
+
+    def _tiny(self, frame: lxml.html.HtmlElement) -> str | None:
+        """``width``/``height`` (attribute or inline style) at most ``max_size`` pixels."""
+        decl = {k.lower(): v.strip() for k, v in _DECL.findall(frame.get("style") or "")}
+        for prop in ("width", "height"):
+            for value in (decl.get(prop), frame.get(prop)):
+                n = _length(value or "")
+                if n is not None and n <= self.max_size:
+                    return f"{prop}:{value}"
+        return None
+
+    def _hidden(self, el: lxml.html.HtmlElement, sheet: dict[str, str]) -> str | None:
+        if el.get("hidden") is not None:
+            return "hidden attribute"
+        why = hiding_reason(el.get("style") or "", self.min_offset)
+        if why:
+            return why
+        for key in [f".{c}" for c in (el.get("class") or "").split()] + ([f"#{el.get('id')}"] if el.get("id") else []):
+            if key in sheet:
+                return f"{key} {{{sheet[key]}}}"
+        return None
+
+    def findings(self, as_of: dt.date) -> list[Finding]:
+        out = []
+        for url, frames in sorted(self.pages.items()):
+            hosts = sorted({urlsplit(x["src"]).hostname or "" for x in frames})
+            out.append(Finding(
+                rule=HIDDEN_FRAME, severity=self.ruleset.severity(HIDDEN_FRAME), url=url,
+                message=f"疑似网页挂马：{self.counts[url]}个隐藏的框架加载非政府网站（{'、'.join(hosts[:5])}）（待人工核实）",
+                evidence={"frames": frames, "count": self.counts[url], "hosts": hosts}))
+        return out
