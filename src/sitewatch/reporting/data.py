@@ -219,7 +219,7 @@ def availability_verdict(av: dict[str, Any]) -> str:
 
 
 def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
-    """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from checks_content.veto_summary);
+    """Every 单项否决 indicator with measured value, threshold and 合格/风险/否决 (from rules.columns.veto_summary);
     未监测 for what this scan could not measure (no page crawled, homepage not fetched, no probes)."""
     rows = veto_summary(findings, ruleset)
     crawled = pages_crawled(store, scan) > 0
