@@ -19,10 +19,13 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import insert, select
 
+from sitewatch.addresses import parse_ip
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, MAX_REDIRECTS, _classify_error, proxy_for, tls_context
-from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy, _resolve_quietly, parse_ip
+from sitewatch.crawl.fetch import MAX_REDIRECTS, _classify_error, proxy_for, tls_context
+from sitewatch.crawl.netpolicy import BLOCKED_REASON, NetPolicy, _resolve_quietly
+from sitewatch.defaults import DEFAULT_USER_AGENT
 from sitewatch.models import VETO, Finding
+from sitewatch.packs import load_rules
 from sitewatch.store import Probe, Store
 
 PROBE_TIMEOUT = 15.0
@@ -268,7 +271,6 @@ def availability_findings(store: Store, cfg: SiteConfig, start: dt.datetime | dt
                           end: dt.datetime | dt.date, ruleset: Any = None) -> list[Finding]:
     """An ``availability.down`` finding when failed homepage probes reach the threshold in some week of the window."""
     if ruleset is None:
-        from sitewatch.packs import load_rules
         ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
     if not ruleset.enabled(RULE):
         return []

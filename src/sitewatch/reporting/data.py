@@ -14,9 +14,9 @@ from sitewatch.checks_reach import UNREACHABLE, reason_zh, start_targets
 from sitewatch.columns import classify as classify_column
 from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
-from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.packs import RuleSet, load_rules
+from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.store import FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
 
 # 整改时限: days after the problem was first found. Override per rule with --deadline RULE=DAYS.
@@ -187,6 +187,7 @@ def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: 
     A scan that could not fetch the homepage (``scan_failed``) counts as one more failed visit. None when
     there is no measurement at all (no probe and no failed scan) or the rule is not in the pack.
     """
+    # lazy: heavy dependency; probes loads the HTTP stack (httpx, aiohttp), which a report never uses
     from sitewatch.probes import availability as probe_stats
 
     if not ruleset.has(AVAILABILITY):
