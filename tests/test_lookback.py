@@ -11,8 +11,9 @@ from test_reports import EVIL, build_store
 
 from sitewatch.cli import main
 from sitewatch.config import SiteConfig
-from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify, resolve_since, run_lookback
+from sitewatch.lookback import resolve_since, run_lookback
 from sitewatch.models import DEDUCT, VETO, WARN, Finding
+from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.store import Store
 
 # the stored scans are of a public site (www.xiqu...), the re-checked pages are on loopback: internal addresses are

@@ -16,9 +16,10 @@ import pytest
 from conftest import scan_site
 from loopback import Answer, LoopbackSite, page
 
+from sitewatch.addresses import parse_allow, parse_ip
 from sitewatch.config import SiteConfig, config_from_dict
 from sitewatch.crawl.fetch import Fetcher
-from sitewatch.crawl.netpolicy import NetPolicy, address_class, name_class, parse_allow, parse_ip
+from sitewatch.crawl.netpolicy import NetPolicy, address_class, name_class
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.errors import ConfigError
 from sitewatch.probes import probe

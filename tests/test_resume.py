@@ -18,8 +18,7 @@ import pytest
 from loopback import Answer, LoopbackSite, page
 
 from sitewatch.config import load_config
-from sitewatch.resume import resume_scan, start_scan
-from sitewatch.scan import run_scan
+from sitewatch.resume import resume_scan, run_scan, start_scan
 from sitewatch.store import Store, Target
 
 AS_OF = dt.date(2026, 11, 26)

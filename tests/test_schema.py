@@ -27,6 +27,7 @@ from sitewatch.store import (
 OLD = Path(__file__).parent / "data" / "store-0.1.0.sql"
 TABLES_010 = ["scans", "pages", "links", "targets", "columns", "list_items", "findings", "frontier", "probes",
               "sitewatch_meta"]
+KEPT = TABLES_010[:-1]          # 0005 drops sitewatch_meta, which no version ever wrote
 
 
 def old_store(path: Path) -> Path:
@@ -35,9 +36,9 @@ def old_store(path: Path) -> Path:
     return path
 
 
-def rows(path: Path) -> dict[str, list[tuple]]:
+def rows(path: Path, tables: list[str] = TABLES_010) -> dict[str, list[tuple]]:
     with sqlite3.connect(path) as c:
-        return {t: c.execute(f'select * from "{t}" order by 1').fetchall() for t in TABLES_010}
+        return {t: c.execute(f'select * from "{t}" order by 1').fetchall() for t in tables}
 
 
 def schema_sql(path: Path) -> list[tuple]:
@@ -83,8 +84,9 @@ def test_a_0_1_0_store_is_refused_until_upgraded_and_the_upgrade_keeps_every_row
         assert f"upgraded from schema unversioned to {SCHEMA_HEAD}" in out
         backup = tmp_path / "old.db.before-unversioned"
         assert backup.exists() and rows(backup) == before
-        assert rows(db) == before
+        assert before["sitewatch_meta"] == [] and rows(db, KEPT) == {t: before[t] for t in KEPT}
         engine = create_store_engine(db)
+        assert "sitewatch_meta" not in inspect(engine).get_table_names()
         assert store_version(engine) == SCHEMA_HEAD and schema_diff(engine) == []
         assert {ix["name"] for ix in inspect(engine).get_indexes("links")} == {"ix_links_scan"}
         engine.dispose()

@@ -65,7 +65,7 @@ def _run(argv: list[str] | None) -> int:
         db_error = sys.modules.get("sqlalchemy.exc")
         if db_error is None or not isinstance(exc, db_error.SQLAlchemyError):
             raise
-        from sitewatch.store import db_reason
+        from sitewatch.store import db_reason  # lazy: heavy dependency (SQLAlchemy), loaded only on its errors
 
         print(f"sitewatch: error: database error: {db_reason(exc)}", file=sys.stderr)
         return 1

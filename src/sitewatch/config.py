@@ -11,9 +11,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from sitewatch.crawl.fetch import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT
-from sitewatch.crawl.politeness import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from sitewatch.addresses import parse_allow
+from sitewatch.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE, DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT
 from sitewatch.errors import ConfigError
 from sitewatch.urls import normalize
 
@@ -242,10 +243,6 @@ PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 def _network(cfg: SiteConfig, net: dict[str, Any], source: str) -> None:
     """``[network]``: proxy URL, allowed internal networks/hosts, CA bundle; each checked now."""
-    from urllib.parse import urlsplit
-
-    from sitewatch.crawl.netpolicy import parse_allow
-
     if "proxy" in net:
         proxy = _expect(net["proxy"], str, f"{source}: network.proxy").strip()
         try:

@@ -153,7 +153,7 @@ def _as_html(source: Any) -> str:
         return source
     if isinstance(source, bytes):
         return source.decode("utf-8", "replace")
-    from lxml import etree
+    from lxml import etree  # lazy: only for a parsed element; plain dates never load lxml
 
     if isinstance(source, etree._Element):
         return etree.tostring(source, encoding="unicode", method="html")

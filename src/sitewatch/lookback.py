@@ -1,20 +1,35 @@
 """Look-back (回头看): re-verify the problems of an earlier scan without a full crawl and classify each.
 
-``classify`` is pure: it only compares fingerprint sets of scans. ``recheck`` re-fetches what each problem
-points at (the broken link target, the column page) and re-evaluates it; ``run_lookback`` stores the result
-as a scan of kind ``lookback`` so reports can show 整改状态.
+``recheck`` re-fetches what each problem points at (the broken link target, the column page) and re-evaluates
+it; ``run_lookback`` classifies the problems against the history (``rectification.classify``, which only
+compares fingerprint sets of scans) and stores the result as a scan of kind ``lookback`` so reports can show
+整改状态.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sitewatch.config import SiteConfig
+from sitewatch.crawl.fetch import Fetcher, FetchResult
+from sitewatch.crawl.netpolicy import NetPolicy
+from sitewatch.crawl.politeness import Politeness
+from sitewatch.crawl.verdict import BROKEN, judge, message_zh
+from sitewatch.encoding import decode_html
+from sitewatch.errors import UsageError
+from sitewatch.extract import parse_html
+from sitewatch.listengines import parse_listing
 from sitewatch.models import Finding
+from sitewatch.packs import RuleSet, load_rules
+from sitewatch.rectification import FIXED, NEW, RECURRED, STATUSES, classify
+from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
+from sitewatch.reporting.render import safe_name, write_html
+from sitewatch.reporting.tables import write_xlsx
 from sitewatch.rules.availability import DOWN
 from sitewatch.rules.columns import (
     COLUMN_BLANK,
@@ -31,18 +46,6 @@ from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
 from sitewatch.rules.links import LINK_BROKEN
 from sitewatch.store import ScanRecord, Store
 
-if TYPE_CHECKING:
-    from sitewatch.config import SiteConfig
-    from sitewatch.crawl.fetch import FetchResult
-    from sitewatch.packs import RuleSet
-
-FIXED = "已整改"
-OPEN = "未整改"
-RECURRED = "反复出现"
-NEW = "新发现"
-PENDING = "待复核"
-STATUSES = (OPEN, RECURRED, PENDING, NEW, FIXED)
-
 LINK_RULES = (LINK_BROKEN,)
 COLUMN_RULES = (COLUMN_STALE, COLUMN_LONG_STALE, COLUMN_BLANK)
 VETO_COLUMN_RULES = VETO_AGGREGATES
@@ -52,40 +55,6 @@ PENDING_REASON = {
     DISCLOSURE_LATE: "法定公开事项需完整扫描后复核",
     DOWN: "站点可用性需连续一周监测后复核",
 }
-
-
-def _recurred(presence: Sequence[bool]) -> bool:
-    """True when the problem was present, then absent, then present again."""
-    if True not in presence:
-        return False
-    first = presence.index(True)
-    return not all(presence[first:])
-
-
-def classify(history: Sequence[Collection[str]], current: Collection[str], baseline: Collection[str] | None = None,
-             pending: Collection[str] = ()) -> dict[str, str]:
-    """Status of every problem of ``baseline`` (default: the last of ``history``) and of ``current``.
-
-    ``history``: fingerprint sets of earlier scans, oldest first. ``current``: the fingerprints open now.
-    已整改 = in the baseline, not open now; 反复出现 = open now after having been absent in a scan since it
-    first appeared; 未整改 = open in the baseline and now; 新发现 = open now, never seen before;
-    待复核 = could not be re-verified (``pending``).
-    """
-    base = set(baseline if baseline is not None else (history[-1] if history else ()))
-    cur, todo = set(current), set(pending)
-    out: dict[str, str] = {}
-    for fp in sorted(base | cur | todo):
-        if fp in todo:
-            out[fp] = PENDING
-        elif fp not in cur:
-            out[fp] = FIXED
-        elif _recurred([fp in s for s in history] + [True]):
-            out[fp] = RECURRED
-        elif fp in base:
-            out[fp] = OPEN
-        else:
-            out[fp] = NEW
-    return out
 
 
 @dataclass
@@ -105,8 +74,6 @@ def fingerprint_sets(store: Store, scans: Sequence[ScanRecord]) -> list[set[str]
 def resolve_since(store: Store, since: str) -> ScanRecord:
     """The baseline scan: ``since`` is a scan id, or a date (the last full scan on or before it, else the first
     after)."""
-    from sitewatch.errors import UsageError
-
     if since.isdigit():
         scan = store.scan(int(since))
         if scan is None:
@@ -125,10 +92,6 @@ def resolve_since(store: Store, since: str) -> ScanRecord:
 
 async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: float, ruleset: RuleSet,
                        start_urls: Sequence[str] = (), cfg: SiteConfig | None = None) -> list[Recheck]:
-    from sitewatch.crawl.fetch import Fetcher
-    from sitewatch.crawl.netpolicy import NetPolicy
-    from sitewatch.crawl.politeness import Politeness
-
     # the same network policy as the scan: internal addresses only when the site itself is on such a network
     policy = NetPolicy.for_site(list(start_urls), cfg.network_allow if cfg else ())
     site_options: dict[str, Any] = ({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
@@ -155,10 +118,6 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
 
 
 def _recheck_link(f: Finding, res: FetchResult) -> Recheck:
-    from sitewatch.crawl.verdict import BROKEN, judge, message_zh
-    from sitewatch.encoding import decode_html
-    from sitewatch.extract import parse_html
-
     if res.error == "blocked_address":
         return Recheck(f, None, "链接指向内网、本机或云平台元数据地址，按网络安全策略未访问，请人工核对",
                        {"status": None, "reason": res.error})
@@ -175,9 +134,6 @@ def _recheck_link(f: Finding, res: FetchResult) -> Recheck:
 
 
 def _recheck_column(f: Finding, res: FetchResult, as_of: dt.date, ruleset: RuleSet) -> Recheck:
-    from sitewatch.encoding import decode_html
-    from sitewatch.listengines import parse_listing
-
     if res.error or res.status != 200 or not res.body:
         return Recheck(f, None, f"栏目页面无法访问（{res.error or 'HTTP ' + str(res.status)}），请人工核对",
                        {"status": res.status})
@@ -230,7 +186,6 @@ def recheck(findings: Sequence[Finding], as_of: dt.date, timeout: float = 15.0, 
     """Re-verify each finding over the network (one fetch per distinct URL), under the network policy of a site
     at ``start_urls`` and the proxy / TLS settings of ``cfg`` (the environment's proxy without it)."""
     if ruleset is None:
-        from sitewatch.packs import load_rules
         ruleset = load_rules()
     return asyncio.run(_recheck_all(list(findings), as_of, timeout, ruleset, start_urls, cfg))
 
@@ -248,8 +203,6 @@ class LookbackResult:
 def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = None, timeout: float = 15.0,
                  cfg: SiteConfig | None = None) -> LookbackResult:
     """Re-verify ``baseline``'s problems, classify them against the history, store a ``lookback`` scan."""
-    from sitewatch.reporting.data import load_scan_rules
-
     as_of = as_of or dt.date.today()
     ruleset = load_scan_rules(baseline)
     base_findings = store.findings(baseline.id)
@@ -300,8 +253,6 @@ LOOKBACK_COLUMNS = (
 
 def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
     """Rows of the look-back table, most urgent status first."""
-    from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
-
     ruleset = load_scan_rules(result.baseline)
     cfg = result.baseline.config or {}
     up_to = max(result.baseline.id, result.latest.id if result.latest else 0)
@@ -321,9 +272,6 @@ def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
 
 def write_lookback(store: Store, result: LookbackResult, out_dir: str | Path) -> list[Path]:
     """Write 回头看-<site>-<date>.html and .xlsx; return their paths."""
-    from sitewatch.reporting.render import safe_name, write_html
-    from sitewatch.reporting.tables import write_xlsx
-
     rows = report_rows(store, result)
     out = Path(out_dir)
     stem = f"回头看-{safe_name(result.baseline.site)}-{result.as_of.isoformat()}"

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.fetch import DEFAULT_USER_AGENT, Fetcher, FetchResult, _classify_error
+from sitewatch.crawl.fetch import Fetcher, FetchResult, _classify_error
 from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.politeness import Politeness
+from sitewatch.defaults import DEFAULT_USER_AGENT
 from sitewatch.store import Probe, Store
 
 PROBE_TIMEOUT = 15.0

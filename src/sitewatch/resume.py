@@ -210,9 +210,18 @@ def _forget_signals_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_signals_in_child)
 
 
+def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
+             progress: Progress | None = None) -> ScanResult:
+    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule.
+
+    The same path as ``sitewatch scan`` and the scheduler (``start_scan``), without a stop signal.
+    """
+    return start_scan(cfg, store, as_of=as_of, progress=progress)
+
+
 def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
                stop: threading.Event | None = None, progress: Progress | None = None) -> ScanResult:
-    """Like ``sitewatch.scan.run_scan``, but a stop request checkpoints the scan instead of losing its frontier."""
+    """Like ``run_scan``, but a stop request checkpoints the scan instead of losing its frontier."""
     as_of = as_of or cfg.as_of or dt.date.today()
     ruleset = site_rules(cfg)          # config errors before anything is stored
     scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)

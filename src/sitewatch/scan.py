@@ -1,4 +1,6 @@
-"""One scan end to end: crawl the site into the store, run the checks, save and export the findings."""
+"""The parts of one scan: the crawl with its page hooks, the checks over the store, the findings JSON.
+
+``resume.py`` runs them end to end (``run_scan``, ``start_scan``, ``resume_scan``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import datetime as dt
 import difflib
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,17 +34,6 @@ class ScanResult:
     findings: list[Finding]
     as_of: dt.date
     status: str
-
-
-def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
-             progress: Callable[[CrawlStats, int], None] | None = None) -> ScanResult:
-    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule.
-
-    The same path as ``sitewatch scan`` and the scheduler (``resume.start_scan``), without a stop signal.
-    """
-    from sitewatch.resume import start_scan  # resume builds on this module
-
-    return start_scan(cfg, store, as_of=as_of, progress=progress)
 
 
 def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *,

@@ -11,7 +11,6 @@ apart. A stop request lets running scans checkpoint their frontier; the next sta
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -32,7 +31,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
+from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.probes import PROBE_TIMEOUT, probe_round, site_key
+from sitewatch.prune import prune
+from sitewatch.reporting.write import write_report
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
 from sitewatch.rules.availability import availability_findings
 from sitewatch.store import SCHEDULER_LOCK_KEY, JobRun, ScanRecord, Store, describe, scheduler_lock_path
@@ -312,8 +314,6 @@ def _prune_old(rt: Runtime, site: str, store: Store) -> str:
     keep = rt.settings[site].keep_scans
     if not keep:
         return ""
-    from sitewatch.prune import prune
-
     pruned = prune(store, keep, site).scans
     return f", details of {len(pruned)} older scan(s) pruned" if pruned else ""
 
@@ -325,34 +325,16 @@ def plan_lookback(scheduler: BackgroundScheduler, site: str, scan_id: int, when:
     return when
 
 
-# --- adapters to the report and look-back modules (imported lazily) ----------------------------------------
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        fn = getattr(importlib.import_module(module), name, None)
-    except ImportError as exc:
-        log.error("%s is not available (%s); skipping %s", module, exc, name)
-        return None
-    if fn is None:
-        log.error("%s.%s is not available; skipping it", module, name)
-    return fn
-
-
 def write_reports(store: Store, scan: ScanRecord, out: Path) -> list[Path]:
-    """The rectification report and leadership summary of ``scan``, or nothing when reporting is absent."""
-    fn = _optional("sitewatch.commands.report", "write_report")
-    return list(fn(store, scan, out)) if fn else []
+    """The rectification report and leadership summary of ``scan``."""
+    return write_report(store, scan, out)
 
 
 def run_lookback_reports(store: Store, baseline: ScanRecord, out: Path, timeout: float,
                          cfg: SiteConfig | None = None) -> str:
-    run = _optional("sitewatch.lookback", "run_lookback")
-    write = _optional("sitewatch.lookback", "write_lookback")
-    if run is None:
-        return "look-back module not available"
-    result = run(store, baseline, dt.date.today(), timeout, cfg=cfg)
-    paths = write(store, result, out) if write else []
-    counts = getattr(result, "counts", {}) or {}
-    return f"look-back of scan {baseline.id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + \
+    result = run_lookback(store, baseline, dt.date.today(), timeout, cfg=cfg)
+    paths = write_lookback(store, result, out)
+    return f"look-back of scan {baseline.id}: " + ", ".join(f"{k} {v}" for k, v in result.counts.items() if v) + \
         f"; {len(paths)} files"
 
 
@@ -541,7 +523,7 @@ class SiteScheduler:
         path = scheduler_lock_path(engine)
         if path is None:
             return
-        import fcntl
+        import fcntl  # lazy: POSIX only, for the lock file of an SQLite store
         f = open(path, "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Row, select
 
 from sitewatch.models import Finding
+from sitewatch.reporting.data import description, load_scan_rules, location, rule_name
+from sitewatch.reporting.render import safe_name, write_html
+from sitewatch.reporting.tables import write_xlsx
 from sitewatch.rules.columns import COLUMN_BLANK, COLUMN_LONG_STALE, COLUMN_STALE, HOMEPAGE_STALE
 from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
 from sitewatch.rules.links import LINK_BROKEN
@@ -91,8 +94,6 @@ def page_section(page: Row[Any]) -> str:
 
 def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None = None) -> list[dict[str, Any]]:
     """Checklist rows: ``n`` findings then ``pages`` pages (default ``n``), each stratified."""
-    from sitewatch.reporting.data import description, load_scan_rules, location, rule_name
-
     ruleset = load_scan_rules(scan)
     findings = stratified_sample(store.findings(scan.id), n, seed, finding_strata, lambda f: f.fingerprint)
     with store.engine.connect() as c:
@@ -118,9 +119,6 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
 
 def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], seed: int, out_dir: Path) -> list[Path]:
     """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx."""
-    from sitewatch.reporting.render import safe_name, write_html
-    from sitewatch.reporting.tables import write_xlsx
-
     stem = f"抽查表-{safe_name(scan.site)}-{scan.as_of.isoformat()}-seed{seed}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     total = {"findings": len(store.findings(scan.id)), "pages": store.count(Page, scan.id)}

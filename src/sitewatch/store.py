@@ -37,6 +37,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -182,12 +183,6 @@ Probe = Table(                                            # one availability pro
     _col("error", Text, default=""),
 )
 
-Meta = Table(
-    "sitewatch_meta", metadata,
-    Column("key", String(40), primary_key=True),
-    _col("value", Text),
-)
-
 JobRun = Table(                                           # one run of a scheduled job (sitewatch.scheduler)
     "job_runs", metadata, _id(),
     _col("job_id", Text, index=True),
@@ -202,7 +197,7 @@ JobRun = Table(                                           # one run of a schedul
 
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 
@@ -329,8 +324,6 @@ def _scrub_row(params: Any) -> Any:
 def store_version(engine: Engine) -> str | None:
     """The schema revision of the store (None: empty database; "unversioned": a sitewatch 0.1.0 store written
     before migrations existed)."""
-    from sqlalchemy import inspect
-
     with engine.connect() as c:
         insp = inspect(c)
         if insp.has_table(VERSION_TABLE):
@@ -385,7 +378,7 @@ def upgrade_store(db: str | Path, backup: bool = True, force: bool = False) -> t
     allows (PostgreSQL; SQLite as far as its DDL does). An SQLite file is first copied to ``<file>.before-<version>``
     when ``backup``. Refused while another sitewatch uses the store (``in_use``) unless ``force``. Returns
     (version before, version after, backup path)."""
-    from alembic import command
+    from alembic import command  # lazy: heavy dependency, used by upgrades only
     from alembic.config import Config
 
     engine = create_store_engine(db)
@@ -478,7 +471,7 @@ def in_use(engine: Engine) -> str | None:
 
 def _sqlite_backup(engine: Engine, version: str) -> Path:
     """A consistent copy of an SQLite store (the SQLite backup API: WAL contents included)."""
-    import sqlite3
+    import sqlite3  # lazy: only for the backup of an SQLite store
 
     src = Path(str(engine.url.database))
     dest = src.with_name(f"{src.name}.before-{version}")

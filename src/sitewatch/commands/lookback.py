@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_lookback(args: argparse.Namespace) -> int:
-    from sitewatch.lookback import STATUSES, resolve_since, run_lookback, write_lookback
+    from sitewatch.lookback import resolve_since, run_lookback, write_lookback
+    from sitewatch.rectification import STATUSES
 
     out = output_dir(args.out, "lookback --out")
     if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import brotli
 import certifi
 
-from sitewatch import __version__
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
 from sitewatch.crawl.politeness import Politeness
+from sitewatch.defaults import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT
 from sitewatch.urls import host_key, malformed, normalize
 
 if TYPE_CHECKING:
@@ -29,13 +29,10 @@ if TYPE_CHECKING:
     from aiohttp.client_proto import ResponseHandler
     from aiohttp.client_reqrep import ConnectionKey
 
-DEFAULT_TIMEOUT = 15.0         # seconds; the national availability rule counts a page not loaded in 15 s as down
-DEFAULT_RETRIES = 2            # extra attempts after a transient failure (5xx, connection reset, timeout once)
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 30.0         # a longer Retry-After is reported as rate limiting, not waited for
 MAX_BODY = 4 * 1024 * 1024     # bytes of an HTML page kept for parsing
 PROBE_BODY = 256 * 1024        # bytes of a checked (not crawled) HTML target kept for soft-404 detection
-DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; sitewatch/{__version__}; government website self-check)"
 RESERVED_TLDS = (".invalid", ".test", ".example", ".localhost.invalid")   # RFC 6761: never resolve
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
 HEAD_REFUSED_FALLBACK = True   # any HEAD error status is re-checked with GET (servers often mishandle HEAD)
@@ -212,7 +209,7 @@ def _idle_capped_connector(**kwargs: Any) -> aiohttp.TCPConnector:
     """aiohttp's connector with a cap on the origins that keep idle connections: aiohttp counts only busy
     connections against ``limit`` and keeps idle ones until they expire, so a scan checking links to 1,500
     sites within the keep-alive time would hold 1,500 sockets (the default descriptor limit is 1,024)."""
-    import aiohttp
+    import aiohttp  # lazy: heavy dependency, loaded with the first direct request
 
     class IdleCappedConnector(aiohttp.TCPConnector):
         def _release(self, key: ConnectionKey, protocol: ResponseHandler, *, should_close: bool = False) -> None:
@@ -256,7 +253,7 @@ class Fetcher:
 
     def _direct(self) -> Any:
         if self._session is None:
-            import aiohttp
+            import aiohttp  # lazy: heavy dependency, loaded with the first direct request
 
             connector = _idle_capped_connector(
                 limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_EXPIRY, ssl=self._tls,
@@ -404,7 +401,7 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.timeout):
                 if proxy is None:
-                    import yarl
+                    import yarl  # lazy: aiohttp's URL type, loaded with aiohttp
 
                     async with self._direct().request(method, yarl.URL(url, encoded=True),
                                                       allow_redirects=False) as resp:

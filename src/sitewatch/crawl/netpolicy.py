@@ -22,11 +22,12 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sitewatch.addresses import IPAddress, parse_allow, parse_ip
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver, ResolveResult
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 BLOCKED_REASON = "blocked_address"
 
@@ -63,25 +64,6 @@ class BlockedAddress(OSError):
         super().__init__(f"{host}: {why} (network policy; allow it with [network] allow)")
         self.host = host
         self.why = why
-
-
-def parse_ip(host: str) -> IPAddress | None:
-    """The address a URL host names literally, in any form the system resolver would accept; else None."""
-    h = host.strip().lower().rstrip(".")
-    if h.startswith("[") and h.endswith("]"):
-        h = h[1:-1]
-    if "%" in h:                        # fe80::1%eth0
-        h = h.split("%", 1)[0]
-    try:
-        return ipaddress.ip_address(h)
-    except ValueError:
-        pass
-    if ":" in h or not h:
-        return None
-    try:                                # 0x7f000001, 2130706433, 0177.0.0.1, 127.1 (inet_aton's forms)
-        return ipaddress.IPv4Address(socket.inet_aton(h))
-    except (OSError, ValueError):
-        return None
 
 
 def _unmapped(ip: IPAddress) -> IPAddress:
@@ -137,8 +119,6 @@ class NetPolicy:
     def for_site(cls, start_urls: Sequence[str], allow: Iterable[str] = (), resolve: bool = True) -> NetPolicy:
         """The policy of a scan of the site at ``start_urls``: each class its start hosts resolve to is allowed
         (never metadata)."""
-        from urllib.parse import urlsplit
-
         classes: set[str] = set()
         for url in start_urls:
             try:
@@ -189,33 +169,6 @@ class NetPolicy:
         return self.check_ip(ip)
 
 
-def parse_allow(allow: Iterable[str]) -> tuple[list[Any], set[str]]:
-    """``[network] allow`` entries: networks / addresses, and host names (``.example.gov.cn`` or
-    ``*.example.gov.cn`` also allows its subdomains). Raises ValueError for an entry that is neither."""
-    nets: list[Any] = []
-    hosts: set[str] = set()
-    for entry in allow:
-        e = str(entry).strip().lower()
-        if not e:
-            raise ValueError("empty entry")
-        try:
-            nets.append(ipaddress.ip_network(e.strip("[]"), strict=False))
-            continue
-        except ValueError:
-            pass
-        ip = parse_ip(e)
-        if ip is not None:
-            nets.append(ipaddress.ip_network(ip))
-            continue
-        if e.startswith("*."):
-            e = e[1:]
-        name = e.lstrip(".")
-        if not name or any(c in name for c in "/:@ \t") or ".." in name:
-            raise ValueError(f"{entry!r}: neither a network, an address nor a host name")
-        hosts.add(e)
-    return nets, hosts
-
-
 def _resolve_quietly(host: str) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
@@ -231,7 +184,7 @@ def _resolve_quietly(host: str) -> list[IPAddress]:
 
 
 def _make_resolver_class() -> Callable[[NetPolicy, Any], AbstractResolver]:
-    from aiohttp.abc import AbstractResolver
+    from aiohttp.abc import AbstractResolver  # lazy: heavy dependency, loaded with the first direct request
     from aiohttp.resolver import ThreadedResolver
 
     class PolicyResolver(AbstractResolver):

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-DEFAULT_CONCURRENCY = 4        # simultaneous requests per host
-DEFAULT_RATE = 4.0             # requests per second per host (0 = unlimited)
+from sitewatch.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE
+
 MAX_CRAWL_DELAY = 10.0         # a robots.txt Crawl-delay above this is capped
 
 

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from sitewatch.addresses import parse_ip
 from sitewatch.crawl.fetch import MAX_REDIRECTS, proxy_for
-from sitewatch.crawl.netpolicy import NetPolicy, _resolve_quietly, parse_ip
+from sitewatch.crawl.netpolicy import NetPolicy, _resolve_quietly
 from sitewatch.errors import ConfigError
 from sitewatch.extract import ParsedPage
 

@@ -11,8 +11,12 @@ from typing import Any
 from sitewatch.config import SiteConfig
 from sitewatch.demo.portal import build_portal
 from sitewatch.demo.server import DemoServer, serve_portal
+from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.models import Finding
-from sitewatch.scan import ScanResult, findings_document, run_scan, write_json
+from sitewatch.reporting.write import write_report
+from sitewatch.resume import run_scan
+from sitewatch.scan import ScanResult, findings_document, write_json
+from sitewatch.spotcheck import sample, write_spotcheck
 from sitewatch.store import Store
 from sitewatch.urls import normalize
 
@@ -201,10 +205,6 @@ def run_demo(out: Path, db: str | None = None, keep_serving: bool = False) -> in
 
 def _reports(store: Store, current: ScanResult, previous: ScanResult, out: Path, server: DemoServer) -> list[Path]:
     """整改报告 + 领导摘要 for this month, the 回头看 of last month (re-checked live), and a spot-check sample."""
-    from sitewatch.commands.report import write_report
-    from sitewatch.lookback import run_lookback, write_lookback
-    from sitewatch.spotcheck import sample, write_spotcheck
-
     baseline = store.scan(previous.scan_id)
     assert baseline is not None
     lookback = run_lookback(store, baseline, as_of=current.as_of, timeout=2.0)

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from sitewatch.crawl.coverage import coverage_document
 from sitewatch.errors import ConfigError
-from sitewatch.lookback import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.packs import RuleSet, load_rules
 from sitewatch.probes import availability as probe_stats
+from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED, classify
 from sitewatch.rules.availability import DOWN as AVAILABILITY
 from sitewatch.rules.availability import UNREACHABLE, reason_zh, start_targets, thresholds
 from sitewatch.rules.columns import COLUMN_STALE, HOMEPAGE_STALE, veto_summary
