@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed and memory: sitewatch vs LinkChecker crawling the same ~3,000-page loopback portal.
 
-The site is sitewatch's demo portal (``sitewatch.demo.portal.build_portal(scale=15)``: a TRS-style 镇街 portal with
+The site is sitewatch's demo portal (``sitewatch.demo.build_portal(scale=15)``: a TRS-style 镇街 portal with
 nav + footer on every page, paginated column lists, articles, attachments, planted broken links, a slow page and
 four crawler traps), served by ``sitewatch.demo.server.serve_portal`` (a threaded ``http.server`` on 127.0.0.1)
 with one addition: every response carries a ``LinkChecker`` header, the documented way to let LinkChecker exceed
@@ -65,7 +65,7 @@ class Run:
 def serve(scale: int):
     """Build and serve the demo portal; every answer carries a ``LinkChecker`` header."""
     import sitewatch.demo.server as demo_server
-    from sitewatch.demo.portal import build_portal
+    from sitewatch.demo import build_portal
 
     class Handler(demo_server._Handler):
         def end_headers(self) -> None:

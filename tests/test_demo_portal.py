@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from sitewatch.demo import build_portal, serve_portal
-from sitewatch.demo.portal import GUIDE_ELEMENTS, HISTORY_MONTHS, PREFIX, Portal
+from sitewatch.demo.defects import GUIDE_ELEMENTS, HISTORY_MONTHS
 from sitewatch.demo.run import verify
+from sitewatch.demo.site import PREFIX, Portal
 from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Finding
 

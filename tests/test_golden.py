@@ -75,7 +75,7 @@ def _coverage_without_timing(cov: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_demo_portal_findings_are_unchanged(tmp_path):
-    from sitewatch.demo.portal import build_portal
+    from sitewatch.demo import build_portal
     from sitewatch.demo.run import DEMO_AS_OF, MONTHS, demo_config
     from sitewatch.demo.server import serve_portal
     from sitewatch.resume import run_scan

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.config import SiteConfig
-from sitewatch.demo.portal import build_portal
+from sitewatch.demo.build import build_portal
 from sitewatch.demo.server import DemoServer, serve_portal
 from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.models import Finding

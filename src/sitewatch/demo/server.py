@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sitewatch.demo.portal import Portal, Route
+from sitewatch.demo.site import Portal, Route
 
 NOT_FOUND = (b'<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
              b'<body><h1>404 Not Found</h1></body></html>')
