@@ -110,10 +110,10 @@ def test_gbk_pages_decode_from_header_meta_or_detection(db):
         result, store = scan_site(site.url("/s/"), db)
     from sqlalchemy import select
 
-    from sitewatch.store import Link, Page
+    from sitewatch.store import LinkRow, PageRow
     with store.engine.connect() as c:
-        pages = {r.url: (r.title, r.encoding) for r in c.execute(select(Page))}
-        texts = set(c.execute(select(Link.c.text)).scalars())
+        pages = {r.url: (r.title, r.encoding) for r in c.execute(select(PageRow))}
+        texts = set(c.execute(select(LinkRow.c.text)).scalars())
     assert pages[site.url("/s/")] == ("西区办事处工作动态", "gbk")
     assert pages[site.url("/s/a.html")] == ("西区办事处工作动态", "gb2312")
     assert pages[site.url("/s/b.html")][0] == "西区办事处工作动态"

@@ -202,7 +202,7 @@ def run_case(case: dict, port: int, store) -> tuple[dict[str, str], bool]:
 
     from sitewatch.config import SiteConfig
     from sitewatch.resume import run_scan
-    from sitewatch.store import Page, Target
+    from sitewatch.store import PageRow, TargetRow
     from sitewatch.urls import normalize
 
     start = normalize(f"http://127.0.0.1:{port}/{DATADIR}/{case['input']}")
@@ -212,11 +212,11 @@ def run_case(case: dict, port: int, store) -> tuple[dict[str, str], bool]:
     result = run_scan(cfg, store)
     got: dict[str, str] = {}
     with store.engine.connect() as c:
-        for t in c.execute(select(Target).where(Target.c.scan_id == result.scan_id)):
+        for t in c.execute(select(TargetRow).where(TargetRow.c.scan_id == result.scan_id)):
             v = "error" if t.verdict == "broken" else "valid"          # ok, warning, skipped (robots) -> valid
             got.setdefault(url_key(t.url), v)
             got.setdefault(url_key(t.final_url or t.url), v)
-        parsed = c.execute(select(Page.c.id).where(Page.c.scan_id == result.scan_id, Page.c.url == start)).first()
+        parsed = c.execute(select(PageRow.c.id).where(PageRow.c.scan_id == result.scan_id, PageRow.c.url == start)).first()
     return got, parsed is not None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sitewatch.config import SiteConfig
 from sitewatch.rules.columns import load_columns
-from sitewatch.store import Page
+from sitewatch.store import PageRow
 
 AS_OF = dt.date(2026, 11, 26)
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -181,7 +181,7 @@ def test_nothing_outside_the_sub_site_prefix_is_crawled(db):
             assert site.hits(p) == 0, p
         assert not any("/api/" in p for _, p in requests)
     with store.engine.connect() as c:
-        parsed = {r.url for r in c.execute(select(Page).where(Page.c.scan_id == result.scan_id))}
+        parsed = {r.url for r in c.execute(select(PageRow).where(PageRow.c.scan_id == result.scan_id))}
     assert parsed == {site.url("/town/"), site.url("/town/tzgg/index.html"),
                       site.url("/town/tzgg/202611/t20261120_1.html")}
     assert result.stats.pages == 3
@@ -227,7 +227,7 @@ def test_waf_blip_is_not_reported_and_the_page_is_crawled(db):
         assert site.hits("/s/gzdt/202611/t20261121_2.html") == 1          # its link was followed
     assert of_rule(result.findings, "link.broken") == []
     with store.engine.connect() as c:
-        titles = {r.url: r.title for r in c.execute(select(Page).where(Page.c.scan_id == result.scan_id))}
+        titles = {r.url: r.title for r in c.execute(select(PageRow).where(PageRow.c.scan_id == result.scan_id))}
     assert titles[site.url("/s/gzdt/202611/t20261120_1.html")] == "西区召开工作会议"
 
 

@@ -213,9 +213,9 @@ def run_gkmlpt(db, routes):
 
 def test_a_guessed_gkmlpt_guide_that_404s_is_a_probe_not_a_broken_link(db):
     findings, site, store = run_gkmlpt(db, gkmlpt_site(None))
-    from sitewatch.store import Target
+    from sitewatch.store import TargetRow
     with store.engine.connect() as c:        # the guide was probed, and answered 404
-        verdicts = {r.url: r.verdict for r in c.execute(Target.select())}
+        verdicts = {r.url: r.verdict for r in c.execute(TargetRow.select())}
     assert verdicts[site.url("/zsxq/gkmlpt/guide")] == "broken"
     assert [f for f in findings if f.rule == "link.broken"] == []
     [missing] = guide_items(findings)

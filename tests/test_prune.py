@@ -10,24 +10,24 @@ import pytest
 from test_reports import ROOT, SITE, build_store
 
 from sitewatch.cli import main
-from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
+from sitewatch.store import ColumnRow, LinkRow, ListItemRow, PageRow, Store, TargetRow
 
 
 def detail_counts(store: Store, scan_id: int) -> tuple[int, ...]:
-    return tuple(store.count(t, scan_id) for t in (Link, Page, Target, ColumnRow, ListItemRow))
+    return tuple(store.count(t, scan_id) for t in (LinkRow, PageRow, TargetRow, ColumnRow, ListItemRow))
 
 
 def test_prune_keeps_the_latest_scans_of_each_site_whole_and_the_findings_of_all(tmp_path, capsys, store_db):
     db = store_db
     sqlite = "://" not in db
     store, ids = build_store(db)
-    store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"),
+    store.add_rows(LinkRow, ("scan_id", "page_url", "target", "tag", "text"),
                    [(ids[0], f"{ROOT}p{i}.html", f"{ROOT}t{i}.html", "a", "链接") for i in range(5000)])
     other = store.new_scan("东区", ["http://127.0.0.2/"], dt.date(2026, 9, 1), {})
-    store.add(Page, scan_id=other, url="http://127.0.0.2/", status=200, title="东区首页")
+    store.add(PageRow, scan_id=other, url="http://127.0.0.2/", status=200, title="东区首页")
     store.finish_scan(other, "completed", {"pages": 1})
     stopped = store.new_scan(SITE, [ROOT], dt.date(2026, 12, 1), {})         # interrupted: must stay resumable
-    store.add(Page, scan_id=stopped, url=ROOT, status=200, title="西区首页")
+    store.add(PageRow, scan_id=stopped, url=ROOT, status=200, title="西区首页")
     store.finish_scan(stopped, "interrupted", {"pages": 1})
     findings = {i: store.findings(i) for i in ids}
     kept = detail_counts(store, ids[2])
@@ -35,7 +35,7 @@ def test_prune_keeps_the_latest_scans_of_each_site_whole_and_the_findings_of_all
 
     assert main(["prune", "--db", db, "--keep", "1", "--dry-run"]) == 0
     assert "would delete the details of 2 scan(s) (1, 2): 5,002 links, 6 pages, 2 targets" in capsys.readouterr().out
-    assert store.count(Link, ids[0]) == 5001
+    assert store.count(LinkRow, ids[0]) == 5001
 
     assert main(["prune", "--db", db, "--keep", "1", "--vacuum"]) == 0
     out = capsys.readouterr().out
@@ -50,7 +50,7 @@ def test_prune_keeps_the_latest_scans_of_each_site_whole_and_the_findings_of_all
         assert store.scan(i).stats["pages"] == 3
     assert detail_counts(store, ids[2]) == kept
     assert {i: store.findings(i) for i in ids} == findings
-    assert store.count(Page, other) == 1 and store.count(Page, stopped) == 1
+    assert store.count(PageRow, other) == 1 and store.count(PageRow, stopped) == 1
 
     assert main(["prune", "--db", db, "--keep", "1"]) == 0
     assert "nothing to delete" in capsys.readouterr().out

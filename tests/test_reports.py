@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from sitewatch.cli import main
 from sitewatch.models import DEDUCT, VETO, WARN, Finding
-from sitewatch.store import ColumnRow, Link, ListItemRow, Page, Store, Target
+from sitewatch.store import ColumnRow, LinkRow, ListItemRow, PageRow, Store, TargetRow
 
 SITE = "西区"
 ROOT = "http://xiqu.zs.gov.test/"   # reserved name: a look-back never resolves it
@@ -68,11 +68,11 @@ def build_store(db: str, scans=SCAN_FINDINGS, days=DAYS) -> tuple[Store, list[in
     config = {"name": SITE, "start_urls": [ROOT], "columns": {"工作动态": {"unit": "宣传办"}}, "default_unit": "办公室"}
     for day, findings in zip(days, scans, strict=False):
         sid = store.new_scan(SITE, [ROOT], day, config)
-        store.add(Page, scan_id=sid, url=ROOT, status=200, title="西区首页")
-        store.add(Page, scan_id=sid, url=ROOT + "col/news/", status=200, title=EVIL)
-        store.add(Page, scan_id=sid, url=ROOT + "col/gzdt/", status=200, title="工作动态")
-        store.add(Link, scan_id=sid, page_url=ROOT + "col/news/", target=EVIL_URL, tag="a", text=EVIL)
-        store.add(Target, scan_id=sid, url=EVIL_URL, internal=True, status=404, verdict="broken")
+        store.add(PageRow, scan_id=sid, url=ROOT, status=200, title="西区首页")
+        store.add(PageRow, scan_id=sid, url=ROOT + "col/news/", status=200, title=EVIL)
+        store.add(PageRow, scan_id=sid, url=ROOT + "col/gzdt/", status=200, title="工作动态")
+        store.add(LinkRow, scan_id=sid, page_url=ROOT + "col/news/", target=EVIL_URL, tag="a", text=EVIL)
+        store.add(TargetRow, scan_id=sid, url=EVIL_URL, internal=True, status=404, verdict="broken")
         store.add(ColumnRow, scan_id=sid, key="tzgg", name="通知公告", url=ROOT + "col/tzgg/")
         store.add(ListItemRow, scan_id=sid, column_key="tzgg", page_url=ROOT + "col/tzgg/", title="通知",
                   url=ROOT + "col/tzgg/1.html", date=day - dt.timedelta(days=150))

@@ -19,7 +19,7 @@ from loopback import Answer, LoopbackSite, page
 
 from sitewatch.config import load_config
 from sitewatch.resume import resume_scan, run_scan, start_scan
-from sitewatch.store import Store, Target
+from sitewatch.store import Store, TargetRow
 
 AS_OF = dt.date(2026, 11, 26)
 
@@ -133,7 +133,7 @@ def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
     assert any(f.rule == "link.broken" for f in store.findings(scan.id))
     assert scan.stats["pages"] == 301
     with store.engine.connect() as c:
-        urls = c.execute(Target.select().where(Target.c.scan_id == scan.id)).all()
+        urls = c.execute(TargetRow.select().where(TargetRow.c.scan_id == scan.id)).all()
     assert len(urls) == len({u.url for u in urls}), "a URL was checked twice"
 
 

@@ -10,7 +10,7 @@ from loopback import Answer, LoopbackSite, page, refused_port
 
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.scan import findings_document
-from sitewatch.store import Target
+from sitewatch.store import TargetRow
 
 
 def robots(text: str, status: int = 200) -> Answer:
@@ -32,7 +32,7 @@ def site_routes(robots_answer: Answer | None, extra_links: str = "") -> dict[str
 def verdicts(store, scan_id) -> dict[str, tuple[str, str]]:
     with store.engine.connect() as c:
         return {r.url.split("/", 3)[3]: (r.verdict, r.reason) for r in
-                c.execute(Target.select().where(Target.c.scan_id == scan_id))}
+                c.execute(TargetRow.select().where(TargetRow.c.scan_id == scan_id))}
 
 
 RULES = "User-agent: *\nDisallow: /s/a/\nAllow: /s/a/ok.html\nDisallow: /*.pdf$\n"
@@ -63,7 +63,7 @@ def test_robots_txt_answering_5xx_disallows_everything_and_says_why(tmp_path):
     doc = findings_document(store, result.scan_id)
     assert hits == 0 and doc["scan"]["pages"] == 0
     with store.engine.connect() as c:
-        detail = c.execute(Target.select().where(Target.c.url == site.url("/s/"))).first().detail
+        detail = c.execute(TargetRow.select().where(TargetRow.c.url == site.url("/s/"))).first().detail
     assert "HTTP 503" in detail and "RFC 9309" in detail
     assert doc["scan"]["coverage"]["cuts"]["robots"]["count"] >= 1
     assert "scan.no_pages" in doc["summary"]                # no verdict without a measurement
@@ -74,7 +74,7 @@ def test_unreachable_host_is_broken_not_disallowed(tmp_path):
     with LoopbackSite(site_routes(robots(RULES), f'<a href="{dead}">死链</a>')) as site:
         result, store = scan_site(site.url("/s/"), str(tmp_path / "sw.db"))
     with store.engine.connect() as c:
-        row = c.execute(Target.select().where(Target.c.url == dead)).first()
+        row = c.execute(TargetRow.select().where(TargetRow.c.url == dead)).first()
     assert (row.verdict, row.reason) == ("broken", "refused")
 
 

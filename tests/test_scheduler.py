@@ -21,7 +21,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.resume import run_scan
 from sitewatch.scan import ScanResult
 from sitewatch.scheduler import SiteScheduler, job_runs, schedule_settings
-from sitewatch.store import Page, Scan, Store
+from sitewatch.store import PageRow, ScanRow, Store
 
 UTC = dt.UTC
 
@@ -192,7 +192,7 @@ def test_stop_checkpoints_a_running_audit_and_the_next_start_resumes_it(tmp_path
         first = SiteScheduler(db, [cfg])
         first.start(["monthly"])
         try:
-            assert wait_for(lambda: store.count(Page, 1) >= 10, 10)
+            assert wait_for(lambda: store.count(PageRow, 1) >= 10, 10)
         finally:
             first.shutdown()
         scan = store.scan(1)
@@ -246,7 +246,7 @@ def test_a_scan_left_running_by_a_killed_process_is_resumed_one_still_running_is
     for site, pid in (("a", dead.pid), ("b", os.getpid())):
         scan_id = store.new_scan(site, ["http://127.0.0.1:9/"], dt.date(2026, 11, 27), {})
         with store.engine.begin() as c:
-            c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+            c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(
                 stats={"runner": {"host": socket.gethostname(), "pid": pid}}))
     assert [s.runner_state() for s in store.scans(kind=None)] == ["gone", "alive"]
     calls: list = []
@@ -280,8 +280,8 @@ def test_keep_scans_prunes_the_details_of_older_scans_after_each_link_scan(tmp_p
                 s.shutdown()
     scans = store.scans("portal", kind=None)
     assert [x.kind for x in scans] == ["links"] * 3
-    assert "details_pruned" in scans[0].stats and store.count(Page, scans[0].id) == 0
-    assert all("details_pruned" not in x.stats and store.count(Page, x.id) > 0 for x in scans[1:])
+    assert "details_pruned" in scans[0].stats and store.count(PageRow, scans[0].id) == 0
+    assert all("details_pruned" not in x.stats and store.count(PageRow, x.id) > 0 for x in scans[1:])
     with store.engine.connect() as c:
         details = [r.detail for r in c.execute(select(job_runs.c.detail).order_by(job_runs.c.id))]
     assert details[-1].endswith("details of 1 older scan(s) pruned") and "pruned" not in details[0]

@@ -15,10 +15,10 @@ from sitewatch.cli import main
 from sitewatch.store import (
     SCHEMA_HEAD,
     VERSION_TABLE,
-    Page,
-    Scan,
+    PageRow,
+    ScanRow,
     Store,
-    Target,
+    TargetRow,
     create_store_engine,
     metadata,
     store_version,
@@ -167,17 +167,17 @@ def test_what_a_scan_stores_reads_back_the_same(store_db):
     site = "某" * 300
     config = {"big": 2 ** 53 + 1, "nested": {"list": [1, "二", None, True]}, "float": 0.1}
     sid = store.new_scan(site, ["http://a/"], dt.date(2026, 2, 28), config)
-    store.add(Page, scan_id=sid, url="http://a/", status=200, title="标题\x00尾", content_type="text/html; " + "x" * 150,
+    store.add(PageRow, scan_id=sid, url="http://a/", status=200, title="标题\x00尾", content_type="text/html; " + "x" * 150,
               encoding="gb18030", pub_date=dt.date(2026, 2, 27), meta={"k": "\x00值"})
-    store.add(Target, scan_id=sid, url="http://a/", internal=True, verdict="ok", chain=[["http://a/x", 302]])
+    store.add(TargetRow, scan_id=sid, url="http://a/", internal=True, verdict="ok", chain=[["http://a/x", 302]])
     store.finish_scan(sid, "completed", {"pages": 1, "big": 2 ** 40})
     scan = store.scan(sid)
     assert (scan.site, scan.config, scan.as_of, scan.stats) == (site, config, dt.date(2026, 2, 28),
                                                                 {"pages": 1, "big": 2 ** 40})
     with store.engine.connect() as c:
-        p = c.execute(select(Page)).one()
-        t = c.execute(select(Target)).one()
-        done = c.execute(select(Scan.c.finished_at)).scalar()
+        p = c.execute(select(PageRow)).one()
+        t = c.execute(select(TargetRow)).one()
+        done = c.execute(select(ScanRow.c.finished_at)).scalar()
     assert p.title in ("标题\x00尾", "标题\ufffd尾") and p.meta == {"k": "\x00值"}
     assert p.pub_date == dt.date(2026, 2, 27) and len(p.content_type) == 161
     assert t.internal is True and t.chain == [["http://a/x", 302]] and isinstance(done, dt.datetime)

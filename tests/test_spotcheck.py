@@ -8,7 +8,7 @@ from test_reports import EVIL, ROOT, build_store
 from sitewatch.cli import main
 from sitewatch.models import WARN, Finding
 from sitewatch.spotcheck import sample, stratified_sample
-from sitewatch.store import Page
+from sitewatch.store import PageRow
 
 
 def many_findings() -> list[Finding]:
@@ -55,7 +55,7 @@ def test_every_rule_then_every_column():
 def test_sample_from_store_pages_stratified(tmp_path):
     store, ids = build_store(str(tmp_path / "s.db"))
     for i in range(10):
-        store.add(Page, scan_id=ids[2], url=f"{ROOT}zwgk/{i}.html", status=200, title=f"公开{i}")
+        store.add(PageRow, scan_id=ids[2], url=f"{ROOT}zwgk/{i}.html", status=200, title=f"公开{i}")
     store.flush()
     rows = sample(store, store.scan(ids[2]), 4, 7, pages=3)
     findings = [r for r in rows if r["kind"] == "问题"]

@@ -8,7 +8,7 @@ import sqlite3
 
 from sqlalchemy import insert
 
-from sitewatch.store import ListItemRow, Page, Probe, Store, Target, upgrade_store
+from sitewatch.store import ListItemRow, PageRow, ProbeRow, Store, TargetRow, upgrade_store
 
 
 def raw_rows(path, table: str) -> list[tuple]:
@@ -23,10 +23,10 @@ def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
                            date=dt.date(2026, 3, 9), date_source="list", attachments=[["附件.pdf", "http://a/f.pdf"]]),
                       dict(scan_id=1, column_key="k", page_url="http://a/l.html", title="无日期", url="http://a/2.html",
                            date=None)],
-        Page: [dict(scan_id=1, url="http://a/", status=200, title="首页", meta={"SiteName": "某区政府"}, pub_date=None)],
-        Target: [dict(scan_id=1, url="http://a/x", internal=True, status=None, verdict="broken", chain=[["http://a/y", 302]]),
+        PageRow: [dict(scan_id=1, url="http://a/", status=200, title="首页", meta={"SiteName": "某区政府"}, pub_date=None)],
+        TargetRow: [dict(scan_id=1, url="http://a/x", internal=True, status=None, verdict="broken", chain=[["http://a/y", 302]]),
                  dict(scan_id=1, url="http://a/z", verdict="ok")],
-        Probe: [dict(site="s", url="http://a/", at=dt.datetime(2026, 11, 27, 8, 0, 0), ok=True, status=200, latency_ms=12),
+        ProbeRow: [dict(site="s", url="http://a/", at=dt.datetime(2026, 11, 27, 8, 0, 0), ok=True, status=200, latency_ms=12),
                 dict(site="s", url="http://a/", at=dt.datetime(2026, 11, 27, 8, 5, 1, 250), ok=False, status=None, latency_ms=0)],
     }
     buffered, reference = Store(tmp_path / "buffered.db"), Store(tmp_path / "reference.db")
@@ -48,7 +48,7 @@ def test_buffered_rows_are_stored_as_sqlalchemy_stores_them(tmp_path):
 
 
 def test_rows_added_in_many_batches_are_all_there_in_order(store_db):
-    from sitewatch.store import Link
+    from sitewatch.store import LinkRow
 
     store = Store(store_db)
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
@@ -56,8 +56,8 @@ def test_rows_added_in_many_batches_are_all_there_in_order(store_db):
     expected = []
     for page in range(40):
         rows = [(sid, f"http://a/{page}.html", f"http://a/t{page}-{i}.html", "a", f"链接{i}") for i in range(7)]
-        store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), rows)
-        store.add(Target, scan_id=sid, url=f"http://a/{page}.html", verdict="ok")
+        store.add_rows(LinkRow, ("scan_id", "page_url", "target", "tag", "text"), rows)
+        store.add(TargetRow, scan_id=sid, url=f"http://a/{page}.html", verdict="ok")
         expected += rows
         store.maybe_flush()
     store.flush()
@@ -68,7 +68,7 @@ def test_rows_added_in_many_batches_are_all_there_in_order(store_db):
 
 
 def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_before_the_link_index_changed(tmp_path):
-    from sitewatch.store import Link
+    from sitewatch.store import LinkRow
 
     path = tmp_path / "old.db"
     store = Store(path)
@@ -84,15 +84,15 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     other = store.new_scan("s", ["http://a/"], dt.date(2026, 10, 27), {})
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
     cols = ("scan_id", "page_url", "target", "tag", "text")
-    store.add_rows(Link, cols, [(sid, "http://a/z.html", "http://a/dead", "a", ""),
+    store.add_rows(LinkRow, cols, [(sid, "http://a/z.html", "http://a/dead", "a", ""),
                                 (sid, "http://a/b.html", "http://a/dead", "a", "失效链接"),
                                 (sid, "http://a/a.html", "http://a/dead", "a", "旧标题"),
                                 (sid, "http://a/b.html", "http://a/dead", "img", "失效链接"),
                                 (sid, "http://a/a.html", "http://a/ok", "a", "正常"),
                                 (other, "http://a/old.html", "http://a/dead", "a", "上月")])
-    store.add(Target, scan_id=sid, url="http://a/dead", verdict="broken", status=404)
-    store.add(Target, scan_id=sid, url="http://a/ok", verdict="ok", status=200)
-    store.add(Target, scan_id=other, url="http://a/dead", verdict="broken", status=404)
+    store.add(TargetRow, scan_id=sid, url="http://a/dead", verdict="broken", status=404)
+    store.add(TargetRow, scan_id=sid, url="http://a/ok", verdict="ok", status=200)
+    store.add(TargetRow, scan_id=other, url="http://a/dead", verdict="broken", status=404)
     [(target, pages, texts)] = store.broken_targets(sid)
     assert (target.url, target.status) == ("http://a/dead", 404)
     assert pages == ["http://a/a.html", "http://a/b.html", "http://a/z.html"]
@@ -105,7 +105,7 @@ def test_a_unit_of_work_is_flushed_whole_or_not_at_all(store_db):
     buffer together when the unit ends, and are dropped when it ends by an exception (the URL was not done)."""
     import asyncio
 
-    from sitewatch.store import Link, Page
+    from sitewatch.store import LinkRow, PageRow
 
     store = Store(store_db)
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 26), {})
@@ -116,18 +116,18 @@ def test_a_unit_of_work_is_flushed_whole_or_not_at_all(store_db):
 
     async def page(url: str, fail: bool = False) -> None:
         with store.unit():
-            store.add(Page, scan_id=sid, url=url)
+            store.add(PageRow, scan_id=sid, url=url)
             halfway.set()
             await resume.wait()
-            store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), [(sid, url, url + "x", "a", "")])
+            store.add_rows(LinkRow, ("scan_id", "page_url", "target", "tag", "text"), [(sid, url, url + "x", "a", "")])
             if fail:
                 raise asyncio.CancelledError
 
     async def other() -> None:
         await halfway.wait()
-        store.add(Page, scan_id=sid, url="http://a/other")     # outside any unit: buffered at once
+        store.add(PageRow, scan_id=sid, url="http://a/other")     # outside any unit: buffered at once
         store.flush()
-        assert (count(Page), count(Link)) == (1, 0)           # half a page never reaches the store
+        assert (count(PageRow), count(LinkRow)) == (1, 0)           # half a page never reaches the store
         resume.set()
 
     async def main() -> None:

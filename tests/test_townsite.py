@@ -123,17 +123,17 @@ def crawled(tmp_path_factory):
 
 
 def _stored_pages(store, scan_id) -> set[str]:
-    from sitewatch.store import Page
+    from sitewatch.store import PageRow
     with store.engine.connect() as c:
-        return {r.url for r in c.execute(select(Page.c.url).where(Page.c.scan_id == scan_id))}
+        return {r.url for r in c.execute(select(PageRow.c.url).where(PageRow.c.scan_id == scan_id))}
 
 
 def _verdicts(store, scan_id, urls) -> dict[str, str]:
     """How the crawl judged some URLs (verdict/reason), to tell a page never fetched from one judged broken."""
-    from sitewatch.store import Target
+    from sitewatch.store import TargetRow
     with store.engine.connect() as c:
-        rows = c.execute(select(Target.c.url, Target.c.verdict, Target.c.reason)
-                         .where(Target.c.scan_id == scan_id, Target.c.url.in_(list(urls))))
+        rows = c.execute(select(TargetRow.c.url, TargetRow.c.verdict, TargetRow.c.reason)
+                         .where(TargetRow.c.scan_id == scan_id, TargetRow.c.url.in_(list(urls))))
         return {r.url: f"{r.verdict}/{r.reason}" for r in rows}
 
 

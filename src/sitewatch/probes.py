@@ -22,7 +22,7 @@ from sitewatch.crawl.fetch import Fetcher, FetchResult, _classify_error
 from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.defaults import DEFAULT_USER_AGENT
-from sitewatch.store import Probe, Store
+from sitewatch.store import ProbeRow, Store
 
 PROBE_TIMEOUT = 15.0
 MAX_PROBE_BODY = 8 * 1024 * 1024
@@ -89,7 +89,7 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT, *, user_agent: str = DEFAULT
 def record_probe(store: Store, site: str, result: ProbeResult) -> None:
     """Append one probe to the probe log (written at once, not buffered)."""
     with store.engine.begin() as c:
-        c.execute(insert(Probe).values(site=site, url=result.url, at=result.at, ok=result.ok, status=result.status,
+        c.execute(insert(ProbeRow).values(site=site, url=result.url, at=result.at, ok=result.ok, status=result.status,
                                        latency_ms=result.latency_ms, error=result.error))
 
 
@@ -190,10 +190,10 @@ def availability(store: Store, site: str, start: dt.datetime | dt.date, end: dt.
     ``urls`` limits the count to those URLs (V1 counts the homepage); None counts every probed URL.
     """
     start, end = _as_datetime(start), _as_datetime(end)
-    q = (select(Probe).where(Probe.c.site == site, Probe.c.at >= start, Probe.c.at < end)
-         .order_by(Probe.c.at, Probe.c.id))
+    q = (select(ProbeRow).where(ProbeRow.c.site == site, ProbeRow.c.at >= start, ProbeRow.c.at < end)
+         .order_by(ProbeRow.c.at, ProbeRow.c.id))
     if urls is not None:
-        q = q.where(Probe.c.url.in_(list(urls)))
+        q = q.where(ProbeRow.c.url.in_(list(urls)))
     with store.engine.connect() as c:
         rows = c.execute(q).all()
     first_day, last_day = start.date(), (end - dt.timedelta(microseconds=1)).date()

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, update
 
-from sitewatch.store import Frontier, Link, Page, Scan, Store, Target
+from sitewatch.store import FrontierRow, LinkRow, PageRow, ScanRow, Store, TargetRow
 
-DETAIL_TABLES = (Link, Page, Target, Frontier)
+DETAIL_TABLES = (LinkRow, PageRow, TargetRow, FrontierRow)
 PRUNED = "details_pruned"           # scan stats key: the date its detail rows were deleted
 
 
@@ -43,5 +43,5 @@ def prune(store: Store, keep: int, site: str | None = None, dry_run: bool = Fals
         with store.engine.begin() as c:       # for one scan's delete only (well within its busy timeout)
             for table in DETAIL_TABLES:
                 c.execute(delete(table).where(table.c.scan_id == s.id))
-            c.execute(update(Scan).where(Scan.c.id == s.id).values(stats={**(s.stats or {}), PRUNED: today}))
+            c.execute(update(ScanRow).where(ScanRow.c.id == s.id).values(stats={**(s.stats or {}), PRUNED: today}))
     return result

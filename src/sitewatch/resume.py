@@ -47,14 +47,14 @@ from sitewatch.packs import RuleSet
 from sitewatch.rules import PageChecks
 from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import (
-    Frontier,
-    Link,
+    FrontierRow,
+    LinkRow,
     ListItemRow,
-    Page,
-    Scan,
+    PageRow,
     ScanRecord,
+    ScanRow,
     Store,
-    Target,
+    TargetRow,
     db_reason,
     describe,
     runner,
@@ -248,14 +248,14 @@ def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, st
     seen, frontier = resume_state(store, scan, crawler)
     collector.restore(scan_id)
     with store.engine.connect() as c:
-        crawled = c.execute(select(Target.c.url).where(Target.c.scan_id == scan_id,
-                                                       Target.c.internal.is_(True))).scalars().all()
+        crawled = c.execute(select(TargetRow.c.url).where(TargetRow.c.scan_id == scan_id,
+                                                       TargetRow.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.frontier.traps.admit(url)
     crawler.frontier.budget = max(0, cfg.max_pages - len(crawled))
     crawler.frontier.seed(frontier, seen)
     with store.engine.begin() as c:
-        c.execute(update(Scan).where(Scan.c.id == scan_id).values(status="running", finished_at=None,
+        c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(status="running", finished_at=None,
                                                                   stats={**(scan.stats or {}), "runner": runner()}))
     log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler.frontier.qsize())
     return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
@@ -265,13 +265,13 @@ def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list
     """(seen URLs, frontier entries (url, depth, crawl)) of a stored scan."""
     sid = scan.id
     with store.engine.connect() as c:
-        done = set(c.execute(select(Target.c.url).where(Target.c.scan_id == sid)).scalars())
+        done = set(c.execute(select(TargetRow.c.url).where(TargetRow.c.scan_id == sid)).scalars())
         pages = {url: (pid, depth) for pid, url, depth in
-                 c.execute(select(Page.c.id, Page.c.url, Page.c.depth).where(Page.c.scan_id == sid))}
-        queued = c.execute(select(Frontier.c.url, Frontier.c.depth, Frontier.c.crawl).where(Frontier.c.scan_id == sid)
-                           .order_by(Frontier.c.id)).all()
-        links = c.execute(select(Link.c.page_url, Link.c.target, Link.c.tag, Link.c.text).where(Link.c.scan_id == sid)
-                          .order_by(Link.c.id)).all()
+                 c.execute(select(PageRow.c.id, PageRow.c.url, PageRow.c.depth).where(PageRow.c.scan_id == sid))}
+        queued = c.execute(select(FrontierRow.c.url, FrontierRow.c.depth, FrontierRow.c.crawl)
+                           .where(FrontierRow.c.scan_id == sid).order_by(FrontierRow.c.id)).all()
+        links = c.execute(select(LinkRow.c.page_url, LinkRow.c.target, LinkRow.c.tag, LinkRow.c.text)
+                          .where(LinkRow.c.scan_id == sid).order_by(LinkRow.c.id)).all()
         api_items = c.execute(select(ListItemRow.c.page_url, ListItemRow.c.url, literal("api"), literal("")).where(
             ListItemRow.c.scan_id == sid, ListItemRow.c.page_url.like("%/gkmlpt/%"))).all()
         listed = set(c.execute(select(ListItemRow.c.page_url).where(ListItemRow.c.scan_id == sid).distinct()).scalars())
@@ -368,7 +368,8 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
     The pages are fetched again, concurrently within the politeness limits, and handed over in crawl order.
     """
     with store.engine.connect() as c:
-        urls = c.execute(select(Page.c.url).where(Page.c.scan_id == scan_id).order_by(Page.c.id)).scalars().all()
+        urls = c.execute(select(PageRow.c.url).where(PageRow.c.scan_id == scan_id)
+                         .order_by(PageRow.c.id)).scalars().all()
     done = 0
     for i in range(0, len(urls), batch):
         if crawler.stop.is_set():
@@ -418,7 +419,7 @@ def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler
         store.save_findings(scan_id, findings)
         stats.pop("checkpoint_page_id", None)
         with store.engine.begin() as c:
-            c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
+            c.execute(delete(FrontierRow).where(FrontierRow.c.scan_id == scan_id))
         store.finish_scan(scan_id, "completed", stats)
     except SQLAlchemyError as exc:
         raise scan_failed(store, scan_id, before, crawler.stats, exc) from None
@@ -442,7 +443,7 @@ def scan_failed(store: Store, scan_id: int, before: dict[str, Any], now: CrawlSt
     while True:
         try:
             with store.engine.begin() as c:
-                c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+                c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(
                     status="failed", stats=stats, finished_at=dt.datetime.now()))
             marked = None
             break
@@ -466,21 +467,21 @@ def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]],
     """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
     store.flush()
     with store.engine.begin() as c:
-        last_page = c.execute(select(func.max(Page.c.id)).where(Page.c.scan_id == scan_id)).scalar() or 0
-        c.execute(delete(Frontier).where(Frontier.c.scan_id == scan_id))
+        last_page = c.execute(select(func.max(PageRow.c.id)).where(PageRow.c.scan_id == scan_id)).scalar() or 0
+        c.execute(delete(FrontierRow).where(FrontierRow.c.scan_id == scan_id))
         rows = [dict(scan_id=scan_id, url=u, depth=d, crawl=cr) for u, d, cr in dict.fromkeys(pending)]
         if rows:
-            c.execute(insert(Frontier), rows)
-        c.execute(update(Scan).where(Scan.c.id == scan_id).values(
+            c.execute(insert(FrontierRow), rows)
+        c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(
             status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
 
 
 def _merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats) -> dict[str, Any]:
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
-    counted = {"pages": store.count(Page, scan_id), "checked": store.count(Target, scan_id),
-               "links": store.count(Link, scan_id),
-               "broken": store.count(Target, scan_id, Target.c.verdict == "broken")}
+    counted = {"pages": store.count(PageRow, scan_id), "checked": store.count(TargetRow, scan_id),
+               "links": store.count(LinkRow, scan_id),
+               "broken": store.count(TargetRow, scan_id, TargetRow.c.verdict == "broken")}
     out = now.to_json()
     out["coverage"] = Coverage(now.coverage).merged(Coverage(before.get("coverage"))).to_json()
     for key, value in before.items():

@@ -37,7 +37,7 @@ from sitewatch.prune import prune
 from sitewatch.reporting.write import write_report
 from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
 from sitewatch.rules.availability import availability_findings
-from sitewatch.store import SCHEDULER_LOCK_KEY, JobRun, ScanRecord, Store, describe, scheduler_lock_path
+from sitewatch.store import SCHEDULER_LOCK_KEY, JobRunRow, ScanRecord, Store, describe, scheduler_lock_path
 
 if TYPE_CHECKING:
     from sitewatch.scan import ScanResult
@@ -47,7 +47,7 @@ log = logging.getLogger("sitewatch.scheduler")
 JOB_FUNC = "sitewatch.scheduler:run_job"
 SCAN_JOBS = ("links", "monthly", "lookback", "resume")
 
-job_runs = JobRun                        # the table lives with the store's schema (sitewatch.store)
+job_runs = JobRunRow                        # the table lives with the store's schema (sitewatch.store)
 
 
 @dataclass
@@ -109,7 +109,7 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
 # --- job records ----------------------------------------------------------------------------------------
 def ensure_job_table(engine: Engine) -> None:
     """The job table is part of every store at the current schema (migration 0003); kept for callers."""
-    JobRun.create(engine, checkfirst=True)
+    JobRunRow.create(engine, checkfirst=True)
 
 
 def _run_started(engine: Engine, job_id: str, site: str, kind: str, scan_id: int | None) -> int:

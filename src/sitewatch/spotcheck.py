@@ -22,7 +22,7 @@ from sitewatch.reporting.tables import write_xlsx
 from sitewatch.rules.columns import COLUMN_BLANK, COLUMN_LONG_STALE, COLUMN_STALE, HOMEPAGE_STALE
 from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
 from sitewatch.rules.links import LINK_BROKEN
-from sitewatch.store import Page, ScanRecord, Store
+from sitewatch.store import PageRow, ScanRecord, Store
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
     ruleset = load_scan_rules(scan)
     findings = stratified_sample(store.findings(scan.id), n, seed, finding_strata, lambda f: f.fingerprint)
     with store.engine.connect() as c:
-        page_rows = c.execute(select(Page).where(Page.c.scan_id == scan.id)).all()
+        page_rows = c.execute(select(PageRow).where(PageRow.c.scan_id == scan.id)).all()
     picked_pages = stratified_sample(page_rows, n if pages is None else pages, seed,
                                      lambda p: [page_section(p)], lambda p: p.url)
     rows: list[dict[str, Any]] = []
@@ -121,7 +121,7 @@ def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], 
     """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx."""
     stem = f"抽查表-{safe_name(scan.site)}-{scan.as_of.isoformat()}-seed{seed}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    total = {"findings": len(store.findings(scan.id)), "pages": store.count(Page, scan.id)}
+    total = {"findings": len(store.findings(scan.id)), "pages": store.count(PageRow, scan.id)}
     html = write_html(out_dir / f"{stem}.html", "spotcheck.html.j2", scan=scan, rows=rows, seed=seed,
                       total=total, generated=generated)
     xlsx = write_xlsx(out_dir / f"{stem}.xlsx", [("抽查表", SPOTCHECK_COLUMNS, rows)])

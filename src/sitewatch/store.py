@@ -73,7 +73,7 @@ def _scan_id(index: bool = False) -> Column[Any]:
     return _col("scan_id", Integer, ForeignKey("scans.id"), index=index)
 
 
-Scan = Table(
+ScanRow = Table(
     "scans", metadata, _id(),
     _col("site", Text),
     _col("start_urls", JSON),
@@ -86,7 +86,7 @@ Scan = Table(
     _col("stats", JSON, default=dict),
 )
 
-Page = Table(
+PageRow = Table(
     "pages", metadata, _id(), _scan_id(index=True),
     _col("url", Text),
     _col("status", Integer, null=True),
@@ -104,7 +104,7 @@ Page = Table(
 # a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
 PROBE_TAG = "probe"
 
-Link = Table(                                             # one occurrence of a link on a crawled page
+LinkRow = Table(                                             # one occurrence of a link on a crawled page
     "links", metadata, _id(), _scan_id(),
     _col("page_url", Text),
     _col("target", Text),
@@ -113,7 +113,7 @@ Link = Table(                                             # one occurrence of a 
     Index("ix_links_scan", "scan_id"),
 )
 
-Target = Table(                                           # one checked URL and its verdict, once per scan
+TargetRow = Table(                                           # one checked URL and its verdict, once per scan
     "targets", metadata, _id(), _scan_id(),
     _col("url", Text),
     _col("internal", Boolean, default=False),
@@ -165,14 +165,14 @@ FindingRow = Table(
     _col("extra", JSON, default=dict),
 )
 
-Frontier = Table(                                         # URLs queued but not yet done, so a scan can resume
+FrontierRow = Table(                                         # URLs queued but not yet done, so a scan can resume
     "frontier", metadata, _id(), _scan_id(index=True),
     _col("url", Text),
     _col("depth", Integer, default=0),
     _col("crawl", Boolean, default=True),
 )
 
-Probe = Table(                                            # one availability probe of one URL
+ProbeRow = Table(                                            # one availability probe of one URL
     "probes", metadata, _id(),
     _col("site", Text, index=True),
     _col("url", Text),
@@ -183,7 +183,7 @@ Probe = Table(                                            # one availability pro
     _col("error", Text, default=""),
 )
 
-JobRun = Table(                                           # one run of a scheduled job (sitewatch.scheduler)
+JobRunRow = Table(                                           # one run of a scheduled job (sitewatch.scheduler)
     "job_runs", metadata, _id(),
     _col("job_id", Text, index=True),
     _col("site", Text),
@@ -558,7 +558,7 @@ class Store:
     def new_scan(self, site: str, start_urls: list[str], as_of: dt.date, config: dict[str, Any],
                  kind: str = "full") -> int:
         with self.engine.begin() as c:
-            pk = c.execute(insert(Scan).values(site=site, start_urls=start_urls, as_of=as_of, kind=kind,
+            pk = c.execute(insert(ScanRow).values(site=site, start_urls=start_urls, as_of=as_of, kind=kind,
                                                status="running", started_at=dt.datetime.now(),
                                                config=config, stats={"runner": runner()})).inserted_primary_key
             assert pk is not None                       # a single-row insert
@@ -568,19 +568,19 @@ class Store:
     def finish_scan(self, scan_id: int, status: str, stats: dict[str, Any]) -> None:
         self.flush()
         with self.engine.begin() as c:
-            c.execute(update(Scan).where(Scan.c.id == scan_id).values(status=status, stats=stats,
+            c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(status=status, stats=stats,
                                                                     finished_at=dt.datetime.now()))
 
     def scan(self, scan_id: int) -> ScanRecord | None:
-        rows = self._scans(Scan.c.id == scan_id)
+        rows = self._scans(ScanRow.c.id == scan_id)
         return rows[0] if rows else None
 
     def scans(self, site: str | None = None, kind: str | None = "full") -> list[ScanRecord]:
-        return self._scans(*([Scan.c.site == site] if site else []), *([Scan.c.kind == kind] if kind else []))
+        return self._scans(*([ScanRow.c.site == site] if site else []), *([ScanRow.c.kind == kind] if kind else []))
 
     def _scans(self, *where: ColumnElement[bool]) -> list[ScanRecord]:
         with self.engine.connect() as c:
-            return [ScanRecord(**r._mapping) for r in c.execute(select(Scan).where(*where).order_by(Scan.c.id))]
+            return [ScanRecord(**r._mapping) for r in c.execute(select(ScanRow).where(*where).order_by(ScanRow.c.id))]
 
     def latest_scan(self, site: str | None = None, status: str | None = "completed") -> ScanRecord | None:
         rows = [s for s in self.scans(site) if status is None or s.status == status]
@@ -654,17 +654,17 @@ class Store:
         first): one pass over the scan's links, so the links need no index on their target. A probe's row
         (``PROBE_TAG``) is no occurrence: a target only sitewatch asked for appears on no page."""
         self.flush()
-        broken = (Target.c.scan_id == scan_id) & (Target.c.verdict == "broken")
+        broken = (TargetRow.c.scan_id == scan_id) & (TargetRow.c.verdict == "broken")
         with self.engine.connect() as c:
-            rows = c.execute(select(Target).where(broken).order_by(Target.c.url, Target.c.id)).all()
+            rows = c.execute(select(TargetRow).where(broken).order_by(TargetRow.c.url, TargetRow.c.id)).all()
             targets = [t for i, t in enumerate(rows) if i == 0 or rows[i - 1].url != t.url]   # a row twice: once
             pages: dict[str, set[str]] = {t.url: set() for t in targets}
             texts: dict[str, dict[str, None]] = {t.url: {} for t in targets}
             if targets:
-                occurrences = (select(Link.c.target, Link.c.page_url, Link.c.text)
-                               .where(Link.c.scan_id == scan_id, Link.c.tag != PROBE_TAG,
-                                      Link.c.target.in_(select(Target.c.url).where(broken)))
-                               .order_by(Link.c.id))
+                occurrences = (select(LinkRow.c.target, LinkRow.c.page_url, LinkRow.c.text)
+                               .where(LinkRow.c.scan_id == scan_id, LinkRow.c.tag != PROBE_TAG,
+                                      LinkRow.c.target.in_(select(TargetRow.c.url).where(broken)))
+                               .order_by(LinkRow.c.id))
                 for target, page, text in c.execute(occurrences):
                     pages[target].add(page)
                     if text:

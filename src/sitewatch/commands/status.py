@@ -55,7 +55,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sitewatch.rules.availability import UNREACHABLE, recent_availability, thresholds, unreachable_line
     from sitewatch.scan import findings_document
     from sitewatch.scheduler import last_runs
-    from sitewatch.store import Probe, Store, Target
+    from sitewatch.store import ProbeRow, Store, TargetRow
 
     path = args.db or DEFAULT_DB
     if "://" not in path and not Path(path).is_file():
@@ -86,8 +86,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             counts = Counter(f.severity for f in findings)
             with store.engine.connect() as c:
                 verdicts: dict[str, int] = dict(c.execute(
-                    select(Target.c.verdict, func.count()).where(Target.c.scan_id == s.id)
-                    .group_by(Target.c.verdict)).all())
+                    select(TargetRow.c.verdict, func.count()).where(TargetRow.c.scan_id == s.id)
+                    .group_by(TargetRow.c.verdict)).all())
             print(f"  latest scan {s.id} ({s.kind}, as of {s.as_of}) {s.status}, started {_when(s.started_at)}")
             if s.status == "running" and s.runner_state() == "gone":
                 print(f"    but its process ({s.stats['runner']['pid']}) has ended: continue it with "
@@ -117,8 +117,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         days = thresholds(rules).monitor_days
         av = recent_availability(store, site, [home] if home else None, rules, now)
         with store.engine.connect() as c:
-            last_probe = c.execute(select(Probe).where(Probe.c.site == site)
-                                   .order_by(Probe.c.at.desc()).limit(1)).first()
+            last_probe = c.execute(select(ProbeRow).where(ProbeRow.c.site == site)
+                                   .order_by(ProbeRow.c.at.desc()).limit(1)).first()
         if av.probes:
             print(f"  availability, last {days} days: {av.failures}/{av.probes} failed ({av.share:.1%}), "
                   f"{len(av.outages)} outage(s)" + (f"; ≥{av.threshold:.0%}: 单项否决" if av.veto else ""))

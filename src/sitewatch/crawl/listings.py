@@ -14,7 +14,7 @@ from sitewatch.dates import article_date
 from sitewatch.extract import ParsedPage
 from sitewatch.listengines import gkmlpt, parse_listing
 from sitewatch.models import Listing, ListItem
-from sitewatch.store import PROBE_TAG, ColumnRow, Link, ListItemRow, Store
+from sitewatch.store import PROBE_TAG, ColumnRow, LinkRow, ListItemRow, Store
 from sitewatch.urls import is_attachment, normalize
 
 if TYPE_CHECKING:
@@ -53,8 +53,8 @@ class ListingCollector:
             self._columns.update(tuple(r) for r in c.execute(
                 select(ColumnRow.c.key, ColumnRow.c.name, ColumnRow.c.url, ColumnRow.c.engine, ColumnRow.c.total,
                        ColumnRow.c.empty_marker).where(ColumnRow.c.scan_id == scan_id)))
-            guides = c.execute(select(Link.c.target).where(Link.c.scan_id == scan_id, Link.c.tag == PROBE_TAG,
-                                                           Link.c.target.like("%" + GKMLPT_GUIDE))).scalars()
+            guides = c.execute(select(LinkRow.c.target).where(LinkRow.c.scan_id == scan_id, LinkRow.c.tag == PROBE_TAG,
+                                                           LinkRow.c.target.like("%" + GKMLPT_GUIDE))).scalars()
             self._gkmlpt_done.update(g[:-len(GKMLPT_GUIDE)] for g in guides)
 
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
@@ -91,7 +91,7 @@ class ListingCollector:
             if n and n not in linked and n not in self._announced:
                 self._announced.add(n)
                 rows.append((scan_id, url, n, "pager", ""))
-        self.store.add_rows(Link, ("scan_id", "page_url", "target", "tag", "text"), rows)
+        self.store.add_rows(LinkRow, ("scan_id", "page_url", "target", "tag", "text"), rows)
         return list(listing.page_urls)
 
     def _undated_or_blank_column(self, url: str, text: str, parsed: ParsedPage) -> Listing | None:
@@ -135,7 +135,7 @@ class ListingCollector:
         self._gkmlpt_done.add(site.prefix)
         extra: list[str] = [site.prefix + GKMLPT_GUIDE]
         # a probe, not a link: found again by a resume, never a link.broken finding (Store.broken_targets)
-        self.store.add(Link, scan_id=scan_id, page_url=url, target=extra[0], tag=PROBE_TAG, text="")
+        self.store.add(LinkRow, scan_id=scan_id, page_url=url, target=extra[0], tag=PROBE_TAG, text="")
         for cat in site.leaves:
             pending = [gkmlpt.api_url(url, cat.id, 1, site.sid)]
             done: set[str] = set()
@@ -159,9 +159,9 @@ class ListingCollector:
                 if api.endswith("page=1&sid=" + str(site.sid)) or "page=1&" in api:
                     pending.extend(u for u in listing.page_urls if u not in done)
                 for item in listing.items:
-                    self.store.add(Link, scan_id=scan_id, page_url=url, target=item.url, tag="api", text=item.title)
+                    self.store.add(LinkRow, scan_id=scan_id, page_url=url, target=item.url, tag="api", text=item.title)
                     extra.append(item.url)
                     for _, att in item.attachments:
-                        self.store.add(Link, scan_id=scan_id, page_url=item.url, target=att, tag="api", text="")
+                        self.store.add(LinkRow, scan_id=scan_id, page_url=item.url, target=att, tag="api", text="")
                         extra.append(att)
         return extra

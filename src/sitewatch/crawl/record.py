@@ -14,7 +14,7 @@ from sitewatch.crawl.stats import CrawlStats
 from sitewatch.crawl.verdict import BROKEN, Verdict
 from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage
-from sitewatch.store import Link, Page, Store, Target
+from sitewatch.store import LinkRow, PageRow, Store, TargetRow
 
 # fetch errors that leave a page of the site unread, maybe only for now (a redirect loop or a malformed URL is
 # the page's own defect: reported as a broken link, not as a gap in coverage)
@@ -48,7 +48,7 @@ class Recorder:
             self.coverage.cut("robots", url)
         elif verdict.reason == BLOCKED_REASON:
             self.coverage.cut("blocked", url)
-        self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method=res.method, status=res.status,
+        self.store.add(TargetRow, scan_id=self.scan_id, url=url, internal=crawl, method=res.method, status=res.status,
                        verdict=verdict.verdict, reason=verdict.reason, detail=verdict.detail[:500],
                        final_url=res.final_url or url, chain=[list(h) for h in res.chain],
                        elapsed_ms=int(res.elapsed * 1000))
@@ -62,7 +62,7 @@ class Recorder:
     def error(self, url: str, crawl: bool, reason: str, detail: str) -> None:
         """A URL the crawler itself failed on (``internal_error``) or a page an analyser could not read
         (``analysis_error``): an error target, never a verdict on the site."""
-        self.store.add(Target, scan_id=self.scan_id, url=url, internal=crawl, method="GET", status=None,
+        self.store.add(TargetRow, scan_id=self.scan_id, url=url, internal=crawl, method="GET", status=None,
                        verdict="error", reason=reason, detail=detail[:500], final_url=url, chain=[], elapsed_ms=0)
 
     def cuts(self, url: str, res: FetchResult, parsed: ParsedPage | None) -> None:
@@ -84,7 +84,7 @@ class Recorder:
         self.stats.pages += 1
         self.stats.links += len(parsed.links)
         body = res.body or b""
-        self.store.add(Page, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title, encoding=encoding,
+        self.store.add(PageRow, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title, encoding=encoding,
                        content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000), size=len(body),
                        depth=depth, content_hash=hashlib.sha1(body).hexdigest(), pub_date=None, meta=parsed.meta)
         self.links(url, parsed.links)
@@ -92,7 +92,7 @@ class Recorder:
     def links(self, url: str, links: list[PageLink]) -> None:
         """Links of a page, or of a stylesheet or sitemap (whose links carry no text)."""
         sid = self.scan_id
-        self.store.add_rows(Link, _LINK_COLUMNS, [(sid, url, link.url, link.tag, link.text) for link in links])
+        self.store.add_rows(LinkRow, _LINK_COLUMNS, [(sid, url, link.url, link.tag, link.text) for link in links])
 
     async def run_hooks(self, url: str, text: str, parsed: ParsedPage) -> list[str]:
         """Hand a crawled page to the page hooks; the extra URLs they return. A hook that fails on the page is

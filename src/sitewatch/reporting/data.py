@@ -21,7 +21,7 @@ from sitewatch.rules.columns import COLUMN_STALE, HOMEPAGE_STALE, veto_summary
 from sitewatch.rules.columns import classify as classify_column
 from sitewatch.rules.disclosures import DISCLOSURE_LATE
 from sitewatch.rules.links import LINK_BROKEN
-from sitewatch.store import FindingRow, Link, ListItemRow, Page, Scan, ScanRecord, Store, Target
+from sitewatch.store import FindingRow, LinkRow, ListItemRow, PageRow, ScanRecord, ScanRow, Store, TargetRow
 
 PASS_SCORE = 60
 WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days → from day 10) but not yet stale
@@ -132,9 +132,9 @@ def first_seen(store: Store, site: str, fingerprints: set[str], up_to: int) -> d
     if not fingerprints:
         return {}
     with store.engine.connect() as c:
-        rows = c.execute(select(FindingRow.c.fingerprint, func.min(Scan.c.as_of))
-                         .join(Scan, Scan.c.id == FindingRow.c.scan_id)
-                         .where(Scan.c.site == site, Scan.c.id <= up_to,
+        rows = c.execute(select(FindingRow.c.fingerprint, func.min(ScanRow.c.as_of))
+                         .join(ScanRow, ScanRow.c.id == FindingRow.c.scan_id)
+                         .where(ScanRow.c.site == site, ScanRow.c.id <= up_to,
                                 FindingRow.c.fingerprint.in_(list(fingerprints)))
                          .group_by(FindingRow.c.fingerprint)).all()
     return {fp: (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))) for fp, d in rows}
@@ -158,7 +158,7 @@ def homepage_urls(scan: ScanRecord) -> set[str]:
 def pages_crawled(store: Store, scan: ScanRecord) -> int:
     """Pages the scan stored (from its statistics, which survive ``prune``; else counted)."""
     pages = (scan.stats or {}).get("pages")
-    return int(pages) if pages is not None else store.count(Page, scan.id)
+    return int(pages) if pages is not None else store.count(PageRow, scan.id)
 
 
 def estimate_score(findings: list[Finding], ruleset: RuleSet, scan: ScanRecord,
@@ -497,9 +497,9 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
                 for v in veto if v["verdict"] == "风险"]
     warnings += column_warnings(store, scan, findings, ruleset)
     stats = dict(scan.stats or {})
-    stats.setdefault("pages", store.count(Page, scan.id))
-    stats.setdefault("checked", store.count(Target, scan.id))
-    stats.setdefault("links", store.count(Link, scan.id))
+    stats.setdefault("pages", store.count(PageRow, scan.id))
+    stats.setdefault("checked", store.count(TargetRow, scan.id))
+    stats.setdefault("links", store.count(LinkRow, scan.id))
     open_rows = [p for p in problems if p["status"] != FIXED]
     top = sorted(open_rows, key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), p["status"] != RECURRED,
                                            not p["overdue"], p["first_found"], p["no"]))[:5]

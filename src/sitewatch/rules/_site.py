@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from sitewatch.config import SiteConfig
 from sitewatch.packs import RuleSet
-from sitewatch.store import Page, Store
+from sitewatch.store import PageRow, Store
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ class SiteData:
     @property
     def pages(self) -> int:
         """Pages the crawl stored (none: nothing was looked for)."""
-        return self.cached("pages", lambda: self.store.count(Page, self.scan_id))
+        return self.cached("pages", lambda: self.store.count(PageRow, self.scan_id))
 
     def cached(self, key: str, load: Callable[[], T]) -> T:
         """``load()`` once per scan under ``key``."""

@@ -27,7 +27,7 @@ from sitewatch.packs import RuleSet, load_rules
 from sitewatch.probes import Availability, availability, jsonable, site_key
 from sitewatch.rules._site import SiteData
 from sitewatch.rules.registry import probe_check, site_check
-from sitewatch.store import Page, Store, Target
+from sitewatch.store import PageRow, Store, TargetRow
 
 DOWN = "availability.down"
 UNREACHABLE = "availability.unreachable"
@@ -86,8 +86,8 @@ def start_targets(store: Store, scan_id: int, urls: list[str]) -> dict[str, Any]
     """The crawler's verdict row of each start URL (a broken row first when a URL has several)."""
     rank = {BROKEN: 0, OK: 1, SKIPPED: 2}
     with store.engine.connect() as c:
-        rows = c.execute(select(Target).where(Target.c.scan_id == scan_id, Target.c.url.in_(list(urls)))
-                         .order_by(Target.c.id)).all()
+        rows = c.execute(select(TargetRow).where(TargetRow.c.scan_id == scan_id, TargetRow.c.url.in_(list(urls)))
+                         .order_by(TargetRow.c.id)).all()
     out: dict[str, Any] = {}
     for r in rows:
         prev = out.get(r.url)
@@ -119,7 +119,7 @@ def reach_findings(store: Store, scan_id: int, start_urls: list[str], ruleset: R
         return []
     home = start_urls[0]
     store.flush()
-    pages = store.count(Page, scan_id)
+    pages = store.count(PageRow, scan_id)
     targets = start_targets(store, scan_id, start_urls)
     t = targets.get(home)
     out: list[Finding] = []

@@ -27,7 +27,7 @@ from sitewatch.rules._site import SiteData
 from sitewatch.rules.columns import classify, items_with_columns, site_columns
 from sitewatch.rules.links import failed_probes
 from sitewatch.rules.registry import site_check
-from sitewatch.store import Link, Page, Store, Target
+from sitewatch.store import LinkRow, PageRow, Store, TargetRow
 
 DISCLOSURE_MISSING = "disclosure.missing"
 DISCLOSURE_LATE = "disclosure.late"
@@ -566,25 +566,25 @@ def load_standalone(store: Store, scan_id: int, words: Sequence[str]) -> list[Li
     words = [w for w in dict.fromkeys(words) if w]
     if not words:
         return []
-    broken = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict == "broken")
-    working = select(Target.c.url).where(Target.c.scan_id == scan_id, Target.c.verdict.in_(("ok", "warning")))
-    meta_text = cast(Page.c.meta, Text)      # stored as JSON text, non-ASCII as is
+    broken = select(TargetRow.c.url).where(TargetRow.c.scan_id == scan_id, TargetRow.c.verdict == "broken")
+    working = select(TargetRow.c.url).where(TargetRow.c.scan_id == scan_id, TargetRow.c.verdict.in_(("ok", "warning")))
+    meta_text = cast(PageRow.c.meta, Text)      # stored as JSON text, non-ASCII as is
     out: list[ListItem] = []
     seen: set[tuple[str, str]] = set()
     with store.engine.connect() as c:
-        pages = select(Page.c.url, Page.c.title, Page.c.meta).where(
-            Page.c.scan_id == scan_id, Page.c.url.not_in(broken),
-            or_(*[Page.c.title.contains(w) for w in words], *[meta_text.contains(w) for w in words]))
-        for r in c.execute(pages.order_by(Page.c.id)):
+        pages = select(PageRow.c.url, PageRow.c.title, PageRow.c.meta).where(
+            PageRow.c.scan_id == scan_id, PageRow.c.url.not_in(broken),
+            or_(*[PageRow.c.title.contains(w) for w in words], *[meta_text.contains(w) for w in words]))
+        for r in c.execute(pages.order_by(PageRow.c.id)):
             meta = r.meta or {}
             for text in (r.title, meta.get("articletitle"), meta.get("columnname")):
                 if text and any(w in text for w in words) and (r.url, text) not in seen:
                     seen.add((r.url, text))
                     out.append(ListItem(title=text, url=r.url))
-        links = select(Link.c.target, Link.c.text).where(
-            Link.c.scan_id == scan_id, Link.c.tag == "a", Link.c.target.in_(working),
-            or_(*[Link.c.text.contains(w) for w in words]))
-        for link in c.execute(links.order_by(Link.c.id)):
+        links = select(LinkRow.c.target, LinkRow.c.text).where(
+            LinkRow.c.scan_id == scan_id, LinkRow.c.tag == "a", LinkRow.c.target.in_(working),
+            or_(*[LinkRow.c.text.contains(w) for w in words]))
+        for link in c.execute(links.order_by(LinkRow.c.id)):
             if (link.target, link.text) not in seen:
                 seen.add((link.target, link.text))
                 out.append(ListItem(title=link.text, url=link.target))
