@@ -13,7 +13,7 @@ from sitewatch.rules.columns import (
     check_homepage,
     classify,
     normalise_name,
-    verdict,
+    veto_band,
     veto_summary,
 )
 
@@ -166,8 +166,8 @@ def test_aggregate_at_and_just_below_threshold(veto_id, make, threshold):
     assert len(veto.evidence["columns"]) == threshold
     assert f"{threshold} 个栏目" in veto.message
     summary = {s["rule"]: s for s in veto_summary(at, RS)}
-    assert summary[veto_id]["verdict"] == "否决" and summary[veto_id]["measured"] == threshold
-    assert {s["rule"]: s for s in veto_summary(below, RS)}[veto_id]["verdict"] == "风险"
+    assert summary[veto_id]["band"] == "否决" and summary[veto_id]["measured"] == threshold
+    assert {s["rule"]: s for s in veto_summary(below, RS)}[veto_id]["band"] == "风险"
 
 
 def test_stale_notice_and_dynamic_columns_count_together():
@@ -190,16 +190,16 @@ def test_aggregate_default_url_is_the_site_root():
     (5, 10, "合格"), (6, 10, "风险"), (9, 10, "风险"), (10, 10, "否决"), (0, 1, "合格"), (1, 1, "否决"),
 ])
 def test_verdict_bands(measured, threshold, expected):
-    assert verdict(measured, threshold) == expected
+    assert veto_band(measured, threshold) == expected
 
 
 def test_veto_summary_includes_homepage():
     findings = check_homepage("https://www.example.gov.cn/", [item(20)], AS_OF, RS)
     summary = {s["rule"]: s for s in veto_summary(findings, RS)}
-    assert summary["homepage.stale"]["verdict"] == "否决"
+    assert summary["homepage.stale"]["band"] == "否决"
     assert summary["homepage.stale"]["measured"] == 20 and summary["homepage.stale"]["threshold"] == 14
-    assert summary["veto.columns_stale"]["verdict"] == "合格"
-    assert {s["rule"]: s for s in veto_summary([], RS)}["homepage.stale"]["verdict"] == "合格"
+    assert summary["veto.columns_stale"]["band"] == "合格"
+    assert {s["rule"]: s for s in veto_summary([], RS)}["homepage.stale"]["band"] == "合格"
 
 
 def test_homepage_window():

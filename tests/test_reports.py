@@ -116,7 +116,7 @@ def test_rectification_contents(built, tmp_path):
         assert heading in html
     assert ROOT in html and "抓取页面 <b>3</b>" in html and "检查链接地址 <b>40</b>" in html
     # veto table: blank columns 5 of ≥5 → 否决; stale columns 1 of ≥5 → 合格; homepage 合格
-    rows = re.findall(r'<tr data-rule="([^"]+)" data-verdict="([^"]+)"><td>[^<]+</td><td[^>]*>[^<]*</td><td>([^<]+)', html)
+    rows = re.findall(r'<tr data-rule="([^"]+)" data-band="([^"]+)"><td>[^<]+</td><td[^>]*>[^<]*</td><td>([^<]+)', html)
     table = {rule: (measured, verdict) for rule, verdict, measured in rows}
     assert set(table) >= {"veto.columns_stale", "veto.columns_long_stale", "veto.columns_blank", "availability.down",
                           "homepage.stale"}

@@ -64,7 +64,7 @@ def test_sample_from_store_pages_stratified(tmp_path):
     assert len({r["rule"] for r in findings}) == 4                # 4 of the 6 rules, none twice
     assert {r["stratum"] for r in pages} == {"/", "/col/", "/zwgk/"}
     assert rows == sample(store, store.scan(ids[2]), 4, 7, pages=3)
-    assert all(r["verdict"] == "" and r["remark"] == "" for r in rows)
+    assert all(r["assessment"] == "" and r["remark"] == "" for r in rows)
 
 
 def test_spotcheck_cli_files(tmp_path, capsys):

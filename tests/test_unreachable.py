@@ -72,13 +72,13 @@ def report(db: Path, tmp_path: Path) -> tuple[str, str]:
 
 def verdict_of(html: str) -> str:
     """The overall verdict element (not a substring search: 不合格 contains 合格)."""
-    [v] = re.findall(r'class="tag [^"]+ verdict" data-verdict="([^"]+)"', html)
+    [v] = re.findall(r'class="tag [^"]+ big" data-conclusion="([^"]+)"', html)
     return v
 
 
 def veto_rows(html: str) -> dict[str, tuple[str, str]]:
     """rule -> (verdict, measured text) of the veto table."""
-    rows = re.findall(r'<tr data-rule="([^"]+)" data-verdict="([^"]+)"><td>(?:<span[^>]*></span>)?[^<]+</td>'
+    rows = re.findall(r'<tr data-rule="([^"]+)" data-band="([^"]+)"><td>(?:<span[^>]*></span>)?[^<]+</td>'
                       r'(?:<td[^>]*>[^<]*</td>)?<td>([^<]*)', html)
     return {rule: (verdict, measured) for rule, verdict, measured in rows}
 
@@ -127,7 +127,7 @@ def test_unreachable_site_is_never_pass(routes, reason, status, tmp_path, capsys
     assert rows["veto.columns_blank"][0] == "未监测" and rows["interaction.no_channel"][0] == "未监测"
     # no score for a scan that measured no page
     assert "扣分估算：—（无法评定" in html and "99.9" not in html and "100.0 分" not in html
-    assert re.search(r'扣分估算得分<br><span class="verdict">—</span> 无法评定', summary)
+    assert re.search(r'扣分估算得分<br><span class="big">—</span> 无法评定', summary)
     assert "本次扫描无法访问站点首页" in html and "本次扫描无法访问站点首页" in summary
     deductions = html.split("（二）扣分估算")[1].split("二、问题清单")[0]
     assert "无法估算扣分" in deductions and "<table>" not in deductions

@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 SPOTCHECK_COLUMNS = (
     ("序号", "no"), ("类型", "kind"), ("规则/栏目", "stratum"), ("网址", "url"), ("标题/问题描述", "what"),
-    ("所在页面/栏目", "location"), ("核查要点", "check"), ("核查结论", "verdict"), ("备注", "remark"),
+    ("所在页面/栏目", "location"), ("核查要点", "check"), ("核查结论", "assessment"), ("备注", "remark"),
 )
 CHECK_HINT = {
     LINK_BROKEN: "打开链接，确认是否仍无法访问或内容错误",
@@ -105,12 +105,12 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
         column = f"／{f.extra['column']}" if f.extra.get("column") else ""
         rows.append({"kind": "问题", "stratum": rule_name(ruleset, f.rule) + column,
                      "url": f.url, "what": description(f), "location": location(f),
-                     "check": CHECK_HINT.get(f.rule, "人工核实该问题是否属实"), "verdict": "", "remark": "",
+                     "check": CHECK_HINT.get(f.rule, "人工核实该问题是否属实"), "assessment": "", "remark": "",
                      "rule": f.rule, "column": f.extra.get("column")})
     for p in picked_pages:
         section = page_section(p).split(":", 1)[1]
         rows.append({"kind": "页面", "stratum": section, "url": p.url, "what": p.title or "（无标题）",
-                     "location": f"HTTP {p.status}" if p.status else "", "check": PAGE_HINT, "verdict": "",
+                     "location": f"HTTP {p.status}" if p.status else "", "check": PAGE_HINT, "assessment": "",
                      "remark": "", "rule": None, "column": section})
     for i, r in enumerate(rows, 1):
         r["no"] = i

@@ -32,10 +32,10 @@ def trend_svg(points: Sequence[dict[str, Any]], width: int = 640, height: int = 
         bh = h * int(p["problems"]) / peak
         colour = "#c0392b" if p.get("vetoes") else "#7f8c8d"
         score = p.get("score")        # None: the scan measured nothing (无法评定), no point on the line
-        verdict = f"，{p['verdict']}" if p.get("verdict") else ""
+        conclusion = f"，{p['conclusion']}" if p.get("conclusion") else ""
         parts.append(f'<rect x="{x:.1f}" y="{top + h - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}" fill="{colour}">'
                      f'<title>{escape(p["as_of"])}：问题 {int(p["problems"])} 个，得分 '
-                     f'{"—" if score is None else float(score)}{escape(verdict)}</title></rect>')
+                     f'{"—" if score is None else float(score)}{escape(conclusion)}</title></rect>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h - bh - 3:.1f}" font-size="10" text-anchor="middle">'
                      f'{int(p["problems"])}</text>')
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h + 14}" font-size="10" text-anchor="middle" '

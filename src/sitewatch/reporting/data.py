@@ -28,7 +28,7 @@ WARN_SHARE = 0.7           # 预警: a column at ≥70 % of its window (14 days 
 TREND_SCANS = 12
 SEVERITY_RANK = {VETO: 0, DEDUCT: 1, WARN: 2, REVIEW: 3}
 NOT_MEASURED = "未监测"
-NOT_JUDGED = "无法评定"      # a scan that crawled no page: no verdict, no score
+NOT_JUDGED = "无法评定"      # a scan that crawled no page: no conclusion, no score
 LIGHT = {"合格": "green", "风险": "amber", "否决": "red", NOT_MEASURED: "grey", NOT_JUDGED: "grey"}
 
 
@@ -207,7 +207,7 @@ def availability(store: Store, scan: ScanRecord, ruleset: RuleSet, scan_failed: 
             "probes_per_day": per_day}
 
 
-def availability_verdict(av: dict[str, Any]) -> str:
+def availability_band(av: dict[str, Any]) -> str:
     """否决 at the pack's failure share; 风险 when failures exist below it and the monitoring week is not
     complete (or the share is within 60 % of the line); 合格 only without failures or, after a complete
     week, below that band."""
@@ -231,7 +231,7 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
             r["threshold_text"] = f"≥{r['threshold']} 个否决"
         elif r.get("unit") == "days":
             r["measured_text"] = f"{r['measured']} 天未更新" if r["measured"] is not None else (
-                "无带日期信息" if r["verdict"] == "否决" else "未超期")
+                "无带日期信息" if r["band"] == "否决" else "未超期")
             r["threshold_text"] = f"超过 {r['threshold']} 天否决"
         elif r["rule"] == AVAILABILITY:
             av = availability(store, scan, ruleset, scan_failed=bool(unreachable))
@@ -241,13 +241,13 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
                                       + ("，含本次扫描首页访问失败" if av["scan_failed"] else ""))
                 r["threshold_text"] = (f"失败占比 ≥{av['threshold']:.0%} 否决（监测 {av['monitor_days']} 天，"
                                        f"每天 ≥{av['probes_per_day']} 次）")
-                if r["verdict"] != "否决":
-                    r["verdict"] = availability_verdict(av)
+                if r["band"] != "否决":
+                    r["band"] = availability_band(av)
             else:
-                r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未做可用性监测"
+                r["measured_text"] = "发现问题" if r["band"] == "否决" else "未做可用性监测"
                 r["threshold_text"] = f"失败占比 ≥{thresholds(ruleset).fail_share:.0%} 否决"
-                if r["verdict"] != "否决":
-                    r["verdict"] = NOT_MEASURED   # no probes in the week: not judged, never shown as 合格
+                if r["band"] != "否决":
+                    r["band"] = NOT_MEASURED   # no probes in the week: not judged, never shown as 合格
         elif r["rule"] == UNREACHABLE:
             r["threshold_text"] = "本次扫描首页打不开即否决"
             if unreachable:
@@ -256,16 +256,16 @@ def veto_table(store: Store, scan: ScanRecord, findings: list[Finding], ruleset:
             elif _homepage_fetched(store, scan):
                 r["measured_text"] = "首页可正常访问"
             else:
-                r["measured_text"], r["verdict"] = "首页未访问", NOT_MEASURED
+                r["measured_text"], r["band"] = "首页未访问", NOT_MEASURED
         else:
-            r["measured_text"] = "发现问题" if r["verdict"] == "否决" else "未发现"
+            r["measured_text"] = "发现问题" if r["band"] == "否决" else "未发现"
             r["threshold_text"] = "出现即否决"
-        if r["verdict"] != "否决" and r["rule"] not in (AVAILABILITY, UNREACHABLE):
+        if r["band"] != "否决" and r["rule"] not in (AVAILABILITY, UNREACHABLE):
             if not crawled:
-                r["measured_text"], r["verdict"] = "未抓取到页面，无法评定", NOT_MEASURED
+                r["measured_text"], r["band"] = "未抓取到页面，无法评定", NOT_MEASURED
             elif unreachable and r["rule"] == HOMEPAGE_STALE:
-                r["measured_text"], r["verdict"] = "首页无法访问，无法评定", NOT_MEASURED
-        r["light"] = LIGHT.get(r["verdict"], "green")
+                r["measured_text"], r["band"] = "首页无法访问，无法评定", NOT_MEASURED
+        r["light"] = LIGHT.get(r["band"], "green")
     return rows
 
 
@@ -378,7 +378,7 @@ class ReportData:
     stats: dict[str, Any]
     veto: list[dict[str, Any]]
     score: dict[str, Any]
-    verdict: str
+    conclusion: str                         # 总体结论: 合格 / 不合格 / 无法评定
     problems: list[dict[str, Any]]
     disclosures: list[dict[str, Any]]
     lookback: dict[str, Any]
@@ -388,7 +388,7 @@ class ReportData:
     changes: list[str]
     coverage: dict[str, Any] = field(default_factory=dict)    # scan.coverage of the JSON: what the scan did not read
     generated: str = field(default_factory=lambda: dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
-    measured: bool = True                   # False: the scan crawled no page (verdict 无法评定, no score)
+    measured: bool = True                   # False: the scan crawled no page (conclusion 无法评定, no score)
     unreachable: list[dict[str, Any]] = field(default_factory=list)   # availability.unreachable findings
     deadline_note: str = ""                 # 整改时限 as the problem rows apply them
 
@@ -403,9 +403,9 @@ class ReportData:
         return dict(sorted(out.items()))
 
 
-def scan_verdict(veto: list[dict[str, Any]], score: float | None) -> str:
+def scan_conclusion(veto: list[dict[str, Any]], score: float | None) -> str:
     """Any 否决 ⇒ 不合格; else no score (nothing measured) ⇒ 无法评定; else a score under 60 ⇒ 不合格; else 合格."""
-    if any(v["verdict"] == "否决" for v in veto):
+    if any(v["band"] == "否决" for v in veto):
         return "不合格"
     if score is None:
         return NOT_JUDGED
@@ -421,10 +421,10 @@ def _scan_summary(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str,
     veto = veto_table(store, scan, findings, ruleset)
     score = estimate_score(findings, ruleset, scan, pages_crawled(store, scan) > 0)["score"]
     return {"id": scan.id, "as_of": scan.as_of.isoformat(), "label": scan.as_of.strftime("%m-%d"),
-            "problems": len(findings), "vetoes": sum(1 for v in veto if v["verdict"] == "否决"),
-            "score": score, "verdict": scan_verdict(veto, score),
+            "problems": len(findings), "vetoes": sum(1 for v in veto if v["band"] == "否决"),
+            "score": score, "conclusion": scan_conclusion(veto, score),
             "fingerprints": {f.fingerprint for f in findings}, "findings": findings,
-            "veto": {v["rule"]: v["verdict"] for v in veto}}
+            "veto": {v["rule"]: v["band"] for v in veto}}
 
 
 def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[str, Any], ruleset: RuleSet) -> list[str]:
@@ -444,12 +444,12 @@ def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[st
     out.append(text + "。")
     if cur["score"] != prev["score"]:
         out.append(f"扣分估算得分由 {score_text(prev['score'])}变为 {score_text(cur['score'])}。")
-    for rule, verdict in cur["veto"].items():
+    for rule, band in cur["veto"].items():
         before = prev["veto"].get(rule)
-        if before and before != verdict:
-            out.append(f"单项否决指标“{rule_name(ruleset, rule)}”由{before}变为{verdict}。")
-    if cur["verdict"] != prev["verdict"]:
-        out.append(f"总体结论由{prev['verdict']}变为{cur['verdict']}。")
+        if before and before != band:
+            out.append(f"单项否决指标“{rule_name(ruleset, rule)}”由{before}变为{band}。")
+    if cur["conclusion"] != prev["conclusion"]:
+        out.append(f"总体结论由{prev['conclusion']}变为{cur['conclusion']}。")
     return out
 
 
@@ -494,7 +494,7 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
     score = estimate_score(findings, ruleset, scan, measured)
     warnings = [{"what": f"单项否决指标“{v['name_zh']}”", "url": "",
                  "detail": f"实测 {v['measured_text']}，{v['threshold_text']}", "unit": ""}
-                for v in veto if v["verdict"] == "风险"]
+                for v in veto if v["band"] == "风险"]
     warnings += column_warnings(store, scan, findings, ruleset)
     stats = dict(scan.stats or {})
     stats.setdefault("pages", store.count(PageRow, scan.id))
@@ -510,7 +510,7 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
         site=scan.site, scan=scan, month=m,
         period=f"{year}年{int(mon)}月（监测日 {scan.as_of.isoformat()}，扫描编号 {scan.id}）",
         start_urls=list(scan.start_urls or []), stats=stats, veto=veto, score=score,
-        verdict=scan_verdict(veto, score["score"]), problems=problems,
+        conclusion=scan_conclusion(veto, score["score"]), problems=problems,
         disclosures=disclosure_rows(findings, ruleset, measured), lookback=lookback, warnings=warnings,
         trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
         top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats), measured=measured,

@@ -42,7 +42,7 @@ VETO_AGGREGATES = {
 # least RISK_SHARE of it (whichever band is wider), and above zero.
 RISK_MARGIN = 2
 RISK_SHARE = 0.6
-VERDICT_OK, VERDICT_RISK, VERDICT_VETO = "合格", "风险", "否决"
+BAND_OK, BAND_RISK, BAND_VETO = "合格", "风险", "否决"
 
 
 # ---------------------------------------------------------------- classification
@@ -281,19 +281,19 @@ def _risk_floor(threshold: int) -> int:
     return max(1, min(threshold - RISK_MARGIN, math.ceil(RISK_SHARE * threshold)))
 
 
-def verdict(measured: int | float | None, threshold: int | float) -> str:
+def veto_band(measured: int | float | None, threshold: int | float) -> str:
     """合格 / 风险 / 否决 for a count against a veto threshold (≥ threshold is 否决)."""
     if measured is None:
-        return VERDICT_OK
+        return BAND_OK
     if measured >= threshold:
-        return VERDICT_VETO
+        return BAND_VETO
     if measured >= _risk_floor(int(threshold)):
-        return VERDICT_RISK
-    return VERDICT_OK
+        return BAND_RISK
+    return BAND_OK
 
 
 def veto_summary(findings: Iterable[Finding], ruleset: RuleSet) -> list[dict[str, Any]]:
-    """Each veto indicator measurable from findings: measured value, threshold and verdict 合格/风险/否决.
+    """Each veto indicator measurable from findings: measured value, threshold and band 合格/风险/否决.
 
     Column aggregates count the per-column findings; 风险 starts at min(threshold − 2, ⌈0.6 × threshold⌉)
     (at least 1), so 3–4 of 5 and 6–9 of 10 are 风险. The homepage is 否决 when a homepage.stale finding is
@@ -310,7 +310,7 @@ def veto_summary(findings: Iterable[Finding], ruleset: RuleSet) -> list[dict[str
         hits = [f for f in findings if f.rule == per_column]
         out.append({
             "rule": veto_id, "ref": rule.ref, "name_zh": rule.name_zh, "measured": len(hits),
-            "threshold": threshold, "unit": "columns", "verdict": verdict(len(hits), threshold),
+            "threshold": threshold, "unit": "columns", "band": veto_band(len(hits), threshold),
             "columns": [f.extra.get("column") for f in hits], "provenance": rule.provenance,
         })
     for rule in ruleset.rules:
@@ -319,7 +319,7 @@ def veto_summary(findings: Iterable[Finding], ruleset: RuleSet) -> list[dict[str
         hits = [f for f in findings if f.rule == rule.id]
         entry: dict[str, Any] = {"rule": rule.id, "ref": rule.ref, "name_zh": rule.name_zh, "measured": None,
                                  "threshold": None, "unit": None,
-                                 "verdict": VERDICT_VETO if hits else VERDICT_OK, "provenance": rule.provenance}
+                                 "band": BAND_VETO if hits else BAND_OK, "provenance": rule.provenance}
         if rule.id == HOMEPAGE_STALE:
             entry.update(threshold=rule.threshold["max_age_days"], unit="days",
                          measured=hits[0].evidence.get("age_days") if hits else None)
