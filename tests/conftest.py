@@ -17,7 +17,7 @@ def db(tmp_path):
 def scan_site(start_url, db_path, *, as_of=dt.date(2026, 11, 26), **overrides):
     """Run a real scan (fast politeness for loopback) and return (result, store)."""
     from sitewatch.config import SiteConfig
-    from sitewatch.resume import run_scan
+    from sitewatch.scan import run_scan
     from sitewatch.store import Store
 
     cfg = SiteConfig(name="test", start_urls=[start_url] if isinstance(start_url, str) else list(start_url),

@@ -78,7 +78,7 @@ def test_demo_portal_findings_are_unchanged(tmp_path):
     from sitewatch.demo import build_portal
     from sitewatch.demo.run import DEMO_AS_OF, MONTHS, demo_config
     from sitewatch.demo.server import serve_portal
-    from sitewatch.resume import run_scan
+    from sitewatch.scan import run_scan
     from sitewatch.store import Store
 
     with serve_portal(build_portal(as_of=DEMO_AS_OF, month_variant=MONTHS[0])) as server:

@@ -201,7 +201,7 @@ def run_case(case: dict, port: int, store) -> tuple[dict[str, str], bool]:
     from sqlalchemy import select
 
     from sitewatch.config import SiteConfig
-    from sitewatch.resume import run_scan
+    from sitewatch.scan import run_scan
     from sitewatch.store import PageRow, TargetRow
     from sitewatch.urls import normalize
 

@@ -18,7 +18,7 @@ import pytest
 from loopback import Answer, LoopbackSite, page
 
 from sitewatch.config import load_config
-from sitewatch.resume import resume_scan, run_scan, start_scan
+from sitewatch.scan import resume_scan, run_scan, start_scan
 from sitewatch.store import Store, TargetRow
 
 AS_OF = dt.date(2026, 11, 26)
@@ -261,6 +261,7 @@ def test_a_stored_scan_keeps_every_setting_of_its_config(tmp_path):
 def resume_with(monkeypatch, *argv: str):
     """Run `sitewatch scan --resume ...` up to the crawl; return (exit code, the config it would resume with)."""
     import sitewatch.resume
+    import sitewatch.scan
     from sitewatch.cli import main
 
     seen = []
@@ -272,7 +273,7 @@ def resume_with(monkeypatch, *argv: str):
         seen.append(cfg)
         raise Stop
 
-    monkeypatch.setattr(sitewatch.resume, "resume_scan", fake_resume)
+    monkeypatch.setattr(sitewatch.scan, "resume_scan", fake_resume)
     monkeypatch.setattr(sitewatch.resume, "stop_on_signals", lambda: contextlib.nullcontext(threading.Event()))
     try:
         rc = main(["scan", "--resume", *argv])

@@ -297,7 +297,7 @@ def test_pages_only_a_pager_or_a_catalogue_announces_are_followed_after_a_resume
     """A scan killed after a column's first page and the gkmlpt index were stored, but before the later pages its
     JavaScript pager announces and the catalogue's guide were fetched: the resume derives them from the store."""
     from sitewatch.config import load_config
-    from sitewatch.resume import resume_scan, run_scan
+    from sitewatch.scan import resume_scan, run_scan
 
     store = Store(tmp_path / "s.db")
     done = run_scan(load_config(write_config(tmp_path / "s.toml", site, "sitewatch-test/pager")), store, as_of=AS_OF)
@@ -321,8 +321,7 @@ def test_pages_only_a_pager_or_a_catalogue_announces_are_followed_after_a_resume
 def test_rows_stored_twice_do_not_change_the_findings(site, tmp_path):
     """Each stored row of a scan twice (as two runs of a resumed scan might store them): the same findings."""
     from sitewatch.config import load_config
-    from sitewatch.resume import run_scan
-    from sitewatch.scan import run_checks
+    from sitewatch.scan import run_checks, run_scan
 
     cfg = load_config(write_config(tmp_path / "s.toml", site, "sitewatch-test/twice"))
     store = Store(tmp_path / "s.db")

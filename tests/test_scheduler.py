@@ -18,8 +18,7 @@ from test_resume import AS_OF, finding_set, portal_routes
 import sitewatch.scheduler as sched_mod
 from sitewatch.config import config_from_dict
 from sitewatch.errors import ConfigError
-from sitewatch.resume import run_scan
-from sitewatch.scan import ScanResult
+from sitewatch.scan import ScanResult, run_scan
 from sitewatch.scheduler import SiteScheduler, job_runs, schedule_settings
 from sitewatch.store import PageRow, ScanRow, Store
 

@@ -1,4 +1,4 @@
-"""Stoppable scans and resuming interrupted ones from what the store holds.
+"""Stoppable scans and resuming interrupted ones from what the store holds (the pipeline itself is in scan.py).
 
 The invariant: a URL is done exactly when its rows are in the store, and they all get there in one
 transaction. The rows of a URL are the target row, and for a crawled page the page row, its link rows and
@@ -43,9 +43,7 @@ from sitewatch.crawl.stats import CrawlStats
 from sitewatch.encoding import decode_html
 from sitewatch.errors import StoreError
 from sitewatch.extract import FORM_TAGS, parse_html
-from sitewatch.packs import RuleSet
 from sitewatch.rules import PageChecks
-from sitewatch.scan import ScanResult, build_crawler, list_window_cuts, run_checks, site_rules
 from sitewatch.store import (
     FrontierRow,
     LinkRow,
@@ -210,55 +208,29 @@ def _forget_signals_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_signals_in_child)
 
 
-def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
-             progress: Progress | None = None) -> ScanResult:
-    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule.
-
-    The same path as ``sitewatch scan`` and the scheduler (``start_scan``), without a stop signal.
-    """
-    return start_scan(cfg, store, as_of=as_of, progress=progress)
-
-
-def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
-               stop: threading.Event | None = None, progress: Progress | None = None) -> ScanResult:
-    """Like ``run_scan``, but a stop request checkpoints the scan instead of losing its frontier."""
-    as_of = as_of or cfg.as_of or dt.date.today()
-    ruleset = site_rules(cfg)          # config errors before anything is stored
-    scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)
-    crawler, _ = _crawler(cfg, store, scan_id, stop, progress, ruleset)
-    return _finish(store, scan_id, cfg, as_of, crawler, {}, resume=False, ruleset=ruleset)
-
-
-def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, stop: threading.Event | None = None,
-                progress: Progress | None = None) -> ScanResult:
-    """Continue an interrupted scan from the store, then check it and mark it completed.
+def prepare_resume(store: Store, scan: ScanRecord, cfg: SiteConfig, crawler: Crawler,
+                   collector: ListingCollector) -> None:
+    """Set up ``crawler`` to continue ``scan``: its seen URLs and frontier from the store (``resume_state``), the
+    list collector's and the trap guard's state, the remaining page budget; the scan is marked running again.
 
     Seen = every checked target and crawled page of the scan. Frontier = the checkpointed ``frontier`` rows
     plus, for pages stored after the checkpoint (all pages when there is none), every link target without a
     checked target (crawled when in scope, at the linking page's depth + 1), plus the start URLs not yet done.
     """
-    scan = store.scan(scan_id)
-    if scan is None:
-        raise KeyError(scan_id)
-    if scan.status == "completed":
-        raise ValueError(f"scan {scan_id} is already completed")
-    cfg = cfg or config_from_scan(scan)
     store.flush()
-    crawler, collector = _crawler(cfg, store, scan_id, stop, progress)
     seen, frontier = resume_state(store, scan, crawler)
-    collector.restore(scan_id)
+    collector.restore(scan.id)
     with store.engine.connect() as c:
-        crawled = c.execute(select(TargetRow.c.url).where(TargetRow.c.scan_id == scan_id,
-                                                       TargetRow.c.internal.is_(True))).scalars().all()
+        crawled = c.execute(select(TargetRow.c.url).where(TargetRow.c.scan_id == scan.id,
+                                                          TargetRow.c.internal.is_(True))).scalars().all()
     for url in crawled:
         crawler.frontier.traps.admit(url)
     crawler.frontier.budget = max(0, cfg.max_pages - len(crawled))
     crawler.frontier.seed(frontier, seen)
     with store.engine.begin() as c:
-        c.execute(update(ScanRow).where(ScanRow.c.id == scan_id).values(status="running", finished_at=None,
-                                                                  stats={**(scan.stats or {}), "runner": runner()}))
-    log.info("resuming scan %d of %s: %d done, %d queued", scan_id, scan.site, len(seen), crawler.frontier.qsize())
-    return _finish(store, scan_id, cfg, scan.as_of, crawler, dict(scan.stats or {}), resume=True)
+        c.execute(update(ScanRow).where(ScanRow.c.id == scan.id).values(status="running", finished_at=None,
+                                                                    stats={**(scan.stats or {}), "runner": runner()}))
+    log.info("resuming scan %d of %s: %d done, %d queued", scan.id, scan.site, len(seen), crawler.frontier.qsize())
 
 
 def resume_state(store: Store, scan: ScanRecord, crawler: Crawler) -> tuple[list[str], list[tuple[str, int, bool]]]:
@@ -353,15 +325,6 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
     return cfg, kept
 
 
-def _crawler(cfg: SiteConfig, store: Store, scan_id: int, stop: threading.Event | None,
-             progress: Progress | None, ruleset: RuleSet | None = None) -> tuple[StoppableCrawler, ListingCollector]:
-    crawler, collector, page_checks = build_crawler(cfg, store, scan_id, ruleset or site_rules(cfg),
-                                                    crawler_cls=StoppableCrawler, stop=stop, progress=progress)
-    assert isinstance(crawler, StoppableCrawler)
-    crawler.page_checks = page_checks
-    return crawler, collector
-
-
 async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, batch: int = 64) -> int:
     """Feed the pages an earlier run crawled to the per-page checks again (their state is not stored).
 
@@ -387,43 +350,6 @@ async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, ba
             await crawler.page_checks.page_hook(url, text, parse_html(text, url), scan_id)
             done += 1
     return done
-
-
-def _finish(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, crawler: StoppableCrawler,
-            before: dict[str, Any], resume: bool, ruleset: RuleSet | None = None) -> ScanResult:
-    async def crawl() -> None:
-        watcher = asyncio.create_task(crawler.watch_stop())
-        try:
-            if resume:
-                n = await replay_pages(store, scan_id, crawler)
-                log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
-            await crawler.run(resume=resume)
-        finally:
-            watcher.cancel()
-
-    try:
-        try:
-            asyncio.run(crawl())
-        except SQLAlchemyError:
-            raise
-        except BaseException:
-            store.finish_scan(scan_id, "interrupted", _merged_stats(store, scan_id, before, crawler.stats))
-            raise
-        stats = _merged_stats(store, scan_id, before, crawler.stats)
-        if crawler.deferred:
-            checkpoint(store, scan_id, crawler.deferred, stats)
-            log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
-            return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
-        findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
-        stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
-        store.save_findings(scan_id, findings)
-        stats.pop("checkpoint_page_id", None)
-        with store.engine.begin() as c:
-            c.execute(delete(FrontierRow).where(FrontierRow.c.scan_id == scan_id))
-        store.finish_scan(scan_id, "completed", stats)
-    except SQLAlchemyError as exc:
-        raise scan_failed(store, scan_id, before, crawler.stats, exc) from None
-    return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
 
 
 MARK_FAILED_SECONDS = 30
@@ -463,6 +389,12 @@ def scan_failed(store: Store, scan_id: int, before: dict[str, Any], now: CrawlSt
                       f"sitewatch scan --resume {scan_id}")
 
 
+def forget_frontier(store: Store, scan_id: int) -> None:
+    """Drop a completed scan's checkpointed frontier."""
+    with store.engine.begin() as c:
+        c.execute(delete(FrontierRow).where(FrontierRow.c.scan_id == scan_id))
+
+
 def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]], stats: dict[str, Any]) -> None:
     """Replace the scan's frontier with ``pending`` and mark it interrupted, in one transaction."""
     store.flush()
@@ -476,7 +408,7 @@ def checkpoint(store: Store, scan_id: int, pending: list[tuple[str, int, bool]],
             status="interrupted", finished_at=dt.datetime.now(), stats={**stats, "checkpoint_page_id": last_page}))
 
 
-def _merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats) -> dict[str, Any]:
+def merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlStats) -> dict[str, Any]:
     """Scan statistics over every run of a scan: counts from the store, other numbers summed over the runs."""
     store.flush()
     counted = {"pages": store.count(PageRow, scan_id), "checked": store.count(TargetRow, scan_id),

@@ -1,30 +1,55 @@
-"""The parts of one scan: the crawl with its page hooks, the checks over the store, the findings JSON.
+"""One scan, end to end: crawl → page checks → site checks → findings → store.
 
-``resume.py`` runs them end to end (``run_scan``, ``start_scan``, ``resume_scan``)."""
+1. **crawl**: a ``resume.StoppableCrawler`` fetches the site; every crawled page goes to the page hooks, the list
+   engines (``crawl.listings``) and the per-page checks (``rules.PageChecks``), while its rows go to the store;
+2. **site checks**: the registry's site checks run over what the crawl stored (``run_checks``), and the page
+   checks hand over what they collected;
+3. **findings**: sorted, each with its 责任科室, saved with the scan's statistics and coverage ledger; the scan is
+   marked completed. A stop request instead checkpoints the frontier (``resume.checkpoint``).
+
+``start_scan`` begins a scan and ``resume_scan`` continues an interrupted one; both run ``_crawl_and_check``.
+``findings_document`` is the findings JSON of a stored scan.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import difflib
 import json
+import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
-from sitewatch.crawl.engine import Crawler
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.errors import ConfigError
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding
 from sitewatch.packs import RuleSet, apply_overrides, load_rules
+from sitewatch.resume import (
+    Progress,
+    StoppableCrawler,
+    checkpoint,
+    config_from_scan,
+    forget_frontier,
+    merged_stats,
+    prepare_resume,
+    replay_pages,
+    scan_failed,
+)
 from sitewatch.rules import SITE, PageChecks, SiteData, checks
 from sitewatch.store import ListItemRow, Store
+
+log = logging.getLogger("sitewatch.scan")
 
 
 @dataclass
@@ -36,14 +61,89 @@ class ScanResult:
     status: str
 
 
+def run_scan(cfg: SiteConfig, store: Store, *, as_of: dt.date | None = None,
+             progress: Progress | None = None) -> ScanResult:
+    """Crawl ``cfg``'s site, check it and store everything. ``as_of`` fixes "today" for every date rule.
+    The path of ``sitewatch scan`` and the scheduler (``start_scan``), without a stop request."""
+    return start_scan(cfg, store, as_of=as_of, progress=progress)
+
+
+def start_scan(cfg: SiteConfig, store: Store, *, kind: str = "full", as_of: dt.date | None = None,
+               stop: threading.Event | None = None, progress: Progress | None = None) -> ScanResult:
+    """A new scan of ``cfg``'s site; a ``stop`` request checkpoints it instead of losing its frontier."""
+    as_of = as_of or cfg.as_of or dt.date.today()
+    ruleset = site_rules(cfg)          # config errors before anything is stored
+    scan_id = store.new_scan(cfg.name or cfg.start_urls[0], cfg.start_urls, as_of, cfg.to_json(), kind=kind)
+    crawler, _ = build_crawler(cfg, store, scan_id, ruleset, stop=stop, progress=progress)
+    return _crawl_and_check(store, scan_id, cfg, as_of, ruleset, crawler, before={}, resume=False)
+
+
+def resume_scan(store: Store, scan_id: int, cfg: SiteConfig | None = None, *, stop: threading.Event | None = None,
+                progress: Progress | None = None) -> ScanResult:
+    """Continue an interrupted scan from the store (``resume.prepare_resume``), then check it and complete it."""
+    scan = store.scan(scan_id)
+    if scan is None:
+        raise KeyError(scan_id)
+    if scan.status == "completed":
+        raise ValueError(f"scan {scan_id} is already completed")
+    cfg = cfg or config_from_scan(scan)
+    ruleset = site_rules(cfg)
+    crawler, collector = build_crawler(cfg, store, scan_id, ruleset, stop=stop, progress=progress)
+    prepare_resume(store, scan, cfg, crawler, collector)
+    return _crawl_and_check(store, scan_id, cfg, scan.as_of, ruleset, crawler, before=dict(scan.stats or {}),
+                            resume=True)
+
+
+def _crawl_and_check(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date, ruleset: RuleSet,
+                     crawler: StoppableCrawler, before: dict[str, Any], resume: bool) -> ScanResult:
+    """The pipeline of one run of a scan; ``before`` holds the statistics of its earlier runs."""
+    try:
+        # 1. crawl (the page checks run as page hooks; a resumed scan first replays its earlier pages to them)
+        try:
+            asyncio.run(_crawl(store, scan_id, crawler, resume))
+        except SQLAlchemyError:
+            raise
+        except BaseException:
+            store.finish_scan(scan_id, "interrupted", merged_stats(store, scan_id, before, crawler.stats))
+            raise
+        stats = merged_stats(store, scan_id, before, crawler.stats)
+        if crawler.deferred:            # stopped: the frontier is kept for scan --resume
+            checkpoint(store, scan_id, crawler.deferred, stats)
+            log.warning("scan %d interrupted: %d URLs checkpointed", scan_id, len(crawler.deferred))
+            return ScanResult(scan_id, crawler.stats, [], as_of, "interrupted")
+        # 2. site checks over the store, with the page checks' findings
+        findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
+        # 3. findings, statistics and coverage ledger to the store: the scan is complete
+        stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
+        store.save_findings(scan_id, findings)
+        stats.pop("checkpoint_page_id", None)
+        forget_frontier(store, scan_id)
+        store.finish_scan(scan_id, "completed", stats)
+    except SQLAlchemyError as exc:
+        raise scan_failed(store, scan_id, before, crawler.stats, exc) from None
+    return ScanResult(scan_id, crawler.stats, findings, as_of, "completed")
+
+
+async def _crawl(store: Store, scan_id: int, crawler: StoppableCrawler, resume: bool) -> None:
+    watcher = asyncio.create_task(crawler.watch_stop())
+    try:
+        if resume:
+            n = await replay_pages(store, scan_id, crawler)
+            log.info("scan %d: %d earlier pages replayed to the page checks", scan_id, n)
+        await crawler.run(resume=resume)
+    finally:
+        watcher.cancel()
+
+
 def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet, *,
-                  crawler_cls: type[Crawler] = Crawler, **kwargs: Any) -> tuple[Crawler, ListingCollector, PageChecks]:
-    """The crawl of one scan: the crawler with its page analysers (list engines, per-page checks)."""
-    crawler = crawler_cls(cfg, store, scan_id, **kwargs)
+                  stop: threading.Event | None = None, progress: Progress | None = None
+                  ) -> tuple[StoppableCrawler, ListingCollector]:
+    """The crawl of one scan: the crawler with its page hooks (list engines, then the per-page checks)."""
+    crawler = StoppableCrawler(cfg, store, scan_id, stop=stop, progress=progress)
     collector = ListingCollector(cfg, store, crawler.fetcher)
-    page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
-    crawler.recorder.page_hooks += [collector, page_checks.page_hook]
-    return crawler, collector, page_checks
+    crawler.page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
+    crawler.recorder.page_hooks += [collector, crawler.page_checks.page_hook]
+    return crawler, collector
 
 
 def site_rules(cfg: SiteConfig) -> RuleSet:

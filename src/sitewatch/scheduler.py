@@ -35,8 +35,9 @@ from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.probes import PROBE_TIMEOUT, probe_round, site_key
 from sitewatch.prune import prune
 from sitewatch.reporting.write import write_report
-from sitewatch.resume import resumable_scan, resume_scan, resume_settings, start_scan
+from sitewatch.resume import resumable_scan, resume_settings
 from sitewatch.rules.availability import availability_findings
+from sitewatch.scan import resume_scan, start_scan
 from sitewatch.store import SCHEDULER_LOCK_KEY, JobRunRow, ScanRecord, Store, describe, scheduler_lock_path
 
 if TYPE_CHECKING:

@@ -114,7 +114,8 @@ class Progress:
 def cmd_scan(args: argparse.Namespace) -> int:
     if getattr(args, "resume", None) is not None:
         return cmd_resume(args)
-    from sitewatch.resume import start_scan, stop_on_signals
+    from sitewatch.resume import stop_on_signals
+    from sitewatch.scan import start_scan
 
     cfg = config_from_args(args)
     store = Store(args.db or DEFAULT_DB)
@@ -136,7 +137,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sitewatch.resume import resumable_scan, resume_scan, stop_on_signals
+    from sitewatch.resume import resumable_scan, stop_on_signals
+    from sitewatch.scan import resume_scan
 
     if args.json:
         output_file(args.json, "--json")

@@ -14,8 +14,7 @@ from sitewatch.demo.server import DemoServer, serve_portal
 from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.models import Finding
 from sitewatch.reporting.write import write_report
-from sitewatch.resume import run_scan
-from sitewatch.scan import ScanResult, findings_document, write_json
+from sitewatch.scan import ScanResult, findings_document, run_scan, write_json
 from sitewatch.spotcheck import sample, write_spotcheck
 from sitewatch.store import Store
 from sitewatch.urls import normalize
