@@ -84,7 +84,10 @@ def base_url(root: HtmlElement, page_url: str) -> str:
     for base in root.iter("base"):
         href = (base.get("href") or "").strip()
         if href:
-            return urljoin(page_url, href)
+            try:
+                return urljoin(page_url, href)
+            except ValueError:          # a malformed base (e.g. an unclosed IPv6 bracket): links resolve as if none
+                return page_url
     return page_url
 
 
