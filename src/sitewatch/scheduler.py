@@ -32,11 +32,12 @@ from sqlalchemy.engine import Connection, Engine
 from sitewatch.config import SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.lookback import run_lookback, write_lookback
+from sitewatch.packs import load_rules
 from sitewatch.probes import PROBE_TIMEOUT, probe_round, site_key
 from sitewatch.prune import prune
 from sitewatch.reporting.write import write_report
 from sitewatch.resume import resumable_scan, resume_settings
-from sitewatch.rules.availability import availability_findings
+from sitewatch.rules.availability import availability_findings, thresholds
 from sitewatch.scan import resume_scan, start_scan
 from sitewatch.store import SCHEDULER_LOCK_KEY, JobRunRow, ScanRecord, Store, describe, scheduler_lock_path
 
@@ -293,7 +294,9 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
     scan = store.scan(scan_id)
     assert scan is not None
     day = dt.datetime.combine(scan.as_of, dt.time())
-    extra = availability_findings(store, cfg, day - dt.timedelta(days=7), day)
+    ruleset = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
+    window = dt.timedelta(days=thresholds(ruleset).monitor_days)      # the pack's monitoring window
+    extra = availability_findings(store, cfg, day - window, day, ruleset)
     if extra:
         store.save_findings(scan_id, store.findings(scan_id) + extra)
     stored = store.scan(scan_id)
