@@ -9,6 +9,67 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+# --- running in parallel (pytest-xdist, `-n auto` in the README's test command) -------------------------------
+# Modules that take longest, mostly waiting (killed and resumed scans, timeouts, scheduler runs, whole-site scans),
+# longest first. They run first, so that the workers end together instead of one starting a 35 s module when the
+# others are nearly done.
+SLOW_FIRST = ("test_resume_exact.py", "test_demo_end_to_end.py", "test_scheduler.py", "test_store_faults.py",
+              "test_townsite.py", "test_golden.py", "test_render.py", "test_reports_browser.py", "test_resume.py",
+              "test_scan_interrupt.py", "test_crawl_verdicts.py")
+# Modules run by the same worker: they read the same session fixture (town_scan), made once per worker.
+SAME_WORKER = {"test_golden.py": "test_townsite.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))      # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n`` without ``--dist``: each worker takes whole modules (so a module fixture is made once, not once per
+    worker), in the order above; ``--dist`` given explicitly is left to pytest-xdist."""
+    if config.getvalue("dist") != "load" or "--dist" in " ".join(config.invocation_params.args):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            folder, _, name = nodeid.split("::", 1)[0].rpartition("/")
+            return f"{folder}/{SAME_WORKER.get(name, name)}"
+
+    config.option.loadscopereorder = False      # keep SLOW_FIRST's order, not the largest module first
+    return ModuleScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_names():
+    """Host names resolve as on a machine without a network: every name but localhost fails at once.
+
+    Tests serve their sites on 127.0.0.1; the external links of their pages (real portal pages link to hundreds
+    of hosts) must give the same answer on every machine, and at once instead of after a resolver timeout (the
+    real-pages golden scan waited ~40 s on them). Address literals and localhost resolve as usual; a test that
+    needs a made-up name resolved patches ``socket.getaddrinfo`` over this one."""
+    import ipaddress
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name.rstrip(".").lower().split(".")[-1] == "localhost":
+            return real(host, *args, **kwargs)
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        return real(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
+
+
 @pytest.fixture
 def db(tmp_path):
     return str(tmp_path / "sitewatch.db")
@@ -26,6 +87,19 @@ def scan_site(start_url, db_path, *, as_of=dt.date(2026, 11, 26), **overrides):
         setattr(cfg, k, v)
     store = Store(db_path)
     return run_scan(cfg, store, as_of=as_of), store
+
+
+@pytest.fixture(scope="session")
+def town_scan(tmp_path_factory):
+    """One scan of the town site (tests/townsite.py) with default crawl flags, shared by the tests that only read
+    it (its page set, findings, golden copy): (server, result, store). The server (a child process) is stopped
+    once the scan is done: tests that count this process's children must not find it."""
+    from townsite import TODAY, TownServer
+
+    with TownServer() as srv:
+        result, store = scan_site(srv.start_url, str(tmp_path_factory.mktemp("townsite") / "sw.db"), as_of=TODAY,
+                                  timeout=5, retries=1)
+    return srv, result, store
 
 
 # --- the store on each database it supports --------------------------------------------------------------

@@ -2,13 +2,21 @@
 
 import json
 
+import pytest
+
 from sitewatch.cli import main
 from sitewatch.demo.run import scan_demo_month, verify
 from sitewatch.store import Store
 
 
-def test_demo_month_findings_match_the_planted_problems(tmp_path):
-    result, expected = scan_demo_month(Store(tmp_path / "demo.db"))
+@pytest.fixture(scope="module")
+def demo_month(tmp_path_factory):
+    """One scan of the current simulated month, read by the tests below (its slow-page timeout alone takes ~4 s)."""
+    return scan_demo_month(Store(tmp_path_factory.mktemp("demo") / "demo.db"))
+
+
+def test_demo_month_findings_match_the_planted_problems(demo_month):
+    result, expected = demo_month
     ok, lines = verify(expected, result.findings)
     assert ok, "\n".join(lines)
     assert result.status == "completed"
@@ -20,8 +28,8 @@ def test_demo_month_findings_match_the_planted_problems(tmp_path):
     assert all(f.found_on for f in broken)
 
 
-def test_verify_catches_a_missed_and_an_extra_link(tmp_path):
-    result, expected = scan_demo_month(Store(tmp_path / "demo.db"))
+def test_verify_catches_a_missed_and_an_extra_link(demo_month):
+    result, expected = demo_month
     links = [f for f in result.findings if f.rule == "link.broken"]
     others = [f for f in result.findings if f.rule != "link.broken"]
     ok, lines = verify(expected, links[1:] + others)

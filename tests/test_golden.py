@@ -94,14 +94,11 @@ def test_demo_portal_findings_are_unchanged(tmp_path):
     _compare("demo-findings.json", actual)
 
 
-def test_town_site_findings_are_unchanged(tmp_path):
-    from townsite import TODAY, TownServer
-
-    with TownServer() as srv:
-        result, store = scan_site(srv.start_url, str(tmp_path / "town.db"), as_of=TODAY, timeout=5, retries=1)
-        doc = findings_document(store, result.scan_id)
-        origin = srv.start_url.split("/", 3)
-        hosts = {"/".join(origin[:3]): "http://town.test"}
+def test_town_site_findings_are_unchanged(town_scan):
+    srv, result, store = town_scan          # the scan test_townsite.py checks against the site model (conftest)
+    doc = findings_document(store, result.scan_id)
+    origin = srv.start_url.split("/", 3)
+    hosts = {"/".join(origin[:3]): "http://town.test"}
     _compare("townsite-findings.json", _masked(doc, hosts))
 
 
@@ -155,7 +152,7 @@ def test_real_page_findings_are_unchanged(tmp_path, real_pages_site):
     digests = []
     for f in masked["findings"]:          # third-party text: only a digest of each finding is kept
         if f.get("internal") is False:
-            continue        # a link off the site measures this machine's network (offline: DNS error or timeout)
+            continue        # a link off the site: its host never resolves in the tests (conftest.offline_names)
         canonical = json.dumps(f, ensure_ascii=False, sort_keys=True)
         url = f.get("url") or ""
         digests.append({"rule": f["rule"], "severity": f["severity"], "url": url.replace("http://real.test", ""),

@@ -114,12 +114,10 @@ def test_server_answers_as_planted():
 # ---- the crawl ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory):
-    """One scan of the whole site with default crawl flags (politeness relaxed for loopback only)."""
-    with TownServer() as srv:
-        result, store = scan_site(srv.start_url, str(tmp_path_factory.mktemp("townsite") / "sw.db"), as_of=TODAY,
-                                  timeout=5, retries=1)
-        yield srv.site, result, store
+def crawled(town_scan):
+    """One scan of the whole site with default crawl flags (politeness relaxed for loopback only; conftest)."""
+    srv, result, store = town_scan
+    return srv.site, result, store
 
 
 def _stored_pages(store, scan_id) -> set[str]:
