@@ -280,6 +280,11 @@ def _text_without_scripts(body: lxml.html.HtmlElement) -> str:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def xml_safe(text: str | None) -> str | None:
+    """``text`` without the characters lxml's setters refuse (its HTML parser keeps some control characters)."""
+    return _NOT_XML.sub("", text) if text else text
+
+
 @contextmanager
 def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]) -> Iterator[None]:
     """Blank the text of ``elements`` while the block runs (so lxml's serialisers skip it) and put it back
@@ -294,4 +299,4 @@ def texts_set_aside(elements: Iterable[lxml.html.HtmlElement]) -> Iterator[None]
             try:
                 el.text = text
             except ValueError:      # the parser kept a control character that lxml's setter refuses
-                el.text = _NOT_XML.sub("", text)
+                el.text = xml_safe(text)

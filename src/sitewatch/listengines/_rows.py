@@ -12,7 +12,7 @@ import lxml.html
 from lxml import etree
 
 from sitewatch.dates import date_from_url, is_date_text, parse_date
-from sitewatch.extract import html_parser, text_of
+from sitewatch.extract import html_parser, text_of, xml_safe
 from sitewatch.memo import memo
 from sitewatch.models import ListItem
 from sitewatch.urls import is_attachment, join
@@ -103,7 +103,18 @@ def drop_templates(root: HtmlElement) -> None:
                 doomed.append(el)
                 break
     for el in doomed:
-        if el.getparent() is not None:
+        parent = el.getparent()
+        if parent is None:
+            continue
+        try:
+            el.drop_tree()
+        except ValueError:      # a control character in the texts drop_tree joins: join them cleaned
+            prev = el.getprevious()
+            if prev is not None:
+                prev.tail = xml_safe(prev.tail)
+            else:
+                parent.text = xml_safe(parent.text)
+            el.tail = xml_safe(el.tail)
             el.drop_tree()
 
 
