@@ -129,7 +129,9 @@ def _meta(store: Store, wb: Any, path: Path) -> _Meta:
                 "抽查表 XLSX files of `sitewatch report` and `sitewatch spotcheck` can be imported")
     if META_SHEET not in wb.sheetnames:
         raise UsageError(not_ours)
-    rows = [r for r in wb[META_SHEET].iter_rows(values_only=True) if r and r[0] is not None]
+    ws = wb[META_SHEET]
+    _whole(ws)
+    rows = [r for r in ws.iter_rows(values_only=True) if r and r[0] is not None]
     if not rows or rows[0][0] != META_MARK:
         raise UsageError(not_ours)
     fmt = rows[0][1] if len(rows[0]) > 1 else None
@@ -149,6 +151,13 @@ def _meta(store: Store, wb: Any, path: Path) -> _Meta:
         raise UsageError(f"import: {path}: written for {named}, but scan {scan.id} of this store is another scan "
                          f"({scan.site}, {scan.as_of}); wrong --db?")
     return _Meta(str(kind), scan, values, keys)
+
+
+def _whole(ws: Any) -> None:
+    """Read every row of a read-only sheet, not only up to the size its file claims (some writers get it wrong)."""
+    reset = getattr(ws, "reset_dimensions", None)
+    if reset is not None:
+        reset()
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -181,12 +190,15 @@ def _same_url(cell: str, url: str) -> bool:
     """Whether a URL cell still shows the URL its key names (percent-decoded, as a report may display it)."""
     if not cell:
         return True
-    shown = {cell, unquote(cell)}
-    return bool(shown & {url, unquote(url), safe_text(url, keep_lines=True), safe_text(unquote(url), keep_lines=True)})
+    full = {url, unquote(url), safe_text(url, keep_lines=True), safe_text(unquote(url), keep_lines=True)}
+    if cell.endswith("…"):                      # shown shortened: its start must be the URL's
+        return any(u.startswith(cell[:-1]) for u in full)
+    return bool({cell, unquote(cell)} & full)
 
 
 def _table_rows(ws: Any, key_header: str) -> Iterator[tuple[int, dict[str, Any]]] | None:
     """(row number, {header: value}) of a table sheet whose header row has ``key_header``; None for other sheets."""
+    _whole(ws)
     rows = ws.iter_rows(values_only=True)
     header = next(rows, None)
     if not header or key_header not in [_text(h) for h in header]:
@@ -298,8 +310,10 @@ def _info(wb: Any) -> dict[str, Any]:
     """The label/value pairs of the 抽查信息 sheet (核查人, 核查日期 filled in by the assessor)."""
     if SPOTCHECK_INFO_SHEET not in wb.sheetnames:
         return {}
+    ws = wb[SPOTCHECK_INFO_SHEET]
+    _whole(ws)
     return {_text(r[0]): (r[1] if len(r) > 1 else None)
-            for r in wb[SPOTCHECK_INFO_SHEET].iter_rows(values_only=True) if r and r[0] is not None}
+            for r in ws.iter_rows(values_only=True) if r and r[0] is not None}
 
 
 def _read_spotcheck(store: Store, wb: Any, meta: _Meta, result: ImportResult) -> dict[str, Declaration]:
