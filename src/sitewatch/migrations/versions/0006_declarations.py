@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("declarations"):  # a store whose version was lost, made with the table
+        return
     c = sa.Column
     op.create_table(
         "declarations", c("id", sa.Integer, primary_key=True),
