@@ -184,13 +184,13 @@ def test_xlsx_rows_columns_and_unit_sheets(built, tmp_path):
     ws = wb["问题清单"]
     header = [c.value for c in ws[1]]
     assert header[:10] == ["序号", "问题类型", "依据", "问题网址", "所在页面/栏目", "问题描述", "首次发现", "责任科室",
-                           "整改时限", "整改状态"]
+                           "整改时限", "监测状态"]          # sitewatch's status; 整改状态 is the unit's to fill in
     assert ws.max_row - 1 == len(SCAN_FINDINGS[2])
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
     urls = [r[3] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert EVIL_URL in urls
     units = {r[7] for r in ws.iter_rows(min_row=2, values_only=True)}
-    assert set(wb.sheetnames) == {"问题清单", *units}
+    assert set(wb.sheetnames) == {"汇总", "问题清单", *units, "_sitewatch"}
     assert sum(wb[u].max_row - 1 for u in units) == len(SCAN_FINDINGS[2])
 
 
@@ -225,7 +225,7 @@ def test_deadline_override(built, tmp_path):
     run_report(db, tmp_path / "out", "--deadline", "link.broken=5")
     wb = load_workbook(tmp_path / "out" / "整改报告-西区-2026-11.xlsx")
     rows = [r for r in wb["问题清单"].iter_rows(min_row=2, values_only=True) if r[3] == EVIL_URL]
-    assert rows[0][8] == (DAYS[2] + dt.timedelta(days=5)).isoformat()
+    assert rows[0][8] == dt.datetime.combine(DAYS[2] + dt.timedelta(days=5), dt.time())     # an Excel date
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -80,9 +80,9 @@ def test_spotcheck_cli_files(tmp_path, capsys):
     assert "核查结论" in html and "备注" in html and html.count('data-kind="问题"') == 6
     ws = load_workbook(out / "抽查表-西区-2026-11-26-seed3.xlsx").active
     header = [c.value for c in ws[1]]
-    assert header[-2:] == ["核查结论", "备注"]
+    assert header[-3:-1] == ["核查结论", "备注"] and ws.column_dimensions["J"].hidden     # then the hidden row key
     body = list(ws.iter_rows(min_row=2, values_only=True))
-    assert len(body) == 9 and all(r[-2] in (None, "") and r[-1] in (None, "") for r in body)
+    assert len(body) == 9 and all(r[-3] in (None, "") and r[-2] in (None, "") for r in body)
     assert EVIL in {r[4] for r in body}                              # the hostile page title, as text
     rules = {r[2].split("／")[0] for r in body if r[1] == "问题"}
     assert len(rules) == 6                                            # six rules in the scan, one each

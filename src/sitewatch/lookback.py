@@ -26,10 +26,11 @@ from sitewatch.extract import parse_html
 from sitewatch.listengines import parse_listing
 from sitewatch.models import Finding
 from sitewatch.packs import RuleSet, load_rules
-from sitewatch.rectification import FIXED, NEW, RECURRED, STATUSES, classify
+from sitewatch.rectification import FIXED, NEW, OPEN, RECURRED, STATUSES, classify
 from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
 from sitewatch.reporting.render import safe_name, write_html
 from sitewatch.reporting.tables import write_xlsx
+from sitewatch.reporting.workbook import DECLARED_FIXED, UNIT_KIND, UNIT_STATUSES
 from sitewatch.rules.availability import DOWN
 from sitewatch.rules.columns import (
     COLUMN_BLANK,
@@ -247,8 +248,34 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
 LOOKBACK_COLUMNS = (
     ("序号", "no"), ("问题类型", "type"), ("问题网址", "url"), ("所在页面/栏目", "location"),
     ("原问题描述", "description"), ("责任科室", "unit"), ("首次发现", "first_found"), ("复核结果", "status"),
-    ("复核说明", "note"), ("规则编号", "rule"),
+    ("复核说明", "note"), ("单位填报", "declared"), ("整改措施", "declared_note"), ("完成时间", "declared_done"),
+    ("核验结论", "verified"), ("规则编号", "rule"),
 )
+# A unit's declaration (``sitewatch import`` of its 整改报告 workbook) beside the re-check.
+NOT_DECLARED = "未填报"
+PASSED, FAILED, TO_CHECK = "复核通过", "复核未通过", "待复核"
+DECLARED = tuple(f"单位报{s}" for s in UNIT_STATUSES)
+
+
+def declared_vs_verified(status: str, declaration: dict[str, Any] | None) -> dict[str, Any]:
+    """What a unit declared for a problem and, for a declared 已整改, whether the re-check bears it out."""
+    if declaration is None:
+        return {"declared": NOT_DECLARED, "declared_note": "", "declared_done": None, "verified": ""}
+    verified = ""
+    if declaration["status"] == DECLARED_FIXED:
+        verified = PASSED if status == FIXED else FAILED if status in (OPEN, RECURRED) else TO_CHECK
+    return {"declared": f"单位报{declaration['status']}", "declared_note": declaration.get("note") or "",
+            "declared_done": declaration.get("done_on"), "verified": verified,
+            "declared_by": declaration.get("declared_by") or ""}
+
+
+def declared_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """单位报… by status, 复核通过 / 复核未通过 / 待复核 of the declared 已整改, and 未填报, over the re-checked
+    rows."""
+    checked = [r for r in rows if r.get("declared")]
+    out = {k: sum(1 for r in checked if r["declared"] == k) for k in (*DECLARED, NOT_DECLARED)}
+    out.update({k: sum(1 for r in checked if r["verified"] == k) for k in (PASSED, FAILED, TO_CHECK)})
+    return out
 
 
 def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
@@ -257,6 +284,7 @@ def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
     cfg = result.baseline.config or {}
     up_to = max(result.baseline.id, result.latest.id if result.latest else 0)
     seen = first_seen(store, result.baseline.site, {r["finding"].fingerprint for r in result.rows}, up_to)
+    declared = store.declarations(result.baseline.id, UNIT_KIND)
     order = {s: i for i, s in enumerate(STATUSES)}
     rows = sorted(result.rows, key=lambda r: (order[r["status"]], r["finding"].rule, r["finding"].url))
     out = []
@@ -266,17 +294,22 @@ def report_rows(store: Store, result: LookbackResult) -> list[dict[str, Any]]:
         out.append({"no": i, "type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
                     "description": description(f), "unit": unit_of(f, cfg),
                     "first_found": first.isoformat() if first else "", "status": r["status"], "note": r["note"],
-                    "rule": f.rule})
+                    "rule": f.rule,
+                    # only the baseline's problems were in the workbook units filled in
+                    **(declared_vs_verified(r["status"], declared.get(f.fingerprint))
+                       if r["source_scan"] == result.baseline.id else {"declared": ""})})
     return out
 
 
 def write_lookback(store: Store, result: LookbackResult, out_dir: str | Path) -> list[Path]:
     """Write 回头看-<site>-<date>.html and .xlsx; return their paths."""
     rows = report_rows(store, result)
+    declared = declared_counts(rows)
     out = Path(out_dir)
     stem = f"回头看-{safe_name(result.baseline.site)}-{result.as_of.isoformat()}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     html = write_html(out / f"{stem}.html", "lookback.html.j2", lb=result, rows=rows, generated=generated,
-                      statuses=STATUSES)
+                      statuses=STATUSES, declared=declared if any(declared[k] for k in DECLARED) else None,
+                      declared_labels=DECLARED)
     xlsx = write_xlsx(out / f"{stem}.xlsx", [("回头看", LOOKBACK_COLUMNS, rows)])
     return [html, xlsx]

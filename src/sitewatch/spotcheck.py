@@ -18,7 +18,7 @@ from sqlalchemy import Row, select
 from sitewatch.models import Finding
 from sitewatch.reporting.data import description, load_scan_rules, location, rule_name
 from sitewatch.reporting.render import safe_name, write_html
-from sitewatch.reporting.tables import write_xlsx
+from sitewatch.reporting.workbook import ROW_KEY_HEADER, page_key, write_spotcheck_workbook
 from sitewatch.rules.columns import COLUMN_BLANK, COLUMN_LONG_STALE, COLUMN_STALE, HOMEPAGE_STALE
 from sitewatch.rules.disclosures import DISCLOSURE_LATE, DISCLOSURE_MISSING
 from sitewatch.rules.links import LINK_BROKEN
@@ -29,6 +29,7 @@ T = TypeVar("T")
 SPOTCHECK_COLUMNS = (
     ("序号", "no"), ("类型", "kind"), ("规则/栏目", "stratum"), ("网址", "url"), ("标题/问题描述", "what"),
     ("所在页面/栏目", "location"), ("核查要点", "check"), ("核查结论", "assessment"), ("备注", "remark"),
+    (ROW_KEY_HEADER, "key"),
 )
 CHECK_HINT = {
     LINK_BROKEN: "打开链接，确认是否仍无法访问或内容错误",
@@ -106,24 +107,29 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
         rows.append({"kind": "问题", "stratum": rule_name(ruleset, f.rule) + column,
                      "url": f.url, "what": description(f), "location": location(f),
                      "check": CHECK_HINT.get(f.rule, "人工核实该问题是否属实"), "assessment": "", "remark": "",
-                     "rule": f.rule, "column": f.extra.get("column")})
+                     "rule": f.rule, "column": f.extra.get("column"), "key": f.fingerprint})
     for p in picked_pages:
         section = page_section(p).split(":", 1)[1]
         rows.append({"kind": "页面", "stratum": section, "url": p.url, "what": p.title or "（无标题）",
                      "location": f"HTTP {p.status}" if p.status else "", "check": PAGE_HINT, "assessment": "",
-                     "remark": "", "rule": None, "column": section})
+                     "remark": "", "rule": None, "column": section, "key": page_key(p.url)})
     for i, r in enumerate(rows, 1):
         r["no"] = i
     return rows
 
 
-def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], seed: int, out_dir: Path) -> list[Path]:
-    """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx."""
+def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], seed: int, out_dir: Path,
+                    sample_size: int | None = None, pages_size: int | None = None) -> list[Path]:
+    """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx (the sample sizes asked for: by default, what was drawn)."""
     stem = f"抽查表-{safe_name(scan.site)}-{scan.as_of.isoformat()}-seed{seed}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     total = {"findings": len(store.findings(scan.id)), "pages": store.count(PageRow, scan.id)}
+    kinds = [r["kind"] for r in rows]
+    sample_size = kinds.count("问题") if sample_size is None else sample_size
+    pages_size = kinds.count("页面") if pages_size is None else pages_size
     html = write_html(out_dir / f"{stem}.html", "spotcheck.html.j2", scan=scan, rows=rows, seed=seed,
-                      total=total, generated=generated)
-    xlsx = write_xlsx(out_dir / f"{stem}.xlsx", [("抽查表", SPOTCHECK_COLUMNS, rows)])
+                      total=total, generated=generated, sample_size=sample_size, pages_size=pages_size)
+    xlsx = write_spotcheck_workbook(out_dir / f"{stem}.xlsx", scan, SPOTCHECK_COLUMNS, rows, seed, sample_size,
+                                    pages_size, total, generated)
     return [html, xlsx]
 

@@ -195,9 +195,23 @@ JobRunRow = Table(                                           # one run of a sche
     _col("detail", Text, default=""),
 )
 
+DeclarationRow = Table(                                       # what a person declared on a workbook sitewatch wrote
+    "declarations", metadata, _id(), _scan_id(),
+    _col("kind", String(20)),                              # unit: a unit's 整改 declaration; spotcheck: 核查结论
+    _col("key", String(64)),                               # the finding's fingerprint (or a spot-checked page's key)
+    _col("url", Text, default=""),
+    _col("status", Text),                                  # 整改状态 (已整改, 整改中 …) or 核查结论 (属实 …)
+    _col("note", Text, default=""),                        # 整改措施, or the assessor's 备注
+    _col("done_on", Date, null=True),                      # 完成时间, or 核查日期
+    _col("declared_by", Text, default=""),                 # the unit (责任科室), or the assessor (核查人)
+    _col("source", Text, default=""),                      # workbook file, sheet and row it was read from
+    _col("imported_at", DateTime),
+    Index("ix_declarations_scan_kind_key", "scan_id", "kind", "key", unique=True),
+)
+
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 
@@ -698,6 +712,14 @@ class Store:
             rows = c.execute(select(FindingRow).where(FindingRow.c.scan_id == scan_id).order_by(FindingRow.c.id)).all()
         return [Finding(rule=r.rule, severity=r.severity, url=r.url, message=r.message, found_on=list(r.found_on or []),
                         evidence=dict(r.evidence or {}), extra=dict(r.extra or {})) for r in rows]
+
+    def declarations(self, scan_id: int, kind: str) -> dict[str, dict[str, Any]]:
+        """What was declared on the workbooks of a scan (``kind``: unit or spotcheck), by row key (a finding's
+        fingerprint, a page's key): status, note, done_on, declared_by, source, imported_at, url."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(DeclarationRow).where(DeclarationRow.c.scan_id == scan_id,
+                                                          DeclarationRow.c.kind == kind)).all()
+        return {r.key: dict(r._mapping) for r in rows}
 
     def count(self, table: Table, scan_id: int, *where: ColumnElement[bool]) -> int:
         with self.engine.connect() as c:

@@ -36,7 +36,8 @@ def cmd_spotcheck(args: argparse.Namespace) -> int:
         raise UsageError(f"spotcheck: the pages of scan {scan.id} were deleted by `sitewatch prune` on {pruned}; "
                          "sample a later scan, or pass --pages 0")
     rows = sample(store, scan, args.sample, args.seed, args.pages)
-    paths = write_spotcheck(store, scan, rows, args.seed, output_dir(args.out, "spotcheck --out"))
+    paths = write_spotcheck(store, scan, rows, args.seed, output_dir(args.out, "spotcheck --out"), args.sample,
+                            args.sample if args.pages is None else args.pages)
     kinds = [r["kind"] for r in rows]
     print(f"sitewatch: spot-check of scan {scan.id} ({scan.site}), seed {args.seed}: "
           f"{kinds.count('问题')} findings, {kinds.count('页面')} pages")

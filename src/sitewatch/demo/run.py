@@ -211,5 +211,5 @@ def _reports(store: Store, current: ScanResult, previous: ScanResult, out: Path,
     scan = store.scan(current.scan_id)
     assert scan is not None
     paths += write_report(store, scan, out)
-    paths += write_spotcheck(store, scan, sample(store, scan, 20, 1), 1, out)
+    paths += write_spotcheck(store, scan, sample(store, scan, 20, 1), 1, out, 20, 20)
     return paths

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sitewatch.reporting.data import build_report
 from sitewatch.reporting.render import safe_name, write_html
-from sitewatch.reporting.tables import PROBLEM_COLUMNS, write_csv, write_xlsx
+from sitewatch.reporting.tables import PROBLEM_COLUMNS, write_csv
+from sitewatch.reporting.workbook import UNIT_KIND, write_unit_workbook
 from sitewatch.store import ScanRecord, Store
 
 
@@ -21,9 +22,8 @@ def write_report(store: Store, scan: ScanRecord, out: Path, deadlines: dict[str,
     stem = f"{safe_name(scan.site)}-{data.month}"
     ctx = {"r": data, "generated": data.generated, "deadline_note": data.deadline_note}
     html = write_html(out / f"整改报告-{stem}.html", "rectification.html.j2", **ctx)
-    sheets = [("问题清单", PROBLEM_COLUMNS, data.problems)]
-    sheets += [(unit, PROBLEM_COLUMNS, rows) for unit, rows in data.by_unit().items()]
-    xlsx = write_xlsx(out / f"整改报告-{stem}.xlsx", sheets)
+    xlsx = write_unit_workbook(out / f"整改报告-{stem}.xlsx", scan, data.site, data.period, data.month,
+                               data.generated, data.problems, store.declarations(scan.id, UNIT_KIND))
     csv_path = write_csv(out / f"整改报告-{stem}.csv", PROBLEM_COLUMNS, data.problems)
     summary = write_html(out / f"领导摘要-{stem}.html", "summary.html.j2", **ctx)
     return [html, xlsx, csv_path, summary]
