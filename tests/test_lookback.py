@@ -65,9 +65,14 @@ def test_reverify_against_loopback(tmp_path):
                     evidence={"age_days": 30}, extra={"column": "政务要闻", "max_age_days": 14, "category": "dynamic"}),
             Finding("disclosure.missing", WARN, root, "未找到2025年度政府信息公开工作年度报告",
                     extra={"item": "annual_report", "year": 2025, "document": None}),
+            Finding("disclosure.missing", WARN, root, "未找到2026年度部门预算",
+                    extra={"item": "budget", "year": 2026, "document": None}),
         ]
-        later = [base[1], Finding("link.broken", DEDUCT, site.url("/new.html"), "链接无法访问：服务器返回 HTTP 404",
-                                  found_on=[root], evidence={"status": 404})]
+        # the later full scan still finds the budget, no longer the annual report: the re-check cannot tell
+        # either (a disclosure needs a full scan), so the later scan decides them
+        later = [base[1], base[5], Finding("link.broken", DEDUCT, site.url("/new.html"),
+                                           "链接无法访问：服务器返回 HTTP 404", found_on=[root],
+                                           evidence={"status": 404})]
         db = str(tmp_path / "lb.db")
         store, (b_id, l_id) = build_store(db, scans=[base, later], days=(dt.date(2026, 11, 26), dt.date(2026, 12, 3)))
         baseline = store.scan(b_id)
@@ -77,21 +82,35 @@ def test_reverify_against_loopback(tmp_path):
     assert by_url[site.url("/still.pdf")]["status"] == OPEN
     assert by_url[site.url("/col/fresh/")]["status"] == FIXED and "2026-12-01" in by_url[site.url("/col/fresh/")]["note"]
     assert by_url[site.url("/col/old/")]["status"] == OPEN
-    assert by_url[root]["status"] == PENDING
+    by_item = {r["finding"].extra.get("item"): r for r in result.rows}
+    assert by_item["annual_report"]["status"] == FIXED and "未再发现该问题" in by_item["annual_report"]["note"]
+    assert by_item["budget"]["status"] == OPEN and "仍发现该问题" in by_item["budget"]["note"]
     assert by_url[site.url("/new.html")]["status"] == NEW
-    assert result.counts == {OPEN: 2, RECURRED: 0, PENDING: 1, NEW: 1, FIXED: 2}
+    assert result.counts == {OPEN: 3, RECURRED: 0, PENDING: 0, NEW: 1, FIXED: 3}
     # stored as a look-back scan: the open, pending and new problems, not the fixed ones
     lb = store.scan(result.scan_id)
     assert lb.kind == "lookback" and lb.config["baseline"] == b_id and lb.config["latest"] == l_id
     stored = store.findings(result.scan_id)
-    assert sorted(f.extra["lookback_status"] for f in stored) == sorted([OPEN, OPEN, PENDING, NEW])
+    assert sorted(f.extra["lookback_status"] for f in stored) == sorted([OPEN, OPEN, OPEN, NEW])
     assert store.latest_scan().id == l_id        # a look-back never becomes the latest full scan
     # the baseline's rectification report takes 整改状态 from the look-back
     assert main(["report", "--db", db, "--scan", str(b_id), "--out", str(tmp_path / "rep")]) == 0
     wb = load_workbook(tmp_path / "rep" / "整改报告-西区-2026-11.xlsx")
     got = {r[3]: r[9] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True)}
     assert got[site.url("/fixed.html")] == FIXED and got[site.url("/still.pdf")] == OPEN
-    assert got[site.url("/col/old/")] == OPEN and got[root] == PENDING
+    assert got[site.url("/col/old/")] == OPEN
+    at_root = {r[5]: r[9] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True) if r[3] == root}
+    assert at_root == {"未找到2025年度政府信息公开工作年度报告": FIXED, "未找到2026年度部门预算": OPEN}
+
+
+def test_lookback_without_a_later_scan_leaves_what_it_cannot_recheck_pending(tmp_path):
+    root = "http://127.0.0.1:9/"
+    missing = Finding("disclosure.missing", WARN, root, "未找到2025年度政府信息公开工作年度报告",
+                      extra={"item": "annual_report", "year": 2025, "document": None})
+    store, (b_id,) = build_store(str(tmp_path / "p.db"), scans=[[missing]], days=(dt.date(2026, 11, 26),))
+    result = run_lookback(store, store.scan(b_id), dt.date(2026, 12, 5), timeout=1)
+    assert [r["status"] for r in result.rows] == [PENDING] and result.latest is None
+    assert result.counts == {OPEN: 0, RECURRED: 0, PENDING: 1, NEW: 0, FIXED: 0}
 
 
 def test_column_veto_follows_its_columns(tmp_path):

@@ -1,9 +1,9 @@
 """Look-back (回头看): re-verify the problems of an earlier scan without a full crawl and classify each.
 
 ``recheck`` re-fetches what each problem points at (the broken link target, the column page) and re-evaluates
-it; ``run_lookback`` classifies the problems against the history (``rectification.classify``, which only
-compares fingerprint sets of scans) and stores the result as a scan of kind ``lookback`` so reports can show
-整改状态.
+it; ``run_lookback`` classifies the problems against the history (``reporting.numbers.settle``: a problem the
+re-check cannot tell is decided by the latest full scan after the baseline, if any) and stores the result as a
+scan of kind ``lookback`` so reports can show 整改状态 and the same counts (``reporting.numbers``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,17 @@ from sitewatch.extract import parse_html
 from sitewatch.listengines import parse_listing
 from sitewatch.models import Finding
 from sitewatch.packs import RuleSet, load_rules
-from sitewatch.rectification import FIXED, NEW, OPEN, RECURRED, STATUSES, classify
-from sitewatch.reporting.data import description, first_seen, load_scan_rules, location, rule_name, unit_of
+from sitewatch.rectification import FIXED, NEW, OPEN, RECURRED, STATUSES
+from sitewatch.reporting.data import (
+    description,
+    first_seen,
+    load_scan_rules,
+    location,
+    rule_name,
+    scan_numbers,
+    unit_of,
+)
+from sitewatch.reporting.numbers import lookback_rectification, settle, status_counts
 from sitewatch.reporting.render import safe_name, write_html
 from sitewatch.reporting.tables import write_xlsx
 from sitewatch.reporting.workbook import DECLARED_FIXED, UNIT_KIND, UNIT_STATUSES
@@ -214,16 +223,19 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
     latest = full[-1] if full and full[-1].id > baseline.id else None
     latest_findings = store.findings(latest.id) if latest else []
     base_fps = {f.fingerprint for f in base_findings}
-    still = {fp for fp, r in by_fp.items() if r.open}
-    pending = {fp for fp, r in by_fp.items() if r.open is None}
     new = {f.fingerprint for f in latest_findings} - base_fps
-    status = classify(fingerprint_sets(store, history), still | new, base_fps, pending)
+    # one rule for every output (reporting.numbers.settle): the re-check decides, else the latest full scan
+    status, settled = settle(fingerprint_sets(store, history), base_fps, {fp: r.open for fp, r in by_fp.items()},
+                             {f.fingerprint for f in latest_findings} if latest else None)
     rows: list[dict[str, Any]] = []
     stored: list[Finding] = []
     for f in base_findings + [g for g in latest_findings if g.fingerprint in new]:
         r = by_fp.get(f.fingerprint)
         st = status[f.fingerprint]
         note = r.note if r else ("最近一次完整扫描新发现" if st in (NEW, RECURRED) else "")
+        if f.fingerprint in settled and latest is not None:
+            note += (f"；以最近一次完整扫描（{latest.as_of}，编号 {latest.id}）为准："
+                     + ("仍发现该问题" if settled[f.fingerprint] else "未再发现该问题"))
         if r is not None:
             source_scan = baseline.id
         else:
@@ -234,7 +246,7 @@ def run_lookback(store: Store, baseline: ScanRecord, as_of: dt.date | None = Non
             stored.append(Finding(rule=f.rule, severity=f.severity, url=f.url, message=f.message,
                                   found_on=list(f.found_on), evidence={**f.evidence, "recheck": note},
                                   extra={**f.extra, "lookback_status": st}))
-    counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
+    counts = status_counts(status)
     scan_id = store.new_scan(baseline.site, list(baseline.start_urls or []), as_of,
                              {**(baseline.config or {}), "baseline": baseline.id,
                               "latest": latest.id if latest else None}, kind="lookback")
@@ -308,8 +320,11 @@ def write_lookback(store: Store, result: LookbackResult, out_dir: str | Path) ->
     out = Path(out_dir)
     stem = f"回头看-{safe_name(result.baseline.site)}-{result.as_of.isoformat()}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    record = store.scan(result.scan_id)
+    assert record is not None                               # run_lookback stored it
+    latest = scan_numbers(store, result.latest) if result.latest else None
     html = write_html(out / f"{stem}.html", "lookback.html.j2", lb=result, rows=rows, generated=generated,
-                      statuses=STATUSES, declared=declared if any(declared[k] for k in DECLARED) else None,
-                      declared_labels=DECLARED)
+                      statuses=STATUSES, n=lookback_rectification(store, record), latest=latest,
+                      declared=declared if any(declared[k] for k in DECLARED) else None, declared_labels=DECLARED)
     xlsx = write_xlsx(out / f"{stem}.xlsx", [("回头看", LOOKBACK_COLUMNS, rows)])
     return [html, xlsx]

@@ -19,7 +19,6 @@ import difflib
 import json
 import logging
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,11 +205,15 @@ def list_window_cuts(store: Store, scan_id: int) -> Coverage:
 
 
 def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
-    """The findings JSON (schema ``sitewatch.findings/1``) of a stored scan."""
+    """The findings JSON (schema ``sitewatch.findings/1``) of a stored scan; ``summary`` and ``numbers`` are the
+    counts every report shows (``reporting.numbers``)."""
+    from sitewatch.reporting.data import scan_numbers  # lazy: the report stack (Jinja2, openpyxl) for a document only
+
     scan = store.scan(scan_id)
     if scan is None:
         raise KeyError(scan_id)
     findings = store.findings(scan_id)
+    numbers = scan_numbers(store, scan)
     stats = dict(scan.stats or {})
     return {
         "schema": FINDINGS_SCHEMA,
@@ -226,7 +229,8 @@ def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
                                          "pages_per_second", "skipped_robots", "traps", "limited")},
             "coverage": coverage_document(stats),
         },
-        "summary": dict(sorted(Counter(f.rule for f in findings).items())),
+        "summary": dict(numbers.by_rule),
+        "numbers": numbers.to_json(),
         "findings": [f.to_json() for f in findings],
     }
 

@@ -14,6 +14,8 @@ from sitewatch.store import DB_HELP, DEFAULT_DB
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from sitewatch.reporting.numbers import Rectification, ScanNumbers
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
@@ -45,6 +47,23 @@ def stored_jobs(engine: Engine) -> list[Any]:
         return []
 
 
+def rectification_line(rect: Rectification) -> str:
+    """已整改 5, 未整改 34, …: every status of a rectification with its count."""
+    return ", ".join(f"{k} {v}" for k, v in rect.counts.items())
+
+
+def print_numbers(n: ScanNumbers) -> None:
+    """The latest completed audit's counts, as the reports show them (``reporting.numbers``)."""
+    kinds = ", ".join(f"{k} {v}" for k, v in n.by_severity.items())
+    score = "-" if n.score is None else f"{n.score}"
+    print(f"  latest audit: scan {n.scan} (as of {n.as_of}): problems {n.problems}" + (f" ({kinds})" if kinds else "")
+          + f"; score {score}; conclusion {n.conclusion}")
+    rect = n.rectification
+    if rect is not None:
+        source = f"look-back {rect.lookback}" if rect.lookback is not None else "compared"
+        print(f"    problems of scan {rect.baseline} ({rect.total}, {source}): {rectification_line(rect)}")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
@@ -52,6 +71,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sitewatch.errors import UsageError
     from sitewatch.packs import load_rules
     from sitewatch.probes import site_key
+    from sitewatch.reporting.data import scan_numbers
+    from sitewatch.reporting.numbers import lookback_rectification
     from sitewatch.rules.availability import UNREACHABLE, recent_availability, thresholds, unreachable_line
     from sitewatch.scan import findings_document
     from sitewatch.scheduler import last_runs
@@ -95,8 +116,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             if s.status == "failed":
                 print(f"    {safe_text(str((s.stats or {}).get('error', 'error not recorded')))}: continue it with "
                       f"sitewatch scan --resume {s.id}")
-            print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
-                  + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+            if s.kind == "lookback":       # its stored findings are the problems left open, not a scan's findings
+                rect = lookback_rectification(store, s)
+                print(f"    look-back of scan {rect.baseline}: {rectification_line(rect)}")
+            else:
+                print("    targets: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none")
+                      + "; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
             if s.status == "completed" and s.kind in ("full", "links"):     # a look-back crawls nothing on purpose
                 doc = findings_document(store, s.id)
                 cov = doc["scan"]["coverage"]
@@ -109,6 +134,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                     vetoed = any(f.rule == UNREACHABLE and f.severity == "veto" for f in findings)
                     verdict = "不合格" if vetoed else ("无法评定" if not doc["scan"].get("pages") else "")
                     print(f"    {reach}" + (f" (verdict {verdict})" if verdict else ""))
+            audit = store.latest_scan(site)
+            if audit is not None:
+                print_numbers(scan_numbers(store, audit))
         else:
             print("  no scan yet")
         now = dt.datetime.now()

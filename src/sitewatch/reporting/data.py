@@ -14,7 +14,8 @@ from sitewatch.errors import ConfigError
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.packs import RuleSet, load_rules
 from sitewatch.probes import availability as probe_stats
-from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED, classify
+from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED
+from sitewatch.reporting.numbers import Rectification, ScanNumbers, follow
 from sitewatch.rules.availability import DOWN as AVAILABILITY
 from sitewatch.rules.availability import UNREACHABLE, reason_zh, start_targets, thresholds
 from sitewatch.rules.columns import COLUMN_STALE, HOMEPAGE_STALE, veto_summary
@@ -144,11 +145,6 @@ def history_scans(store: Store, scan: ScanRecord) -> list[ScanRecord]:
     """Completed full scans of the same site up to ``scan`` (``scan`` itself last, whatever its status)."""
     rows = [s for s in store.scans(scan.site) if s.id < scan.id and s.status == "completed"]
     return rows + [scan]
-
-
-def latest_lookback(store: Store, scan: ScanRecord) -> ScanRecord | None:
-    rows = [s for s in store.scans(scan.site, kind="lookback") if (s.config or {}).get("baseline") == scan.id]
-    return rows[-1] if rows else None
 
 
 def homepage_urls(scan: ScanRecord) -> set[str]:
@@ -391,10 +387,15 @@ class ReportData:
     measured: bool = True                   # False: the scan crawled no page (conclusion 无法评定, no score)
     unreachable: list[dict[str, Any]] = field(default_factory=list)   # availability.unreachable findings
     deadline_note: str = ""                 # 整改时限 as the problem rows apply them
+    numbers: ScanNumbers | None = None      # every count the report prints (reporting.numbers)
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(p["type"] for p in self.problems))
+        """Problems by Chinese rule name, most severe first (from ``numbers``)."""
+        out: dict[str, int] = {}
+        for _, name, n in self.numbers.by_type if self.numbers else ():
+            out[name] = out.get(name, 0) + n
+        return out
 
     def by_unit(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -416,40 +417,64 @@ def score_text(score: float | None) -> str:
     return f"{score} 分" if score is not None else f"—（{NOT_JUDGED}）"
 
 
-def _scan_summary(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Any]:
+def scan_numbers(store: Store, scan: ScanRecord, *, follow_up: bool = True, ruleset: RuleSet | None = None
+                 ) -> ScanNumbers:
+    """Every count of ``scan`` an output shows (meanings: ``reporting.numbers``). ``follow_up=False`` leaves out
+    the 整改状态 and the rectification (a trend point needs neither)."""
+    ruleset = ruleset or load_scan_rules(scan)
     findings = store.findings(scan.id)
+    measured = pages_crawled(store, scan) > 0
     veto = veto_table(store, scan, findings, ruleset)
-    score = estimate_score(findings, ruleset, scan, pages_crawled(store, scan) > 0)["score"]
-    return {"id": scan.id, "as_of": scan.as_of.isoformat(), "label": scan.as_of.strftime("%m-%d"),
-            "problems": len(findings), "vetoes": sum(1 for v in veto if v["band"] == "否决"),
-            "score": score, "conclusion": scan_conclusion(veto, score),
-            "fingerprints": {f.fingerprint for f in findings}, "findings": findings,
-            "veto": {v["rule"]: v["band"] for v in veto}}
+    estimate = estimate_score(findings, ruleset, scan, measured)
+    cfg = scan.config or {}
+    ordered = sorted(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), not f.rule.startswith("veto."), f.rule))
+    statuses: dict[str, str] = {}
+    rect: Rectification | None = None
+    used: tuple[int, ...] = ()
+    if follow_up:
+        statuses, rect, used = follow(store, scan, {f.fingerprint for f in findings}, history_scans(store, scan)[:-1])
+    return ScanNumbers(
+        scan=scan.id, as_of=scan.as_of, measured=measured, problems=len(findings),
+        by_rule=dict(sorted(Counter(f.rule for f in findings).items())),
+        by_type=tuple((rule, rule_name(ruleset, rule), n) for rule, n in Counter(f.rule for f in ordered).items()),
+        by_severity=dict(sorted(Counter(f.severity for f in findings).items())),
+        by_unit=dict(sorted(Counter(unit_of(f, cfg) for f in findings).items())),
+        score=estimate["score"], deducted=estimate["deducted"], score_lines=tuple(estimate["lines"]),
+        veto=tuple(veto), conclusion=scan_conclusion(veto, estimate["score"]),
+        statuses=statuses, rectification=rect, lookbacks=used)
 
 
-def _changes(prev: dict[str, Any] | None, cur: dict[str, Any], lookback: dict[str, Any], ruleset: RuleSet) -> list[str]:
-    if prev is None:
+def _trend_point(n: ScanNumbers) -> dict[str, Any]:
+    return {"id": n.scan, "as_of": n.as_of.isoformat(), "label": n.as_of.strftime("%m-%d"), "problems": n.problems,
+            "vetoes": n.vetoes, "score": n.score, "conclusion": n.conclusion, "veto": n.veto_bands}
+
+
+def _changes(prev: ScanNumbers | None, cur: ScanNumbers, findings: list[Finding], ruleset: RuleSet) -> list[str]:
+    rect = cur.rectification
+    if prev is None or rect is None:
         return ["本次为首次监测，无上期数据可比。"]
     out: list[str] = []
-    new = [f for f in cur["findings"] if f.fingerprint not in prev["fingerprints"]]
+    new = [f for f in findings if rect.statuses.get(f.fingerprint) == NEW]
     if new:
         kinds = Counter(rule_name(ruleset, f.rule) for f in new)
         out.append(f"新发现问题 {len(new)} 个（" + "、".join(f"{k} {n} 个" for k, n in kinds.most_common()) + "）。")
     else:
         out.append("与上期相比没有新发现的问题。")
-    c = lookback["counts"]
-    text = f"上期 {lookback['total']} 个问题中已整改 {c.get(FIXED, 0)} 个、未整改 {c.get(OPEN, 0)} 个"
-    if c.get(RECURRED):
-        text += f"；另有 {c[RECURRED]} 个曾整改的问题再次出现"
+    text = f"上期 {rect.total} 个问题中已整改 {rect.fixed} 个、未整改 {rect.open} 个"
+    if rect.pending:
+        text += f"、待复核 {rect.pending} 个"
+    if rect.recurred:
+        text += f"；另有 {rect.recurred} 个曾整改的问题再次出现"
     out.append(text + "。")
-    if cur["score"] != prev["score"]:
-        out.append(f"扣分估算得分由 {score_text(prev['score'])}变为 {score_text(cur['score'])}。")
-    for rule, band in cur["veto"].items():
-        before = prev["veto"].get(rule)
+    if cur.score != prev.score:
+        out.append(f"扣分估算得分由 {score_text(prev.score)}变为 {score_text(cur.score)}。")
+    before_bands = prev.veto_bands
+    for rule, band in cur.veto_bands.items():
+        before = before_bands.get(rule)
         if before and before != band:
             out.append(f"单项否决指标“{rule_name(ruleset, rule)}”由{before}变为{band}。")
-    if cur["conclusion"] != prev["conclusion"]:
-        out.append(f"总体结论由{prev['conclusion']}变为{cur['conclusion']}。")
+    if cur.conclusion != prev.conclusion:
+        out.append(f"总体结论由{prev.conclusion}变为{cur.conclusion}。")
     return out
 
 
@@ -459,39 +484,36 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
     ruleset = load_scan_rules(scan)
     findings = store.findings(scan.id)
     history = history_scans(store, scan)
-    summaries = [_scan_summary(store, s, ruleset) for s in history[-TREND_SCANS:]]
+    numbers = scan_numbers(store, scan, ruleset=ruleset)
+    # each earlier scan as judged by its own rules: the trend shows what that month's report showed
+    trend = [scan_numbers(store, s, follow_up=False) for s in history[-TREND_SCANS:-1]] + [numbers]
     prev_scan = history[-2] if len(history) > 1 else None
-    prev = _scan_summary(store, prev_scan, ruleset) if prev_scan else None
-    sets = [{f.fingerprint for f in store.findings(s.id)} for s in history[:-1]]
-    cur_fps = {f.fingerprint for f in findings}
-    hist_status = classify(sets, cur_fps) if sets else {}
-    lb = latest_lookback(store, scan)
-    lb_status = dict((lb.stats or {}).get("classification") or {}) if lb else {}
-    statuses = {fp: (lb_status.get(fp) or hist_status.get(fp) or OPEN) for fp in cur_fps}
-    problems = problem_rows(store, scan, findings, ruleset, statuses, deadlines)
+    prev = trend[-2] if prev_scan else None                 # trend ends with the previous scan and this one
+    problems = problem_rows(store, scan, findings, ruleset, dict(numbers.statuses), deadlines)
 
     look_rows: list[dict[str, Any]] = []
-    if prev_scan is not None:
-        assert prev is not None                          # summarised whenever there is a previous scan
-        status = classify(sets, cur_fps)
-        prev_findings = prev["findings"] if prev else []
+    rect = numbers.rectification
+    if prev_scan is not None and rect is not None:
         cfg = scan.config or {}
+        prev_findings = store.findings(prev_scan.id)
+        prev_fps = {f.fingerprint for f in prev_findings}
         for f in prev_findings:
             look_rows.append({"type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
                               "description": description(f), "unit": unit_of(f, cfg),
-                              "status": status.get(f.fingerprint, FIXED)})
+                              "status": rect.statuses.get(f.fingerprint, FIXED)})
         for f in findings:
-            if status.get(f.fingerprint) == RECURRED and f.fingerprint not in prev["fingerprints"]:
+            if rect.statuses.get(f.fingerprint) == RECURRED and f.fingerprint not in prev_fps:
                 look_rows.append({"type": rule_name(ruleset, f.rule), "url": f.url, "location": location(f),
                                   "description": description(f), "unit": unit_of(f, cfg), "status": RECURRED})
     order = {RECURRED: 0, OPEN: 1, PENDING: 2, FIXED: 3}
     look_rows.sort(key=lambda r: (order.get(r["status"], 9), r["type"], r["url"]))
-    lookback = {"previous": prev_scan, "rows": look_rows, "total": len(prev["findings"]) if prev else 0,
-                "counts": dict(Counter(r["status"] for r in look_rows))}
+    lookback = {"previous": prev_scan, "rows": look_rows, "total": rect.total if rect else 0,
+                "counts": rect.counts if rect else {}}
 
-    veto = veto_table(store, scan, findings, ruleset)
-    measured = pages_crawled(store, scan) > 0
-    score = estimate_score(findings, ruleset, scan, measured)
+    veto = [dict(v) for v in numbers.veto]
+    measured = numbers.measured
+    score = {"score": numbers.score, "deducted": numbers.deducted,
+             "lines": [dict(line) for line in numbers.score_lines]}
     warnings = [{"what": f"单项否决指标“{v['name_zh']}”", "url": "",
                  "detail": f"实测 {v['measured_text']}，{v['threshold_text']}", "unit": ""}
                 for v in veto if v["band"] == "风险"]
@@ -503,17 +525,17 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
     open_rows = [p for p in problems if p["status"] != FIXED]
     top = sorted(open_rows, key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), p["status"] != RECURRED,
                                            not p["overdue"], p["first_found"], p["no"]))[:5]
-    cur = summaries[-1]
     m = month or scan.as_of.strftime("%Y-%m")
     year, mon = m.split("-")
     return ReportData(
         site=scan.site, scan=scan, month=m,
         period=f"{year}年{int(mon)}月（监测日 {scan.as_of.isoformat()}，扫描编号 {scan.id}）",
         start_urls=list(scan.start_urls or []), stats=stats, veto=veto, score=score,
-        conclusion=scan_conclusion(veto, score["score"]), problems=problems,
+        conclusion=numbers.conclusion, problems=problems,
         disclosures=disclosure_rows(findings, ruleset, measured), lookback=lookback, warnings=warnings,
-        trend=[{k: v for k, v in s.items() if k not in ("fingerprints", "findings")} for s in summaries],
-        top=top, changes=_changes(prev, cur, lookback, ruleset), coverage=coverage_document(stats), measured=measured,
+        trend=[_trend_point(n) for n in trend],
+        top=top, changes=_changes(prev, numbers, findings, ruleset), coverage=coverage_document(stats),
+        measured=measured,
         unreachable=[{"url": f.url, "message": f.message} for f in findings if f.rule == UNREACHABLE],
-        deadline_note=deadline_note(ruleset, deadlines),
+        deadline_note=deadline_note(ruleset, deadlines), numbers=numbers,
     )
