@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from sitewatch.safetext import safe_text
+from sitewatch.urls import display_urls_in
 
 Columns = Sequence[tuple[str, str]]          # (header, row key)
 
@@ -30,13 +31,16 @@ _HEAD_FONT = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="DDE4EE")
 _HEAD_ALIGN = Alignment(vertical="center", wrap_text=True)
 _TEXT_ALIGN = Alignment(vertical="top", wrap_text=True)
+_LINK_FONT = Font(color="1F4F99", underline="single")
+_LINKED = ("http://", "https://")
 
 
 def _cell_text(value: Any) -> Any:
-    """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes."""
+    """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes, and
+    every URL in it as people read it (``urls.display_url``: 附件 rather than %E9%99%84%E4%BB%B6)."""
     if value is None:
         return ""
-    return safe_text(value, keep_lines=True) if isinstance(value, str) else value
+    return safe_text(display_urls_in(value), keep_lines=True) if isinstance(value, str) else value
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
@@ -72,6 +76,10 @@ def _fill(ws: WriteOnlyWorksheet, columns: Columns, rows: Iterable[Mapping[str, 
             if isinstance(value, str):
                 cell.data_type = "s"          # never a formula, whatever the text starts with
                 cell.alignment = _TEXT_ALIGN
+            raw = row.get(key)
+            if key == "url" and isinstance(raw, str) and raw.lower().startswith(_LINKED) and raw.isprintable():
+                cell.hyperlink = raw          # the exact URL; the cell shows it decoded
+                cell.font = _LINK_FONT
             out.append(cell)
         ws.append(out)
         n += 1
@@ -92,9 +100,9 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Columns, Sequence[Mapping
 
 
 def csv_safe(value: Any) -> str:
-    """Text for a CSV cell: control and bidi characters escaped; a leading = + - @ gets a quote mark so spreadsheets
-    do not run it as a formula."""
-    text = "" if value is None else safe_text(str(value), keep_lines=True)
+    """Text for a CSV cell: control and bidi characters escaped, URLs shown decoded (``urls.display_url``); a
+    leading = + - @ gets a quote mark so spreadsheets do not run it as a formula."""
+    text = "" if value is None else safe_text(display_urls_in(str(value)), keep_lines=True)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
