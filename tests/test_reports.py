@@ -146,7 +146,8 @@ def test_rectification_contents(built, tmp_path):
     # look-back of the previous scan: the open link 未整改, news/d.html 未整改, the recurred column listed
     look = html.split("四、回头看")[1].split("五、预警")[0]
     assert "发现问题 2 个" in look and "未整改 2 个" in look and "再次出现的问题 1 个" in look
-    assert re.findall(r'data-status="([^"]+)"', look) == ["反复出现", "未整改", "未整改"]
+    # the rows still open are in the problem list (整改状态 未整改); the section lists what changed
+    assert re.findall(r'data-status="([^"]+)"', look) == ["反复出现"] and "仍未整改的问题已列入上方问题清单" in look
     # warning: 通知公告 150 of 183 days (≥70 %)
     warn = html.split("五、预警")[1]
     assert "通知公告" in warn and "还剩 33 天" in warn and "政务要闻" not in warn
@@ -159,10 +160,10 @@ def test_score_and_summary(built, tmp_path):
     # links: one on the homepage (1 point), two elsewhere (0.1 each) → 98.8
     assert "98.8" in html
     assert "不合格" in html and 'class="light red"' in html and 'class="light green"' in html
-    assert html.count("<svg") == 1 and "<script" not in html.replace("&lt;script", "")
+    assert html.count("<svg") == 2 and "<script" not in html.replace("&lt;script", "")   # problems, score
     assert "近 3 次监测趋势" in html
     top = html.split("需优先整改的问题")[1].split("与上期相比")[0]
-    assert top.count("<li>") == 5 and "空白栏目超限" in top
+    assert top.count("<li") == 5 and "空白栏目超限" in top
     changes = html.split("与上期相比")[1]
     assert "新发现问题" in changes and "已整改 0 个、未整改 2 个；另有 1 个曾整改的问题再次出现" in changes and "单项否决指标“空白栏目超限”由合格变为否决" in changes
 

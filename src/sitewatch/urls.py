@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
 
 from sitewatch.memo import memo
+from sitewatch.safetext import safe_text
 
 NOT_FETCHED_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "sms:", "about:", "blob:", "file:", "ftp:")
 
@@ -341,3 +343,104 @@ class TrapGuard:
                 return kind
             self._variants[key] += 1
         return None
+
+
+# ---------------------------------------------------------------- URLs as people read them
+
+_PCT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_URL_IN_TEXT = re.compile(r"\b(?:https?|ftp)://[^\s\"'<>，；。、）】」]+", re.I)
+# Punctuation Chinese file and column names use, decoded with the letters and digits; any other non-ASCII
+# character (spaces, look-alikes of / ? # & =, controls, bidi marks) stays percent-encoded.
+_SHOWN_PUNCTUATION = frozenset("（）【】《》〔〕「」『』、，。：；！—－·“”‘’…")
+
+
+def _shown(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LN" or ch in _SHOWN_PUNCTUATION
+
+
+def _decode_run(m: re.Match[str]) -> str:
+    """A run of %XX escapes with every valid UTF-8 sequence of a readable non-ASCII character decoded; ASCII
+    escapes (%2F, %3F, %20 …) stay as they are, since decoding them would change what the URL says."""
+    raw = bytes.fromhex(m.group().replace("%", ""))
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        b = raw[i]
+        size = 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        if size:
+            try:
+                ch = raw[i:i + size].decode("utf-8")
+            except UnicodeDecodeError:
+                ch = ""
+            if len(ch) == 1 and _shown(ch):
+                out.append(ch)
+                i += size
+                continue
+        out.append(f"%{b:02X}")
+        i += 1
+    return "".join(out)
+
+
+def _host_label(label: str) -> str:
+    """An IDNA ``xn--`` label as Unicode when it is Chinese (Han, with ASCII letters, digits and hyphens);
+    any other script stays in its ASCII form, as browsers do for look-alike domains."""
+    if not label.lower().startswith("xn--"):
+        return label
+    try:
+        text = label.encode("ascii").decode("idna")
+    except (UnicodeError, ValueError):
+        return label
+    han = all(("\u4e00" <= ch <= "\u9fff") or (ch.isascii() and (ch.isalnum() or ch == "-")) for ch in text)
+    return text if han and any(not ch.isascii() for ch in text) else label
+
+
+def display_url(url: str) -> str:
+    """``url`` as a person reads it (an IRI): percent-encoded UTF-8 letters in the path, query and fragment and
+    IDNA (``xn--``) Chinese host names shown as characters. For display only: links, the store and the JSON keep
+    the exact URL. What it shows stays inert (``safetext``): only letters, digits and common Chinese punctuation
+    are decoded, and control or bidi characters already in the text are shown as escapes."""
+    text = str(url)
+    head, sep, rest = text.partition("://")
+    if sep and rest:
+        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        authority, tail = rest[:end], rest[end:]
+        userinfo, at, hostport = authority.rpartition("@")
+        host, colon, port = hostport.partition(":") if not hostport.startswith("[") else (hostport, "", "")
+        host = ".".join(_host_label(lb) for lb in host.split("."))
+        text = f"{head}://{userinfo}{at}{host}{colon}{port}{_PCT_RUN.sub(_decode_run, tail)}"
+    else:
+        text = _PCT_RUN.sub(_decode_run, text)
+    return safe_text(text)
+
+
+def display_urls_in(text: str) -> str:
+    """``text`` with every http(s) URL in it shown by ``display_url`` (a location line, a message)."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: display_url(m.group()), text)
+
+
+def short_url(url: str, limit: int = 64, relative_to: str | None = None) -> str:
+    """``display_url`` shortened for a narrow column: scheme dropped (and the host too when it is the host of
+    ``relative_to``), then the middle of the path left out (host, first folder, …, file name) when it is longer
+    than ``limit`` characters."""
+    text = display_url(url)
+    if relative_to:
+        origin = display_url(relative_to).partition("://")
+        own = origin[0] + origin[1] + origin[2].split("/", 1)[0] + "/"
+        if origin[1] and text.startswith(own):
+            text = text[len(own) - 1:]
+    for scheme in ("https://", "http://"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme):]
+            break
+    if len(text) <= limit:
+        return text
+    host, slash, path = text.partition("/")
+    parts = path.split("/")
+    if len(parts) > 2:
+        cut = f"{host}/{parts[0]}/…/{parts[-1]}"
+        if len(cut) <= limit:
+            return cut
+    keep = max(limit - 1, 8)
+    return text[:keep * 2 // 3] + "…" + text[-(keep - keep * 2 // 3):]

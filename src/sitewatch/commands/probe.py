@@ -26,6 +26,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from sitewatch.rules.availability import recent_availability, thresholds
     from sitewatch.scheduler import schedule_settings
     from sitewatch.store import Store
+    from sitewatch.urls import display_url
 
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("probe: --timeout must be > 0")
@@ -43,7 +44,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         print(f"sitewatch: probe of {site} at {now:%Y-%m-%d %H:%M:%S}")
         for r in results:
             state = "ok" if r.ok else f"FAIL {r.error}"
-            print(f"  {r.url}  {r.status or '-'}  {r.latency_ms} ms  {state}")
+            print(f"  {display_url(r.url)}  {r.status or '-'}  {r.latency_ms} ms  {state}")
             down += not r.ok
         rules = load_rules([Path(p) for p in cfg.rule_packs], cfg.rule_overrides)
         av = recent_availability(store, site, [cfg.start_urls[0]], rules, now)

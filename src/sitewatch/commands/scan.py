@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sitewatch.config import SiteConfig, load_config, parse_as_of, validate
 from sitewatch.errors import UsageError
 from sitewatch.paths import output_file
-from sitewatch.safetext import raw_stream, safe_text
+from sitewatch.safetext import raw_stream
 from sitewatch.scan import findings_document, write_json
 from sitewatch.store import DB_HELP, DEFAULT_DB, ScanRecord, Store
-from sitewatch.urls import normalize
+from sitewatch.urls import display_url, normalize
 
 if TYPE_CHECKING:
     from sitewatch.crawl.stats import CrawlStats
@@ -221,7 +221,7 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
     if cov.get("cuts"):
         print("  NOT COVERED (the scan did not read the whole site):")
         for kind, cut in cov["cuts"].items():
-            example = f"; e.g. {safe_text(cut['examples'][0])}" if cut.get("examples") else ""
+            example = f"; e.g. {display_url(cut['examples'][0])}" if cut.get("examples") else ""
             print(f"    {kind}: {cut['count']}{example}")
     elif s["status"] == "completed":
         print("  coverage: complete (no bound cut the crawl)")

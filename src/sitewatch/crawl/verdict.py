@@ -105,7 +105,7 @@ def _is_parent_of(target: str, url: str) -> bool:
 
 
 MESSAGES_ZH = {
-    "timeout": "访问超时（{detail}）",
+    "timeout": "访问超时（服务器长时间无响应）",
     "refused": "连接被拒绝",
     "dns": "域名无法解析",
     "tls": "HTTPS 证书或加密连接错误",
@@ -119,16 +119,25 @@ MESSAGES_ZH = {
     "invalid_url": "链接地址格式错误，任何访问者都无法打开",
     "file_scheme": "链接指向本机磁盘文件（file:），访问者无法打开",
     "blocked_address": "链接指向内网、本机或云平台元数据地址，按网络安全策略未访问",
+    "robots": "网站的 robots.txt 禁止抓取",
+    "out_of_scope": "重定向到监测范围以外",
+    "not_html": "不是网页",
+    "not_fetched": "未访问",
 }
+UNKNOWN_ZH = "无法访问（原因未记录）"
+
+
+def reason_text_zh(reason: str) -> str:
+    """A failure reason in Chinese; the crawler's technical detail (an exception's text) is never shown to a
+    reader: it stays in the finding's evidence."""
+    if reason.startswith("http_"):
+        return f"服务器返回 HTTP {reason[5:]}"
+    return MESSAGES_ZH.get(reason, UNKNOWN_ZH)
 
 
 def message_zh(reason: str, detail: str = "", redirected: bool = False) -> str:
     """Chinese explanation of why a link is broken, for findings and reports."""
-    if reason.startswith("http_"):
-        code = reason[5:]
-        text = f"链接无法访问：服务器返回 HTTP {code}"
-    else:
-        text = "链接无法访问：" + MESSAGES_ZH.get(reason, reason).format(detail=detail[:80])
+    text = "链接无法访问：" + reason_text_zh(reason)
     if redirected and reason not in ("loop", "too_many_redirects", "bad_redirect"):
         text += "（经重定向后）"
     return text

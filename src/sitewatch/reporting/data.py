@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 
+from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import coverage_document
+from sitewatch.crawl.verdict import MESSAGES_ZH, message_zh
 from sitewatch.errors import ConfigError
 from sitewatch.models import DEDUCT, REVIEW, SEVERITY_ZH, VETO, WARN, Finding, normalise_for_fingerprint
 from sitewatch.packs import RuleSet, load_rules
 from sitewatch.probes import availability as probe_stats
 from sitewatch.rectification import FIXED, NEW, OPEN, PENDING, RECURRED
 from sitewatch.reporting.numbers import Rectification, ScanNumbers, follow
+from sitewatch.rules._site import SiteData
 from sitewatch.rules.availability import DOWN as AVAILABILITY
 from sitewatch.rules.availability import UNREACHABLE, reason_zh, start_targets, thresholds
 from sitewatch.rules.columns import COLUMN_STALE, HOMEPAGE_STALE, veto_summary
 from sitewatch.rules.columns import classify as classify_column
-from sitewatch.rules.disclosures import DISCLOSURE_LATE
+from sitewatch.rules.disclosures import DISCLOSURE_LATE, NOT_DUE, Assessment, found_disclosures
+from sitewatch.rules.disclosures import OK as FOUND_IN_TIME
 from sitewatch.rules.links import LINK_BROKEN
 from sitewatch.store import FindingRow, LinkRow, ListItemRow, PageRow, ScanRecord, ScanRow, Store, TargetRow
 
@@ -117,9 +122,22 @@ def location(f: Finding) -> str:
     return "\n".join(parts) or "—"
 
 
+_RAW_TIMEOUT = re.compile(r"访问超时（[^）]*）")
+
+
+def readable_message(text: str) -> str:
+    """A stored message as a reader sees it: a store written by an older version kept the crawler's exception
+    text in 访问超时（…）; it is shown in Chinese."""
+    return _RAW_TIMEOUT.sub(MESSAGES_ZH["timeout"], text)
+
+
 def description(f: Finding) -> str:
-    """问题描述 with the measured value against the threshold where the finding has both."""
-    text = f.message
+    """问题描述 with the measured value against the threshold where the finding has both; a broken link's reason
+    in Chinese from its evidence (never the crawler's exception text)."""
+    text = readable_message(f.message)
+    reason = f.evidence.get("error") or (f"http_{f.evidence['status']}" if f.evidence.get("status") else "")
+    if f.rule == LINK_BROKEN and reason:
+        text = message_zh(str(reason), "", bool(f.evidence.get("redirects")))
     age, window = f.evidence.get("age_days"), f.extra.get("max_age_days")
     if window is not None and f"{window} 天" not in text:
         text += f"（实测 {age if age is not None else '无日期'} 天，阈值 {window} 天）"
@@ -316,7 +334,8 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
     rows: list[dict[str, Any]] = []
     for i, f in enumerate(ordered, 1):
         first = seen.get(f.fingerprint, scan.as_of)
-        due = first + dt.timedelta(days=deadline_days(f.rule, ruleset, deadlines))
+        days = deadline_days(f.rule, ruleset, deadlines)
+        due = first + dt.timedelta(days=days)
         status = statuses.get(f.fingerprint, OPEN)
         if status == NEW:
             status = OPEN
@@ -324,6 +343,8 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
             "no": i, "rule": f.rule, "type": rule_name(ruleset, f.rule), "basis": basis(ruleset, f),
             "url": f.url, "location": location(f), "description": description(f),
             "first_found": first.isoformat(), "unit": unit_of(f, cfg), "deadline": due.isoformat(),
+            "deadline_days": days, "pages": list(f.found_on) if f.rule.startswith("link.") else [],
+            "link_text": f.extra.get("link_text") or "", "column_name": f.extra.get("column") or "",
             "overdue": due < scan.as_of and status != FIXED, "status": status,
             "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity),
             "fingerprint": f.fingerprint, "column": f.extra.get("column"),
@@ -331,21 +352,47 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
     return rows
 
 
-def disclosure_rows(findings: list[Finding], ruleset: RuleSet, measured: bool = True) -> list[dict[str, Any]]:
-    """必公开事项核对表: every enabled mandated item; items with no finding are listed as 未发现问题, or as
+def found_items(store: Store, scan: ScanRecord, ruleset: RuleSet) -> dict[str, Assessment]:
+    """What the scan found for each mandated item (rules.disclosures.found_disclosures over the stored lists);
+    empty when the scan's settings cannot be read back."""
+    try:
+        cfg = SiteConfig.from_json(scan.config or {}, source=f"scan {scan.id}")
+        cfg.start_urls = list(scan.start_urls or cfg.start_urls)
+        if not cfg.start_urls:
+            return {}
+        return found_disclosures(SiteData(store, scan.id, cfg, scan.as_of, ruleset))
+    except (ConfigError, TypeError, ValueError, KeyError):
+        return {}
+
+
+def disclosure_rows(findings: list[Finding], ruleset: RuleSet, measured: bool = True,
+                    found: dict[str, Assessment] | None = None) -> list[dict[str, Any]]:
+    """必公开事项核对表: every enabled mandated item; an item found in time names what was found (``found``: title,
+    URL, date, year); items with no finding and nothing to name are listed as 未发现问题, as 未到公开期限, or as
     未监测 when the scan crawled no page."""
     rows: list[dict[str, Any]] = []
+    found = found or {}
     for item in ruleset.items:
         if not item.enabled:
             continue
         hits = [f for f in findings if f.rule.startswith("disclosure.") and f.extra.get("item") == item.id]
         if not hits and not measured:
             rows.append({"item": item.name_zh, "year": "", "found": "—", "url": "", "date": "", "due": "",
-                         "status": NOT_MEASURED, "cls": "na"})
+                         "status": NOT_MEASURED, "cls": "na", "title": ""})
             continue
         if not hits:
-            rows.append({"item": item.name_zh, "year": "", "found": "是", "url": "", "date": "", "due": "",
-                         "status": "未发现问题", "cls": "ok"})
+            a = found.get(item.id)
+            if a is not None and a.status == FOUND_IN_TIME and a.found is not None:
+                rows.append({"item": item.name_zh, "year": a.year or "", "found": "是", "url": a.found.url,
+                             "title": a.found.text, "date": a.found.date.isoformat() if a.found.date else "",
+                             "due": a.due.due.isoformat() if a.due else "",
+                             "status": "按时公开" if a.due else "已公开", "cls": "ok"})
+            elif a is not None and a.status == NOT_DUE:
+                rows.append({"item": item.name_zh, "year": "", "found": "—", "url": "", "date": "", "due": "",
+                             "status": "未到公开期限", "cls": "na", "title": ""})
+            else:
+                rows.append({"item": item.name_zh, "year": "", "found": "—", "url": "", "date": "", "due": "",
+                             "status": "未发现问题", "cls": "ok", "title": ""})
             continue
         for f in hits:
             late = f.rule == DISCLOSURE_LATE
@@ -355,6 +402,7 @@ def disclosure_rows(findings: list[Finding], ruleset: RuleSet, measured: bool = 
                 "item": label, "year": f.extra.get("year") or "",
                 "found": "是" if late else ("待核实" if review else "否"),
                 "url": f.evidence.get("found_url") or "", "date": f.evidence.get("found_date") or "",
+                "title": f.evidence.get("found_text") or "",
                 "due": f.evidence.get("due") or "",
                 "status": "逾期公开" if late else ("待核实" if review else "缺失"),
                 "cls": "warn" if (late or review) else "bad",
@@ -532,10 +580,11 @@ def build_report(store: Store, scan: ScanRecord, deadlines: dict[str, int] | Non
         period=f"{year}年{int(mon)}月（监测日 {scan.as_of.isoformat()}，扫描编号 {scan.id}）",
         start_urls=list(scan.start_urls or []), stats=stats, veto=veto, score=score,
         conclusion=numbers.conclusion, problems=problems,
-        disclosures=disclosure_rows(findings, ruleset, measured), lookback=lookback, warnings=warnings,
+        disclosures=disclosure_rows(findings, ruleset, measured, found_items(store, scan, ruleset) if measured else {}),
+        lookback=lookback, warnings=warnings,
         trend=[_trend_point(n) for n in trend],
         top=top, changes=_changes(prev, numbers, findings, ruleset), coverage=coverage_document(stats),
         measured=measured,
-        unreachable=[{"url": f.url, "message": f.message} for f in findings if f.rule == UNREACHABLE],
+        unreachable=[{"url": f.url, "message": readable_message(f.message)} for f in findings if f.rule == UNREACHABLE],
         deadline_note=deadline_note(ruleset, deadlines), numbers=numbers,
     )

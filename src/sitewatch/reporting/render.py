@@ -9,19 +9,48 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from sitewatch.reporting.chart import trend_svg
+from sitewatch.reporting.chart import trend_charts, trend_svg
+from sitewatch.reporting.layout import problem_groups
 from sitewatch.resources import data_dir
 from sitewatch.safetext import safe_text
+from sitewatch.urls import display_url, display_urls_in, short_url
 
 _UNSAFE = re.compile(r"[^\w\u4e00-\u9fff.-]+")
+_LINKED = ("http://", "https://")
 
 
 def _inert(value: Any) -> Any:
-    """Every value a template prints: control and bidi characters from crawled pages shown as escapes (markup the
-    code built, such as the trend chart, is left as it is)."""
-    return safe_text(value, keep_lines=True) if isinstance(value, str) and not isinstance(value, Markup) else value
+    """Every value a template prints: control and bidi characters from crawled pages shown as escapes, and every
+    URL in it as people read it (``urls.display_url``); markup the code built (the charts, ``url_link``) is left as
+    it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return safe_text(display_urls_in(value), keep_lines=True)
+    return value
+
+
+def url_link(url: Any, limit: int = 64, site: Any = None) -> Markup:
+    """A URL for a reader: shown decoded (IRI) and shortened to ``limit`` characters, linked to the exact URL
+    (http and https only; anything else is plain text), the full decoded URL in its tooltip. With ``site`` (the
+    site's start URL), a URL on the site's own host is shown from its path on (``/xqbsc/lxwm.html``)."""
+    if not url:
+        return Markup("—")
+    url = str(url)
+    shown = escape(short_url(url, limit, relative_to=str(site) if site else None))
+    full = escape(display_url(url))
+    if url.lower().startswith(_LINKED):
+        return Markup(f'<a class="url" href="{escape(url)}" title="{full}">{shown}</a>')
+    return Markup(f'<span class="url" title="{full}">{shown}</span>')
+
+
+def css_string(text: Any) -> Markup:
+    """``text`` as a quoted CSS string (for a print footer's ``content``): every character but letters, digits and
+    spaces written as a CSS escape, so that nothing in it can end the string or the style sheet."""
+    out = []
+    for ch in safe_text(str(text)):
+        out.append(ch if ch.isalnum() or ch == " " else f"\\{ord(ch):06x}")
+    return Markup('"' + "".join(out) + '"')
 
 
 @lru_cache(maxsize=4)
@@ -29,6 +58,11 @@ def environment(folder: str | None = None) -> Environment:
     env = Environment(loader=FileSystemLoader(folder or str(data_dir("reports"))), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True, finalize=_inert)
     env.globals["trend_svg"] = trend_svg
+    env.globals["trend_charts"] = trend_charts
+    env.globals["url_link"] = url_link
+    env.globals["problem_groups"] = problem_groups
+    env.filters["iri"] = display_url
+    env.filters["css_string"] = css_string
     return env
 
 

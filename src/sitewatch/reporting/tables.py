@@ -23,6 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from sitewatch.safetext import safe_text
+from sitewatch.urls import display_urls_in
 
 Columns = Sequence[tuple[str, str]]          # (header, row key)
 
@@ -45,13 +46,16 @@ _HEAD_FONT = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="DDE4EE")
 _HEAD_ALIGN = Alignment(vertical="center", wrap_text=True)
 _TEXT_ALIGN = Alignment(vertical="top", wrap_text=True)
+_LINK_FONT = Font(color="1F4F99", underline="single")
+_LINKED = ("http://", "https://")
 
 
 def _cell_text(value: Any) -> Any:
-    """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes."""
+    """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes, and
+    every URL in it as people read it (``urls.display_url``: 附件 rather than %E9%99%84%E4%BB%B6)."""
     if value is None:
         return ""
-    return safe_text(value, keep_lines=True) if isinstance(value, str) else value
+    return safe_text(display_urls_in(value), keep_lines=True) if isinstance(value, str) else value
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
@@ -154,6 +158,10 @@ def _fill(ws: Any, sheet: Sheet) -> None:
                 cell.alignment = _TEXT_ALIGN
             if mark:
                 cell.fill = _MARK_FILL
+            raw = row.get(key)
+            if key == "url" and isinstance(raw, str) and raw.lower().startswith(_LINKED) and raw.isprintable():
+                cell.hyperlink = raw          # the exact URL; the cell shows it decoded
+                cell.font = _LINK_FONT
             out.append(cell)
         ws.append(out)
         n += 1
@@ -227,9 +235,9 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet | PlainSheet | tuple[str, Colu
 
 
 def csv_safe(value: Any) -> str:
-    """Text for a CSV cell: control and bidi characters escaped; a leading = + - @ gets a quote mark so spreadsheets
-    do not run it as a formula."""
-    text = "" if value is None else safe_text(str(value), keep_lines=True)
+    """Text for a CSV cell: control and bidi characters escaped, URLs shown decoded (``urls.display_url``); a
+    leading = + - @ gets a quote mark so spreadsheets do not run it as a formula."""
+    text = "" if value is None else safe_text(display_urls_in(str(value)), keep_lines=True)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

@@ -21,13 +21,14 @@ from typing import Any
 from sqlalchemy import select
 
 from sitewatch.config import SiteConfig
-from sitewatch.crawl.verdict import BROKEN, MESSAGES_ZH, OK, SKIPPED
+from sitewatch.crawl.verdict import BROKEN, OK, SKIPPED, reason_text_zh
 from sitewatch.models import Finding
 from sitewatch.packs import RuleSet, load_rules
 from sitewatch.probes import Availability, availability, jsonable, site_key
 from sitewatch.rules._site import SiteData
 from sitewatch.rules.registry import probe_check, site_check
 from sitewatch.store import PageRow, Store, TargetRow
+from sitewatch.urls import display_url
 
 DOWN = "availability.down"
 UNREACHABLE = "availability.unreachable"
@@ -76,10 +77,8 @@ def reason_en(reason: str | None) -> str:
 
 
 def reason_zh(reason: str | None, detail: str = "") -> str:
-    reason = reason or ""
-    if reason.startswith("http_"):
-        return f"服务器返回 HTTP {reason[5:]}"
-    return MESSAGES_ZH.get(reason, reason).format(detail=(detail or "")[:80])
+    """The reason in Chinese (``crawl.verdict.reason_text_zh``); ``detail`` stays in the evidence."""
+    return reason_text_zh(reason or "")
 
 
 def start_targets(store: Store, scan_id: int, urls: list[str]) -> dict[str, Any]:
@@ -149,12 +148,12 @@ def unreachable_line(doc: dict[str, Any]) -> str | None:
         if f["rule"] == UNREACHABLE:
             detail = (f" (HTTP {ev['status']})"
                       if ev.get("status") and not str(ev.get("reason", "")).startswith("http_") else "")
-            return f"start URL {f['url']} unreachable: {reason_en(ev.get('reason'))}{detail}"
+            return f"start URL {display_url(f['url'])} unreachable: {reason_en(ev.get('reason'))}{detail}"
         if f["rule"] == NO_PAGES:
-            return f"no page crawled from start URL {f['url']}: {reason_en(ev.get('reason'))}"
+            return f"no page crawled from start URL {display_url(f['url'])}: {reason_en(ev.get('reason'))}"
     if not (doc.get("scan") or {}).get("pages"):
         urls = (doc.get("scan") or {}).get("start_urls") or []
-        return f"no page crawled from start URL {urls[0] if urls else '?'}"
+        return f"no page crawled from start URL {display_url(urls[0]) if urls else '?'}"
     return None
 
 

@@ -410,16 +410,40 @@ def disclosures(site: SiteData) -> list[Finding]:
     """Every enabled mandated item over the crawled lists, the article pages and the standalone pages."""
     if not site.pages:          # no page crawled: nothing was looked for, so nothing is "missing"
         return []
-    ruleset = site.ruleset
-    cols, _, articles = site_columns(site)
-    pairs = items_with_columns(cols) + [(item, None) for item in articles]
-    present = [w for i in ruleset.items if i.enabled and i.kind == "present" for w in i.keywords[0]]
-    standalone = load_standalone(site.store, site.scan_id, present)
-    found = check_disclosures(pairs, site.as_of, ruleset,
-                              {"url": site.site_url, "pinned": site.pinned, **site.cfg.disclosures},
-                              standalone=standalone)
+    pairs, standalone, cfg = _site_inputs(site)
+    found = check_disclosures(pairs, site.as_of, site.ruleset, cfg, standalone=standalone)
     _add_guide_probes(found, failed_probes(site.store, site.scan_id))
     return found
+
+
+def _site_inputs(site: SiteData) -> tuple[list[tuple[ListItem, str | None]], list[ListItem], dict[str, Any]]:
+    """The (item, column) pairs, the standalone pages and the site settings the disclosure checks read."""
+    cols, _, articles = site_columns(site)
+    pairs = items_with_columns(cols) + [(item, None) for item in articles]
+    present = [w for i in site.ruleset.items if i.enabled and i.kind == "present" for w in i.keywords[0]]
+    standalone = load_standalone(site.store, site.scan_id, present)
+    return pairs, standalone, {"url": site.site_url, "pinned": site.pinned, **site.cfg.disclosures}
+
+
+def found_disclosures(site: SiteData) -> dict[str, Assessment]:
+    """Each enabled annual or present item assessed as the check assesses it, by item id: what a report names for
+    an item that was found in time (title, URL, date, year), since no finding records it."""
+    if not site.pages:
+        return {}
+    pairs, standalone, cfg = _site_inputs(site)
+    items, pages, approvals, _ = _assessment_inputs(pairs, site.ruleset, cfg, standalone)
+    return {item.id: assess_item(item, items + pages if item.kind == "present" else items, site.as_of, approvals,
+                                 site.ruleset)
+            for item in site.ruleset.items if item.enabled and item.kind != "per_document"}
+
+
+def _assessment_inputs(pairs: list[tuple[ListItem, str | None]], ruleset: RuleSet, cfg: Mapping[str, Any],
+                       standalone: Iterable[ListItem]
+                       ) -> tuple[list[ListItem], list[ListItem], Mapping[str, Any], set[str]]:
+    """The list items that count (news columns left out), the standalone pages, the approvals, the news columns."""
+    news = {name for _, name in pairs if name and classify(name, ruleset, cfg.get("pinned")) == "dynamic"}
+    items = [li for li, name in pairs if name not in news]
+    return items, list(standalone), cfg.get("approvals") or {}, news
 
 
 def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]], as_of: dt.date,
@@ -438,12 +462,8 @@ def check_disclosures(items_with_columns: Iterable[tuple[ListItem, str | None]],
     """
     cfg = site_cfg or {}
     pairs = list(items_with_columns)
-    pinned = cfg.get("pinned")
-    news = {name for _, name in pairs if name and classify(name, ruleset, pinned) == "dynamic"}
-    items = [li for li, name in pairs if name not in news]
+    items, pages, approvals, news = _assessment_inputs(pairs, ruleset, cfg, standalone)
     site_url = str(cfg.get("url") or "")
-    approvals = cfg.get("approvals") or {}
-    pages = list(standalone)
     findings: list[Finding] = []
     for item in ruleset.items:
         if not item.enabled:
