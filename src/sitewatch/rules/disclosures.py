@@ -118,6 +118,7 @@ class Match:
     url: str
     date: dt.date | None
     years: frozenset[int]
+    attachment: bool = False        # an attachment's text or file name, not the item's own title
 
 
 def find_matches(item: DisclosureItem, items: Iterable[ListItem]) -> list[Match]:
@@ -130,7 +131,7 @@ def find_matches(item: DisclosureItem, items: Iterable[ListItem]) -> list[Match]
             if years is None or (url, text) in seen:
                 continue
             seen.add((url, text))
-            out.append(Match(text, url, li.date, frozenset(years)))
+            out.append(Match(text, url, li.date, frozenset(years), attachment=url != li.url))
     return out
 
 
@@ -216,7 +217,8 @@ def assess_item(item: DisclosureItem, items: list[ListItem], as_of: dt.date,
 def _earliest(matches: list[Match]) -> Match | None:
     if not matches:
         return None
-    return min(matches, key=lambda m: (m.date is None, m.date or dt.date.max, m.url))
+    # on the same day the item's own page names it better than one of its attachments
+    return min(matches, key=lambda m: (m.date is None, m.date or dt.date.max, m.attachment, m.url))
 
 
 # ---------------------------------------------------------------- policy documents and interpretations
