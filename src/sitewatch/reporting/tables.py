@@ -50,6 +50,10 @@ _LINK_FONT = Font(color="1F4F99", underline="single")
 _LINKED = ("http://", "https://")
 
 
+# Columns for tools, not readers (a rule's id such as ``link.broken``): hidden in workbooks, kept in the CSV export.
+MACHINE_HEADERS = ("规则编号",)
+
+
 def _cell_text(value: Any) -> Any:
     """A cell's value; text with control characters (illegal in XLSX) and bidi overrides shown as escapes, and
     every URL in it as people read it (``urls.display_url``: 附件 rather than %E9%99%84%E4%BB%B6)."""
@@ -130,7 +134,7 @@ def _fill(ws: Any, sheet: Sheet) -> None:
     for c, (header, _) in enumerate(columns, 1):
         dim = ws.column_dimensions[get_column_letter(c)]
         dim.width = _WIDTHS.get(header, 14)
-        dim.hidden = header in sheet.hidden
+        dim.hidden = header in sheet.hidden or header in MACHINE_HEADERS
     ws.freeze_panes = "A2"
     _print_setup(ws, "1:1")
     inputs = set(sheet.choices) | set(sheet.date_inputs)
