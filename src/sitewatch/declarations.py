@@ -261,42 +261,46 @@ def _merge(found: dict[str, Declaration], d: Declaration, result: ImportResult) 
         found[d.key] = Declaration(d.key, d.url, "", "", None, "", "conflict")
 
 
+def _keyed_rows(wb: Any, key_header: str) -> Iterator[tuple[str, dict[str, Any], str, str]]:
+    """(where, row, key, URL) of every table row of the sheets that have a ``key_header`` column."""
+    for name in wb.sheetnames:
+        if name == META_SHEET:
+            continue
+        table = _table_rows(wb[name], key_header)
+        if table is None:
+            continue
+        for n, row in table:
+            yield (f"{name} row {n}", row, _text(row.get(key_header)),
+                   _text(next((row[h] for h in URL_HEADERS if h in row), "")))
+
+
 def _read_units(store: Store, wb: Any, meta: _Meta, result: ImportResult) -> dict[str, Declaration]:
     scan = meta.scan
     findings = {f.fingerprint: f for f in store.findings(scan.id)}
     cfg = scan.config or {}
     found: dict[str, Declaration] = {}
     present: set[str] = set()
-    for name in wb.sheetnames:
-        if name == META_SHEET:
+    for where, row, key, url in _keyed_rows(wb, KEY_HEADER):
+        status, note = _text(row.get(STATUS_HEADER)), _text(row.get(NOTE_HEADER))
+        if not key:
+            if status or note or _text(row.get(DONE_HEADER)):
+                result.rejected.append(f"{where}: no 问题标识 (the hidden key column was cleared, or the row was "
+                                       "added by hand): not imported")
             continue
-        table = _table_rows(wb[name], KEY_HEADER)
-        if table is None:
+        f = findings.get(key)
+        if f is None:
+            result.rejected.append(f"{where}: 问题标识 {safe_text(key)[:40]} {_foreign(store, scan, key)}: "
+                                   "not imported")
             continue
-        for n, row in table:
-            where = f"{name} row {n}"
-            key = _text(row.get(KEY_HEADER))
-            status, note = _text(row.get(STATUS_HEADER)), _text(row.get(NOTE_HEADER))
-            url = _text(next((row[h] for h in URL_HEADERS if h in row), ""))
-            if not key:
-                if status or note or _text(row.get(DONE_HEADER)):
-                    result.rejected.append(f"{where}: no 问题标识 (the hidden key column was cleared, or the row was "
-                                           "added by hand): not imported")
-                continue
-            f = findings.get(key)
-            if f is None:
-                result.rejected.append(f"{where}: 问题标识 {safe_text(key)[:40]} {_foreign(store, scan, key)}: "
-                                       "not imported")
-                continue
-            if not _same_url(url, f.url):
-                result.rejected.append(f"{where}: 问题网址 {safe_text(url)[:120]} is not the URL of the problem its "
-                                       f"问题标识 names ({f.url}): not imported")
-                continue
-            present.add(key)
-            d = _declared(where, key, f.url, status, note, row.get(DONE_HEADER), unit_of(f, cfg), UNIT_STATUSES,
-                          STATUS_HEADER, NOTE_HEADER, result)
-            if d is not None:
-                _merge(found, d, result)
+        if not _same_url(url, f.url):
+            result.rejected.append(f"{where}: 问题网址 {safe_text(url)[:120]} is not the URL of the problem its "
+                                   f"问题标识 names ({f.url}): not imported")
+            continue
+        present.add(key)
+        d = _declared(where, key, f.url, status, note, row.get(DONE_HEADER), unit_of(f, cfg), UNIT_STATUSES,
+                      STATUS_HEADER, NOTE_HEADER, result)
+        if d is not None:
+            _merge(found, d, result)
     result.blank = len(present - found.keys())
     ruleset = load_scan_rules(scan)
     for key, f in sorted(findings.items(), key=lambda kv: (kv[1].rule, kv[1].url)):
@@ -325,39 +329,30 @@ def _read_spotcheck(store: Store, wb: Any, meta: _Meta, result: ImportResult) ->
     assessed = info.get(ASSESSED_LABEL)
     found: dict[str, Declaration] = {}
     present: set[str] = set()
-    for name in wb.sheetnames:
-        if name == META_SHEET:
+    for where, row, key, url in _keyed_rows(wb, ROW_KEY_HEADER):
+        status, note = _text(row.get(ASSESSMENT_HEADER)), _text(row.get(REMARK_HEADER))
+        if not key:
+            if status or note:
+                result.rejected.append(f"{where}: no 行标识 (the hidden key column was cleared, or the row was "
+                                       "added by hand): not imported")
             continue
-        table = _table_rows(wb[name], ROW_KEY_HEADER)
-        if table is None:
+        if key not in sampled:
+            why = ("is a page this sample did not draw" if key.startswith("page:")
+                   else _foreign(store, scan, key) if key not in findings
+                   else f"is a problem of scan {scan.id} this sample did not draw")
+            result.rejected.append(f"{where}: 行标识 {safe_text(key)[:40]} {why}: not imported")
             continue
-        for n, row in table:
-            where = f"{name} row {n}"
-            key = _text(row.get(ROW_KEY_HEADER))
-            status, note = _text(row.get(ASSESSMENT_HEADER)), _text(row.get(REMARK_HEADER))
-            url = _text(next((row[h] for h in URL_HEADERS if h in row), ""))
-            if not key:
-                if status or note:
-                    result.rejected.append(f"{where}: no 行标识 (the hidden key column was cleared, or the row was "
-                                           "added by hand): not imported")
-                continue
-            if key not in sampled:
-                why = ("is a page this sample did not draw" if key.startswith("page:")
-                       else _foreign(store, scan, key) if key not in findings
-                       else f"is a problem of scan {scan.id} this sample did not draw")
-                result.rejected.append(f"{where}: 行标识 {safe_text(key)[:40]} {why}: not imported")
-                continue
-            f = findings.get(key)
-            expected = f.url if f is not None else None
-            if (f is None and key != page_key(url)) or (expected is not None and not _same_url(url, expected)):
-                result.rejected.append(f"{where}: 网址 {safe_text(url)[:120]} is not the URL its 行标识 names: "
-                                       "not imported")
-                continue
-            present.add(key)
-            d = _declared(where, key, expected or url, status, note, assessed if (status or note) else None,
-                          assessor, ASSESSMENTS, ASSESSMENT_HEADER, REMARK_HEADER, result)
-            if d is not None:
-                _merge(found, d, result)
+        f = findings.get(key)
+        expected = f.url if f is not None else None
+        if (f is None and key != page_key(url)) or (expected is not None and not _same_url(url, expected)):
+            result.rejected.append(f"{where}: 网址 {safe_text(url)[:120]} is not the URL its 行标识 names: "
+                                   "not imported")
+            continue
+        present.add(key)
+        d = _declared(where, key, expected or url, status, note, assessed if (status or note) else None,
+                      assessor, ASSESSMENTS, ASSESSMENT_HEADER, REMARK_HEADER, result)
+        if d is not None:
+            _merge(found, d, result)
     result.blank = len(present - found.keys())
     for key in meta.keys:
         if key not in present:
