@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
+
+from sitewatch.demo import conditional as cond
 
 
 @dataclass
@@ -19,14 +22,28 @@ class Answer:
     content_type: str = "text/html; charset=utf-8"
     delay: float = 0.0
     head_status: int | None = None           # answer HEAD with this status instead
+    last_modified: dt.datetime | None = None  # validators: sent when set, or for every 200 of a conditional site
+    etag: str | None = None                  # an ETag to send as is (e.g. weak 'W/"v1"'); default: nginx style
 
 
 Route = Answer | Callable[[str, int], Answer]   # callable gets (method, nth request to this path)
 
 
+SITE_MTIME = dt.datetime(2026, 1, 5, 2, 0, tzinfo=dt.UTC)   # a 200's Last-Modified when it sets none
+
+
 class LoopbackSite:
-    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1"):
+    """`conditional=True` (opt-in) makes it answer like a static server: every 200 carries ETag and Last-Modified
+    (`Answer.etag`, `Answer.last_modified`, else nginx style from `SITE_MTIME` and the body length) and a matching
+    If-None-Match / If-Modified-Since gets 304. `wrong_304=True` answers 304 to any request carrying a validator.
+    Without `conditional`, an answer that sets `etag` or `last_modified` sends them but never gets 304 (a server
+    that ignores validators)."""
+
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", *,
+                 conditional: bool = False, wrong_304: bool = False):
         self.host = host                         # another loopback address (127.0.0.2) for a second "machine"
+        self.conditional = conditional or wrong_304
+        self.wrong_304 = wrong_304
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: Counter[tuple[str, str]] = Counter()
         self.current = threading.local()         # .headers: the request a route callable is answering
@@ -56,6 +73,15 @@ class LoopbackSite:
                 status = ans.head_status if (method == "HEAD" and ans.head_status) else ans.status
                 body = ans.body.encode("utf-8") if isinstance(ans.body, str) else ans.body
                 headers = {"Content-Type": ans.content_type, **ans.headers} if ans.content_type else ans.headers
+                if status == 200 and (site.conditional or ans.etag or ans.last_modified):
+                    mtime = ans.last_modified or SITE_MTIME
+                    tags = cond.validators(mtime, len(body))
+                    if ans.etag:
+                        tags["ETag"] = ans.etag
+                    headers = {**headers, **tags}
+                    if site.conditional and (cond.not_modified(self.headers, tags["ETag"], mtime) or (
+                            site.wrong_304 and cond.conditional_present(self.headers))):
+                        status, headers, body = 304, tags, b""
                 send(self, method, status, headers, body)
 
             def do_GET(self):
@@ -93,9 +119,10 @@ def send(handler: BaseHTTPRequestHandler, method: str, status: int, headers: dic
         handler.send_response(status)
         for k, v in headers.items():
             handler.send_header(k, v)
-        handler.send_header("Content-Length", str(len(body)))
+        if status != 304:                        # a 304 has no body (and, as nginx sends it, no length)
+            handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        if method != "HEAD":
+        if method != "HEAD" and status != 304:
             handler.wfile.write(body)
     except (BrokenPipeError, ConnectionResetError):
         pass

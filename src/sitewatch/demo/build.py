@@ -19,7 +19,9 @@ base URL of a loopback port nobody listens on. The server fills them in when it 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
+from sitewatch.demo.changes import change_pages
 from sitewatch.demo.content import SiteContent
 from sitewatch.demo.defects import (
     behaviour_routes,
@@ -36,11 +38,16 @@ from sitewatch.demo.defects import (
 from sitewatch.demo.manifest import build_manifest
 from sitewatch.demo.pages import PageWriter
 from sitewatch.demo.platforms import gk_api_route, gkmlpt_pages, hanweb_pages
-from sitewatch.demo.site import Portal
+from sitewatch.demo.site import Portal, Route, build_time
 
 
-def build_portal(*, as_of: dt.date = dt.date(2026, 11, 26), month_variant: int = 0, scale: int = 1) -> Portal:
-    """Build the demo portal as it looks `month_variant` months before `as_of` (0 = that month)."""
+def build_portal(*, as_of: dt.date = dt.date(2026, 11, 26), month_variant: int = 0, scale: int = 1,
+                 changed: float | Collection[str] | None = None, seed: int = 0) -> Portal:
+    """Build the demo portal as it looks `month_variant` months before `as_of` (0 = that month).
+
+    `changed` (a fraction of the changeable pages, drawn with `seed`, or a collection of their paths) builds the
+    portal with those pages edited after the build (`demo.changes.change_pages`); `Portal.changed` lists them.
+    """
     content = SiteContent(as_of, month_variant, scale)
     content.generate()
     defects = planted_defects(content.year)
@@ -61,7 +68,29 @@ def build_portal(*, as_of: dt.date = dt.date(2026, 11, 26), month_variant: int =
     for d in defects:
         defect_route(pages, d)
 
+    stamp_static(pages.routes, build_time(content.snapshot))
+
     expected = build_manifest(pages, defects, messages)
     generated = [*trap_routes(pages.chrome), gk_api_route(content)]
-    return Portal(pages.routes, expected, ext_routes(), content.as_of, content.snapshot, content.variant,
-                  content.scale, generated)
+    external = ext_routes()
+    stamp_static(external, build_time(content.snapshot))
+    portal = Portal(pages.routes, expected, external, content.as_of, content.snapshot, content.variant,
+                    content.scale, generated)
+    if changed is None:
+        return portal
+    return change_pages(portal, changed, seed=seed)
+
+
+def stamp_static(routes: dict[str, Route], built: dt.datetime) -> None:
+    """Give every static answer a modification time (the build time unless its content dates it).
+
+    Static means what nginx would serve from a file: 200 at once, every time. Redirects, errors, the slow page
+    and answers that fail first keep their behaviour and get no validators; generated routes (traps, the
+    gkmlpt JSON API) are not in `routes` and get none either.
+    """
+    for route in routes.values():
+        if route.status == 200 and not route.delay and not route.fail_first_n and not route.location:
+            if route.last_modified is None:
+                route.last_modified = built
+        else:
+            route.last_modified = None

@@ -31,6 +31,7 @@ from sitewatch.demo.site import (
     Item,
     Route,
     cn_date,
+    item_time,
     ymd,
 )
 
@@ -304,12 +305,15 @@ class PageWriter:
                 f'<div class="view TRS_Editor">\n{body}</div>\n{atts}{share}{nav}</div>\n')
         charset_meta = "utf-8" if it.encoding == "utf-8" else (it.encoding if it.charset_in == "meta" else None)
         text = self.chrome.page(it.title, col, main, charset_meta=charset_meta, extra_meta=meta, crumb_last="正文")
-        self.add_html(it.path, text, encoding=it.encoding or "utf-8", charset_in=it.charset_in or "header")
+        route = self.add_html(it.path, text, encoding=it.encoding or "utf-8", charset_in=it.charset_in or "header")
+        # the page shows its neighbours' titles, so the CMS wrote it again when a newer neighbour was published
+        times = [t for t in (item_time(x) for x in (it, prev_it, next_it) if x is not None) if t is not None]
+        route.last_modified = max(times, default=None)
         d = it.path.rsplit("/", 1)[0] + "/"
         for _, href in it.attachments:
             target = urljoin(d, href)
             if target not in self.reserved:
-                self.add_file(target)
+                self.add_file(target, last_modified=item_time(it))
 
     # -- homepage ---------------------------------------------------------------------------------------
     def home_page(self) -> None:

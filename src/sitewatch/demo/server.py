@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sitewatch.demo import conditional
 from sitewatch.demo.site import Portal, Route
 
 NOT_FOUND = (b'<!DOCTYPE html><html><head><meta charset="utf-8" /><title>404 Not Found</title></head>'
@@ -102,16 +104,27 @@ class _Handler(BaseHTTPRequestHandler):
         if head and route.head_status:
             status, body = route.head_status, b""
             headers = {"Allow": "GET", "Content-Type": "text/html"}
-        self._send(status, headers, owner.fill_bytes(body), head)
+        body = owner.fill_bytes(body)
+        if status == 200 and route.last_modified is not None:
+            tags = conditional.validators(route.last_modified, len(body))
+            if owner.validators:
+                headers.update(tags)
+            if owner.conditional and (
+                    conditional.not_modified(self.headers, tags["ETag"], route.last_modified)
+                    or (owner.wrong_304(path) and conditional.conditional_present(self.headers))):
+                self._send(304, tags, b"", head)
+                return
+        self._send(status, headers, body, head)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, head: bool) -> None:
         try:
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, self.server.owner.fill(v))
-            self.send_header("Content-Length", str(len(body)))
+            if status != 304:            # a 304 has no body; nginx sends no Content-Length with it
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if not head:
+            if not head and status != 304:
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
@@ -129,10 +142,22 @@ def _reserve_refused_port(host: str) -> int:
 
 
 class DemoServer:
-    """The demo portal served on loopback, with an external host and a refused port."""
+    """The demo portal served on loopback, with an external host and a refused port.
 
-    def __init__(self, portal: Portal, host: str = "127.0.0.1", port: int = 0) -> None:
+    Static answers (routes with a `last_modified`) carry nginx-style `ETag` and `Last-Modified` headers, and a
+    request whose `If-None-Match` matches (else whose `If-Modified-Since` is not older) gets 304 without a body
+    (`demo.conditional`). `conditional=False` is a server that ignores validators in requests and always answers
+    200 (it still sends them unless `validators=False`, a server that sends none). `wrong_304` is a misbehaving
+    server: it answers 304 to any request carrying a validator, whether or not the page changed, for every static
+    page (True) or for the paths given (e.g. the portal's `changed` pages).
+    """
+
+    def __init__(self, portal: Portal, host: str = "127.0.0.1", port: int = 0, *, conditional: bool = True,
+                 validators: bool = True, wrong_304: bool | Collection[str] = False) -> None:
         self.portal = portal
+        self.conditional = conditional and validators
+        self.validators = validators
+        self._wrong_304 = wrong_304 if isinstance(wrong_304, bool) else frozenset(wrong_304)
         self.requests = RequestLog()
         self.ext_requests = RequestLog()
         self._hits: dict[int, int] = {}
@@ -161,6 +186,12 @@ class DemoServer:
             n = self._hits.get(id(route), 0) + 1
             self._hits[id(route)] = n
             return n
+
+    def wrong_304(self, path: str) -> bool:
+        """Whether this server wrongly answers 304 for `path` when the request carries a validator."""
+        if isinstance(self._wrong_304, bool):
+            return self._wrong_304
+        return path in self._wrong_304 or (path.endswith("/") and path + "index.html" in self._wrong_304)
 
     def reset(self) -> None:
         """Forget per-route state (fail_first_n) and the request counts."""
@@ -219,6 +250,7 @@ class DemoServer:
         self.stop()
 
 
-def serve_portal(portal: Portal, host: str = "127.0.0.1", port: int = 0) -> DemoServer:
+def serve_portal(portal: Portal, host: str = "127.0.0.1", port: int = 0, *, conditional: bool = True,
+                 validators: bool = True, wrong_304: bool | Collection[str] = False) -> DemoServer:
     """Start serving `portal` on loopback in background threads; call `.stop()` or use as a context manager."""
-    return DemoServer(portal, host, port)
+    return DemoServer(portal, host, port, conditional=conditional, validators=validators, wrong_304=wrong_304)

@@ -43,6 +43,7 @@ class Route:
     fail_headers: dict[str, str] = field(default_factory=dict)
     fail_body: bytes = b""
     location: str | None = None           # redirect target (path or absolute URL, placeholders allowed)
+    last_modified: dt.datetime | None = None   # a static file's mtime: the server sends validators, answers 304
 
     @property
     def content_type(self) -> str:
@@ -61,6 +62,7 @@ class Portal:
     month_variant: int
     scale: int
     dynamic: list[Callable[[str, str], Route | None]] = field(default_factory=list, compare=False, repr=False)
+    changed: list[str] = field(default_factory=list)   # paths changed by `demo.changes.change_pages`, sorted
 
     def resolve(self, path: str, query: str = "") -> Route | None:
         """Route for a decoded path and raw query: exact key, then path alone, directory index, generated."""
@@ -98,6 +100,14 @@ def shift_months(d: dt.date, months: int) -> dt.date:
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
     return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def build_time(snapshot: dt.date) -> dt.datetime:
+    """When the simulated site was last generated: late on its snapshot day (China time), after every article."""
+    return dt.datetime(snapshot.year, snapshot.month, snapshot.day, 23, 0, tzinfo=CST)
 
 
 def ymd(d: dt.date) -> str:
@@ -153,6 +163,14 @@ class Item:
             return f"{PREFIX}{self.col}/content_{self.doc_id}.html"
         d = self.url_date
         return f"{PREFIX}{self.col}/{d:%Y%m}/t{d:%Y%m%d}_{self.doc_id}.html"
+
+
+def item_time(it: Item) -> dt.datetime | None:
+    """When an article was published (its PubDate, China time); None for an undated one."""
+    d = it.url_date or it.shown
+    if d is None:
+        return None
+    return dt.datetime(d.year, d.month, d.day, 9 + it.doc_id % 8, it.doc_id % 60, tzinfo=CST)
 
 
 COLUMNS: list[Column] = [
