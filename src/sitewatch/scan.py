@@ -233,8 +233,10 @@ def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
             **{k: stats.get(k) for k in ("pages", "checked", "links", "broken", "requests", "seconds",
                                          "pages_per_second", "skipped_robots", "traps", "limited")},
             "coverage": coverage_document(stats),
-            "cache": stats.get("cache") or {"max_age_days": None, "reused": 0, "measured_from": None,
-                                             "measured_to": None, "measured_by_scans": []},
+            "cache": stats.get("cache") or (
+                cache_summary(store, scan.id, (scan.config or {}).get("link_cache_days"))   # an interrupted scan
+                if scan.status != "completed" else {"max_age_days": None, "reused": 0, "measured_from": None,
+                                                    "measured_to": None, "measured_by_scans": []}),
         },
         "summary": dict(numbers.by_rule),
         "numbers": numbers.to_json(),

@@ -85,7 +85,7 @@ class LinkCache:
         return self.results.get(url)
 
 
-def cache_summary(store: Store, scan_id: int, max_age_days: int) -> dict[str, Any]:
+def cache_summary(store: Store, scan_id: int, max_age_days: int | None) -> dict[str, Any]:
     """What a scan took from the link cache (``scan.cache`` of the findings JSON): how many targets, measured when
     and by which scans."""
     with store.engine.connect() as c:
