@@ -20,6 +20,7 @@ from sitewatch.urls import normalize
 
 DEFAULT_MAX_PAGES = 100_000     # a real 镇街 site has up to ~50,000 pages: crawl it whole by default
 DEFAULT_MAX_DEPTH = 30
+DEFAULT_LINK_CACHE_DAYS = 7     # an external link or attachment found ok is not requested again for 7 days (0 = off)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class SiteConfig:
     disclosures: dict[str, Any] = field(default_factory=dict)
     list_engines: dict[str, str] = field(default_factory=dict)   # URL prefix -> forced engine name
     render_js: bool = False
+    link_cache_days: int = DEFAULT_LINK_CACHE_DAYS   # [crawl]: reuse ok results of external links younger than this
     schedule: dict[str, Any] = field(default_factory=dict)
     source: str = "<flags>"
 
@@ -73,7 +75,8 @@ class SiteConfig:
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
                 "rule_packs": self.rule_packs, "list_engines": self.list_engines, "render_js": self.render_js,
-                "network_allow": self.network_allow, "ca_bundle": self.ca_bundle}
+                "link_cache_days": self.link_cache_days, "network_allow": self.network_allow,
+                "ca_bundle": self.ca_bundle}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str = "<stored>") -> SiteConfig:
@@ -95,7 +98,7 @@ class SiteConfig:
 
 _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries",
            "user_agent", "verify_tls", "max_pages", "max_depth", "max_query_variants", "default_unit", "disclosures",
-           "rule_overrides", "rule_packs", "list_engines", "render_js", "network_allow",
+           "rule_overrides", "rule_packs", "list_engines", "render_js", "link_cache_days", "network_allow",
            "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
 
 _KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines",
@@ -106,7 +109,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "scope": {"prefixes", "extra_hosts", "excludes"},
     "politeness": {"concurrency", "rate", "timeout", "retries", "robots", "user_agent", "verify_tls"},
     "network": {"proxy", "allow", "ca_bundle"},
-    "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js"},
+    "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js", "link_cache_days"},
     "column": {"category", "unit", "max_age_days"},
     "rules": {"packs", "overrides"},
     "disclosures": {"approvals"},
@@ -114,10 +117,11 @@ KNOWN_KEYS: dict[str, set[str]] = {
 SCHEDULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
     "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
-    "lookback_days": int, "report_dir": str, "keep_scans": int,
+    "lookback_days": int, "report_dir": str, "keep_scans": int, "audit_link_cache": bool,
 }
 MAX_TIMEOUT = 600.0      # seconds: a longer wait is a hang, not a measurement
 MAX_CONCURRENCY = 256
+MAX_LINK_CACHE_DAYS = 366  # a link result older than a year is no measurement of today's site
 
 
 def check_keys(table: dict[str, Any], known: set[str] | dict[str, Any], where: str) -> None:
@@ -208,7 +212,7 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
             setattr(cfg, "obey_robots" if key == "robots" else key, val)
     _network(cfg, _expect(data.get("network", {}), dict, f"{source}: [network]"), source)
     crawl = _expect(data.get("crawl", {}), dict, f"{source}: [crawl]")
-    for key in ("max_pages", "max_depth", "max_query_variants"):
+    for key in ("max_pages", "max_depth", "max_query_variants", "link_cache_days"):
         if key in crawl:
             setattr(cfg, key, _expect(crawl[key], int, f"{source}: crawl.{key}"))
     if "render_js" in crawl:
@@ -309,6 +313,9 @@ def validate(cfg: SiteConfig) -> None:
         raise ConfigError(f"{where}: max_pages must be >= 1, got {cfg.max_pages}")
     if cfg.max_depth < 0:
         raise ConfigError(f"{where}: max_depth must be >= 0, got {cfg.max_depth}")
+    if not 0 <= cfg.link_cache_days <= MAX_LINK_CACHE_DAYS:
+        raise ConfigError(f"{where}: link_cache_days must be 0..{MAX_LINK_CACHE_DAYS} (0 = off), "
+                          f"got {cfg.link_cache_days}")
 
 
 def parse_as_of(text: str, where: str = "--as-of") -> dt.date:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, update
 
-from sitewatch.store import FrontierRow, LinkRow, PageRow, ScanRow, Store, TargetRow
+from sitewatch.store import CachedTargetRow, FrontierRow, LinkRow, PageRow, ScanRow, Store, TargetRow
 
-DETAIL_TABLES = (LinkRow, PageRow, TargetRow, FrontierRow)
+DETAIL_TABLES = (LinkRow, PageRow, TargetRow, CachedTargetRow, FrontierRow)
 PRUNED = "details_pruned"           # scan stats key: the date its detail rows were deleted
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
+from sitewatch.crawl.linkcache import LinkCache, cache_summary
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.errors import ConfigError
@@ -114,6 +115,7 @@ def _crawl_and_check(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date
         findings = run_checks(store, scan_id, cfg, as_of, crawler.page_checks, ruleset)
         # 3. findings, statistics and coverage ledger to the store: the scan is complete
         stats["coverage"] = Coverage(stats.get("coverage")).merged(list_window_cuts(store, scan_id)).to_json()
+        stats["cache"] = cache_summary(store, scan_id, cfg.link_cache_days)
         store.save_findings(scan_id, findings)
         stats.pop("checkpoint_page_id", None)
         forget_frontier(store, scan_id)
@@ -139,6 +141,9 @@ def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet,
                   ) -> tuple[StoppableCrawler, ListingCollector]:
     """The crawl of one scan: the crawler with its page hooks (list engines, then the per-page checks)."""
     crawler = StoppableCrawler(cfg, store, scan_id, stop=stop, progress=progress)
+    scan = store.scan(scan_id)
+    if scan is not None:
+        crawler.link_cache = LinkCache.load(store, scan.site, scan_id, cfg.link_cache_days)
     collector = ListingCollector(cfg, store, crawler.fetcher)
     crawler.page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
     crawler.recorder.page_hooks += [collector, crawler.page_checks.page_hook]
@@ -228,6 +233,10 @@ def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
             **{k: stats.get(k) for k in ("pages", "checked", "links", "broken", "requests", "seconds",
                                          "pages_per_second", "skipped_robots", "traps", "limited")},
             "coverage": coverage_document(stats),
+            "cache": stats.get("cache") or (
+                cache_summary(store, scan.id, (scan.config or {}).get("link_cache_days"))   # an interrupted scan
+                if scan.status != "completed" else {"max_age_days": None, "reused": 0, "measured_from": None,
+                                                    "measured_to": None, "measured_by_scans": []}),
         },
         "summary": dict(numbers.by_rule),
         "numbers": numbers.to_json(),

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +67,7 @@ class ScheduleSettings:
     lookback_days: int = 15
     report_dir: str = "sitewatch-out"
     keep_scans: int = 0          # completed scans that keep their details after each scan job; 0 = all
+    audit_link_cache: bool = False   # the monthly audit reuses the link cache too (by default it re-checks all)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -248,10 +249,18 @@ def do_monthly(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
         if not held:
             return "skipped", "scheduler stopping", None
         store = Store(rt.db)
-        result = start_scan(rt.sites[site], store, kind="full", stop=rt.stop)
+        result = start_scan(audit_config(rt.sites[site]), store, kind="full", stop=rt.stop)
         if result.status != "completed":
             return _scan_outcome(result)
         return "ok", after_audit(rt, site, store, result.scan_id), result.scan_id
+
+
+def audit_config(cfg: SiteConfig) -> SiteConfig:
+    """The settings of a monthly audit: the site's, with the link cache off (every link requested again) unless
+    ``[schedule] audit_link_cache``. The weekly link scan uses the cache as ``[crawl] link_cache_days`` says."""
+    if schedule_settings(cfg).audit_link_cache:
+        return cfg
+    return replace(cfg, link_cache_days=0)
 
 
 def do_resume(rt: Runtime, site: str, scan_id: int | None) -> Outcome:

@@ -209,9 +209,17 @@ DeclarationRow = Table(                                       # what a person de
     Index("ix_declarations_scan_kind_key", "scan_id", "kind", "key", unique=True),
 )
 
+CachedTargetRow = Table(                                     # a target whose result came from the link cache
+    "cached_targets", metadata, _id(), _scan_id(),
+    _col("url", Text),                                     # its targets row in this scan holds the reused result
+    _col("measured_at", DateTime),                         # when that result was measured (no request this scan)
+    _col("measured_scan", Integer),                        # the scan that measured it
+    Index("ix_cached_targets_scan_url", "scan_id", "url"),
+)
+
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 

@@ -45,6 +45,9 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, metavar="R", help="requests per second per host, 0 = unlimited (default 4)")
     p.add_argument("--prefix", action="append", metavar="PATH",
                    help="crawl scope path prefix (repeatable; default: the start URL's folder)")
+    p.add_argument("--link-cache-days", type=int, metavar="N",
+                   help="reuse the ok result of an external link or attachment measured less than N days ago by an "
+                        "earlier scan of the site instead of requesting it again; 0 = request every link (default 7)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
     p.add_argument("--render-js", action="store_true",
                    help="re-render pages that look JavaScript-only in headless Chromium (needs sitewatch[render])")
@@ -70,7 +73,8 @@ def config_from_args(args: argparse.Namespace) -> SiteConfig:
 def apply_flags(cfg: SiteConfig, args: argparse.Namespace) -> SiteConfig:
     """``cfg`` with the scan flags given on the command line applied (and validated)."""
     for flag, attr in (("timeout", "timeout"), ("max_pages", "max_pages"), ("max_depth", "max_depth"),
-                       ("concurrency", "concurrency"), ("rate", "rate")):
+                       ("concurrency", "concurrency"), ("rate", "rate"),
+                       ("link_cache_days", "link_cache_days")):
         v = getattr(args, flag)
         if v is not None:
             setattr(cfg, attr, v)
@@ -185,7 +189,8 @@ def reach_exit(doc: dict[str, Any]) -> int:
 
 
 _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": "--prefix", "robots": "--no-robots",
-            "render_js": "--render-js", "as_of": "--as-of", "start_urls": "the start URL"}
+            "render_js": "--render-js", "link_cache_days": "--link-cache-days", "as_of": "--as-of",
+            "start_urls": "the start URL"}
 
 
 def resume_config(scan: ScanRecord, args: argparse.Namespace, given: SiteConfig | None) -> SiteConfig:
@@ -225,6 +230,11 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
             print(f"    {kind}: {cut['count']}{example}")
     elif s["status"] == "completed":
         print("  coverage: complete (no bound cut the crawl)")
+    cache = s.get("cache") or {}
+    if cache.get("reused"):
+        print(f"  link cache: {cache['reused']} external links and attachments not requested, their ok results "
+              f"reused (measured {cache['measured_from']} to {cache['measured_to']}, "
+              f"within {cache['max_age_days']} days)")
     if doc["summary"]:
         print("  findings: " + ", ".join(f"{rule} {n}" for rule, n in doc["summary"].items()))
     else:

@@ -14,6 +14,7 @@ from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.fetch import Fetcher
 from sitewatch.crawl.frontier import CrawlFrontier
+from sitewatch.crawl.linkcache import LinkCache
 from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.record import PageHook, Recorder
@@ -54,6 +55,7 @@ class Crawler:
                                    cfg.start_urls, cfg.network_allow, resolve=not (cfg.proxy or _env_proxied())))
         self.visitor = Visitor(cfg, self.fetcher, self.scope, self.frontier.is_form_target, self.stats, self.coverage)
         self.recorder = Recorder(cfg, store, scan_id, self.stats, self.coverage, page_hooks)
+        self.link_cache = LinkCache()               # set by the scan ([crawl] link_cache_days): off by default
         self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
         self._store_failed = asyncio.Event()
 
@@ -126,7 +128,12 @@ class Crawler:
 
     async def _process(self, url: str, depth: int, crawl: bool) -> None:
         """One URL through the pipeline: fetch and judge, record, and for a page of the site: render if it is
-        JavaScript only, record the page, run the page hooks, queue its links."""
+        JavaScript only, record the page, run the page hooks, queue its links. A URL only checked whose earlier
+        ``ok`` result is in the link cache is recorded from it without a request."""
+        hit = self.link_cache.lookup(url, crawl, self.scope)
+        if hit is not None:
+            self.recorder.cached_target(hit)
+            return
         visit = await self.visitor.visit(url, crawl)
         if visit.resource_links:
             self.recorder.links(visit.final, visit.resource_links)

@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.fetch import FetchResult
+from sitewatch.crawl.linkcache import CachedResult
 from sitewatch.crawl.netpolicy import BLOCKED_REASON
 from sitewatch.crawl.stats import CrawlStats
-from sitewatch.crawl.verdict import BROKEN, Verdict
+from sitewatch.crawl.verdict import BROKEN, OK, Verdict
 from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage
-from sitewatch.store import LinkRow, PageRow, Store, TargetRow
+from sitewatch.store import CachedTargetRow, LinkRow, PageRow, Store, TargetRow
 
 # fetch errors that leave a page of the site unread, maybe only for now (a redirect loop or a malformed URL is
 # the page's own defect: reported as a broken link, not as a gap in coverage)
@@ -52,6 +53,16 @@ class Recorder:
                        verdict=verdict.verdict, reason=verdict.reason, detail=verdict.detail[:500],
                        final_url=res.final_url or url, chain=[list(h) for h in res.chain],
                        elapsed_ms=int(res.elapsed * 1000))
+
+    def cached_target(self, hit: CachedResult) -> None:
+        """A target not requested: its ``ok`` result taken from the link cache, with when it was measured."""
+        self.stats.checked += 1
+        self.stats.cached += 1
+        self.store.add(TargetRow, scan_id=self.scan_id, url=hit.url, internal=False, method=hit.method,
+                       status=hit.status, verdict=OK, reason=hit.reason, detail=hit.detail, final_url=hit.final_url,
+                       chain=hit.chain, elapsed_ms=hit.elapsed_ms)
+        self.store.add(CachedTargetRow, scan_id=self.scan_id, url=hit.url, measured_at=hit.measured_at,
+                       measured_scan=hit.measured_scan)
 
     def bad_link(self, link: PageLink) -> None:
         """A link broken as written (file: path, malformed URL): reported without any request."""

@@ -10,6 +10,7 @@ from typing import Any
 class CrawlStats:
     pages: int = 0                 # HTML pages fetched and parsed
     checked: int = 0               # URLs checked (pages included)
+    cached: int = 0                # of those, results taken from the link cache without a request (crawl/linkcache.py)
     links: int = 0                 # link occurrences recorded
     broken: int = 0                # broken URLs
     skipped_robots: int = 0
