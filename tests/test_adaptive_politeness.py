@@ -2,9 +2,9 @@
 
 The caps are asserted from the test server's own request log. Load on the test machine only makes requests
 later, so the log's upper bounds (requests at once, requests in a window) hold however slow the machine is; no
-test asserts a speed. A window is 0.9 s, not 1 s: at 4 requests/s, five request starts span 1.0 s on the client,
-and a first request delayed on its way to the server (a new connection, a busy thread) could otherwise land in
-the same second as the fifth.
+test asserts a speed. A window is a little shorter than 1 s (0.85 s): at 4 requests/s, five request starts span
+1.0 s on the client, and a first request delayed on its way to the server (a new connection, a busy thread) could
+otherwise land in the same second as the fifth; a limiter only 20% too fast still puts five in 0.85 s.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def test_429_backs_off_honours_retry_after_then_recovers(retry_after):
     assert second - first >= 0.9                             # Retry-After 1 (or the 1 s default wait) was waited out
     assert (lim.backoffs, lim.max_interval) == (1, 0.5)
     assert lim.interval == 0.25                              # 8 clean answers: 2 → 4 requests/s, the cap again
-    assert log.max_in_window(0.9) <= 4
+    assert log.max_in_window(0.85) <= 4
 
 
 @pytest.mark.parametrize("status", [503, 504])
@@ -231,7 +231,7 @@ def test_timeouts_back_off_once_per_round_then_recover():
 
 def test_a_scan_never_exceeds_the_configured_caps(tmp_path):
     """A crawl at rate 4, concurrency 2 of a site that answers 429 and 503 now and then: the server's log never
-    sees more than 2 requests at once, nor more than 4 in any window shorter than a second."""
+    sees more than 2 requests at once, nor more than 4 in any 0.85 s window (see the module's docstring)."""
     links = "".join(f"<a href='/s/p{i}.html'>p{i}</a>" for i in range(16))
     answers: dict[str, object] = {"/s/": Answer(200, page("首页", links))}
     for i in range(16):
@@ -243,7 +243,7 @@ def test_a_scan_never_exceeds_the_configured_caps(tmp_path):
         result, store = scan_site(site.url("/s/"), str(tmp_path / "sw.db"), rate=4, concurrency=2)
     assert result.stats.pages == 17
     assert log.max_simultaneous() <= 2
-    assert log.max_in_window(0.9) <= 4
+    assert log.max_in_window(0.85) <= 4
     assert len(log.entries) == result.stats.requests
     hosts = result.stats.throttle
     assert [h["host"] for h in hosts] == [site.base]
@@ -274,7 +274,7 @@ def test_crawl_delay_wins_over_a_faster_adaptive_rate(tmp_path):
     assert result.stats.pages == 4
     pages = sorted(t0 for p, t0, _ in log.entries if p != "/robots.txt")
     assert len(pages) >= 4
-    assert log.max_in_window(0.9) <= 1                       # one request a second, although rate 0 is unlimited
+    assert log.max_in_window(0.8) <= 1                       # one request a second, although rate 0 is unlimited
     assert result.stats.throttle[0]["min_delay"] == 1.0
     assert result.stats.throttle[0]["delay"] == 1.0
 
