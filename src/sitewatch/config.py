@@ -44,6 +44,7 @@ class SiteConfig:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     obey_robots: bool = True
+    adaptive: bool = True             # [politeness] adaptive: back off on 429/503/timeouts, never above the caps
     user_agent: str = DEFAULT_USER_AGENT
     verify_tls: bool = True
     proxy: str | None = None          # [network] proxy: every request of the site goes through it
@@ -70,7 +71,7 @@ class SiteConfig:
         return {"name": self.name, "start_urls": self.start_urls, "prefixes": self.prefixes,
                 "extra_hosts": self.extra_hosts, "excludes": self.excludes, "concurrency": self.concurrency,
                 "rate": self.rate, "timeout": self.timeout, "retries": self.retries, "robots": self.obey_robots,
-                "user_agent": self.user_agent, "verify_tls": self.verify_tls,
+                "adaptive": self.adaptive, "user_agent": self.user_agent, "verify_tls": self.verify_tls,
                 "max_pages": self.max_pages, "max_depth": self.max_depth, "max_query_variants": self.max_query_variants,
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
@@ -97,6 +98,7 @@ class SiteConfig:
 
 
 _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries",
+           "adaptive",
            "user_agent", "verify_tls", "max_pages", "max_depth", "max_query_variants", "default_unit", "disclosures",
            "rule_overrides", "rule_packs", "list_engines", "render_js", "link_cache_days", "network_allow",
            "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
@@ -107,7 +109,7 @@ _KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "dis
 KNOWN_KEYS: dict[str, set[str]] = {
     "site": {"name", "start_urls", "start_url", "as_of", "unit"},
     "scope": {"prefixes", "extra_hosts", "excludes"},
-    "politeness": {"concurrency", "rate", "timeout", "retries", "robots", "user_agent", "verify_tls"},
+    "politeness": {"concurrency", "rate", "adaptive", "timeout", "retries", "robots", "user_agent", "verify_tls"},
     "network": {"proxy", "allow", "ca_bundle"},
     "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js", "link_cache_days"},
     "column": {"category", "unit", "max_age_days"},
@@ -205,8 +207,8 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
         except re.error as exc:
             raise ConfigError(f"{source}: scope.excludes[{i}]: bad regular expression {x!r}: {exc}") from None
     pol = _expect(data.get("politeness", {}), dict, f"{source}: [politeness]")
-    for key, kind in (("concurrency", int), ("rate", (int, float)), ("timeout", (int, float)), ("retries", int),
-                      ("robots", bool), ("user_agent", str), ("verify_tls", bool)):
+    for key, kind in (("concurrency", int), ("rate", (int, float)), ("adaptive", bool), ("timeout", (int, float)),
+                      ("retries", int), ("robots", bool), ("user_agent", str), ("verify_tls", bool)):
         if key in pol:
             val = _expect(pol[key], kind, f"{source}: politeness.{key}")
             setattr(cfg, "obey_robots" if key == "robots" else key, val)

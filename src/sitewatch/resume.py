@@ -62,7 +62,7 @@ from sitewatch.urls import is_pagination
 log = logging.getLogger("sitewatch.resume")
 
 RESUMABLE = ("interrupted", "running", "failed")
-RESUME_MAY_CHANGE = ("concurrency", "rate", "timeout", "retries")     # politeness: how fast, not what, is measured
+RESUME_MAY_CHANGE = ("concurrency", "rate", "adaptive", "timeout", "retries")   # politeness: how fast, not what
 RESUME_FROM_CURRENT = ("proxy",)      # how requests leave this machine (not stored: a proxy URL may hold a password)
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]

@@ -231,7 +231,7 @@ def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
             "started_at": scan.started_at.isoformat(timespec="seconds") if scan.started_at else None,
             "finished_at": scan.finished_at.isoformat(timespec="seconds") if scan.finished_at else None,
             **{k: stats.get(k) for k in ("pages", "checked", "links", "broken", "requests", "seconds",
-                                         "pages_per_second", "skipped_robots", "traps", "limited")},
+                                         "pages_per_second", "skipped_robots", "traps", "limited", "throttle")},
             "coverage": coverage_document(stats),
             "cache": stats.get("cache") or (
                 cache_summary(store, scan.id, (scan.config or {}).get("link_cache_days"))   # an interrupted scan

@@ -222,6 +222,7 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
     print(f"sitewatch: scan {s['id']} of {doc['site']} as of {doc['as_of']}: {s['status']}")
     print(f"  {s['pages']} pages crawled, {s['checked']} URLs checked, {s['links']} links, "
           f"{s['requests']} requests in {s['seconds']:.1f} s ({s['pages_per_second'] or 0} pages/s)")
+    _print_throttle(s.get("throttle"))
     cov = s.get("coverage") or {}
     if cov.get("cuts"):
         print("  NOT COVERED (the scan did not read the whole site):")
@@ -242,3 +243,16 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
     print(f"  stored in {db}" + (f"; findings JSON: {json_path}" if json_path else ""))
 
 
+def _print_throttle(hosts: list[dict[str, Any]] | None) -> None:
+    """Adaptive politeness: the hosts that asked to slow down (429, 503, 504, timeouts) and their delays."""
+    if not hosts:
+        return                      # a scan stored before the numbers existed, or no request sent
+    backed = [h for h in hosts if h.get("backoffs")]
+    if not backed:
+        print(f"  politeness: no back-off (delay between requests {hosts[0]['delay']:g} s per host)")
+        return
+    print(f"  politeness: backed off on {len(backed)} host{'s' if len(backed) > 1 else ''}:")
+    for h in backed:
+        print(f"    {display_url(h['host'])}: {h['backoffs']} back-off{'s' if h['backoffs'] > 1 else ''}, "
+              f"delay now {h['delay']:g} s (least {h['min_delay']:g} s, most {h['max_delay']:g} s), "
+              f"{h['requests']} requests")

@@ -48,7 +48,8 @@ class Crawler:
         self.scope = Scope.for_start_urls(cfg.start_urls, cfg.prefixes, cfg.extra_hosts, cfg.excludes)
         self.frontier = CrawlFrontier(self.scope, TrapGuard(max_query_variants=cfg.max_query_variants),
                                       cfg.max_depth, cfg.max_pages, self.stats, self.coverage)
-        self.politeness = Politeness(cfg.concurrency, cfg.rate, user_agent="sitewatch", obey_robots=cfg.obey_robots)
+        self.politeness = Politeness(cfg.concurrency, cfg.rate, user_agent="sitewatch", obey_robots=cfg.obey_robots,
+                                     adaptive=cfg.adaptive)
         self.fetcher = Fetcher(self.politeness, timeout=cfg.timeout, retries=cfg.retries,
                                user_agent=cfg.user_agent, verify_tls=cfg.verify_tls, proxy=cfg.proxy,
                                ca_bundle=cfg.ca_bundle, policy=NetPolicy.for_site(
@@ -86,6 +87,7 @@ class Crawler:
         finally:
             self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
+            self.stats.throttle = self.politeness.report()
             self.stats.seconds = time.monotonic() - started
             await self.fetcher.aclose()
             await self.visitor.close()

@@ -35,6 +35,7 @@ MAX_BODY = 4 * 1024 * 1024     # bytes of an HTML page kept for parsing
 PROBE_BODY = 256 * 1024        # bytes of a checked (not crawled) HTML target kept for soft-404 detection
 RESERVED_TLDS = (".invalid", ".test", ".example", ".localhost.invalid")   # RFC 6761: never resolve
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
+OVERLOAD_STATUS = frozenset({429, 503, 504})   # the server asks for less: adaptive politeness backs off
 HEAD_REFUSED_FALLBACK = True   # any HEAD error status is re-checked with GET (servers often mishandle HEAD)
 MAX_CONNECTIONS = 128          # open connections in total (the crawl runs at most 128 requests at once)
 MAX_IDLE_ORIGINS = 48          # origins whose idle keep-alive connections are kept; the least recently used go first
@@ -352,14 +353,21 @@ class Fetcher:
             return FetchResult(url=url, method=method, error="dns", detail=f"{host}: reserved name, never resolves",
                                attempts=0)
         limiter = self.politeness.limiter(host_key(url))
+        if proxy_for(url, self.proxy, self._env_proxies) is None:
+            self._direct()      # the first request's imports and session are set up outside the host's slot
         attempts = 0
         rate_waits = 0
         timeouts = 0
         while True:
             attempts += 1
             async with limiter.slot():
+                sent = time.monotonic()
                 hop = await self._request(url, method, body_limit)
             hop.attempts = attempts
+            if hop.error != BLOCKED_REASON:         # (nothing was sent: nothing to learn)
+                limiter.record(sent, overloaded=hop.status in OVERLOAD_STATUS or hop.error == "timeout",
+                               fast=hop.error is None and hop.status is not None and hop.status < 500
+                               and hop.status != 429 and time.monotonic() - sent < self.timeout / 2)
             if hop.status == 429:
                 wait = hop.retry_after if hop.retry_after is not None else 2.0 ** rate_waits
                 if wait <= MAX_RETRY_AFTER and rate_waits < self.rate_limit_waits:
@@ -372,6 +380,8 @@ class Fetcher:
             if hop.error == "timeout":
                 timeouts += 1
                 transient = timeouts <= 1          # a second timeout is a verdict, not bad luck
+            if hop.status == 503 and hop.retry_after is not None and hop.retry_after <= MAX_RETRY_AFTER:
+                limiter.slow_down(hop.retry_after)      # the whole host, as after a 429 (RFC 9110 section 10.2.3)
             if transient and attempts <= self.retries:
                 await asyncio.sleep(0.25 * 2 ** (attempts - 1))
                 continue
@@ -430,7 +440,7 @@ class Fetcher:
         if status in (301, 302, 303, 307, 308):
             out.detail = headers.get("location", "")
             return
-        if status == 429:
+        if status in (429, 503):
             out.retry_after = _retry_after(headers.get("retry-after"))
         if method != "GET" or body_limit <= 0:
             return

@@ -1,4 +1,5 @@
-"""Per-host politeness: a cap on simultaneous requests, a minimum interval between them, robots.txt.
+"""Per-host politeness: a cap on simultaneous requests, a minimum interval between them that adapts to the
+server's answers (never below the configured rate's or robots.txt's Crawl-delay), robots.txt.
 
 robots.txt is read by Protego (Scrapy's parser: longest match wins, ``Allow`` after ``Disallow``, ``*`` and ``$``
 wildcards, Crawl-delay), with RFC 9309's availability rules: 4xx = no rules; a 5xx answer = everything disallowed
@@ -9,9 +10,11 @@ fails and is judged for what it is: a dead host's links are broken, not "disallo
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -19,21 +22,83 @@ from protego import Protego
 from sitewatch.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE
 
 MAX_CRAWL_DELAY = 10.0         # a robots.txt Crawl-delay above this is capped
+BACKOFF_START = 0.5            # seconds: the first back-off of a host without a rate cap (rate 0) waits this long
+MAX_ADAPTIVE_DELAY = 8.0       # seconds: back-offs double the interval up to this (a Crawl-delay may be longer)
+RECOVERY_STEP = 0.25           # requests/s given back to a backed-off host per clean, fast answer
+MIN_ADAPTIVE_DELAY = 0.01      # seconds: a recovering host without a rate cap is unlimited again below this
+REPORTED_HOSTS = 5             # hosts shown in the scan statistics (most back-offs first)
 
 
 class HostLimiter:
-    """Bounds one host: at most ``concurrency`` requests in flight, request starts ``interval`` seconds apart."""
+    """Bounds one host: at most ``concurrency`` requests in flight, request starts ``interval`` seconds apart.
 
-    def __init__(self, concurrency: int, rate: float):
+    ``floor`` is the smallest interval ever used: the configured rate's (``1 / rate``) or robots.txt's Crawl-delay,
+    whichever is longer. With ``adaptive``, ``interval`` follows the server's answers above that floor (AIMD, as
+    TCP and Scrapy's AutoThrottle): a 429, a 503 or 504, or a timeout doubles it (``backoff``; a Retry-After also
+    pauses the host), and each clean answer given in less than half the timeout adds ``RECOVERY_STEP`` requests/s
+    back to the host's rate until the floor is reached again. Only one back-off per round: an answer to a request
+    sent before the last back-off does not back off again (four requests in flight answering 429 together are one
+    signal, not four). Without ``adaptive`` the interval stays at its floor.
+    """
+
+    def __init__(self, concurrency: int, rate: float, adaptive: bool = False):
         self._sem = asyncio.Semaphore(max(1, concurrency))
-        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.floor = 1.0 / rate if rate > 0 else 0.0
+        self.interval = self.floor
+        self.adaptive = adaptive
         self._next = 0.0
+        self._last_start = -math.inf
         self._lock = asyncio.Lock()
         self.paused_until = 0.0
+        self.requests = 0           # answers (and failures) observed
+        self.backoffs = 0           # multiplicative back-offs applied
+        self.max_interval = self.interval
+        self._last_backoff = -math.inf
+
+    def set_floor(self, seconds: float) -> None:
+        """Raise the floor of the interval (robots.txt Crawl-delay): it wins over the configured and adapted rate."""
+        self.floor = max(self.floor, seconds)
+        self.interval = max(self.interval, self.floor)
+        self._next = max(self._next, self._last_start + self.interval)     # robots.txt itself was the last request
+        self.max_interval = max(self.max_interval, self.interval)
 
     def slow_down(self, seconds: float) -> None:
-        """Pause the whole host (after a 429 with Retry-After)."""
+        """Pause the whole host (after a 429 or 503 with Retry-After)."""
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def backoff(self, sent: float) -> bool:
+        """The server is overloaded (429, 503, 504, timeout) for a request sent at ``sent`` (monotonic): double the
+        interval, once per round. True when the interval was changed."""
+        if not self.adaptive or sent < self._last_backoff:
+            return False
+        self._last_backoff = time.monotonic()
+        self.interval = min(max(self.interval * 2, BACKOFF_START, self.floor), max(MAX_ADAPTIVE_DELAY, self.floor))
+        self.max_interval = max(self.max_interval, self.interval)
+        self.backoffs += 1
+        return True
+
+    def answered(self, sent: float) -> None:
+        """A clean, fast answer to a request sent at ``sent``: one additive step back towards the floor."""
+        if not self.adaptive or self.interval <= self.floor or sent < self._last_backoff:
+            return
+        rate = 1.0 / self.interval + RECOVERY_STEP
+        nearest = 1.0 / rate
+        self.interval = self.floor if nearest <= max(self.floor, MIN_ADAPTIVE_DELAY) else nearest
+
+    def record(self, sent: float, *, overloaded: bool, fast: bool) -> None:
+        """What a request sent at ``sent`` (monotonic) answered: ``overloaded`` (429, 503, 504, a timeout) backs
+        off; a clean ``fast`` answer recovers a step; anything else (a 404, a slow answer) holds the interval."""
+        self.requests += 1
+        if overloaded:
+            self.backoff(sent)
+        elif fast:
+            self.answered(sent)
+
+    def report(self, host: str) -> dict[str, Any]:
+        """This host's numbers for the scan statistics (seconds, rounded to milliseconds)."""
+        return {"host": host, "requests": self.requests, "backoffs": self.backoffs,
+                "delay": round(self.interval, 3), "min_delay": round(self.floor, 3),
+                "max_delay": round(self.max_interval, 3)}
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -45,8 +110,11 @@ class HostLimiter:
                     now = time.monotonic()
                     start = max(now, self._next, self.paused_until)
                     self._next = start + self.interval
+                    self._last_start = start
                 if start > now:
                     await asyncio.sleep(start - now)
+            else:
+                self._last_start = time.monotonic()
             yield
 
 
@@ -54,9 +122,10 @@ class Politeness:
     """Hands out per-host limiters and answers robots.txt questions."""
 
     def __init__(self, concurrency: int = DEFAULT_CONCURRENCY, rate: float = DEFAULT_RATE,
-                 user_agent: str = "sitewatch", obey_robots: bool = True):
+                 user_agent: str = "sitewatch", obey_robots: bool = True, adaptive: bool = False):
         self.concurrency = concurrency
         self.rate = rate
+        self.adaptive = adaptive
         self.user_agent = user_agent
         self.obey_robots = obey_robots
         self._hosts: dict[str, HostLimiter] = {}
@@ -66,8 +135,14 @@ class Politeness:
     def limiter(self, host: str) -> HostLimiter:
         lim = self._hosts.get(host)
         if lim is None:
-            lim = self._hosts[host] = HostLimiter(self.concurrency, self.rate)
+            lim = self._hosts[host] = HostLimiter(self.concurrency, self.rate, self.adaptive)
         return lim
+
+    def report(self, top: int = REPORTED_HOSTS) -> list[dict[str, Any]]:
+        """The hosts requested, most back-offs first (then the longest delay, the most requests), at most ``top``."""
+        hosts = [(host, lim) for host, lim in self._hosts.items() if lim.requests]
+        hosts.sort(key=lambda h: (-h[1].backoffs, -h[1].max_interval, -h[1].requests, h[0]))
+        return [lim.report(host) for host, lim in hosts[:top]]
 
     async def allowed(self, url: str, fetch_text: Callable[[str], Awaitable[tuple[int, str]]]) -> bool:
         """robots.txt verdict for ``url``; fetches and caches the host's robots.txt on first use."""
@@ -105,8 +180,7 @@ class Politeness:
         rules = Protego.parse(text)
         delay = rules.crawl_delay(self.user_agent)
         if delay:
-            lim = self.limiter(host)
-            lim.interval = max(lim.interval, min(float(delay), MAX_CRAWL_DELAY))
+            self.limiter(host).set_floor(min(float(delay), MAX_CRAWL_DELAY))
         return rules
 
 

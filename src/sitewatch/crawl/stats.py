@@ -21,6 +21,7 @@ class CrawlStats:
     hook_errors: int = 0           # pages a list engine or page check could not read
     rendered: int = 0              # pages re-rendered in Chromium ([crawl] render_js, crawl/render.py)
     render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
+    throttle: list[dict[str, Any]] = field(default_factory=list)   # the hosts' politeness (Politeness.report)
     coverage: dict[str, Any] = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
 
     def to_json(self) -> dict[str, Any]:
