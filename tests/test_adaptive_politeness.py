@@ -126,19 +126,25 @@ def test_recovery_is_additive_and_stops_at_the_configured_rate():
                                       "min_delay": 0.25, "max_delay": 1.0}
 
 
-def test_unlimited_rate_only_backs_off_on_errors_and_recovers_to_unlimited():
+def test_unlimited_rate_stays_unlimited():
+    """rate 0 asks for no limit (one's own or a loopback server): no back-off, only Retry-After pauses."""
     lim = HostLimiter(concurrency=4, rate=0, adaptive=True)
     for _ in range(50):
         lim.record(time.monotonic(), overloaded=False, fast=True)
-    assert lim.interval == 0.0
+    lim.record(time.monotonic(), overloaded=True, fast=False)
+    assert lim.interval == 0.0 and lim.backoffs == 0
+
+
+def test_a_capped_rate_backs_off_and_recovers_to_the_cap():
+    lim = HostLimiter(concurrency=4, rate=100, adaptive=True)
     lim.record(time.monotonic(), overloaded=True, fast=False)
     assert lim.interval == BACKOFF_START
     later = time.monotonic() + 1
     for _ in range(1000):
         lim.record(later, overloaded=False, fast=True)
-        if lim.interval == 0.0:
+        if lim.interval == lim.floor:
             break
-    assert lim.interval == 0.0
+    assert lim.interval == 0.01
 
 
 def test_crawl_delay_is_a_floor_the_adaptive_rate_never_goes_below():
@@ -218,7 +224,7 @@ def test_timeouts_back_off_once_per_round_then_recover():
                **{f"/p{i}": Answer(200, page(f"p{i}")) for i in range(10)}}
     site, log = logged_site(answers)
     with site:
-        pol, results = fetch_all([site.url(f"/slow{i}") for i in range(4)], rate=0, timeout=0.4, retries=0,
+        pol, results = fetch_all([site.url(f"/slow{i}") for i in range(4)], rate=100, timeout=0.4, retries=0,
                                  sequential=False)
         lim = pol.limiter(site.base)
         assert [r.error for r in results] == ["timeout"] * 4

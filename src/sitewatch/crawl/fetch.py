@@ -365,7 +365,7 @@ class Fetcher:
                 hop = await self._request(url, method, body_limit)
             hop.attempts = attempts
             if hop.error != BLOCKED_REASON:         # (nothing was sent: nothing to learn)
-                limiter.record(sent, overloaded=hop.status in OVERLOAD_STATUS or hop.error == "timeout",
+                limiter.record(sent, overloaded=hop.status in OVERLOAD_STATUS, timed_out=hop.error == "timeout",
                                fast=hop.error is None and hop.status is not None and hop.status < 500
                                and hop.status != 429 and time.monotonic() - sent < self.timeout / 2)
             if hop.status == 429:

@@ -45,7 +45,10 @@ class HostLimiter:
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self.floor = 1.0 / rate if rate > 0 else 0.0
         self.interval = self.floor
-        self.adaptive = adaptive
+        # adaptivity works under a cap: rate 0 (no limit, e.g. one's own or a loopback server) stays unlimited
+        # unless robots.txt sets a Crawl-delay; a Retry-After pause applies either way
+        self._adaptive_wanted = adaptive
+        self.adaptive = adaptive and self.floor > 0
         self._next = 0.0
         self._last_start = -math.inf
         self._lock = asyncio.Lock()
@@ -54,10 +57,12 @@ class HostLimiter:
         self.backoffs = 0           # multiplicative back-offs applied
         self.max_interval = self.interval
         self._last_backoff = -math.inf
+        self._timeouts = 0          # timeouts in a row
 
     def set_floor(self, seconds: float) -> None:
         """Raise the floor of the interval (robots.txt Crawl-delay): it wins over the configured and adapted rate."""
         self.floor = max(self.floor, seconds)
+        self.adaptive = self._adaptive_wanted and self.floor > 0
         self.interval = max(self.interval, self.floor)
         self._next = max(self._next, self._last_start + self.interval)     # robots.txt itself was the last request
         self.max_interval = max(self.max_interval, self.interval)
@@ -78,17 +83,27 @@ class HostLimiter:
         return True
 
     def answered(self, sent: float) -> None:
-        """A clean, fast answer to a request sent at ``sent``: one additive step back towards the floor."""
+        """A clean, fast answer to a request sent at ``sent``: one step back towards the floor. Under a rate cap
+        the step is additive (``RECOVERY_STEP`` requests/s, as AIMD); without one (rate 0: the user asked for no
+        limit) the interval halves, so a single 429 costs about a second of slower crawling, not a minute."""
         if not self.adaptive or self.interval <= self.floor or sent < self._last_backoff:
             return
-        rate = 1.0 / self.interval + RECOVERY_STEP
-        nearest = 1.0 / rate
+        if self.floor > 0:
+            nearest = 1.0 / (1.0 / self.interval + RECOVERY_STEP)
+        else:
+            nearest = self.interval / 2
         self.interval = self.floor if nearest <= max(self.floor, MIN_ADAPTIVE_DELAY) else nearest
 
-    def record(self, sent: float, *, overloaded: bool, fast: bool) -> None:
-        """What a request sent at ``sent`` (monotonic) answered: ``overloaded`` (429, 503, 504, a timeout) backs
-        off; a clean ``fast`` answer recovers a step; anything else (a 404, a slow answer) holds the interval."""
+    def record(self, sent: float, *, overloaded: bool, fast: bool, timed_out: bool = False) -> None:
+        """What a request sent at ``sent`` (monotonic) answered: ``overloaded`` (429, 503, 504) backs off, and so
+        does a timeout that follows another timeout of the host (one slow page is that page's defect, not an
+        overloaded server); a clean ``fast`` answer recovers a step; anything else (a 404, a slow answer) holds."""
         self.requests += 1
+        if timed_out:
+            self._timeouts += 1
+            overloaded = overloaded or self._timeouts >= 2
+        else:
+            self._timeouts = 0
         if overloaded:
             self.backoff(sent)
         elif fast:
