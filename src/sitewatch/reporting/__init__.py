@@ -1,7 +1,5 @@
-"""Reports rendered from the store: rectification report, leadership summary, look-back and spot-check."""
+"""Reports rendered from the store: rectification report, leadership summary, look-back and spot-check.
 
-from sitewatch.reporting.data import ReportData, build_report, problem_rows
-from sitewatch.reporting.render import render_html, write_html
-from sitewatch.reporting.tables import write_csv, write_xlsx
-
-__all__ = ["ReportData", "build_report", "problem_rows", "render_html", "write_html", "write_csv", "write_xlsx"]
+The package imports nothing itself: a scan's findings JSON needs ``reporting.numbers`` and ``reporting.data``,
+not the template and workbook stack (Jinja2, openpyxl) of ``render``, ``tables`` and ``write``.
+"""
