@@ -151,6 +151,11 @@ class ParsedPage:
     text_sample: str = ""             # first part of the visible text
     meta: dict[str, str] = field(default_factory=dict)   # government <meta> tags: SiteName, ColumnName, PubDate ...
     list_items: int = 0               # items the list engines read on the page (set by the listing collector)
+    # what the page hooks learnt from the page, JSON types only, by hook (stored with the page: a rescan that finds
+    # the page unchanged replays them instead of reading the page again); ``volatile``: some of it came from
+    # elsewhere than the page (an API the page names), so the page is read again every scan
+    facts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    volatile: bool = False
     # the page's lxml tree, shared by the crawler's page hooks while the page is processed (a hook that changes
     # it calls ``take_doc``)
     doc: lxml.html.HtmlElement | None = field(default=None, repr=False, compare=False)
