@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -323,12 +324,14 @@ def test_a_0005_store_upgraded_keeps_its_rows_and_takes_declarations(tmp_path, c
     assert store_version(engine) == "0005"
     kept = ["scans", "pages", "links", "targets", "findings"]
     before = rows(db, kept)
+    with sqlite3.connect(db) as src, sqlite3.connect(tmp_path / "before.db") as copy:
+        src.backup(copy)                        # the schema as it was (a file copy would miss the WAL)
     assert main(["import", str(xlsx), "--db", str(db)]) == 2
     assert "older schema" in capsys.readouterr().err
     assert main(["db", "upgrade", "--db", str(db)]) == 0
     capsys.readouterr()
-    assert store_version(engine) == SCHEMA_HEAD == "0007" and schema_diff(engine) == []
-    assert rows(db, kept) == before and before["findings"]
+    assert store_version(engine) == SCHEMA_HEAD == "0008" and schema_diff(engine) == []
+    assert rows(db, kept, like=tmp_path / "before.db") == before and before["findings"]
     engine.dispose()
     wb = load_workbook(xlsx)
     fill(wb["问题清单"], body(wb["问题清单"])[0], "已整改", "删除", "2026-12-01")

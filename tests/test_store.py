@@ -73,14 +73,14 @@ def test_broken_targets_come_with_their_pages_and_texts_also_in_a_store_made_bef
     path = tmp_path / "old.db"
     store = Store(path)
     c = sqlite3.connect(path)
-    c.execute("drop index ix_links_scan")
+    c.execute("drop index ix_links_scan_page")
     c.execute("create index ix_links_scan_target on links (scan_id, target)")      # as stores made before
     c.execute("drop table alembic_version")                                        # (before migrations)
     c.commit()
     upgrade_store(path)
     store = Store(path)
     indexes = {r[0] for r in c.execute("select name from sqlite_master where type='index' and tbl_name='links'")}
-    assert indexes == {"ix_links_scan"}
+    assert indexes == {"ix_links_scan_page"}
     other = store.new_scan("s", ["http://a/"], dt.date(2026, 10, 27), {})
     sid = store.new_scan("s", ["http://a/"], dt.date(2026, 11, 27), {})
     cols = ("scan_id", "page_url", "target", "tag", "text")

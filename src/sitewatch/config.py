@@ -62,6 +62,7 @@ class SiteConfig:
     list_engines: dict[str, str] = field(default_factory=dict)   # URL prefix -> forced engine name
     render_js: bool = False
     link_cache_days: int = DEFAULT_LINK_CACHE_DAYS   # [crawl]: reuse ok results of external links younger than this
+    conditional: bool = True      # [crawl]: ask "changed since?" for pages the last scan read; reuse unchanged ones
     schedule: dict[str, Any] = field(default_factory=dict)
     source: str = "<flags>"
 
@@ -76,7 +77,8 @@ class SiteConfig:
                 "columns": {k: vars(v) for k, v in self.columns.items()}, "default_unit": self.default_unit,
                 "disclosures": self.disclosures, "rule_overrides": self.rule_overrides,
                 "rule_packs": self.rule_packs, "list_engines": self.list_engines, "render_js": self.render_js,
-                "link_cache_days": self.link_cache_days, "network_allow": self.network_allow,
+                "link_cache_days": self.link_cache_days, "conditional": self.conditional,
+                "network_allow": self.network_allow,
                 "ca_bundle": self.ca_bundle}
 
     @classmethod
@@ -100,8 +102,8 @@ class SiteConfig:
 _STORED = ("name", "start_urls", "prefixes", "extra_hosts", "excludes", "concurrency", "rate", "timeout", "retries",
            "adaptive",
            "user_agent", "verify_tls", "max_pages", "max_depth", "max_query_variants", "default_unit", "disclosures",
-           "rule_overrides", "rule_packs", "list_engines", "render_js", "link_cache_days", "network_allow",
-           "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a password)
+           "rule_overrides", "rule_packs", "list_engines", "render_js", "link_cache_days", "conditional",
+           "network_allow", "ca_bundle")     # to_json keys kept as they are (not the proxy: its URL may hold a secret)
 
 _KNOWN_TOP = {"site", "scope", "politeness", "network", "crawl", "columns", "disclosures", "rules", "list_engines",
               "schedule", "sites"}
@@ -111,7 +113,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "scope": {"prefixes", "extra_hosts", "excludes"},
     "politeness": {"concurrency", "rate", "adaptive", "timeout", "retries", "robots", "user_agent", "verify_tls"},
     "network": {"proxy", "allow", "ca_bundle"},
-    "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js", "link_cache_days"},
+    "crawl": {"max_pages", "max_depth", "max_query_variants", "render_js", "link_cache_days", "conditional"},
     "column": {"category", "unit", "max_age_days"},
     "rules": {"packs", "overrides"},
     "disclosures": {"approvals"},
@@ -217,8 +219,9 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     for key in ("max_pages", "max_depth", "max_query_variants", "link_cache_days"):
         if key in crawl:
             setattr(cfg, key, _expect(crawl[key], int, f"{source}: crawl.{key}"))
-    if "render_js" in crawl:
-        cfg.render_js = _expect(crawl["render_js"], bool, f"{source}: crawl.render_js")
+    for key in ("render_js", "conditional"):
+        if key in crawl:
+            setattr(cfg, key, _expect(crawl[key], bool, f"{source}: crawl.{key}"))
     for name, col in _expect(data.get("columns", {}), dict, f"{source}: [columns]").items():
         where = f"{source}: columns.{name}"
         col = _expect(col, dict, where)

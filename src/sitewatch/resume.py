@@ -326,29 +326,38 @@ def resume_settings(scan: ScanRecord, current: SiteConfig | None = None
 
 
 async def replay_pages(store: Store, scan_id: int, crawler: StoppableCrawler, batch: int = 64) -> int:
-    """Feed the pages an earlier run crawled to the per-page checks again (their state is not stored).
-
-    The pages are fetched again, concurrently within the politeness limits, and handed over in crawl order.
-    """
-    with store.engine.connect() as c:
-        urls = c.execute(select(PageRow.c.url).where(PageRow.c.scan_id == scan_id)
-                         .order_by(PageRow.c.id)).scalars().all()
+    """Feed the pages an earlier run crawled to the per-page checks again (their state is not stored), in crawl
+    order: the facts stored with a page are replayed; a page stored without them (its hooks read more than the
+    page) is fetched again, concurrently within the politeness limits."""
+    assert crawler.page_checks is not None          # set by build_crawler
+    checks = crawler.page_checks
     done = 0
-    for i in range(0, len(urls), batch):
-        if crawler.stop.is_set():
+    last = 0
+    while not crawler.stop.is_set():
+        with store.engine.connect() as c:
+            rows = c.execute(select(PageRow.c.id, PageRow.c.url, PageRow.c.facts).where(
+                PageRow.c.scan_id == scan_id, PageRow.c.id > last).order_by(PageRow.c.id).limit(batch * 8)).all()
+        if not rows:
             break
-        chunk = urls[i:i + batch]
-        fetches = asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
-        if not await crawler.stoppable(fetches):
-            break
-        results = fetches.result()
-        for url, res in zip(chunk, results, strict=False):
-            if res.error or res.status != 200 or not res.body or not res.is_html:
-                continue
-            text, _ = decode_html(res.body, res.content_type)
-            assert crawler.page_checks is not None      # set by _crawler
-            await crawler.page_checks.page_hook(url, text, parse_html(text, url), scan_id)
-            done += 1
+        last = rows[-1].id
+        refetch = []
+        for r in rows:
+            if isinstance(r.facts, dict):
+                checks.replay(r.url, r.facts.get("checks") or {})
+                done += 1
+            else:
+                refetch.append(r.url)
+        for i in range(0, len(refetch), batch):
+            chunk = refetch[i:i + batch]
+            fetches = asyncio.gather(*(crawler.fetcher.fetch(u) for u in chunk))
+            if not await crawler.stoppable(fetches):
+                return done
+            for url, res in zip(chunk, fetches.result(), strict=False):
+                if res.error or res.status != 200 or not res.body or not res.is_html:
+                    continue
+                text, _ = decode_html(res.body, res.content_type)
+                await checks.page_hook(url, text, parse_html(text, url), scan_id)
+                done += 1
     return done
 
 

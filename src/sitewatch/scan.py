@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import difflib
+import hashlib
 import json
 import logging
 import threading
@@ -26,12 +27,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sitewatch import __version__
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage, coverage_document
 from sitewatch.crawl.linkcache import LinkCache, cache_summary
 from sitewatch.crawl.listings import ListingCollector
+from sitewatch.crawl.pagecache import PageCache
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.errors import ConfigError
+from sitewatch.extract import ParsedPage
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding
 from sitewatch.packs import RuleSet, apply_overrides, load_rules
@@ -142,12 +146,34 @@ def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet,
     """The crawl of one scan: the crawler with its page hooks (list engines, then the per-page checks)."""
     crawler = StoppableCrawler(cfg, store, scan_id, stop=stop, progress=progress)
     scan = store.scan(scan_id)
-    if scan is not None:
-        crawler.link_cache = LinkCache.load(store, scan.site, scan_id, cfg.link_cache_days)
     collector = ListingCollector(cfg, store, crawler.fetcher)
     crawler.page_checks = PageChecks(ruleset, cfg, cfg.start_urls)
-    crawler.recorder.page_hooks += [collector, crawler.page_checks.page_hook]
+    crawler.recorder.page_hooks += [collector, PageCheckHook(crawler.page_checks)]
+    if scan is not None:
+        crawler.link_cache = LinkCache.load(store, scan.site, scan_id, cfg.link_cache_days)
+        crawler.page_cache = PageCache.load(store, scan.site, scan_id, analysis_fingerprint(cfg, crawler.page_checks),
+                                            enabled=cfg.conditional)
     return crawler, collector
+
+
+class PageCheckHook:
+    """The per-page checks as a crawler page hook that can also replay an unchanged page's stored facts."""
+
+    def __init__(self, checks: PageChecks):
+        self.checks = checks
+
+    async def __call__(self, url: str, html: str, parsed: ParsedPage, scan_id: int) -> None:
+        await self.checks.page_hook(url, html, parsed, scan_id)
+
+    def replay_facts(self, url: str, facts: dict[str, Any], scan_id: int) -> None:
+        self.checks.replay(url, facts.get("checks") or {})
+
+
+def analysis_fingerprint(cfg: SiteConfig, checks: PageChecks) -> str:
+    """What the facts stored with a page depend on besides the page: the code's version, the page checks' rules,
+    the list engines' settings. Facts made otherwise are not replayed (crawl/pagecache.py)."""
+    parts = [__version__, checks.fingerprint(), sorted(cfg.list_engines.items()), cfg.start_urls, cfg.render_js]
+    return hashlib.sha1(json.dumps(parts, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
 
 
 def site_rules(cfg: SiteConfig) -> RuleSet:
@@ -231,7 +257,8 @@ def findings_document(store: Store, scan_id: int) -> dict[str, Any]:
             "started_at": scan.started_at.isoformat(timespec="seconds") if scan.started_at else None,
             "finished_at": scan.finished_at.isoformat(timespec="seconds") if scan.finished_at else None,
             **{k: stats.get(k) for k in ("pages", "checked", "links", "broken", "requests", "seconds",
-                                         "pages_per_second", "skipped_robots", "traps", "limited", "throttle")},
+                                         "pages_per_second", "skipped_robots", "traps", "limited", "throttle",
+                                         "reused", "bytes_received", "conditional")},
             "coverage": coverage_document(stats),
             "cache": stats.get("cache") or (
                 cache_summary(store, scan.id, (scan.config or {}).get("link_cache_days"))   # an interrupted scan

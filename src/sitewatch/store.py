@@ -99,6 +99,12 @@ PageRow = Table(
     _col("content_hash", String(40), default=""),
     _col("pub_date", Date, null=True),
     _col("meta", JSON, default=dict),
+    _col("etag", Text, null=True),                       # the validators it was served with (conditional requests)
+    _col("last_modified", Text, null=True),
+    _col("facts", JSON, null=True),                      # what the page hooks learnt from it (ParsedPage.facts);
+                                                         # None: the page must be read again next scan
+    _col("reused", String(20), null=True),               # not read this scan: "not_modified" (a 304 answer) or
+                                                         # "unchanged" (the same body); its facts were replayed
 )
 
 # a Link row for a URL sitewatch built itself (the gkmlpt guide): resumable, never an occurrence
@@ -110,7 +116,7 @@ LinkRow = Table(                                             # one occurrence of
     _col("target", Text),
     _col("tag", String(20)),
     _col("text", Text, default=""),
-    Index("ix_links_scan", "scan_id"),
+    Index("ix_links_scan_page", "scan_id", "page_url"),     # a page's links: copied when a rescan reuses the page
 )
 
 TargetRow = Table(                                           # one checked URL and its verdict, once per scan
@@ -219,7 +225,7 @@ CachedTargetRow = Table(                                     # a target whose re
 
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 

@@ -48,6 +48,9 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--link-cache-days", type=int, metavar="N",
                    help="reuse the ok result of an external link or attachment measured less than N days ago by an "
                         "earlier scan of the site instead of requesting it again; 0 = request every link (default 7)")
+    p.add_argument("--no-conditional", action="store_true",
+                   help="read every page in full: no conditional requests (If-None-Match, If-Modified-Since) for the "
+                        "pages the last scan read, no reuse of unchanged ones (default: reuse them)")
     p.add_argument("--no-robots", action="store_true", help="ignore robots.txt (only for your own site)")
     p.add_argument("--render-js", action="store_true",
                    help="re-render pages that look JavaScript-only in headless Chromium (needs sitewatch[render])")
@@ -82,6 +85,8 @@ def apply_flags(cfg: SiteConfig, args: argparse.Namespace) -> SiteConfig:
         cfg.prefixes = args.prefix
     if args.no_robots:
         cfg.obey_robots = False
+    if getattr(args, "no_conditional", False):
+        cfg.conditional = False
     if args.as_of:
         cfg.as_of = parse_as_of(args.as_of)
     if getattr(args, "render_js", False):
@@ -190,6 +195,7 @@ def reach_exit(doc: dict[str, Any]) -> int:
 
 _FLAG_OF = {"max_pages": "--max-pages", "max_depth": "--max-depth", "prefixes": "--prefix", "robots": "--no-robots",
             "render_js": "--render-js", "link_cache_days": "--link-cache-days", "as_of": "--as-of",
+            "conditional": "--no-conditional",
             "start_urls": "the start URL"}
 
 
@@ -231,6 +237,15 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
             print(f"    {kind}: {cut['count']}{example}")
     elif s["status"] == "completed":
         print("  coverage: complete (no bound cut the crawl)")
+    cond = s.get("conditional") or {}
+    if cond.get("stored"):
+        print(f"  conditional requests: {(cond.get('not_modified') or 0) + (cond.get('unchanged') or 0)} of "
+              f"{cond['stored']} pages read by scan {cond['source_scan']} reused unchanged ({cond.get('not_modified')} "
+              f"answered 304, {cond.get('unchanged')} the same body), {cond.get('changed')} changed, "
+              f"{cond.get('canaries')} fetched in full to test the validators")
+    for wrong in cond.get("wrong_validators") or ():
+        print(f"  VALIDATORS WRONG: {display_url(wrong['url'])} changed under the same validators; its host's pages "
+              "are read in full from now on")
     cache = s.get("cache") or {}
     if cache.get("reused"):
         print(f"  link cache: {cache['reused']} external links and attachments not requested, their ok results "

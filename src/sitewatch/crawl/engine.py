@@ -8,6 +8,7 @@ import asyncio
 import time
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from sitewatch import memo
 from sitewatch.config import SiteConfig
@@ -16,13 +17,15 @@ from sitewatch.crawl.fetch import Fetcher
 from sitewatch.crawl.frontier import CrawlFrontier
 from sitewatch.crawl.linkcache import LinkCache
 from sitewatch.crawl.netpolicy import NetPolicy
+from sitewatch.crawl.pagecache import PageCache, StoredPage
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.record import PageHook, Recorder
 from sitewatch.crawl.render import Renderer
 from sitewatch.crawl.stats import CrawlStats
-from sitewatch.crawl.verdict import OK
-from sitewatch.crawl.visit import Visitor
+from sitewatch.crawl.verdict import OK, Verdict
+from sitewatch.crawl.visit import Visit, Visitor
 from sitewatch.extract import Link as PageLink
+from sitewatch.extract import ParsedPage
 from sitewatch.store import Store
 from sitewatch.urls import Scope, TrapGuard, is_pagination, normalize
 
@@ -57,6 +60,7 @@ class Crawler:
         self.visitor = Visitor(cfg, self.fetcher, self.scope, self.frontier.is_form_target, self.stats, self.coverage)
         self.recorder = Recorder(cfg, store, scan_id, self.stats, self.coverage, page_hooks)
         self.link_cache = LinkCache()               # set by the scan ([crawl] link_cache_days): off by default
+        self.page_cache = PageCache()               # set by the scan ([crawl] conditional): off by default
         self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
         self._store_failed = asyncio.Event()
 
@@ -88,6 +92,8 @@ class Crawler:
             self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
             self.stats.throttle = self.politeness.report()
+            self.stats.bytes_received = self.fetcher.bytes_received
+            self.stats.conditional = self.page_cache.report()
             self.stats.seconds = time.monotonic() - started
             await self.fetcher.aclose()
             await self.visitor.close()
@@ -136,7 +142,23 @@ class Crawler:
         if hit is not None:
             self.recorder.cached_target(hit)
             return
-        visit = await self.visitor.visit(url, crawl)
+        stored = self.page_cache.lookup(url) if crawl else None
+        if stored is not None:
+            visit = await self.visitor.visit(url, crawl, validators=self.page_cache.validators(url, stored),
+                                             known_hash=stored.content_hash if self.page_cache.reuse else None)
+            if visit.res.status == 304 and visit.final == url and visit.res.error is None:
+                self.page_cache.stats.not_modified += 1
+                self._reuse(url, depth, visit, stored, "not_modified")
+                return
+            if visit.res.status == 304:          # after a redirect: not the stored page's answer, ask again
+                visit = await self.visitor.visit(url, crawl)
+            elif visit.content_hash and visit.final == url \
+                    and self.page_cache.full_answer(url, stored, visit.res, visit.content_hash):
+                self.page_cache.stats.unchanged += 1
+                self._reuse(url, depth, visit, stored, "unchanged")
+                return
+        else:
+            visit = await self.visitor.visit(url, crawl)
         if visit.resource_links:
             self.recorder.links(visit.final, visit.resource_links)
             self._follow(visit.resource_links, depth)
@@ -149,17 +171,45 @@ class Crawler:
         if final != url and not self.frontier.claim(final):
             return                                    # a redirect to a page crawled already
         text, parsed = await self.visitor.render_if_js_only(final, visit.text, parsed)
-        self.recorder.page(final, visit.res, parsed, visit.encoding, depth)
-        if self.frontier.repeated_list_page(final, visit.res.body or b""):
+        self.recorder.page_links(final, parsed)
+        if self.frontier.repeated_list_page(final, bytes.fromhex(visit.content_hash)):
+            self.recorder.page(final, visit, parsed, depth, None)
             return
         extra = await self.recorder.run_hooks(final, text, parsed)
         listed = parsed.list_items > 0
+        self.recorder.page(final, visit, parsed, depth, self._facts(visit, text, parsed))
         if not parsed.nofollow:
             self._follow(parsed.links, depth, final if listed else None)
         for u in extra:
             n = normalize(u, final)
             if n:
                 self.frontier.add(n, depth if listed and is_pagination(final, n) else depth + 1, None)
+
+    def _facts(self, visit: Visit, text: str, parsed: ParsedPage) -> dict[str, Any] | None:
+        """What a rescan that finds the page unchanged replays (stored with the page), or None when the page must
+        be read again: a hook learnt from elsewhere than the page (``volatile``), a hook cannot replay, the page was
+        rendered or cut. (The pages a hook announces are stored as links of some page: replayed with it.)"""
+        if parsed.volatile or text is not visit.text or visit.res.truncated or parsed.skipped.get("link_cap") \
+                or not self.recorder.hooks_replay:
+            return None
+        bad = {link.url: link.bad for link in parsed.links if link.bad}
+        return {**parsed.facts, "page": {"list_items": parsed.list_items, "nofollow": parsed.nofollow, "bad": bad}}
+
+    def _reuse(self, url: str, depth: int, visit: Visit, stored: StoredPage, how: str) -> None:
+        """A page the source scan read and that did not change: its target, page and link rows are recorded again
+        from the store, its stored facts replayed to the page hooks, and its links followed as when it was read."""
+        row = self.page_cache.row(self.store, stored)
+        facts: dict[str, Any] = row.facts
+        source = self.page_cache.stats.source_scan
+        self.recorder.target(url, True, visit.res, Verdict(OK, how, f"unchanged since scan {source}"))
+        links = self.page_cache.links(self.store, url)
+        self.recorder.reused_page(url, row, visit.res, depth, how, links)
+        self.recorder.replay_hooks(url, facts)
+        page = facts.get("page") or {}
+        if not page.get("nofollow"):
+            bad = page.get("bad") or {}
+            self._follow([PageLink(t, tag, text, bad.get(t)) for t, tag, text in links], depth,
+                         url if page.get("list_items") else None)
 
     def _follow(self, links: list[PageLink], depth: int, list_url: str | None = None) -> None:
         for link in self.frontier.follow(links, depth, list_url):

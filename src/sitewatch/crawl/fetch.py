@@ -62,6 +62,8 @@ class FetchResult:
     attempts: int = 0
     retry_after: float | None = None
     truncated: bool = False         # the body was cut at the fetch's body limit (counted in decoded bytes)
+    etag: str | None = None         # the answer's validators (ETag, Last-Modified), for a conditional request next scan
+    last_modified: str | None = None
 
     @property
     def is_html(self) -> bool:
@@ -242,6 +244,7 @@ class Fetcher:
         self.timeout = timeout
         self.retries = retries
         self.requests = 0
+        self.bytes_received = 0     # body bytes as they came over the wire (compressed ones before decoding)
         self.policy = policy if policy is not None else NetPolicy()
         self.proxy = proxy
         self._env_proxies = urllib.request.getproxies()     # read once: the environment of this scan
@@ -294,8 +297,10 @@ class Fetcher:
         return r.status, (r.body or b"").decode("utf-8", "replace")
 
     async def fetch(self, url: str, *, head_first: bool = False, body_limit: int = MAX_BODY,
-                    obey_robots: bool = True) -> FetchResult:
-        """Fetch ``url`` following redirects by hand so that the chain is recorded and loops are caught."""
+                    obey_robots: bool = True, validators: dict[str, str] | None = None) -> FetchResult:
+        """Fetch ``url`` following redirects by hand so that the chain is recorded and loops are caught.
+        ``validators``: conditional request headers (If-None-Match, If-Modified-Since), sent to ``url`` only (not
+        to a redirect's target); an answer 304 Not Modified then has no body."""
         started = time.monotonic()
         result = FetchResult(url=url, method="HEAD" if head_first else "GET")
         why = malformed(url)
@@ -308,8 +313,10 @@ class Fetcher:
             return result
         current = url
         visited = {url}
+        headers = validators
         for _ in range(MAX_REDIRECTS + 1):
-            hop = await self._request_with_retries(current, result.method, body_limit)
+            hop = await self._request_with_retries(current, result.method, body_limit, headers)
+            headers = None
             if hop.status in (400, 403, 404, 405, 406, 500, 501, 503) and result.method == "HEAD" \
                     and HEAD_REFUSED_FALLBACK:
                 result.method = "GET"
@@ -321,6 +328,7 @@ class Fetcher:
             result.status = hop.status
             result.content_type = hop.content_type
             result.retry_after = hop.retry_after
+            result.etag, result.last_modified = hop.etag, hop.last_modified
             location = (hop.detail or None) if hop.status in (301, 302, 303, 307, 308) else None
             if location is None:
                 result.body, result.truncated = hop.body, hop.truncated
@@ -347,7 +355,8 @@ class Fetcher:
         result.elapsed = time.monotonic() - started
         return result
 
-    async def _request_with_retries(self, url: str, method: str, body_limit: int) -> FetchResult:
+    async def _request_with_retries(self, url: str, method: str, body_limit: int,
+                                    headers: dict[str, str] | None = None) -> FetchResult:
         host = urlsplit(url).hostname or ""
         if host.endswith(RESERVED_TLDS):
             return FetchResult(url=url, method=method, error="dns", detail=f"{host}: reserved name, never resolves",
@@ -362,7 +371,7 @@ class Fetcher:
             attempts += 1
             async with limiter.slot():
                 sent = time.monotonic()
-                hop = await self._request(url, method, body_limit)
+                hop = await self._request(url, method, body_limit, headers)
             hop.attempts = attempts
             if hop.error != BLOCKED_REASON:         # (nothing was sent: nothing to learn)
                 limiter.record(sent, overloaded=hop.status in OVERLOAD_STATUS, timed_out=hop.error == "timeout",
@@ -400,7 +409,8 @@ class Fetcher:
             why = self._host_checks[host] = self.policy.check_host(host)
             return why
 
-    async def _request(self, url: str, method: str, body_limit: int) -> FetchResult:
+    async def _request(self, url: str, method: str, body_limit: int,
+                       headers: dict[str, str] | None = None) -> FetchResult:
         out = FetchResult(url=url, method=method)
         why = self.blocked(url)
         if why is not None:
@@ -413,16 +423,16 @@ class Fetcher:
                 if proxy is None:
                     import yarl  # lazy: aiohttp's URL type, loaded with aiohttp
 
-                    async with self._direct().request(method, yarl.URL(url, encoded=True),
+                    async with self._direct().request(method, yarl.URL(url, encoded=True), headers=headers,
                                                       allow_redirects=False) as resp:
                         await self._read(out, resp.status, resp.headers, method, body_limit,
-                                         resp.content.iter_chunked(READ_CHUNK), resp.close)
+                                         self._counted(resp.content.iter_chunked(READ_CHUNK)), resp.close)
                 else:
                     client = self._via(proxy)
-                    resp = await client.send(client.build_request(method, url), stream=True)
+                    resp = await client.send(client.build_request(method, url, headers=headers), stream=True)
                     try:
                         await self._read(out, resp.status_code, resp.headers, method, body_limit,
-                                         resp.aiter_raw(READ_CHUNK), None)
+                                         self._counted(resp.aiter_raw(READ_CHUNK)), None)
                     finally:
                         await resp.aclose()
         except Exception as exc:  # noqa: BLE001 - every transport failure becomes a verdict
@@ -431,12 +441,19 @@ class Fetcher:
             out.error, out.detail = _classify_error(exc)
         return out
 
+    async def _counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """``chunks``, their bytes counted in ``bytes_received`` (as sent: before any content decoding)."""
+        async for chunk in chunks:
+            self.bytes_received += len(chunk)
+            yield chunk
+
     @staticmethod
     async def _read(out: FetchResult, status: int, headers: Any, method: str, body_limit: int,
                     chunks: AsyncIterator[bytes], close: Any) -> None:
         """Status, the headers the crawl uses and up to ``body_limit`` decoded bytes of the body."""
         out.status = status
         out.content_type = headers.get("content-type", "")
+        out.etag, out.last_modified = headers.get("etag"), headers.get("last-modified")
         if status in (301, 302, 303, 307, 308):
             out.detail = headers.get("location", "")
             return

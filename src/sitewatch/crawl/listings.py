@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -58,16 +59,23 @@ class ListingCollector:
             self._gkmlpt_done.update(g[:-len(GKMLPT_GUIDE)] for g in guides)
 
     async def __call__(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
+        """Read the page's listing; what is stored for it is also put in ``parsed.facts["listing"]`` (replayed by
+        ``replay_facts`` when a rescan finds the page unchanged). A gkmlpt catalogue, read through its API, is
+        ``volatile``: read again every scan."""
+        facts: dict[str, list[Any]] = {"columns": [], "items": [], "announced": []}
+        parsed.facts["listing"] = facts
         pub = article_date(text) if "PubDate" in text or "发布" in text or "日期" in text else None
         docno = _DOCNO_LABEL.search(text) if "号" in text else None
         attachments = [[link.text or link.url.rsplit("/", 1)[-1], link.url] for link in parsed.links
                        if link.tag == "a" and not link.bad and is_attachment(link.url)]
         if pub or docno or attachments:
-            self.store.add(ListItemRow, scan_id=scan_id, column_key=ARTICLES_KEY, page_url=url, title=parsed.title,
-                           url=url, date=pub, date_source="article", pinned=False,
-                           document_number=docno.group(1) if docno else None, attachments=attachments[:50])
+            item = [ARTICLES_KEY, parsed.title, url, pub.isoformat() if pub else None, "article", False,
+                    docno.group(1) if docno else None, attachments[:50]]
+            facts["items"].append(item)
+            self._add_item(item, url, scan_id)
         forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
         if "/gkmlpt/" in url and self.fetcher is not None:
+            parsed.volatile = True
             return await self._gkmlpt(url, text, scan_id)
         listing = parse_listing(url, text, engine=forced, doc=parsed.doc)
         if listing is not None:
@@ -75,13 +83,13 @@ class ListingCollector:
         if url in self.homepages:
             if listing is not None:
                 listing.column_key, listing.column_name = HOMEPAGE_KEY, "首页"
-                self._store(listing, url, scan_id)
+                self._store(listing, url, scan_id, facts)
             return []
         if listing is None:
             listing = self._undated_or_blank_column(url, text, parsed)
             if listing is None:
                 return []
-        self._store(listing, url, scan_id)
+        self._store(listing, url, scan_id, facts)
         # pages a JavaScript pager announces are stored as links, each once per scan: a pager shows the whole
         # range index … index_{K+1} on page K, which would be a quadratic number of rows on a long column
         linked = {link.url for link in parsed.links}
@@ -90,6 +98,7 @@ class ListingCollector:
             n = normalize(u, url)
             if n and n not in linked and n not in self._announced:
                 self._announced.add(n)
+                facts["announced"].append(n)
                 rows.append((scan_id, url, n, "pager", ""))
         self.store.add_rows(LinkRow, ("scan_id", "page_url", "target", "tag", "text"), rows)
         return list(listing.page_urls)
@@ -114,18 +123,44 @@ class ListingCollector:
             return Listing(engine="none", items=[], column_name=name, column_key=folder)
         return None
 
-    def _store(self, listing: Listing, page_url: str, scan_id: int) -> None:
+    def replay_facts(self, url: str, facts: dict[str, Any], scan_id: int) -> None:
+        """A page the last scan read and that did not change: its columns and list items, as stored then."""
+        listing = facts.get("listing") or {}
+        for described in listing.get("columns", ()):
+            self._add_column(tuple(described), scan_id)
+        for item in listing.get("items", ()):
+            self._add_item(item, url, scan_id)
+        self._announced.update(listing.get("announced", ()))
+
+    def _store(self, listing: Listing, page_url: str, scan_id: int, facts: dict[str, list[Any]] | None = None) -> None:
         key = listing.column_key or page_url
         first = page_url if not _PAGE_N.search(page_url) else key
         described = (key, listing.column_name or "", first, listing.engine, listing.total, listing.empty_marker)
-        if described not in self._columns:     # each description once; which one counts is decided on reading
+        self._add_column(described, scan_id)
+        if facts is not None:
+            facts["columns"].append(list(described))
+        for li in listing.items:
+            item = [key, li.title, li.url, li.date.isoformat() if li.date else None, li.date_source, li.pinned,
+                    li.document_number, [list(a) for a in li.attachments]]
+            if facts is not None:
+                facts["items"].append(item)
+            self._add_item(item, page_url, scan_id)
+
+    def _add_column(self, described: tuple[Any, ...], scan_id: int) -> None:
+        """A column description (key, name, url, engine, total, empty marker), each once per scan (which one counts
+        is decided on reading: ``Store.columns``)."""
+        if described not in self._columns:
             self._columns.add(described)
-            self.store.add(ColumnRow, scan_id=scan_id, key=key, name=described[1], url=first,
-                           engine=listing.engine, total=listing.total, empty_marker=listing.empty_marker)
-        for item in listing.items:
-            self.store.add(ListItemRow, scan_id=scan_id, column_key=key, page_url=page_url, title=item.title,
-                           url=item.url, date=item.date, date_source=item.date_source, pinned=item.pinned,
-                           document_number=item.document_number, attachments=[list(a) for a in item.attachments])
+            key, name, first, engine, total, empty = described
+            self.store.add(ColumnRow, scan_id=scan_id, key=key, name=name, url=first, engine=engine, total=total,
+                           empty_marker=empty)
+
+    def _add_item(self, item: list[Any], page_url: str, scan_id: int) -> None:
+        """A list item: [column key, title, url, ISO date, date source, pinned, document number, attachments]."""
+        key, title, url, date, source, pinned, docno, attachments = item
+        self.store.add(ListItemRow, scan_id=scan_id, column_key=key, page_url=page_url, title=title, url=url,
+                       date=dt.date.fromisoformat(date) if date else None, date_source=source, pinned=pinned,
+                       document_number=docno, attachments=attachments)
 
     async def _gkmlpt(self, url: str, text: str, scan_id: int) -> list[str]:
         """Read a gkmlpt catalogue through its JSON API: every leaf category, every page."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
@@ -13,6 +14,7 @@ from sitewatch.crawl.linkcache import CachedResult
 from sitewatch.crawl.netpolicy import BLOCKED_REASON
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.crawl.verdict import BROKEN, OK, Verdict
+from sitewatch.crawl.visit import Visit
 from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage
 from sitewatch.store import CachedTargetRow, LinkRow, PageRow, Store, TargetRow
@@ -21,9 +23,12 @@ from sitewatch.store import CachedTargetRow, LinkRow, PageRow, Store, TargetRow
 # the page's own defect: reported as a broken link, not as a gap in coverage)
 _UNREAD_ERRORS = frozenset({"timeout", "refused", "connect", "read", "dns", "tls"})
 _LINK_COLUMNS = ("scan_id", "page_url", "target", "tag", "text")
+_NOT_ON_PAGE = frozenset({"pager", "api", "probe"})   # link rows a hook stored for a page, not in its HTML
 _BAD_LINKS = {"file_scheme": "file: link to a local disk, unreachable for visitors", "invalid_url": "malformed URL"}
 
-# (url, html, parsed page, scan id) -> extra URLs of the site to crawl (e.g. pages of a JavaScript pager), or None
+# (url, html, parsed page, scan id) -> extra URLs of the site to crawl (e.g. pages of a JavaScript pager), or None.
+# A hook that puts what it learnt in ``parsed.facts`` and has ``replay_facts(url, facts, scan_id)`` lets a rescan
+# reuse unchanged pages; one without ``replay_facts`` makes every page be read each scan.
 PageHook = Callable[[str, str, ParsedPage, int], Awaitable[list[str] | None]]
 
 
@@ -90,15 +95,47 @@ class Recorder:
         if parsed is not None and parsed.skipped.get("link_cap"):
             self.coverage.cut("link_cap", url, parsed.skipped["link_cap"])
 
-    def page(self, url: str, res: FetchResult, parsed: ParsedPage, encoding: str, depth: int) -> None:
-        """A crawled page and its links."""
-        self.stats.pages += 1
+    def page_links(self, url: str, parsed: ParsedPage) -> None:
+        """The links of a crawled page."""
         self.stats.links += len(parsed.links)
-        body = res.body or b""
-        self.store.add(PageRow, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title, encoding=encoding,
-                       content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000), size=len(body),
-                       depth=depth, content_hash=hashlib.sha1(body).hexdigest(), pub_date=None, meta=parsed.meta)
         self.links(url, parsed.links)
+
+    def page(self, url: str, visit: Visit, parsed: ParsedPage, depth: int, facts: dict[str, Any] | None) -> None:
+        """A crawled page, with its validators and what its hooks learnt from it (``facts``; None: read it again
+        next scan)."""
+        self.stats.pages += 1
+        res = visit.res
+        body = res.body or b""
+        self.store.add(PageRow, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title,
+                       encoding=visit.encoding, content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000),
+                       size=len(body), depth=depth, content_hash=visit.content_hash or hashlib.sha1(body).hexdigest(),
+                       pub_date=None, meta=parsed.meta, etag=res.etag, last_modified=res.last_modified, facts=facts,
+                       reused=None)
+
+    def reused_page(self, url: str, row: Any, res: FetchResult, depth: int, how: str,
+                    links: list[tuple[str, str, str]]) -> None:
+        """A page not read again (``how``: "not_modified", "unchanged"): its stored row and link rows, recorded for
+        this scan with the validators it was served with now."""
+        self.stats.pages += 1
+        self.stats.reused += 1
+        self.stats.links += sum(1 for _, tag, _ in links if tag not in _NOT_ON_PAGE)
+        self.store.add(PageRow, scan_id=self.scan_id, url=url, status=row.status, title=row.title,
+                       encoding=row.encoding, content_type=row.content_type, elapsed_ms=int(res.elapsed * 1000),
+                       size=row.size, depth=depth, content_hash=row.content_hash, pub_date=row.pub_date, meta=row.meta,
+                       etag=res.etag or row.etag, last_modified=res.last_modified or row.last_modified, facts=row.facts,
+                       reused=how)
+        sid = self.scan_id
+        self.store.add_rows(LinkRow, _LINK_COLUMNS, [(sid, url, t, tag, text) for t, tag, text in links])
+
+    @property
+    def hooks_replay(self) -> bool:
+        """Every page hook can replay a page's stored facts (else no page is reused: a hook would miss it)."""
+        return all(callable(getattr(hook, "replay_facts", None)) for hook in self.page_hooks)
+
+    def replay_hooks(self, url: str, facts: dict[str, Any]) -> None:
+        """Hand an unchanged page's stored facts to the page hooks (in place of the page)."""
+        for hook in self.page_hooks:
+            hook.replay_facts(url, facts, self.scan_id)    # type: ignore[attr-defined]  # checked by hooks_replay
 
     def links(self, url: str, links: list[PageLink]) -> None:
         """Links of a page, or of a stylesheet or sitemap (whose links carry no text)."""

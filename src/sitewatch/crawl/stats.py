@@ -11,6 +11,7 @@ class CrawlStats:
     pages: int = 0                 # HTML pages fetched and parsed
     checked: int = 0               # URLs checked (pages included)
     cached: int = 0                # of those, results taken from the link cache without a request (crawl/linkcache.py)
+    reused: int = 0                # of the pages, those not read again: unchanged since the last scan (pagecache.py)
     links: int = 0                 # link occurrences recorded
     broken: int = 0                # broken URLs
     skipped_robots: int = 0
@@ -23,6 +24,8 @@ class CrawlStats:
     render_failed: int = 0         # pages whose rendering failed or timed out (their static HTML was used)
     throttle: list[dict[str, Any]] = field(default_factory=list)   # the hosts' politeness (Politeness.report)
     coverage: dict[str, Any] = field(default_factory=dict)   # every cut of the work, by kind (crawl/coverage.py)
+    bytes_received: int = 0        # body bytes over the wire (before content decoding)
+    conditional: dict[str, Any] = field(default_factory=dict)   # conditional requests (PageCache.report)
 
     def to_json(self) -> dict[str, Any]:
         d = dict(vars(self))

@@ -7,6 +7,7 @@ record and follow.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Visit:
     text: str = ""                     # its decoded HTML
     encoding: str = ""
     resource_links: list[PageLink] = field(default_factory=list)   # links in a stylesheet or sitemap of the site
+    content_hash: str = ""             # SHA-1 of the body of an HTML page answered 200
+    unchanged: bool = False            # the body is the one ``known_hash`` names: not parsed (``parsed`` is None)
 
 
 class Visitor:
@@ -70,22 +73,27 @@ class Visitor:
                 ep = SiteErrorPage(200, p.title, p.text_len)
             self._error_pages[host_key(start)] = ep
 
-    async def visit(self, url: str, crawl: bool) -> Visit:
+    async def visit(self, url: str, crawl: bool, *, validators: dict[str, str] | None = None,
+                    known_hash: str | None = None) -> Visit:
         """Fetch ``url`` (whole when it is to be crawled, its start when only checked, its headers when an
-        attachment) and judge the answer."""
-        res = await self.fetcher.fetch(url, head_first=not crawl and is_attachment(url),
+        attachment) and judge the answer. ``validators``: conditional request headers (a 304 answer is returned
+        as it is); ``known_hash``: the hash of the body stored for the page, which is then not parsed again."""
+        res = await self.fetcher.fetch(url, head_first=not crawl and is_attachment(url), validators=validators,
                                        body_limit=0 if is_attachment(url) else (MAX_BODY if crawl else PROBE_BODY))
         final = res.final_url or url
         if res.error is None and res.status == 200 and res.body is not None and res.is_html:
             if crawl and len(res.body.strip()) < WAF_BLIP_BYTES:
                 res = await self._retry_blip(url, res)
+            digest = hashlib.sha1(res.body or b"").hexdigest() if crawl else ""
+            if known_hash is not None and digest == known_hash and final == url and not res.truncated:
+                return Visit(url, final, res, Verdict(OK), content_hash=digest, unchanged=True)
             text, encoding = decode_html(res.body or b"", res.content_type)
             if text.count("<") > MAX_TAGS:       # a tree of a million elements is hundreds of MB: read the start
                 text, res.truncated = _first_tags(text, MAX_TAGS), True
             parsed = parse_html(text, final)
             verdict = judge(res, title=parsed.title, text_len=parsed.text_len, text_sample=parsed.text_sample,
                             refresh=parsed.refresh, error_page=self._error_pages.get(host_key(final)))
-            return Visit(url, final, res, verdict, parsed, text, encoding)
+            return Visit(url, final, res, verdict, parsed, text, encoding, content_hash=digest)
         verdict = judge(res)
         visit = Visit(url, final, res, verdict)
         if res.status in (405, 501) and self.is_form_target(url):

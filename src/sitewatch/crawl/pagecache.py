@@ -1,0 +1,161 @@
+"""Conditional requests: what the latest earlier completed scan of the site stored of each page it read (the
+validators the page was served with, the hash of its body, the facts its page hooks learnt from it), so that this
+scan asks the server "changed since?" (If-None-Match, If-Modified-Since) and, for a page that did not change,
+replays the stored facts and copies its links instead of reading it again.
+
+A page is reused when the server answers 304 Not Modified, or answers 200 with the very body stored (a server
+that ignores validators costs the bytes but not the reading). Facts are replayed only when they were made by the
+same analysis (``fingerprint``: the page checks' rules, the list engines' settings, the code's version), and only
+for pages whose facts came from the page alone (a page whose hooks read an API, or failed, is read every scan).
+
+Canaries: a share of the pages (``CANARY_SHARE``, drawn afresh each scan) is fetched in full without validators.
+A canary served with the stored validators but another body proves the host's validators wrong (its server would
+answer 304 for a changed page): the host's pages are fetched in full from then on, in this scan and the following
+ones (the distrusted hosts are carried from scan to scan in the scan's statistics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from sitewatch.crawl.fetch import FetchResult
+from sitewatch.store import LinkRow, PageRow, ScanRow, Store
+from sitewatch.urls import host_key
+
+CANARY_SHARE = 0.02        # pages of a rescan fetched in full to test the server's validators
+REUSE_KINDS = ("full",)     # scans whose pages can be reused (a link scan or a look-back reads no page whole)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """One page as the source scan read it."""
+
+    page_id: int
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+
+
+@dataclass
+class ConditionalStats:
+    """What conditional requests saved and found (``scan.conditional`` of the findings JSON)."""
+
+    source_scan: int | None = None
+    fingerprint: str = ""
+    off: str = ""                   # why no page could be reused (empty when some could)
+    stored: int = 0                 # pages of the source scan with reusable facts
+    sent: int = 0                   # requests that carried validators
+    not_modified: int = 0           # pages reused after a 304 answer
+    unchanged: int = 0              # pages reused after a 200 answer with the stored body
+    changed: int = 0                # stored pages read again: their body changed
+    canaries: int = 0               # stored pages fetched in full to test the validators
+    wrong_validators: list[dict[str, str]] = field(default_factory=list)   # canaries that proved them wrong
+    untrusted_hosts: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class PageCache:
+    """The reusable pages of one scan (none when conditional requests are off or no earlier scan qualifies)."""
+
+    def __init__(self, pages: dict[str, StoredPage] | None = None, *, source_scan: int | None = None,
+                 fingerprint: str = "", untrusted: set[str] | None = None, canary_share: float = 0.0,
+                 salt: str = "", off: str = "", reuse: bool = True):
+        self.pages = pages or {}
+        self.reuse = reuse              # False: a full check (every page fetched and read; validators still tested)
+        self.untrusted = untrusted or set()
+        self.canary_share = canary_share
+        self.salt = salt
+        self.stats = ConditionalStats(source_scan=source_scan, fingerprint=fingerprint, off=off,
+                                      stored=len(self.pages), untrusted_hosts=sorted(self.untrusted))
+
+    @classmethod
+    def load(cls, store: Store, site: str, scan_id: int, fingerprint: str, *, enabled: bool = True,
+             canary_share: float | None = None) -> PageCache:
+        """The pages of the latest completed full scan of ``site`` before ``scan_id`` whose facts were made by the
+        same analysis (``fingerprint``). ``enabled`` False is a full check: every page is fetched in full and read
+        again, and every stored page serves as a canary (its validators are tested)."""
+        with store.engine.connect() as c:
+            earlier = c.execute(select(ScanRow.c.id, ScanRow.c.stats).where(
+                ScanRow.c.site == site, ScanRow.c.id < scan_id, ScanRow.c.status == "completed",
+                ScanRow.c.kind.in_(REUSE_KINDS)).order_by(ScanRow.c.id.desc()).limit(1)).first()
+            if earlier is None:
+                return cls(fingerprint=fingerprint, off="no earlier completed scan of the site", reuse=enabled)
+            before = dict((earlier.stats or {}).get("conditional") or {})
+            untrusted = set(before.get("untrusted_hosts") or ())
+            if before.get("fingerprint") != fingerprint:
+                return cls(source_scan=earlier.id, fingerprint=fingerprint, untrusted=untrusted, reuse=enabled,
+                           off=f"scan {earlier.id} read its pages with other rules or another version: "
+                               "every page is read again")
+            rows = c.execute(select(PageRow.c.id, PageRow.c.url, PageRow.c.etag, PageRow.c.last_modified,
+                                    PageRow.c.content_hash).where(PageRow.c.scan_id == earlier.id,
+                                                                  PageRow.c.facts.is_not(None))).all()
+        pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash) for r in rows}
+        share = (CANARY_SHARE if canary_share is None else canary_share) if enabled else 1.0
+        return cls(pages, source_scan=earlier.id, fingerprint=fingerprint, untrusted=untrusted, canary_share=share,
+                   salt=str(scan_id), reuse=enabled, off="" if enabled else "a full check: every page is read again")
+
+    def lookup(self, url: str) -> StoredPage | None:
+        """The stored page ``url``, if the scan may reuse it."""
+        return self.pages.get(url) if self.pages else None
+
+    def validators(self, url: str, page: StoredPage) -> dict[str, str] | None:
+        """The conditional request headers for ``url``; None when it is fetched in full (no validators stored, a
+        canary, a host whose validators proved wrong)."""
+        if not self.reuse or not (page.etag or page.last_modified) or self.is_canary(url) \
+                or host_key(url) in self.untrusted:
+            return None
+        headers = {}
+        if page.etag:
+            headers["If-None-Match"] = page.etag
+        if page.last_modified:
+            headers["If-Modified-Since"] = page.last_modified
+        self.stats.sent += 1
+        return headers
+
+    def is_canary(self, url: str) -> bool:
+        """``url`` is in this scan's sample of pages fetched in full (a deterministic draw per scan)."""
+        if self.canary_share <= 0:
+            return False
+        digest = hashlib.blake2b(f"{self.salt}\n{url}".encode(), digest_size=4).digest()
+        return int.from_bytes(digest, "big") < self.canary_share * 2 ** 32
+
+    def full_answer(self, url: str, page: StoredPage, res: FetchResult, content_hash: str) -> bool:
+        """A stored page answered in full (200): counts it and tests the validators of a canary. True when the body
+        is the stored one (the page can be reused)."""
+        same = content_hash == page.content_hash
+        if self.is_canary(url) and (page.etag or page.last_modified):
+            self.stats.canaries += 1
+            served_same = (page.etag is not None and res.etag == page.etag) \
+                or (page.etag is None and page.last_modified is not None and res.last_modified == page.last_modified)
+            if served_same and not same:
+                host = host_key(url)
+                self.stats.wrong_validators.append({"url": url, "etag": page.etag or "",
+                                                    "last_modified": page.last_modified or ""})
+                if host not in self.untrusted:
+                    self.untrusted.add(host)
+                    self.stats.untrusted_hosts = sorted(self.untrusted)
+        if not same:
+            self.stats.changed += 1
+        return same and self.reuse
+
+    def row(self, store: Store, page: StoredPage) -> Any:
+        """The stored page row of ``page``."""
+        with store.engine.connect() as c:
+            return c.execute(select(PageRow).where(PageRow.c.id == page.page_id)).first()
+
+    def links(self, store: Store, url: str) -> list[tuple[str, str, str]]:
+        """(target, tag, text) of every link row the source scan stored for page ``url``, in stored order."""
+        assert self.stats.source_scan is not None       # called for a stored page only
+        with store.engine.connect() as c:
+            return [tuple(r) for r in c.execute(
+                select(LinkRow.c.target, LinkRow.c.tag, LinkRow.c.text).where(
+                    LinkRow.c.scan_id == self.stats.source_scan, LinkRow.c.page_url == url).order_by(LinkRow.c.id))]
+
+    def report(self) -> dict[str, Any]:
+        return self.stats.to_json()

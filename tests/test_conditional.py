@@ -1,0 +1,237 @@
+"""Conditional requests (issue 17): a rescan asks "changed since?" for the pages the last scan read, replays the
+stored facts of those that did not change, and gives exactly the findings of a full scan of the same site.
+
+The servers are the demo portal (with planted changes as ground truth) and small loopback sites built here:
+ETag and Last-Modified, weak ETags, Last-Modified alone, a server that ignores validators, one whose validators
+lie (a 304, or the same ETag, for a changed page).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections import Counter
+
+import pytest
+from conftest import scan_site
+from loopback import Answer, LoopbackSite, page
+
+from sitewatch.crawl import pagecache
+from sitewatch.demo import build_portal, serve_portal
+from sitewatch.demo.run import demo_config
+from sitewatch.scan import findings_document, run_scan
+from sitewatch.store import Store
+
+AS_OF = dt.date(2026, 11, 26)
+MTIME = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def _findings(store: Store, scan_id: int) -> list[dict]:
+    return findings_document(store, scan_id)["findings"]
+
+
+def _rows(db: str, scan_id: int, sql: str) -> Counter:
+    with sqlite3.connect(db) as c:
+        return Counter(tuple(r) for r in c.execute(sql, (scan_id,)))
+
+
+LINKS = "select page_url, target, tag, text from links where scan_id = ?"
+ITEMS = ("select column_key, page_url, title, url, date, date_source, pinned, document_number, attachments "
+         "from list_items where scan_id = ?")
+COLUMNS = "select key, name, url, engine, total, empty_marker from columns where scan_id = ?"
+PAGES = "select url, status, title, encoding, content_type, size, content_hash, meta from pages where scan_id = ?"
+
+
+def _reused(db: str, scan_id: int) -> dict[str, str | None]:
+    with sqlite3.connect(db) as c:
+        return dict(c.execute("select url, reused from pages where scan_id = ?", (scan_id,)).fetchall())
+
+
+def _same_rows(db: str, a: int, b: int) -> None:
+    for sql in (LINKS, ITEMS, COLUMNS, PAGES):
+        assert _rows(db, a, sql) == _rows(db, b, sql), sql
+
+
+# -- the demo portal: unchanged, then 5% changed ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def portal():
+    return build_portal(as_of=AS_OF)
+
+
+def _scan(server, db: str, **cfg):
+    config = demo_config(server)
+    for k, v in cfg.items():
+        setattr(config, k, v)
+    store = Store(db)
+    return run_scan(config, store, as_of=AS_OF), store
+
+
+def test_an_unchanged_rescan_reuses_every_page_and_finds_exactly_the_same(portal, tmp_path):
+    db = str(tmp_path / "sw.db")
+    with serve_portal(portal) as server:
+        first, store = _scan(server, db)
+        second, store = _scan(server, db)
+        third, store = _scan(server, db)
+    s1, s2 = first.stats, second.stats
+    cond = s2.conditional
+    assert cond["source_scan"] == first.scan_id and cond["fingerprint"] and not cond["off"]
+    assert s2.pages == s1.pages and s2.checked == s1.checked and s2.links == s1.links
+    # every page stored with facts was reused (304, or its canary answered with the same body)
+    assert cond["stored"] > 0.9 * s1.pages
+    assert cond["not_modified"] + cond["unchanged"] == cond["stored"] == s2.reused
+    assert cond["changed"] == 0 and cond["wrong_validators"] == [] and cond["canaries"] >= 1
+    assert s2.bytes_received < 0.2 * s1.bytes_received
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+    _same_rows(db, first.scan_id, second.scan_id)
+    # the third scan reuses the second's pages: the facts travel from scan to scan
+    assert third.stats.conditional["source_scan"] == second.scan_id
+    assert third.stats.reused == s2.reused
+    assert _findings(store, third.scan_id) == _findings(store, first.scan_id)
+
+
+def test_a_rescan_reads_every_changed_page_and_finds_what_a_full_scan_finds(portal, tmp_path):
+    changed = build_portal(as_of=AS_OF, changed=0.05, seed=7)
+    assert len(changed.changed) >= 10
+    db = str(tmp_path / "sw.db")
+    with serve_portal(portal) as server:
+        first, store = _scan(server, db)
+        server.portal = changed
+        second, store = _scan(server, db)
+        full, full_store = _scan(server, str(tmp_path / "full.db"))
+        planted = {server.base_url + p for p in changed.changed}
+    reused = _reused(db, second.scan_id)
+    read_again = {u for u, how in reused.items() if how is None}
+    crawled = planted & set(reused)
+    assert crawled == planted                                  # every changed page was crawled ...
+    assert crawled <= read_again                               # ... and read, none reused
+    assert second.stats.conditional["changed"] == len(planted)
+    assert second.stats.reused >= 0.9 * (len(reused) - len(planted))   # the others were reused
+    # the findings are those of a full scan of the changed site into a fresh store
+    assert full.stats.reused == 0
+    assert _findings(store, second.scan_id) == _findings(full_store, full.scan_id)
+
+
+def test_no_conditional_reads_every_page_in_full(portal, tmp_path):
+    db = str(tmp_path / "sw.db")
+    with serve_portal(portal) as server:
+        first, store = _scan(server, db)
+        second, store = _scan(server, db, conditional=False)
+    cond = second.stats.conditional
+    assert second.stats.reused == 0 and cond["sent"] == 0 and cond["not_modified"] == 0
+    assert cond["canaries"] > 0 and cond["wrong_validators"] == []
+    assert second.stats.bytes_received >= 0.9 * first.stats.bytes_received
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+
+
+def test_other_rules_mean_every_page_is_read_again(portal, tmp_path):
+    db = str(tmp_path / "sw.db")
+    with serve_portal(portal) as server:
+        _scan(server, db)
+        second, store = _scan(server, db, rule_overrides={"security.duplicate": {"min_chars": 150}})
+    cond = second.stats.conditional
+    assert second.stats.reused == 0 and cond["sent"] == 0 and "other rules" in cond["off"]
+
+
+# -- small loopback sites: the variants of validators -------------------------------------------------------------
+
+
+def _site(answers: dict[str, Answer], **kw) -> LoopbackSite:
+    links = "".join(f'<li><a href="{p}">第{i}篇文章的标题</a><span>2026-11-0{1 + i % 9}</span></li>'
+                    for i, p in enumerate(sorted(answers)))
+    home = page("示例镇人民政府", f"<ul>{links}</ul>")
+    routes = {"/": Answer(body=home, etag=kw.pop("home_etag", None)), **answers}
+    return LoopbackSite(routes, **kw)
+
+
+def _articles(n: int, **answer) -> dict[str, Answer]:
+    return {f"/a{i}.html": Answer(body=page(f"文章{i}", f"<p>{'正文内容' * 60}{i}</p>"), **answer) for i in range(n)}
+
+
+@pytest.fixture
+def no_canaries(monkeypatch):
+    monkeypatch.setattr(pagecache, "CANARY_SHARE", 0.0)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "weak"])
+def test_304_with_etags(tmp_path, kind, no_canaries):
+    extra = {"etag": 'W/"v1"'} if kind == "weak" else {}
+    with _site(_articles(6, **extra), conditional=True) as site:
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+    cond = second.stats.conditional
+    assert cond["not_modified"] == second.stats.pages == first.stats.pages == 7
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+
+
+def test_304_with_last_modified_only(tmp_path, no_canaries):
+    """A server that sends Last-Modified only and honours If-Modified-Since."""
+    stamp = "Sun, 01 Mar 2026 08:00:00 GMT"
+    seen: list[str] = []
+
+    def article(i: int):
+        def route(method: str, nth: int) -> Answer:
+            since = site.current.headers.get("If-Modified-Since")
+            seen.append(since or "")
+            if since == stamp:
+                return Answer(304, b"", content_type="")
+            return Answer(body=page(f"文章{i}", f"<p>{'正文' * 80}</p>"), headers={"Last-Modified": stamp})
+        return route
+
+    with _site({f"/a{i}.html": article(i) for i in range(4)}) as site:
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+    assert second.stats.conditional["not_modified"] == 4 and seen.count(stamp) == 4
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+
+
+def test_a_server_that_ignores_validators_costs_bytes_not_reading(tmp_path, no_canaries):
+    with _site(_articles(5, etag='"fixed"')) as site:         # sends an ETag, never answers 304
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+    cond = second.stats.conditional
+    assert cond["sent"] == 5 and cond["not_modified"] == 0 and cond["unchanged"] == 5
+    assert second.stats.reused == 5
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+
+
+def test_a_changed_page_with_new_validators_is_read(tmp_path, no_canaries):
+    bodies = {"v": 1}
+
+    def changing(method: str, nth: int) -> Answer:
+        return Answer(body=page("变化的文章", f"<p>{'正文' * 80}第{bodies['v']}版</p>"),
+                      last_modified=MTIME + dt.timedelta(days=bodies["v"]))
+
+    with _site({**_articles(3), "/c.html": changing}, conditional=True) as site:
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        bodies["v"] = 2
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+    assert _reused(str(tmp_path / "sw.db"), second.scan_id)[site.url("/c.html")] is None
+    assert second.stats.conditional["changed"] == 1 and second.stats.conditional["not_modified"] == 4
+
+
+def test_a_server_whose_304_lies_is_caught_by_a_canary_and_distrusted(tmp_path, monkeypatch):
+    """The server answers 304 to any validator and serves a changed page under its old ETag: a canary (every page,
+    here) sees the same validators with another body; the host's pages are fetched in full from then on."""
+    version = {"v": 1}
+
+    def lying(method: str, nth: int) -> Answer:
+        return Answer(body=page("文章", f"<p>{'正文' * 80}第{version['v']}版</p>"), etag='"same"')
+
+    db = str(tmp_path / "sw.db")
+    with _site({**_articles(3, etag='"a"'), "/c.html": lying}, wrong_304=True) as site:
+        first, store = scan_site(site.url("/"), db)
+        version["v"] = 2
+        monkeypatch.setattr(pagecache, "CANARY_SHARE", 1.0)
+        second, store = scan_site(site.url("/"), db)
+        cond = second.stats.conditional
+        assert [w["url"] for w in cond["wrong_validators"]] == [site.url("/c.html")]
+        assert cond["untrusted_hosts"] and cond["sent"] == 0
+        assert _reused(db, second.scan_id)[site.url("/c.html")] is None
+        # the next scan sends no validators to that host at all, whatever the canary share
+        monkeypatch.setattr(pagecache, "CANARY_SHARE", 0.0)
+        site.requests.clear()
+        third, store = scan_site(site.url("/"), db)
+    assert third.stats.conditional["sent"] == 0 and third.stats.conditional["untrusted_hosts"]
+    assert third.stats.conditional["not_modified"] == 0
