@@ -481,13 +481,17 @@ def test_page_checks_take_the_tree_parse_html_left_unchanged():
 
 
 def test_a_broken_check_never_stops_the_crawl(tmp_path, monkeypatch):
-    def boom(self, view):
+    def boom(self, view, early):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(Services, "on_main", boom)
     checks = PageChecks(load_rules(), SiteConfig(), ["http://127.0.0.1/"])
-    asyncio.run(checks.page_hook("http://127.0.0.1/", gov_page("x"), parse_html(gov_page("x"), "http://127.0.0.1/"), 1))
+    parsed = parse_html(gov_page("x"), "http://127.0.0.1/")
+    asyncio.run(checks.page_hook("http://127.0.0.1/", gov_page("x"), parsed, 1))
     assert checks.errors == [("http://127.0.0.1/", "RuntimeError: boom")]
+    # the page is read again next scan (no facts stored); the other checks still took it in
+    assert parsed.volatile and "checks" not in parsed.facts
+    assert checks.get(Services).pages == 0 and checks.get(Interaction).pages == 1 and checks.pages == 1
 
 
 def test_page_view_reads_text_in_document_order_without_scripts():

@@ -2,18 +2,28 @@
 
 ``PageChecks`` is fed by the crawler (``on_page``, or ``page_hook`` as a ``Crawler.page_hooks`` entry): it builds
 one ``PageView`` per page, hands it to every registered page check (``registry.page_check``), and returns their
-findings at the end of the scan. Per page the checks keep only small facts (flags, dates, hashes, a few example
-URLs), never page bodies.
+findings at the end of the scan.
+
+A check works in two steps. Reading a page gives the page's *facts* (``on_page``, then ``on_main``): small JSON
+values (flags, ISO dates, digests, a few short examples, never page bodies) that depend only on the page's URL and
+content and on the check's configuration, never on the pages seen before. Folding them into the scan's state
+(``absorb``) is the only step that changes the check. The facts are stored with the page, so a rescan that finds
+the page unchanged (304, same body hash) hands the stored facts to ``PageChecks.replay`` instead of reading the
+page again, and the findings are those of a live read. Stored facts are replayed only under an equal
+``PageChecks.fingerprint`` (``FACTS_VERSION``, the rule data the checks read, the start URLs and site hosts).
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -24,6 +34,9 @@ from sitewatch.extract import ParsedPage, load_document, text_of, texts_set_asid
 from sitewatch.models import Finding
 from sitewatch.packs import RuleSet
 from sitewatch.rules.registry import PAGE, checks
+
+# bump when the facts of any page check change shape or meaning: facts stored under another version are not replayed
+FACTS_VERSION = 1
 
 _NO_TEXT = {"script", "style", "noscript", "template"}
 _BOILERPLATE_TAGS = {"header", "footer", "nav", "aside"}
@@ -93,6 +106,7 @@ class PageView:
     main_links: int = 0
     headings: list[str] = field(default_factory=list)   # h1/h2 texts of the main area
     body_text: str = ""               # densest paragraph block: the article body, if any
+    _anchors: tuple[str, str] | None = field(default=None, repr=False)     # see ``anchors``
 
     @classmethod
     def build(cls, url: str, html: str, parsed: ParsedPage) -> PageView | None:
@@ -113,6 +127,14 @@ class PageView:
         return cls(url=url, parsed=parsed, doc=doc, title=title, text=text,
                    compact=(title + text).replace(" ", ""), meta=meta)
 
+    def anchors(self) -> tuple[str, str]:
+        """The texts and the URLs of the page's links, one a line: a search of each tells whether any anchor can
+        match (``entry_link`` walks the links only then)."""
+        if self._anchors is None:
+            links = self.parsed.links
+            self._anchors = ("\n".join(map(_LINK_TEXT, links)), "\n".join(map(_LINK_URL, links)))
+        return self._anchors
+
     def strip(self) -> None:
         """Drop boilerplate blocks, then read the main text, its h1/h2 headings and the article body."""
         body = self.doc.find("body")
@@ -128,6 +150,7 @@ class PageView:
         self.body_text = _densest_block(body)
 
 
+_LINK_TEXT, _LINK_URL = attrgetter("text"), attrgetter("url")
 _TEXT_NODES = etree.XPath("descendant::text()", smart_strings=False)
 # class and id values (each knows its element): lxml makes a Python object only for these, not for every element
 _CLASS_AND_ID = etree.XPath("descendant-or-self::*/@class | descendant-or-self::*/@id")
@@ -184,15 +207,32 @@ def _densest_block(root: lxml.html.HtmlElement) -> str:
     return ""
 
 
-def entry_link(view: PageView, text_re: re.Pattern[str] | None, url_re: re.Pattern[str] | None,
-               exclude_re: re.Pattern[str] | None = None) -> dict[str, str] | None:
-    """The first anchor of the page whose text names an entry (咨询/办事 …) or whose URL is a known platform."""
+def literal_words(words: Iterable[str]) -> tuple[str, ...]:
+    """Words to find as substrings with ``any_word`` (empty words dropped, each once)."""
+    return tuple(dict.fromkeys(w for w in words if w))
+
+
+def any_word(words: tuple[str, ...], text: str) -> bool:
+    """True when one of ``words`` occurs in ``text``: what ``keyword_regex(words).search`` tells, several times
+    faster on URLs (an alternation starting with "/" tries every slash)."""
+    return any(w in text for w in words)
+
+
+def entry_link(view: PageView, text_words: tuple[str, ...], url_words: tuple[str, ...],
+               exclude_words: tuple[str, ...] = ()) -> dict[str, str] | None:
+    """The first anchor of the page whose text names an entry (咨询/办事 …, not an excluded word) or whose URL is a
+    known platform: ``{"link": url, "text": anchor text}`` (facts of the page: its own URL is not repeated). Words
+    come from ``literal_words``."""
+    texts, urls = view.anchors()
+    if not (any_word(text_words, texts) or any_word(url_words, urls)):
+        return None                     # most pages: no link can match, a few searches instead of a few per link
     for link in view.parsed.links:
         if link.tag not in ("a", "area"):
             continue
-        if (text_re and link.text and text_re.search(link.text) and not (exclude_re and exclude_re.search(link.text))) \
-                or (url_re and url_re.search(link.url)):
-            return {"page": view.url, "link": link.url, "text": link.text}
+        text = link.text
+        if (text and any_word(text_words, text) and not any_word(exclude_words, text)) \
+                or any_word(url_words, link.url):
+            return {"link": link.url, "text": text}
     return None
 
 
@@ -215,18 +255,42 @@ class PageContext:
 
 
 class PageCheck:
-    """A page check: facts per page, findings at the end. Registered with ``registry.page_check``."""
+    """A page check: facts per page, folded into the scan's state, findings at the end. Registered with
+    ``registry.page_check``.
+
+    ``on_page`` and ``on_main`` read one page and return its facts; they never change the check. ``absorb`` folds
+    one page's facts into the check's state, live or replayed from an earlier scan: it must behave the same for
+    ``facts`` and ``json.loads(json.dumps(facts))``, and never change ``facts``.
+    """
 
     produces: tuple[str, ...] = ()      # set by the registration
+    reads: tuple[str, ...] = ()         # set by the registration: rule-id prefixes of dictionary entries it reads
+    uses: tuple[str, ...] = ()          # further rule ids whose data its facts depend on (not produced, not read)
 
     def __init__(self, ctx: PageContext):
         self.ruleset = ctx.ruleset
 
-    def on_page(self, view: PageView) -> None:
-        """Whole page, before boilerplate is stripped."""
+    def on_page(self, view: PageView) -> Any:
+        """Facts of the whole page, before boilerplate is stripped (JSON types; None for nothing)."""
+        return None
 
-    def on_main(self, view: PageView) -> None:
-        """Main area, after boilerplate is stripped."""
+    def on_main(self, view: PageView, early: Any) -> Any:
+        """The page's facts: ``early`` (what ``on_page`` returned) completed from the main area, after
+        boilerplate is stripped (JSON types; None for nothing)."""
+        return early
+
+    def absorb(self, url: str, facts: Any) -> None:
+        """Fold one page's facts (None: the page gave none) into the scan's state: the only place it changes."""
+
+    def basis(self) -> Any:
+        """What the facts depend on besides the page (JSON types): the data of the rules the check produces, reads
+        as dictionary entries, or uses; None while none of the rules it produces is enabled (its facts are None)."""
+        rs = self.ruleset
+        if not any(rs.enabled(r) for r in self.produces):
+            return None
+        ids = {*self.produces, *self.uses}
+        return [[r.id, r.enabled, dict(r.threshold), {k: list(v) for k, v in r.keywords.items()}]
+                for r in sorted(rs.rules, key=lambda r: r.id) if r.id in ids or r.id.startswith(self.reads)]
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         return []
@@ -241,7 +305,8 @@ C = TypeVar("C", bound=PageCheck)
 
 
 class PageChecks:
-    """Every registered page check of one scan, fed by the crawler.
+    """Every registered page check of one scan, fed by the crawler: pages read now (``on_page``, ``page_hook``)
+    and pages read in an earlier scan and unchanged since (``replay`` of the facts ``on_page`` returned then).
 
     ``site_cfg`` is a ``SiteConfig`` (or anything with ``extra_hosts``/``prefixes``); its hosts and the start
     hosts count as the site's own (hidden-link detection). Raises ``ConfigError`` when a check's pack data is
@@ -253,8 +318,9 @@ class PageChecks:
         hosts = {urlsplit(u).hostname or "" for u in self.start_urls}
         hosts |= {h.lower() for h in getattr(site_cfg, "extra_hosts", None) or []}
         hosts |= {urlsplit(p).hostname or "" for p in getattr(site_cfg, "prefixes", None) or []}
-        ctx = PageContext(ruleset, self.start_urls, frozenset(hosts - {""}))
-        self.checks: list[PageCheck] = [c.run(ctx) for c in checks(PAGE)]
+        self.ctx = PageContext(ruleset, self.start_urls, frozenset(hosts - {""}))
+        self.checks: list[PageCheck] = [c.run(self.ctx) for c in checks(PAGE)]
+        self.keys = [type(c).__name__ for c in self.checks]      # a check's facts are stored under its class name
         self.pages = 0
         self.errors: list[tuple[str, str]] = []
 
@@ -262,25 +328,72 @@ class PageChecks:
         """The scan's instance of the page check class ``kind``."""
         return next(c for c in self.checks if isinstance(c, kind))
 
-    def on_page(self, url: str, html: str, parsed: ParsedPage) -> None:
-        """Record the facts of one in-scope HTML page (``parsed`` is ``parse_html(html, url)``)."""
+    def on_page(self, url: str, html: str, parsed: ParsedPage) -> dict[str, Any] | None:
+        """Read one in-scope HTML page (``parsed`` is ``parse_html(html, url)``) and fold its facts into the checks.
+
+        Returns the page's facts by check (class name; a check whose facts are None is left out), to be stored
+        and handed to ``replay`` when a later scan finds the page unchanged; None when the page has no document
+        (it is not counted). A check that raises on the page folds nothing of it; the others still do, then the
+        first error is raised again."""
         view = PageView.build(url, html, parsed)
         if view is None:
+            return None
+        self.pages += 1
+        error: Exception | None = None
+        early: list[Any] = []
+        for check in self.checks:
+            try:
+                early.append(check.on_page(view))
+            except Exception as exc:  # noqa: BLE001 - raised again below, once the other checks are done
+                early.append(_FAILED)
+                error = error or exc
+        view.strip()
+        out: dict[str, Any] = {}
+        for key, check, first in zip(self.keys, self.checks, early, strict=True):
+            if first is _FAILED:
+                continue
+            try:
+                facts = check.on_main(view, first)
+                check.absorb(url, facts)
+            except Exception as exc:  # noqa: BLE001 - raised again below, once the other checks are done
+                error = error or exc
+                continue
+            if facts is not None:
+                out[key] = facts
+        if error is not None:
+            raise error
+        return out
+
+    def replay(self, url: str, facts: dict[str, Any] | None) -> None:
+        """A page read in an earlier scan and unchanged since: count it and fold in the facts ``on_page`` returned
+        for it then (a check missing from ``facts`` gave None). None (a page without a document) is not counted.
+        Only for facts stored under this ``fingerprint()``."""
+        if facts is None:
             return
         self.pages += 1
-        for check in self.checks:
-            check.on_page(view)
-        view.strip()
-        for check in self.checks:
-            check.on_main(view)
+        for key, check in zip(self.keys, self.checks, strict=True):
+            check.absorb(url, facts.get(key))
 
     async def page_hook(self, url: str, html: str, parsed: ParsedPage, scan_id: int) -> None:
-        """``Crawler.page_hooks`` adapter: a failing page is counted in ``errors`` and never stops the crawl."""
+        """``Crawler.page_hooks`` adapter: the page's facts go to ``parsed.facts["checks"]``. A page a check
+        failed on is counted in ``errors`` and marked ``volatile`` (read again next scan, its facts are not
+        stored); it never stops the crawl."""
         try:
-            self.on_page(url, html, parsed)
+            facts = self.on_page(url, html, parsed)
         except Exception as exc:  # noqa: BLE001 - one odd page must not stop the scan
+            parsed.volatile = True
             if len(self.errors) < MAX_ERRORS:
                 self.errors.append((url, f"{type(exc).__name__}: {exc}"[:300]))
+            return
+        parsed.facts["checks"] = facts
+
+    def fingerprint(self) -> str:
+        """A short hex digest of everything the facts depend on besides the page: ``FACTS_VERSION``, the rule data
+        of every enabled page check, the start URLs and the site's hosts. Stored facts are replayed only when it
+        is equal."""
+        basis = {"version": FACTS_VERSION, "start_urls": self.start_urls, "site_hosts": sorted(self.ctx.site_hosts),
+                 "checks": {key: check.basis() for key, check in zip(self.keys, self.checks, strict=True)}}
+        return hashlib.sha256(json.dumps(basis, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         """Findings of every enabled page rule, judged as of ``as_of``."""
@@ -290,3 +403,6 @@ class PageChecks:
     def notes(self) -> list[str]:
         """Judgements that were skipped, e.g. the domain of a loopback start host."""
         return [n for check in self.checks for n in check.notes()]
+
+
+_FAILED = object()      # the on_page result of a check that raised

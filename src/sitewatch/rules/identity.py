@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from sitewatch.extract import Link
@@ -74,8 +75,11 @@ class Identity(PageCheck):
         self.mixed = Examples(limit(MIXED))
         self.mixed_examples: list[dict[str, str]] = []
 
-    def on_page(self, view: PageView) -> None:
-        self.pages += 1
+    # facts of a page: {"marks": [missing mark, ...], "ids": [site id value, ...], "mixed": {"count": n,
+    # "examples": [[resource url, tag], ...]}, "kind": home|column|article|other, "meta": [missing tag, ...]}, each
+    # key only when it has something; whether the page is http:// is read from its URL
+    def on_page(self, view: PageView) -> Any:
+        facts: dict[str, Any] = {}
         text = view.text
         if self.want_marks:
             present = {
@@ -86,21 +90,25 @@ class Identity(PageCheck):
                 "host": bool(self.host_re and self.host_re.search(text)),
                 "contact": bool(self.contact_re and self.contact_re.search(text)),
             }
-            for mark, ok in present.items():
-                if not ok:
-                    self.marks[mark].add(view.url)
+            missing = [mark for mark, ok in present.items() if not ok]
+            if missing:
+                facts["marks"] = missing
         if self.want_ids:
             values = {view.meta.get("siteidcode", "").strip()} | {m.group(1) for m in SITE_ID_RE.finditer(text)}
-            for v in values - {""}:
-                self.ids.setdefault(v, Examples(self.ids_limit)).add(view.url)
-        if view.url.startswith("http://"):
-            self.http_pages.add(view.url)
-        elif self.want_mixed and view.url.startswith("https://"):
+            values.discard("")
+            if values:
+                facts["ids"] = sorted(values)
+        if self.want_mixed and view.url.startswith("https://"):
+            count = 0
+            examples: list[list[str]] = []
             for link in view.parsed.links:
                 if link.tag in RESOURCE_TAGS and link.url.startswith("http://"):
-                    self.mixed.add(view.url)
-                    if len(self.mixed_examples) < self.mixed.limit:
-                        self.mixed_examples.append({"page": view.url, "resource": link.url, "tag": link.tag})
+                    count += 1
+                    if len(examples) < self.mixed.limit:
+                        examples.append([link.url, link.tag])
+            if count:
+                facts["mixed"] = {"count": count, "examples": examples}
+        return facts
 
     def _conac(self, links: list[Link]) -> bool:
         """A link to the 党政机关 identification (开办者标识) service, or an image with its alt text."""
@@ -108,9 +116,10 @@ class Identity(PageCheck):
         return bool((urls and urls.search("\n".join(link.url for link in links)))
                     or (alts and alts.search("\n".join(link.text for link in links if link.tag == "img"))))
 
-    def on_main(self, view: PageView) -> None:
+    def on_main(self, view: PageView, early: Any) -> Any:
+        facts: dict[str, Any] = early or {}
         if not self.want_meta:
-            return
+            return facts or None
         if view.url.split("#", 1)[0].rstrip("/") in self.starts:
             kind = "home"
         elif "articletitle" in view.meta or "pubdate" in view.meta or len(view.body_text) >= 200:
@@ -119,15 +128,39 @@ class Identity(PageCheck):
             kind = "column"
         else:
             kind = "other"
-        self.kinds[kind] += 1
+        facts["kind"] = kind
         wanted = list(self.meta_site)
         if kind == "column":
             wanted += self.meta_column
         elif kind == "article":
             wanted += self.meta_article
-        for tag in wanted:
-            if not view.meta.get(tag.lower()):
-                self.meta_missing.setdefault(tag, Examples(self.meta_limit)).add(view.url)
+        missing = [tag for tag in wanted if not view.meta.get(tag.lower())]
+        if missing:
+            facts["meta"] = missing
+        return facts
+
+    def absorb(self, url: str, facts: Any) -> None:
+        self.pages += 1
+        if url.startswith("http://"):
+            self.http_pages.add(url)
+        if not facts:
+            return
+        for mark in facts.get("marks", ()):
+            self.marks[mark].add(url)
+        for value in facts.get("ids", ()):
+            self.ids.setdefault(value, Examples(self.ids_limit)).add(url)
+        mixed = facts.get("mixed")
+        if mixed:
+            for _ in range(mixed["count"]):
+                self.mixed.add(url)
+            for resource, tag in mixed["examples"]:
+                if len(self.mixed_examples) < self.mixed.limit:
+                    self.mixed_examples.append({"page": url, "resource": resource, "tag": tag})
+        kind = facts.get("kind")
+        if kind:
+            self.kinds[kind] += 1
+        for tag in facts.get("meta", ()):
+            self.meta_missing.setdefault(tag, Examples(self.meta_limit)).add(url)
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         rs = self.ruleset

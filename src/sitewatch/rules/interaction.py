@@ -5,13 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
 
 from sitewatch.dates import parse_date
 from sitewatch.models import Finding
-from sitewatch.rules._page import PageCheck, PageContext, PageView, entry_link, keyword_regex, squash
+from sitewatch.rules._page import (
+    PageCheck,
+    PageContext,
+    PageView,
+    entry_link,
+    keyword_regex,
+    literal_words,
+    squash,
+)
 from sitewatch.rules.registry import page_check
 from sitewatch.workdays import working_days_between
 
@@ -58,8 +67,9 @@ class Interaction(PageCheck):
             return ruleset.keywords(UNANSWERED, key) if has_unanswered else ()
 
         self.channel_re = keyword_regex(kw("channel"))
-        self.platform_re = keyword_regex(kw("platform"))
-        self.exclude_re = keyword_regex(kw("exclude"))
+        self.channel_words = literal_words(kw("channel"))
+        self.platform_words = literal_words(kw("platform"))
+        self.exclude_words = literal_words(kw("exclude"))
         asked, replied = keyword_regex(mk("asked")), keyword_regex(mk("replied"))
         self.ask_head = asked
         self.reply_head = replied
@@ -71,35 +81,58 @@ class Interaction(PageCheck):
         self.channel: dict[str, str] | None = None
         self.messages: dict[str, Message] = {}
 
+    # facts of a page: {"channel": {"link": url, "text": text(, "form": "textarea")}, "messages": [{"url": url,
+    # "title": title, "asked": ISO date, "replied": ISO date or None, "state": state, "status": status}, ...]},
+    # each key only when it has something
+
     # -- channel -------------------------------------------------------------------------------------------
-    def on_page(self, view: PageView) -> None:
-        self.pages += 1
-        if self.channel is not None or not self.want_channel:
-            return
-        self.channel = entry_link(view, self.channel_re, self.platform_re, self.exclude_re)
-        if self.channel is not None:
-            return
-        if self.channel_re and self.channel_re.search(view.title) and next(view.doc.iter("textarea"), None) is not None:
-            self.channel = {"page": view.url, "link": view.url, "text": view.title, "form": "textarea"}
+    def on_page(self, view: PageView) -> Any:
+        if not self.want_channel:
+            return None
+        channel = entry_link(view, self.channel_words, self.platform_words, self.exclude_words)
+        if channel is None and self.channel_re and self.channel_re.search(view.title) \
+                and next(view.doc.iter("textarea"), None) is not None:
+            channel = {"link": view.url, "text": view.title, "form": "textarea"}
+        return {"channel": channel} if channel is not None else None
 
     # -- messages ------------------------------------------------------------------------------------------
-    def on_main(self, view: PageView) -> None:
+    def on_main(self, view: PageView, early: Any) -> Any:
         if not self.want_messages or self.ask_head is None:
-            return
+            return early
         if not self.ask_head.search(view.main_text) and not (self.done_re and self.done_re.search(view.main_text)) \
                 and not (self.pending_re and self.pending_re.search(view.main_text)):
-            return
+            return early
         body = view.doc.find("body")
         if body is None:
-            return
-        found = self._tables(view, body)
-        found += self._rows(view, body, found_rows=found > 0)
+            return early
+        found: list[Message] = []
+        self._tables(view, body, found)
+        self._rows(view, body, found, found_rows=bool(found))
         if not found and self.ask_label:
             m = self.ask_label.search(view.main_text)
             asked = parse_date(m.group(1)) if m else None
             if asked:
                 replied, state, status = self._state(view.main_text, None)
-                self._add(Message(view.url, view.url, view.title, asked, replied, state, status))
+                found.append(Message(view.url, view.url, view.title, asked, replied, state, status))
+        if not found:
+            return early
+        facts: dict[str, Any] = dict(early or {})
+        facts["messages"] = [{"url": m.url, "title": m.title, "asked": m.asked.isoformat(),
+                              "replied": m.replied.isoformat() if m.replied else None, "state": m.state,
+                              "status": m.status} for m in found]
+        return facts
+
+    def absorb(self, url: str, facts: Any) -> None:
+        self.pages += 1
+        if not facts:
+            return
+        channel = facts.get("channel")
+        if channel is not None and self.channel is None:       # the first page naming a channel
+            self.channel = {"page": url, **channel}
+        for m in facts.get("messages", ()):
+            replied = m["replied"]
+            self._add(Message(m["url"], url, m["title"], dt.date.fromisoformat(m["asked"]),
+                              dt.date.fromisoformat(replied) if replied else None, m["state"], m["status"]))
 
     def _state(self, text: str, reply_cell: str | None) -> tuple[dt.date | None, str, str]:
         """Reply date, state and status text of one message from its row text (or its reply cell)."""
@@ -123,8 +156,7 @@ class Interaction(PageCheck):
             return None, PENDING, "回复时间为空"
         return None, UNKNOWN, status
 
-    def _tables(self, view: PageView, body: lxml.html.HtmlElement) -> int:
-        n = 0
+    def _tables(self, view: PageView, body: lxml.html.HtmlElement, found: list[Message]) -> None:
         for table in body.iter("table"):
             rows = [tr for tr in table.iter("tr") if _owner_table(tr) is table]
             for h, tr in enumerate(rows[:3]):
@@ -147,15 +179,12 @@ class Interaction(PageCheck):
                     replied, state, status = self._state(status_text, reply_cell)
                     href, link_text = _first_link(row, view.parsed.base or view.url)
                     title = cells[title_i] if title_i is not None and title_i < len(cells) else link_text
-                    self._add(Message(href or view.url, view.url, title[:80], asked, replied, state, status))
-                    n += 1
+                    found.append(Message(href or view.url, view.url, title[:80], asked, replied, state, status))
                 break
-        return n
 
-    def _rows(self, view: PageView, body: lxml.html.HtmlElement, found_rows: bool) -> int:
+    def _rows(self, view: PageView, body: lxml.html.HtmlElement, found: list[Message], found_rows: bool) -> None:
         message_page = bool(self.channel_re and (self.channel_re.search(view.title)
                                                  or any(self.channel_re.search(h) for h in view.headings)))
-        n = 0
         for el in body.iter("li", "dl"):
             if el.find(".//li") is not None or el.find(".//dl") is not None:
                 continue
@@ -172,9 +201,7 @@ class Interaction(PageCheck):
                 continue
             replied, state, status = self._state(text, None)
             href, link_text = _first_link(el, view.parsed.base or view.url)
-            self._add(Message(href or view.url, view.url, (link_text or text)[:80], asked, replied, state, status))
-            n += 1
-        return n
+            found.append(Message(href or view.url, view.url, (link_text or text)[:80], asked, replied, state, status))
 
     def _add(self, msg: Message) -> None:
         old = self.messages.get(msg.key)

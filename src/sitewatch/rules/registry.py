@@ -52,6 +52,7 @@ def _register(stage: str, produces: tuple[str, ...], reads: tuple[str, ...]) -> 
         _CHECKS[name] = RegisteredCheck(name, stage, produces, reads, obj)
         if stage == PAGE:
             obj.produces = produces  # type: ignore[attr-defined]   # the class knows its rule ids
+            obj.reads = reads  # type: ignore[attr-defined]         # and the dictionary entries it reads
         return obj
     return add
 

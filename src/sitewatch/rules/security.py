@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -55,17 +56,29 @@ class Misstatements(PageCheck):
         self.context = int(ruleset.threshold(MISSTATEMENT, "context_chars")) if self.enabled else 20
         self.hits: dict[tuple[str, str], _Hit] = {}
 
-    def on_page(self, view: PageView) -> None:
+    # facts of a page: [{"entry": entry id, "wrong": first wrong form met, "count": n, "context": [excerpt, ...]},
+    # ...] in the order the entries are first met; None without a hit
+    def on_page(self, view: PageView) -> Any:
         if self.regex is None:
-            return
+            return None
         text = view.compact
+        hits: dict[str, dict[str, Any]] = {}
         for m in self.regex.finditer(text):
             wrong = m.group(0)
             entry = self.by_wrong[wrong]
-            hit = self.hits.setdefault((entry, view.url), _Hit(entry, view.url, wrong))
-            hit.count += 1
-            if len(hit.contexts) < 3:
-                hit.contexts.append(text[max(0, m.start() - self.context): m.end() + self.context])
+            hit = hits.get(entry)
+            if hit is None:
+                hit = hits[entry] = {"entry": entry, "wrong": wrong, "count": 0, "context": []}
+            hit["count"] += 1
+            if len(hit["context"]) < 3:
+                hit["context"].append(text[max(0, m.start() - self.context): m.end() + self.context])
+        return list(hits.values()) or None
+
+    def absorb(self, url: str, facts: Any) -> None:
+        for h in facts or ():
+            hit = self.hits.setdefault((h["entry"], url), _Hit(h["entry"], url, h["wrong"]))
+            hit.count += h["count"]
+            hit.contexts.extend(h["context"][:3 - len(hit.contexts)])
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         out = []
@@ -159,12 +172,16 @@ class HiddenLinks(PageCheck):
                 or any(host == a or host.endswith("." + a) for a in self.allowed))
         return foreign
 
-    def on_page(self, view: PageView) -> None:
+    # facts of a page: {"count": n, "links": [{"href": url, "text": text, "hidden_by": reason}, ...] (the first
+    # max_links)}; None without a hidden link
+    def on_page(self, view: PageView) -> Any:
         if not self.enabled:
-            return
+            return None
         base = view.parsed.base or view.url
         sheet: dict[str, str] | None = None
         cache: dict[lxml.html.HtmlElement, str | None] = {}
+        count = 0
+        found: list[dict[str, str]] = []
         for a in _ANCHORS_WITH_HOST(view.doc):
             href = (a.get("href") or "").strip()
             if "//" not in href[:8]:
@@ -185,11 +202,17 @@ class HiddenLinks(PageCheck):
                 if reason:
                     break
             if reason:
-                self.counts[view.url] = self.counts.get(view.url, 0) + 1
-                found = self.pages.setdefault(view.url, [])
+                count += 1
                 if len(found) < self.max_links:
-                    found.append({"href": url, "text": " ".join(a.text_content().split())[:80],
-                                  "hidden_by": reason})
+                    found.append({"href": url, "text": " ".join(a.text_content().split())[:80], "hidden_by": reason})
+        return {"count": count, "links": found} if count else None
+
+    def absorb(self, url: str, facts: Any) -> None:
+        if not facts:
+            return
+        self.counts[url] = self.counts.get(url, 0) + facts["count"]
+        found = self.pages.setdefault(url, [])
+        found.extend(dict(link) for link in facts["links"][:self.max_links - len(found)])
 
     def _hidden(self, el: lxml.html.HtmlElement, sheet: dict[str, str]) -> str | None:
         if el.get("hidden") is not None:
@@ -261,17 +284,25 @@ class Duplicates(PageCheck):
         self.max_urls = int(ruleset.threshold(DUPLICATE, "max_urls")) if self.enabled else 50
         self.bodies: dict[bytes, _Body] = {}
 
-    def on_main(self, view: PageView) -> None:
+    # facts of a page: {"digest": hex digest of the normalised body, "chars": its length, "title": page title}; None
+    # for a page without an article body of min_chars
+    def on_main(self, view: PageView, early: Any) -> Any:
         if not self.enabled:
-            return
+            return None
         norm = normalise_body(view.body_text)
         if len(norm) < self.min_chars:
+            return None
+        return {"digest": hashlib.blake2b(norm.encode(), digest_size=12).hexdigest(), "chars": len(norm),
+                "title": view.title[:80]}
+
+    def absorb(self, url: str, facts: Any) -> None:
+        if not facts:
             return
-        digest = hashlib.blake2b(norm.encode(), digest_size=12).digest()
-        key = normalise_for_fingerprint(view.url)
+        digest = bytes.fromhex(facts["digest"])
+        key = normalise_for_fingerprint(url)
         body = self.bodies.get(digest)
         if body is None:
-            self.bodies[digest] = _Body(view.title[:80], len(norm), view.url, key)
+            self.bodies[digest] = _Body(facts["title"], facts["chars"], url, key)
             return
         if body.keys is None:
             if key == body.first_key:
@@ -281,11 +312,11 @@ class Duplicates(PageCheck):
             body.keys.add(key)
             urls = body.urls
             assert urls is not None                     # set together with body.keys
-            bisect.insort(urls, view.url)              # the first max_urls in URL order, whatever the crawl order
+            bisect.insort(urls, url)                    # the first max_urls in URL order, whatever the crawl order
             if len(urls) > self.max_urls:
                 urls.pop()
-            if view.url == urls[0]:
-                body.title = view.title[:80]
+            if url == urls[0]:
+                body.title = facts["title"]
 
     def findings(self, as_of: dt.date) -> list[Finding]:
         """One finding per body shown at ≥ 2 item URLs; URL, title and order independent of the crawl order."""
@@ -334,11 +365,15 @@ class HiddenFrames(PageCheck):
         self.pages: dict[str, list[dict[str, str]]] = {}
         self.counts: dict[str, int] = {}
 
-    def on_page(self, view: PageView) -> None:
+    # facts of a page: {"count": n, "frames": [{"src": url, "tag": tag, "hidden_by": reason}, ...] (the first
+    # max_frames)}; None without a hidden frame
+    def on_page(self, view: PageView) -> Any:
         if not self.enabled:
-            return
+            return None
         base = view.parsed.base or view.url
         sheet: dict[str, str] | None = None
+        count = 0
+        found: list[dict[str, str]] = []
         for frame in _FRAMES(view.doc):
             url = join(base, (frame.get("src") or "").strip())
             host = _host(url)
@@ -350,10 +385,17 @@ class HiddenFrames(PageCheck):
                 (why for el in [frame, *frame.iterancestors()] if el.tag not in ("body", "html")
                  for why in [self._hidden(el, sheet)] if why), None)
             if reason:
-                self.counts[view.url] = self.counts.get(view.url, 0) + 1
-                found = self.pages.setdefault(view.url, [])
+                count += 1
                 if len(found) < self.max_frames:
                     found.append({"src": url, "tag": str(frame.tag), "hidden_by": reason})
+        return {"count": count, "frames": found} if count else None
+
+    def absorb(self, url: str, facts: Any) -> None:
+        if not facts:
+            return
+        self.counts[url] = self.counts.get(url, 0) + facts["count"]
+        found = self.pages.setdefault(url, [])
+        found.extend(dict(frame) for frame in facts["frames"][:self.max_frames - len(found)])
 
     def _tiny(self, frame: lxml.html.HtmlElement) -> str | None:
         """``width``/``height`` (attribute or inline style) at most ``max_size`` pixels."""

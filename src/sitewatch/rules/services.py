@@ -10,12 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
 from sitewatch.extract import text_of
 from sitewatch.models import Finding
-from sitewatch.rules._page import PageCheck, PageContext, PageView, entry_link, keyword_regex, squash, title_segments
+from sitewatch.packs import COLUMN_RULES
+from sitewatch.rules._page import (
+    PageCheck,
+    PageContext,
+    PageView,
+    entry_link,
+    keyword_regex,
+    literal_words,
+    squash,
+    title_segments,
+)
 from sitewatch.rules.columns import classify
 from sitewatch.rules.registry import page_check
 
@@ -41,14 +52,16 @@ class Guide:
 
 @page_check(NONE, INCOMPLETE, VETO)
 class Services(PageCheck):
+    uses = COLUMN_RULES                 # the column categories: a guide in a news column is a report, not a guide
+
     def __init__(self, ctx: PageContext):
         super().__init__(ctx)
         ruleset = ctx.ruleset
         self.start_url = ctx.site
         self.want_entry = ruleset.enabled(NONE)
         self.want_guides = ruleset.enabled(INCOMPLETE) or ruleset.enabled(VETO)
-        self.entry_re = keyword_regex(ruleset.keywords(NONE, "entry")) if ruleset.has(NONE) else None
-        self.platform_re = keyword_regex(ruleset.keywords(NONE, "platform")) if ruleset.has(NONE) else None
+        self.entry_words = literal_words(ruleset.keywords(NONE, "entry")) if ruleset.has(NONE) else ()
+        self.platform_words = literal_words(ruleset.keywords(NONE, "platform")) if ruleset.has(NONE) else ()
         guide_rule = ruleset.get(INCOMPLETE) if ruleset.has(INCOMPLETE) else None
         words = dict(guide_rule.keywords) if guide_rule else {}
         self.guide_words = words.pop("guide", ())
@@ -58,33 +71,52 @@ class Services(PageCheck):
         self.pages = 0
         self.entry: dict[str, str] | None = None
         self.guides: dict[str, Guide] = {}
-        self._columns: dict[str, list[str]] = {}    # url -> column names (meta, breadcrumb) of pages naming a guide
 
-    def on_page(self, view: PageView) -> None:
-        self.pages += 1
+    # facts of a page: {"entry": {"link": url, "text": text}, "guide": {"title": title, "missing": [element, ...],
+    # "found": n}}, each key only when it has something (on_page hands on_main the page's column names as
+    # "columns" when the page names a guide)
+    def on_page(self, view: PageView) -> Any:
+        facts: dict[str, Any] = {}
         if self.want_guides and self.guide_re is not None and self.guide_re.search(view.text + view.title):
-            self._columns[view.url] = self._column_names(view)
-        if self.entry is not None or not self.want_entry:
-            return
-        self.entry = entry_link(view, self.entry_re, self.platform_re)
+            facts["columns"] = self._column_names(view)
+        if self.want_entry:
+            entry = entry_link(view, self.entry_words, self.platform_words)
+            if entry is not None:
+                facts["entry"] = entry
+        return facts
 
-    def on_main(self, view: PageView) -> None:
-        if not self.want_guides or not self.elements or view.url in self.guides:
-            return
-        columns = self._columns.pop(view.url, None)
-        if columns is None:                     # no guide word anywhere on the page: not a guide
-            return
+    def on_main(self, view: PageView, early: Any) -> Any:
+        facts: dict[str, Any] = early or {}
+        columns = facts.pop("columns", None)
+        if self.want_guides and self.elements and columns is not None:     # None: no guide word on the page
+            guide = self._guide(view, columns)
+            if guide is not None:
+                facts["guide"] = guide
+        return facts or None
+
+    def _guide(self, view: PageView, columns: list[str]) -> dict[str, Any] | None:
         if any(classify(c, self.ruleset) == "dynamic" for c in columns):
-            return                              # a news column: a report about guides is not one
+            return None                         # a news column: a report about guides is not one
         text = view.main_text
         present = [name for name, rx in self.elements if rx is not None and rx.search(text)]
         in_guide_column = (self.guide_re is not None and any(self.guide_re.search(c) for c in columns)
                            and len(present) >= self.min_elements)
         if not (in_guide_column or self._named_guide(view)):
-            return
-        missing = tuple(name for name, _ in self.elements if name not in present)
+            return None
+        missing = [name for name, _ in self.elements if name not in present]
         title = view.headings[0] if view.headings else view.meta.get("articletitle") or view.title
-        self.guides[view.url] = Guide(view.url, title[:80], missing, len(present))
+        return {"title": title[:80], "missing": missing, "found": len(present)}
+
+    def absorb(self, url: str, facts: Any) -> None:
+        self.pages += 1
+        if not facts:
+            return
+        entry = facts.get("entry")
+        if entry is not None and self.entry is None:           # the first page naming an entry
+            self.entry = {"page": url, **entry}
+        guide = facts.get("guide")
+        if guide is not None and url not in self.guides:        # a page read twice is one guide: the first read
+            self.guides[url] = Guide(url, guide["title"], tuple(guide["missing"]), guide["found"])
 
     def _column_names(self, view: PageView) -> list[str]:
         """The page's column: its ColumnName meta and the last steps of its 当前位置 breadcrumb."""
