@@ -434,8 +434,15 @@ def merged_stats(store: Store, scan_id: int, before: dict[str, Any], now: CrawlS
             out[key] = out.get(key, 0) + value
         elif isinstance(value, dict) and isinstance(out.get(key, {}), dict):
             merged = dict(value)
-            for k, v in (out.get(key) or {}).items():
-                merged[k] = merged.get(k, 0) + v
+            for k, v in (out.get(key) or {}).items():       # counts add up; lists join; anything else: this run's
+                was = merged.get(k)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(was, (int, float)) \
+                        and not isinstance(was, bool):
+                    merged[k] = was + v
+                elif isinstance(v, list) and isinstance(was, list):
+                    merged[k] = was + [x for x in v if x not in was]
+                else:
+                    merged[k] = v
             out[key] = merged
     if before.get("checkpoint_page_id"):
         out["checkpoint_page_id"] = before["checkpoint_page_id"]

@@ -101,7 +101,7 @@ PageRow = Table(
     _col("meta", JSON, default=dict),
     _col("etag", Text, null=True),                       # the validators it was served with (conditional requests)
     _col("last_modified", Text, null=True),
-    _col("facts", JSON, null=True),                      # what the page hooks learnt from it (ParsedPage.facts);
+    _col("facts", JSON(none_as_null=True), null=True),   # what the page hooks learnt from it (ParsedPage.facts);
                                                          # None: the page must be read again next scan
     _col("reused", String(20), null=True),               # not read this scan: "not_modified" (a 304 answer) or
                                                          # "unchanged" (the same body); its facts were replayed
@@ -527,6 +527,8 @@ def _json(value: Any) -> str:
 def _converter(col: Column[Any]) -> Any:
     """How SQLAlchemy's SQLite dialect stores a column's Python value (None for as-is)."""
     if isinstance(col.type, JSON):
+        if col.type.none_as_null:                      # None is SQL NULL
+            return lambda v: None if v is None else _json(v)
         return _json                                   # None included: JSON 'null', as SQLAlchemy does
     if isinstance(col.type, DateTime):
         return lambda v: None if v is None else v.strftime("%Y-%m-%d %H:%M:%S.%f")
