@@ -175,8 +175,8 @@ def no_canaries(monkeypatch):
 def test_304_with_etags(tmp_path, kind, no_canaries):
     extra = {"etag": 'W/"v1"'} if kind == "weak" else {}
     with _site(_articles(6, **extra), conditional=True) as site:
-        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
-        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
     cond = second.stats.conditional
     assert cond["not_modified"] == second.stats.pages == first.stats.pages == 7
     assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
@@ -197,16 +197,16 @@ def test_304_with_last_modified_only(tmp_path, no_canaries):
         return route
 
     with _site({f"/a{i}.html": article(i) for i in range(4)}) as site:
-        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
-        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
     assert second.stats.conditional["not_modified"] == 4 and seen.count(stamp) == 4
     assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
 
 
 def test_a_server_that_ignores_validators_costs_bytes_not_reading(tmp_path, no_canaries):
     with _site(_articles(5, etag='"fixed"')) as site:         # sends an ETag, never answers 304
-        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
-        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
     cond = second.stats.conditional
     assert cond["sent"] == 5 and cond["not_modified"] == 0 and cond["unchanged"] == 6   # the homepage has none
     assert second.stats.reused == 6
@@ -221,9 +221,9 @@ def test_a_changed_page_with_new_validators_is_read(tmp_path, no_canaries):
                       last_modified=MTIME + dt.timedelta(days=bodies["v"]))
 
     with _site({**_articles(3), "/c.html": changing}, conditional=True) as site:
-        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        first, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
         bodies["v"] = 2
-        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"))
+        second, store = scan_site(site.url("/"), str(tmp_path / "sw.db"), link_cache_days=0)
     assert _reused(str(tmp_path / "sw.db"), second.scan_id)[site.url("/c.html")] is None
     assert second.stats.conditional["changed"] == 1 and second.stats.conditional["not_modified"] == 4
 
@@ -238,10 +238,10 @@ def test_a_server_whose_304_lies_is_caught_by_a_canary_and_distrusted(tmp_path, 
 
     db = str(tmp_path / "sw.db")
     with _site({**_articles(3, etag='"a"'), "/c.html": lying}, wrong_304=True) as site:
-        first, store = scan_site(site.url("/"), db)
+        first, store = scan_site(site.url("/"), db, link_cache_days=0)
         version["v"] = 2
         monkeypatch.setattr(pagecache, "CANARY_SHARE", 1.0)
-        second, store = scan_site(site.url("/"), db)
+        second, store = scan_site(site.url("/"), db, link_cache_days=0)
         cond = second.stats.conditional
         assert [w["url"] for w in cond["wrong_validators"]] == [site.url("/c.html")]
         assert cond["untrusted_hosts"] and cond["sent"] == 0
@@ -249,6 +249,57 @@ def test_a_server_whose_304_lies_is_caught_by_a_canary_and_distrusted(tmp_path, 
         # the next scan sends no validators to that host at all, whatever the canary share
         monkeypatch.setattr(pagecache, "CANARY_SHARE", 0.0)
         site.requests.clear()
-        third, store = scan_site(site.url("/"), db)
+        third, store = scan_site(site.url("/"), db, link_cache_days=0)
     assert third.stats.conditional["sent"] == 0 and third.stats.conditional["untrusted_hosts"]
     assert third.stats.conditional["not_modified"] == 0
+
+
+# -- the link cache for pages: articles measured recently are not requested -------------------------------------
+
+
+def test_articles_measured_within_the_age_are_not_requested_lists_always_are(portal, tmp_path):
+    db = str(tmp_path / "sw.db")
+    with serve_portal(portal) as server:
+        first, store = _scan(server, db, link_cache_days=7)
+        server.reset()
+        second, store = _scan(server, db, link_cache_days=7)
+        asked = {path for _, path in server.requests}
+        home = server.start_url.removeprefix(server.base_url)
+    cond = second.stats.conditional
+    assert cond["cached"] > 0.5 * second.stats.pages
+    # every page that holds a list (homepage, columns and their later pages) was asked; no cached page was
+    reused = _reused(db, second.scan_id)
+    with sqlite3.connect(db) as c:
+        lists = {u for (u,) in c.execute("select distinct page_url from list_items where scan_id = ? and "
+                                         "column_key != '__articles__'", (second.scan_id,))}
+    base = server.base_url
+    assert lists and all(reused[u] != "cached" for u in lists)
+    assert all(u.removeprefix(base) in asked for u in lists) and home in asked
+    assert not any(u.removeprefix(base) in asked for u, how in reused.items() if how == "cached")
+    assert second.stats.requests <= 0.3 * first.stats.requests
+    assert _findings(store, second.scan_id) == _findings(store, first.scan_id)
+    doc = findings_document(store, second.scan_id)
+    assert doc["scan"]["conditional"]["cached"] == cond["cached"]
+    assert doc["scan"]["cache"]["reused"] == second.stats.cached - cond["cached"]     # targets only checked
+
+
+def test_a_cached_page_is_asked_again_once_its_measurement_is_as_old_as_the_age(tmp_path, no_canaries):
+    from sqlalchemy import select, update
+
+    from sitewatch.store import ScanRow
+
+    db = str(tmp_path / "sw.db")
+    with _site(_articles(3), conditional=True) as site:
+        first, store = scan_site(site.url("/"), db, link_cache_days=7)
+        second, store = scan_site(site.url("/"), db, link_cache_days=7)
+        assert second.stats.conditional["cached"] == 3 and site.hits("/a0.html") == 1
+        with store.engine.begin() as c:      # the first scan's measurement: exactly 7 days old
+            started = c.execute(select(ScanRow.c.started_at).where(ScanRow.c.id == first.scan_id)).scalar_one()
+            c.execute(update(ScanRow).where(ScanRow.c.id == first.scan_id)
+                      .values(started_at=started - dt.timedelta(days=7)))
+            c.exec_driver_sql("update cached_targets set measured_at = ? where scan_id = ?",
+                              ((started - dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S.%f"), second.scan_id))
+        third, store = scan_site(site.url("/"), db, link_cache_days=7)
+    assert third.stats.conditional["cached"] == 0 and third.stats.conditional["not_modified"] == 4
+    assert site.hits("/a0.html") == 2
+    assert _findings(store, third.scan_id) == _findings(store, first.scan_id)

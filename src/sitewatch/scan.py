@@ -152,7 +152,8 @@ def build_crawler(cfg: SiteConfig, store: Store, scan_id: int, ruleset: RuleSet,
     if scan is not None:
         crawler.link_cache = LinkCache.load(store, scan.site, scan_id, cfg.link_cache_days)
         crawler.page_cache = PageCache.load(store, scan.site, scan_id, analysis_fingerprint(cfg, crawler.page_checks),
-                                            enabled=cfg.conditional)
+                                            enabled=cfg.conditional, max_age_days=cfg.link_cache_days,
+                                            start_urls=tuple(cfg.start_urls))
     return crawler, collector
 
 

@@ -239,10 +239,12 @@ def print_summary(doc: dict[str, Any], db: str, json_path: str | None) -> None:
         print("  coverage: complete (no bound cut the crawl)")
     cond = s.get("conditional") or {}
     if cond.get("stored"):
-        print(f"  conditional requests: {(cond.get('not_modified') or 0) + (cond.get('unchanged') or 0)} of "
-              f"{cond['stored']} pages read by scan {cond['source_scan']} reused unchanged ({cond.get('not_modified')} "
-              f"answered 304, {cond.get('unchanged')} the same body), {cond.get('changed')} changed, "
-              f"{cond.get('canaries')} fetched in full to test the validators")
+        reused = sum(cond.get(k) or 0 for k in ("cached", "not_modified", "unchanged"))
+        print(f"  unchanged pages: {reused} of the {cond['stored']} pages read by scan {cond['source_scan']} reused "
+              f"({cond.get('cached') or 0} articles measured within the link cache's age not requested, "
+              f"{cond.get('not_modified')} answered 304, {cond.get('unchanged')} the same body); "
+              f"{cond.get('changed')} changed and read again; {cond.get('canaries')} fetched in full to test the "
+              "validators")
     for wrong in cond.get("wrong_validators") or ():
         print(f"  VALIDATORS WRONG: {display_url(wrong['url'])} changed under the same validators; its host's pages "
               "are read in full from now on")

@@ -13,9 +13,9 @@ from typing import Any
 from sitewatch import memo
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
-from sitewatch.crawl.fetch import Fetcher
+from sitewatch.crawl.fetch import Fetcher, FetchResult
 from sitewatch.crawl.frontier import CrawlFrontier
-from sitewatch.crawl.linkcache import LinkCache
+from sitewatch.crawl.linkcache import CachedResult, LinkCache
 from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.pagecache import PageCache, StoredPage
 from sitewatch.crawl.politeness import Politeness
@@ -143,19 +143,25 @@ class Crawler:
             self.recorder.cached_target(hit)
             return
         stored = self.page_cache.lookup(url) if crawl else None
+        if stored is not None and self.page_cache.fresh(url, stored):
+            row = self.page_cache.row(self.store, stored)
+            if row is not None and PageCache.is_leaf(row.facts):
+                self.page_cache.stats.cached += 1
+                self._reuse(url, depth, None, stored, "cached", row)
+                return
         if stored is not None:
             visit = await self.visitor.visit(url, crawl, validators=self.page_cache.validators(url, stored),
                                              known_hash=stored.content_hash if self.page_cache.reuse else None)
             if visit.res.status == 304 and visit.final == url and visit.res.error is None:
                 self.page_cache.stats.not_modified += 1
-                self._reuse(url, depth, visit, stored, "not_modified")
+                self._reuse(url, depth, visit.res, stored, "not_modified")
                 return
             if visit.res.status == 304:          # after a redirect: not the stored page's answer, ask again
                 visit = await self.visitor.visit(url, crawl)
             elif visit.content_hash and visit.final == url \
                     and self.page_cache.full_answer(url, stored, visit.res, visit.content_hash):
                 self.page_cache.stats.unchanged += 1
-                self._reuse(url, depth, visit, stored, "unchanged")
+                self._reuse(url, depth, visit.res, stored, "unchanged")
                 return
         else:
             visit = await self.visitor.visit(url, crawl)
@@ -195,15 +201,23 @@ class Crawler:
         bad = {link.url: link.bad for link in parsed.links if link.bad}
         return {**parsed.facts, "page": {"list_items": parsed.list_items, "nofollow": parsed.nofollow, "bad": bad}}
 
-    def _reuse(self, url: str, depth: int, visit: Visit, stored: StoredPage, how: str) -> None:
-        """A page the source scan read and that did not change: its target, page and link rows are recorded again
-        from the store, its stored facts replayed to the page hooks, and its links followed as when it was read."""
-        row = self.page_cache.row(self.store, stored)
+    def _reuse(self, url: str, depth: int, res: FetchResult | None, stored: StoredPage, how: str,
+               row: Any = None) -> None:
+        """A page the source scan read and that did not change (``res``: the 304 or the 200 with the same body; None:
+        not requested, measured recently): its target, page and link rows are recorded again from the store, its
+        stored facts replayed to the page hooks, and its links followed as when it was read."""
+        row = row if row is not None else self.page_cache.row(self.store, stored)
         facts: dict[str, Any] = row.facts
-        source = self.page_cache.stats.source_scan
-        self.recorder.target(url, True, visit.res, Verdict(OK, how, f"unchanged since scan {source}"))
+        if res is None:
+            assert stored.measured_at is not None       # a fresh page has a measurement time
+            res = FetchResult(url=url, status=row.status, final_url=url)
+            self.recorder.cached_target(CachedResult(url, "GET", row.status, "cached", "", url, [], 0,
+                                                     stored.measured_at, stored.measured_scan), internal=True)
+        else:
+            source = self.page_cache.stats.source_scan
+            self.recorder.target(url, True, res, Verdict(OK, how, f"unchanged since scan {source}"))
         links = self.page_cache.links(self.store, url)
-        self.recorder.reused_page(url, row, visit.res, depth, how, links)
+        self.recorder.reused_page(url, row, res, depth, how, links)
         self.recorder.replay_hooks(url, facts)
         page = facts.get("page") or {}
         if not page.get("nofollow"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sitewatch.store import CachedTargetRow, ScanRow, Store, TargetRow
+from sitewatch.store import CachedTargetRow, PageRow, ScanRow, Store, TargetRow
 from sitewatch.urls import Scope, is_attachment
 
 CACHE_KINDS = ("full", "links")      # scans that check every link of the site (a look-back re-checks a few URLs)
@@ -86,11 +86,13 @@ class LinkCache:
 
 
 def cache_summary(store: Store, scan_id: int, max_age_days: int | None) -> dict[str, Any]:
-    """What a scan took from the link cache (``scan.cache`` of the findings JSON): how many targets, measured when
-    and by which scans."""
+    """What a scan took from the link cache (``scan.cache`` of the findings JSON): how many targets only checked
+    (external links, attachments), measured when and by which scans. (Pages of the site reused without a request
+    are counted in ``scan.conditional``.)"""
     with store.engine.connect() as c:
+        pages = select(PageRow.c.url).where(PageRow.c.scan_id == scan_id)
         rows = c.execute(select(CachedTargetRow.c.measured_at, CachedTargetRow.c.measured_scan)
-                         .where(CachedTargetRow.c.scan_id == scan_id)).all()
+                         .where(CachedTargetRow.c.scan_id == scan_id, CachedTargetRow.c.url.not_in(pages))).all()
     times = [r.measured_at for r in rows]
     return {"max_age_days": max_age_days, "reused": len(rows),
             "measured_from": min(times).isoformat(timespec="seconds") if times else None,

@@ -8,6 +8,12 @@ that ignores validators costs the bytes but not the reading). Facts are replayed
 same analysis (``fingerprint``: the page checks' rules, the list engines' settings, the code's version), and only
 for pages whose facts came from the page alone (a page whose hooks read an API, or failed, is read every scan).
 
+With the link cache on (``[crawl] link_cache_days`` N), a *leaf* page of the site (an article: no list was read on
+it, not a start page) measured less than N days ago is not requested at all, like an external link: its stored
+result and facts are reused (``reused`` = "cached", a ``cached_targets`` row says when it was measured). List pages
+and the homepage, where new and changed articles show, are always asked; an article edited in place is seen again
+within N days (the monthly audit, which turns the link cache off, asks every page).
+
 Canaries: a share of the pages (``CANARY_SHARE``, drawn afresh each scan) is fetched in full without validators.
 A canary served with the stored validators but another body proves the host's validators wrong (its server would
 answer 304 for a changed page): the host's pages are fetched in full from then on, in this scan and the following
@@ -16,6 +22,7 @@ ones (the distrusted hosts are carried from scan to scan in the scan's statistic
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sitewatch.crawl.fetch import FetchResult
-from sitewatch.store import LinkRow, PageRow, ScanRow, Store
+from sitewatch.store import CachedTargetRow, LinkRow, PageRow, ScanRow, Store
 from sitewatch.urls import host_key
 
 CANARY_SHARE = 0.02        # pages of a rescan fetched in full to test the server's validators
@@ -38,6 +45,8 @@ class StoredPage:
     etag: str | None
     last_modified: str | None
     content_hash: str
+    measured_at: dt.datetime | None = None    # when its server last answered for it (a 200 or a 304)
+    measured_scan: int = 0
 
 
 @dataclass
@@ -49,6 +58,7 @@ class ConditionalStats:
     off: str = ""                   # why no page could be reused (empty when some could)
     stored: int = 0                 # pages of the source scan with reusable facts
     sent: int = 0                   # requests that carried validators
+    cached: int = 0                 # leaf pages reused without a request (link cache: measured recently)
     not_modified: int = 0           # pages reused after a 304 answer
     unchanged: int = 0              # pages reused after a 200 answer with the stored body
     changed: int = 0                # stored pages read again: their body changed
@@ -65,8 +75,13 @@ class PageCache:
 
     def __init__(self, pages: dict[str, StoredPage] | None = None, *, source_scan: int | None = None,
                  fingerprint: str = "", untrusted: set[str] | None = None, canary_share: float = 0.0,
-                 salt: str = "", off: str = "", reuse: bool = True):
+                 salt: str = "", off: str = "", reuse: bool = True, max_age_days: int = 0,
+                 now: dt.datetime | None = None, start_urls: tuple[str, ...] = ()):
         self.pages = pages or {}
+        self.max_age_days = max_age_days if reuse else 0
+        self.oldest = (now or dt.datetime.now()) - dt.timedelta(days=max_age_days)
+        self.now = now or dt.datetime.now()
+        self.start_urls = frozenset(start_urls)
         self.reuse = reuse              # False: a full check (every page fetched and read; validators still tested)
         self.untrusted = untrusted or set()
         self.canary_share = canary_share
@@ -76,12 +91,13 @@ class PageCache:
 
     @classmethod
     def load(cls, store: Store, site: str, scan_id: int, fingerprint: str, *, enabled: bool = True,
-             canary_share: float | None = None) -> PageCache:
+             canary_share: float | None = None, max_age_days: int = 0, start_urls: tuple[str, ...] = (),
+             now: dt.datetime | None = None) -> PageCache:
         """The pages of the latest completed full scan of ``site`` before ``scan_id`` whose facts were made by the
         same analysis (``fingerprint``). ``enabled`` False is a full check: every page is fetched in full and read
         again, and every stored page serves as a canary (its validators are tested)."""
         with store.engine.connect() as c:
-            earlier = c.execute(select(ScanRow.c.id, ScanRow.c.stats).where(
+            earlier = c.execute(select(ScanRow.c.id, ScanRow.c.stats, ScanRow.c.started_at).where(
                 ScanRow.c.site == site, ScanRow.c.id < scan_id, ScanRow.c.status == "completed",
                 ScanRow.c.kind.in_(REUSE_KINDS)).order_by(ScanRow.c.id.desc()).limit(1)).first()
             if earlier is None:
@@ -95,14 +111,32 @@ class PageCache:
             rows = c.execute(select(PageRow.c.id, PageRow.c.url, PageRow.c.etag, PageRow.c.last_modified,
                                     PageRow.c.content_hash).where(PageRow.c.scan_id == earlier.id,
                                                                   PageRow.c.facts.is_not(None))).all()
-        pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash) for r in rows}
+            reused = {r.url: (r.measured_at, r.measured_scan) for r in c.execute(
+                select(CachedTargetRow.c.url, CachedTargetRow.c.measured_at, CachedTargetRow.c.measured_scan)
+                .where(CachedTargetRow.c.scan_id == earlier.id))} if max_age_days > 0 else {}
+        fresh = (earlier.started_at, earlier.id)
+        pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash, *reused.get(r.url, fresh))
+                 for r in rows}
         share = (CANARY_SHARE if canary_share is None else canary_share) if enabled else 1.0
         return cls(pages, source_scan=earlier.id, fingerprint=fingerprint, untrusted=untrusted, canary_share=share,
-                   salt=str(scan_id), reuse=enabled, off="" if enabled else "a full check: every page is read again")
+                   salt=str(scan_id), reuse=enabled, off="" if enabled else "a full check: every page is read again",
+                   max_age_days=max_age_days, now=now, start_urls=start_urls)
 
     def lookup(self, url: str) -> StoredPage | None:
         """The stored page ``url``, if the scan may reuse it."""
         return self.pages.get(url) if self.pages else None
+
+    def fresh(self, url: str, page: StoredPage) -> bool:
+        """``page`` may be reused without a request if it is a leaf (checked by ``is_leaf`` on its facts): measured
+        less than ``max_age_days`` ago (the link cache), not a start page, not a canary."""
+        return (self.max_age_days > 0 and page.measured_at is not None and self.oldest < page.measured_at <= self.now
+                and url not in self.start_urls and not self.is_canary(url))
+
+    @staticmethod
+    def is_leaf(facts: dict[str, Any]) -> bool:
+        """No list was read on the page: an article or a form, not a column, where new articles would show."""
+        listing = facts.get("listing") or {}
+        return not (facts.get("page") or {}).get("list_items") and not listing.get("columns")
 
     def validators(self, url: str, page: StoredPage) -> dict[str, str] | None:
         """The conditional request headers for ``url``; None when it is fetched in full (no validators stored, a

@@ -59,11 +59,12 @@ class Recorder:
                        final_url=res.final_url or url, chain=[list(h) for h in res.chain],
                        elapsed_ms=int(res.elapsed * 1000))
 
-    def cached_target(self, hit: CachedResult) -> None:
-        """A target not requested: its ``ok`` result taken from the link cache, with when it was measured."""
+    def cached_target(self, hit: CachedResult, internal: bool = False) -> None:
+        """A target not requested: its ``ok`` result taken from the link cache, with when it was measured
+        (``internal``: a page of the site, see crawl/pagecache.py)."""
         self.stats.checked += 1
         self.stats.cached += 1
-        self.store.add(TargetRow, scan_id=self.scan_id, url=hit.url, internal=False, method=hit.method,
+        self.store.add(TargetRow, scan_id=self.scan_id, url=hit.url, internal=internal, method=hit.method,
                        status=hit.status, verdict=OK, reason=hit.reason, detail=hit.detail, final_url=hit.final_url,
                        chain=hit.chain, elapsed_ms=hit.elapsed_ms)
         self.store.add(CachedTargetRow, scan_id=self.scan_id, url=hit.url, measured_at=hit.measured_at,
