@@ -96,6 +96,7 @@ class Crawler:
             self.stats.conditional = self.page_cache.report()
             self.stats.seconds = time.monotonic() - started
             await self.fetcher.aclose()
+            self.page_cache.close()
             await self.visitor.close()
             if self.store_error is None:
                 self.store.flush()

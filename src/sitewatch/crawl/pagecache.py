@@ -24,14 +24,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import sqlite3
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 
 from sitewatch.crawl.fetch import FetchResult
 from sitewatch.store import CachedTargetRow, LinkRow, PageRow, ScanRow, Store
 from sitewatch.urls import host_key
+
+# the reads of a reused page, built once (a statement built per page cost more CPU than the read)
+_PAGE_ROW = select(PageRow).where(PageRow.c.id == bindparam("id"))
+_PAGE_LINKS = select(LinkRow.c.target, LinkRow.c.tag, LinkRow.c.text).where(
+    LinkRow.c.scan_id == bindparam("scan"), LinkRow.c.page_url == bindparam("url")).order_by(LinkRow.c.id)
+
+_PAGE_COLUMNS = ("status", "title", "encoding", "content_type", "size", "content_hash", "pub_date", "meta", "etag",
+                 "last_modified", "facts")
+_PAGE_ROW_SQL = f"SELECT {', '.join(_PAGE_COLUMNS)} FROM pages WHERE id = ?"
+_PAGE_LINKS_SQL = "SELECT target, tag, text FROM links WHERE scan_id = ? AND page_url = ? ORDER BY id"
 
 CANARY_SHARE = 0.02        # pages of a rescan fetched in full to test the server's validators
 REUSE_KINDS = ("full",)     # scans whose pages can be reused (a link scan or a look-back reads no page whole)
@@ -82,6 +95,8 @@ class PageCache:
         self.oldest = (now or dt.datetime.now()) - dt.timedelta(days=max_age_days)
         self.now = now or dt.datetime.now()
         self.start_urls = frozenset(start_urls)
+        self._conn: Connection | None = None
+        self._raw: sqlite3.Connection | None = None
         self.reuse = reuse              # False: a full check (every page fetched and read; validators still tested)
         self.untrusted = untrusted or set()
         self.canary_share = canary_share
@@ -179,17 +194,51 @@ class PageCache:
         return same and self.reuse
 
     def row(self, store: Store, page: StoredPage) -> Any:
-        """The stored page row of ``page``."""
-        with store.engine.connect() as c:
-            return c.execute(select(PageRow).where(PageRow.c.id == page.page_id)).first()
+        """The stored page row of ``page`` (its columns as attributes)."""
+        if self._sqlite(store):
+            assert self._raw is not None
+            r = self._raw.execute(_PAGE_ROW_SQL, (page.page_id,)).fetchone()
+            if r is None:
+                return None
+            values = dict(zip(_PAGE_COLUMNS, r, strict=True))
+            values["meta"] = json.loads(values["meta"]) if values["meta"] else {}
+            values["facts"] = json.loads(values["facts"]) if values["facts"] else None
+            values["pub_date"] = dt.date.fromisoformat(values["pub_date"]) if values["pub_date"] else None
+            return SimpleNamespace(**values)
+        rows = self._read(store, _PAGE_ROW, {"id": page.page_id})
+        return rows[0] if rows else None
 
     def links(self, store: Store, url: str) -> list[tuple[str, str, str]]:
         """(target, tag, text) of every link row the source scan stored for page ``url``, in stored order."""
-        assert self.stats.source_scan is not None       # called for a stored page only
-        with store.engine.connect() as c:
-            return [tuple(r) for r in c.execute(
-                select(LinkRow.c.target, LinkRow.c.tag, LinkRow.c.text).where(
-                    LinkRow.c.scan_id == self.stats.source_scan, LinkRow.c.page_url == url).order_by(LinkRow.c.id))]
+        if self._sqlite(store):
+            assert self._raw is not None
+            return self._raw.execute(_PAGE_LINKS_SQL, (self.stats.source_scan, url)).fetchall()
+        return [tuple(r) for r in self._read(store, _PAGE_LINKS, {"scan": self.stats.source_scan, "url": url})]
+
+    def _sqlite(self, store: Store) -> bool:
+        """SQLite: reads go straight through the driver on a connection of their own (SQLAlchemy's statement
+        handling cost more CPU than the read itself, for every reused page)."""
+        if self._raw is None and store.engine.dialect.name == "sqlite":
+            self._raw = sqlite3.connect(store.engine.url.database or "", check_same_thread=False)
+        return self._raw is not None
+
+    def _read(self, store: Store, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """The rows of one prepared read, on a connection kept for the scan (its transaction ends at once: no
+        snapshot of the database is held between reads)."""
+        if self._conn is None:
+            self._conn = store.engine.connect()
+        try:
+            return list(self._conn.execute(statement, params).all())
+        finally:
+            self._conn.rollback()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     def report(self) -> dict[str, Any]:
         return self.stats.to_json()
