@@ -307,6 +307,32 @@ def is_list_page_url(url: str) -> bool:
         (bool(parts.query) and _page_param(parts.query) is not None)
 
 
+def is_paged_url(url: str) -> bool:
+    """A later page of a list by its URL alone, the certain shapes only: ``index_3.html`` (TRS, JCMS),
+    ``column-index-2.shtml``, ``list_3.htm``, or a page-number query parameter. A bare ``2.html`` is a later list
+    page only when a list's pager links to it (``is_pagination``): articles are named so too."""
+    parts = _split(url)
+    if parts is None:
+        return False
+    return bool(_PAGED_FILE.match(parts.path.rpartition("/")[2])) or \
+        (bool(parts.query) and _page_param(parts.query) is not None)
+
+
+_COLUMN_FILE = re.compile(r"^(?:index|default|list|column-index)(?:\.(?:s?html?|jsp|php|aspx?|do|action))?$", re.I)
+
+
+def is_column_url(url: str) -> bool:
+    """A column's first page by its URL: a folder (``/zwgk/tzgg/``) or its index page (``index.html``,
+    ``index.shtml``, ``default.aspx``, Hanweb ``/col/col123/index.html``, gkmlpt ``/gkmlpt/index``), without a
+    query (``index.php?id=5`` is an article of a CMS that serves everything from one script). Articles are files
+    named after their date or number (``t20250321_97999.htm``, ``art_1_2.html``, ``post_123.html``)."""
+    parts = _split(url)
+    if parts is None or parts.query:
+        return False
+    name = parts.path.rpartition("/")[2]
+    return not name or bool(_COLUMN_FILE.match(name))
+
+
 class TrapGuard:
     """Bounds crawler traps: repeating path segments, deep paths, endless query variants of one path.
 
