@@ -1,6 +1,7 @@
-"""The crawl of one site, step by step: take the next URL in the frontier's order (crawl/frontier.py: homepage, column first pages, later list pages, then the rest), fetch and
-judge it (crawl/visit.py), record its rows (crawl/record.py), hand a crawled page to the page hooks and queue its
-links. Workers run the steps concurrently within the politeness limits; a URL's rows are stored all or none."""
+"""The crawl of one site, step by step: take the next URL in the frontier's order (crawl/frontier.py: homepage,
+column first pages, later list pages, then the rest), fetch and judge it (crawl/visit.py) or reuse it unchanged
+from the last scan (crawl/pagecache.py), record its rows (crawl/record.py), hand a crawled page to the page hooks
+and queue its links. Workers run the steps concurrently within the politeness limits; a URL's rows are stored all or none."""
 
 from __future__ import annotations
 
