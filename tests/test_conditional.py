@@ -303,3 +303,33 @@ def test_a_cached_page_is_asked_again_once_its_measurement_is_as_old_as_the_age(
     assert third.stats.conditional["cached"] == 0 and third.stats.conditional["not_modified"] == 4
     assert site.hits("/a0.html") == 2
     assert _findings(store, third.scan_id) == _findings(store, first.scan_id)
+
+
+def test_reuse_on_each_backend_and_a_source_row_gone_is_read_again(store_db, tmp_path, no_canaries):
+    """PostgreSQL as SQLite; a page whose stored row vanished between the scans (a pruned scan, a hand edit) is
+    read in full, not reused and not an internal error."""
+    from sqlalchemy import delete
+
+    from sitewatch.store import PageRow
+
+    with _site(_articles(4), conditional=True) as site:
+        first, store = scan_site(site.url("/"), store_db, link_cache_days=0)
+        second, store = scan_site(site.url("/"), store_db, link_cache_days=0)
+        assert second.stats.conditional["not_modified"] == 5
+        with store.engine.begin() as c:
+            c.execute(delete(PageRow).where(PageRow.c.scan_id == second.scan_id,
+                                            PageRow.c.url == site.url("/a1.html")))
+        from sitewatch.crawl.pagecache import PageCache
+
+        cache = PageCache.load(store, "test", second.scan_id + 1, second.stats.conditional["fingerprint"])
+        stored = cache.pages[site.url("/a2.html")]
+        with store.engine.begin() as c:      # its row goes after the scan loaded the list of pages
+            c.execute(delete(PageRow).where(PageRow.c.id == stored.page_id))
+        assert cache.row(store, stored) is None
+        cache.close()
+        third, store = scan_site(site.url("/"), store_db, link_cache_days=0)
+    assert third.stats.pages == 5 and third.stats.conditional["not_modified"] == 3
+    assert _findings(store, third.scan_id) == _findings(store, first.scan_id)
+    with store.engine.connect() as c:
+        from sitewatch.store import TargetRow
+        assert not c.execute(TargetRow.select().where(TargetRow.c.reason == "internal_error")).all()

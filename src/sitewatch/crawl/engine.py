@@ -1,7 +1,8 @@
 """The crawl of one site, step by step: take the next URL in the frontier's order (crawl/frontier.py: homepage,
 column first pages, later list pages, then the rest), fetch and judge it (crawl/visit.py) or reuse it unchanged
 from the last scan (crawl/pagecache.py), record its rows (crawl/record.py), hand a crawled page to the page hooks
-and queue its links. Workers run the steps concurrently within the politeness limits; a URL's rows are stored all or none."""
+and queue its links. Workers run the steps concurrently within the politeness limits; a URL's rows are stored
+all or none."""
 
 from __future__ import annotations
 
@@ -145,28 +146,14 @@ class Crawler:
             self.recorder.cached_target(hit)
             return
         stored = self.page_cache.lookup(url) if crawl else None
-        if stored is not None and self.page_cache.fresh(url, stored):
-            row = self.page_cache.row(self.store, stored)
-            if row is not None and PageCache.is_leaf(row.facts):
-                self.page_cache.stats.cached += 1
-                self._reuse(url, depth, None, stored, "cached", row)
-                return
-        if stored is not None:
-            visit = await self.visitor.visit(url, crawl, validators=self.page_cache.validators(url, stored),
-                                             known_hash=stored.content_hash if self.page_cache.reuse else None)
-            if visit.res.status == 304 and visit.final == url and visit.res.error is None:
-                self.page_cache.stats.not_modified += 1
-                self._reuse(url, depth, visit.res, stored, "not_modified")
-                return
-            if visit.res.status == 304:          # after a redirect: not the stored page's answer, ask again
-                visit = await self.visitor.visit(url, crawl)
-            elif visit.content_hash and visit.final == url \
-                    and self.page_cache.full_answer(url, stored, visit.res, visit.content_hash):
-                self.page_cache.stats.unchanged += 1
-                self._reuse(url, depth, visit.res, stored, "unchanged")
-                return
+        row = self.page_cache.row(self.store, stored) if stored is not None else None
+        if stored is None or row is None or not isinstance(row.facts, dict):
+            visit = await self.visitor.visit(url, crawl)        # not read by the last scan (or its row is gone)
         else:
-            visit = await self.visitor.visit(url, crawl)
+            reused = await self._reused(url, depth, stored, row)
+            if reused is None:
+                return
+            visit = reused
         if visit.resource_links:
             self.recorder.links(visit.final, visit.resource_links)
             self._follow(visit.resource_links, depth)
@@ -193,6 +180,28 @@ class Crawler:
             if n:
                 self.frontier.add(n, depth if listed and is_pagination(final, n) else depth + 1, None)
 
+    async def _reused(self, url: str, depth: int, stored: StoredPage, row: Any) -> Visit | None:
+        """A page the last scan read: reused without a request (an article measured recently), or after a 304 or a
+        200 with the stored body (None: done); else the visit that read it again."""
+        cache = self.page_cache
+        if cache.fresh(url, stored) and PageCache.is_leaf(row.facts):
+            cache.stats.cached += 1
+            self._reuse(url, depth, None, stored, "cached", row)
+            return None
+        visit = await self.visitor.visit(url, True, validators=cache.validators(url, stored),
+                                         known_hash=stored.content_hash if cache.reuse else None)
+        if visit.res.status == 304 and visit.final == url and visit.res.error is None:
+            cache.stats.not_modified += 1
+            self._reuse(url, depth, visit.res, stored, "not_modified", row)
+            return None
+        if visit.res.status == 304:          # after a redirect: not the stored page's answer, ask again
+            return await self.visitor.visit(url, True)
+        if visit.content_hash and visit.final == url and cache.full_answer(url, stored, visit.res, visit.content_hash):
+            cache.stats.unchanged += 1
+            self._reuse(url, depth, visit.res, stored, "unchanged", row)
+            return None
+        return visit
+
     def _facts(self, visit: Visit, text: str, parsed: ParsedPage) -> dict[str, Any] | None:
         """What a rescan that finds the page unchanged replays (stored with the page), or None when the page must
         be read again: a hook learnt from elsewhere than the page (``volatile``), a hook cannot replay, the page was
@@ -203,12 +212,10 @@ class Crawler:
         bad = {link.url: link.bad for link in parsed.links if link.bad}
         return {**parsed.facts, "page": {"list_items": parsed.list_items, "nofollow": parsed.nofollow, "bad": bad}}
 
-    def _reuse(self, url: str, depth: int, res: FetchResult | None, stored: StoredPage, how: str,
-               row: Any = None) -> None:
+    def _reuse(self, url: str, depth: int, res: FetchResult | None, stored: StoredPage, how: str, row: Any) -> None:
         """A page the source scan read and that did not change (``res``: the 304 or the 200 with the same body; None:
         not requested, measured recently): its target, page and link rows are recorded again from the store, its
         stored facts replayed to the page hooks, and its links followed as when it was read."""
-        row = row if row is not None else self.page_cache.row(self.store, stored)
         facts: dict[str, Any] = row.facts
         if res is None:
             assert stored.measured_at is not None       # a fresh page has a measurement time
