@@ -28,7 +28,8 @@ LinkChecker must be installed in a venv built on the system Python (as root it d
 able to read its interpreter): ``/usr/bin/python3 -m venv VENV && VENV/bin/pip install linkchecker``, then pass
 ``--linkchecker VENV/bin/linkchecker``.
 
-Usage: ``python bench/bench_linkchecker.py --linkchecker VENV/bin/linkchecker --threads 10 32 [--scale 15] [--repeat 3]``
+Usage:
+``python bench/bench_linkchecker.py --linkchecker VENV/bin/linkchecker --threads 10 32 [--scale 15] [--repeat 3]``
 """
 
 from __future__ import annotations

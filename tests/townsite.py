@@ -9,27 +9,49 @@ the stale and blank columns and their twins.
 
 Hosts: the city portal (``A``, the sub-site lives under ``/xqbsc/``, a few city pages outside it), a provincial
 platform (``B``, external links) and a port nobody listens on (connection refused).
+
+The city host answers like the nginx in front of a TRS portal, whose pages are static files the CMS writes: every
+page and file (home, landings, list pages, articles, attachments, images, CSS/JS, the deleted-document stub) carries
+``Last-Modified`` (the file's modification time: an article's publishing time, the time the CMS last regenerated
+the list pages and the home page, ...) and an nginx ``ETag``, and a matching ``If-None-Match`` /
+``If-Modified-Since`` gets ``304 Not Modified`` (``sitewatch.demo.conditional``). Dynamic answers carry no
+validators: the 404 error page, redirects, the soft-404 page (an application's error page answering 200) and the
+WAF's transient blips and 503s. A query string does not make a static file dynamic (nginx serves the file, with its
+validators). ``TownSite.change`` edits a chosen part of the pages between two scans (a paragraph added, a new
+modification time) and lists the URLs that changed: the ground truth of a rescan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import multiprocessing
 import random
 import re
 import socket
 import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urljoin, urlsplit
 
 from loopback import send
 
+from sitewatch.demo import conditional as cond
+
 TODAY = dt.date(2026, 11, 26)          # the monitoring day the ground truth is computed for
 SITE = "/xqbsc/"
 SITE_NAME = "西区办事处"
 CITY = "中山市"
 SITE_ID = "4420000069"
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+# modification times of the static files: the CMS regenerated the list pages, landings and home page on the
+# monitoring day's early morning publishing run; images, CSS and JS date from the site's last redesign
+GENERATED = dt.datetime(TODAY.year, TODAY.month, TODAY.day, 6, 30, tzinfo=BEIJING)
+ASSETS_MTIME = dt.datetime(2023, 4, 18, 15, 12, tzinfo=BEIJING)
+STUB_MTIME = dt.datetime(2024, 2, 20, 17, 5, tzinfo=BEIJING)
+EDIT_DELAY = dt.timedelta(hours=1)      # a change lands this long after everything else on the site
+REVISION = "本页内容已修订，修订编号："     # the paragraph a change adds ("this page was revised, revision number:")
 
 # code, name, layout, pager, per page, documents, age of the newest in days, mean gap in days, encoding
 # layouts: li (TRS ul/li + span date), font (stats.gov.cn <font> in the link), table (邯郸 信息公开 table),
@@ -186,11 +208,22 @@ class Column:
 class TownSite:
     """The model: columns, documents, planted problems, and how each URL answers."""
 
-    def __init__(self, origin: str, province: str, refused: str, seed: int = 13):
+    def __init__(self, origin: str, province: str, refused: str, seed: int = 13, *, scale: float = 1.0,
+                 conditional: bool = True):
+        """``scale`` multiplies the document count of the big columns (工作动态, 通知公告: at least 100 documents)
+        and divides their publishing interval (0.1: ~1,000 pages instead of ~5,400; at most ~0.04 keeps every
+        planted document). ``conditional`` False: no validators, never 304 (a server that sends none)."""
         self.origin, self.province, self.refused = origin, province, refused
+        self.conditional = conditional
         self.rng = random.Random(seed)
         self.columns: dict[str, Column] = {}
+        self.edits: dict[str, tuple[str, dt.datetime]] = {}   # changed file -> (revision code, modification time)
+        self.changed: list[str] = []                          # absolute URLs of the pages changed so far, sorted
+        self._lengths: dict[str, int] = {}                    # file -> body length (its ETag without rendering it)
+        self._mtimes: dict[str, dt.datetime] = {}             # attachment -> modification time
         for code, name, layout, pager, per_page, n, age, gap, enc in COLUMNS:
+            if scale != 1 and n >= 100:
+                n, gap = max(1, round(n * scale)), gap / scale
             col = Column(code, name, layout, pager, per_page, enc)
             self.columns[code] = col
             if n:
@@ -345,6 +378,7 @@ class TownSite:
                     ctype = {"pdf": "application/pdf", "doc": "application/msword"}.get(
                         name.rsplit(".", 1)[-1].lower(), "application/vnd.ms-excel")
                     r[d.folder + name] = ("file", ctype, 4000 + len(name) * 37)
+                    self._mtimes[d.folder + name] = self.published(d)
         r[f"{SITE}xxgk/"] = ("redirect", self.origin + f"{SITE}zwgk/")
         r[self.soft404_path] = ("soft404",)
         r[self.stub_path] = ("stub",)
@@ -376,9 +410,11 @@ class TownSite:
         return [route[1].page_path(k) for k in range(route[1].n_pages)]
 
     # ---- answers --------------------------------------------------------------------------------------------------
-    def answer(self, path: str, flaky: bool = True) -> tuple[int, dict[str, str], bytes, int | None]:
+    def answer(self, path: str, flaky: bool = True, request: Mapping[str, str] | None = None,
+               ) -> tuple[int, dict[str, str], bytes, int | None]:
         """(status, headers, body, status for HEAD or None) of a path on the city host; ``flaky=False`` skips
-        the planted transient failures (the first request to a flaky page fails)."""
+        the planted transient failures (the first request to a flaky page fails). ``request``: the request's
+        headers, for a conditional GET (a 304 without a body when its validators match the file's)."""
         path = path.split("?", 1)[0].split("#", 1)[0]
         route = self.routes.get(path)
         html = {"Content-Type": "text/html"}
@@ -392,6 +428,24 @@ class TownSite:
                 return 503, html, b"<html><body>503 Service Temporarily Unavailable</body></html>", None
         if route is None:
             return 404, {"Content-Type": "text/html"}, _NOT_FOUND, None
+        mtime = self.mtime(path) if self.conditional else None
+        if mtime is None:
+            return self._answer(path, route)
+        file = file_of(path)
+        length = self._lengths.get(file)
+        if request is not None and length is not None:        # nginx answers a 304 from the file's metadata
+            tags = cond.validators(mtime, length)
+            if cond.not_modified(request, tags["ETag"], mtime):
+                return 304, tags, b"", None
+        status, headers, body, head = self._answer(path, route)
+        self._lengths[file] = len(body)
+        tags = cond.validators(mtime, len(body))
+        if request is not None and cond.not_modified(request, tags["ETag"], mtime):
+            return 304, tags, b"", None
+        return status, {**headers, **tags}, body, head
+
+    def _answer(self, path: str, route: tuple) -> tuple[int, dict[str, str], bytes, int | None]:
+        html = {"Content-Type": "text/html"}
         kind = route[0]
         if kind == "redirect":
             return 301, {"Location": route[1], "Content-Type": "text/html"}, b"", None
@@ -417,7 +471,76 @@ class TownSite:
             text, enc = self.render_list(route[1], route[2]), route[1].encoding
         else:
             text, enc = self.render_doc(route[1]), route[1].column.encoding
+        edit = self.edits.get(file_of(path))
+        if edit is not None:
+            note = "".join(f"&#{ord(ch)};" for ch in REVISION) + edit[0]
+            text = text.replace('<div class="footer">', f'<p class="revision">{note}</p>\n<div class="footer">', 1)
         return 200, html, text.encode(enc, "xmlcharrefreplace"), None
+
+    # ---- static files: modification times and changes -------------------------------------------------------------
+    @staticmethod
+    def published(d: Doc) -> dt.datetime:
+        """A document's publishing time (its PubDate meta), the modification time of its page and attachments."""
+        return dt.datetime(d.date.year, d.date.month, d.date.day, 9 + d.id % 8, d.id % 60, tzinfo=BEIJING)
+
+    def mtime(self, path: str) -> dt.datetime | None:
+        """The modification time of the static file serving ``path`` (query and fragment dropped); None for a
+        dynamic answer (404, redirect, the soft-404 page), which carries no validators."""
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        route = self.routes.get(path)
+        if route is None or route[0] in ("redirect", "soft404"):
+            return None
+        edit = self.edits.get(file_of(path))
+        if edit is not None:
+            return edit[1]
+        kind = route[0]
+        if kind == "doc":
+            return self.published(route[1])
+        if kind == "file":
+            return self._mtimes.get(path, ASSETS_MTIME)
+        if kind == "css":
+            return ASSETS_MTIME
+        if kind == "stub":
+            return STUB_MTIME
+        return GENERATED                        # home, landing, list and the city's page: the last publishing run
+
+    def warm(self) -> None:
+        """Learn the length of every static file not known yet, so that a 304 is answered from the file's metadata
+        (as nginx does) instead of rendering the page: the serving process then spends on a 304 what nginx does."""
+        for path in self.routes:
+            if self.conditional and file_of(path) not in self._lengths and self.mtime(path) is not None:
+                self.answer(path, flaky=False)
+
+    def changeable(self) -> list[str]:
+        """The static HTML files (home, landings, list pages, articles) that ``change`` may edit, sorted; a folder
+        URL (``.../``) is served by its ``index.html``."""
+        return sorted({file_of(p) for p, r in self.routes.items()
+                       if r[0] in ("home", "landing", "list", "doc") and p.startswith(SITE)})
+
+    def change(self, changed: float | Collection[str], seed: int = 0) -> list[str]:
+        """Edit a fraction of the changeable files (drawn with ``seed``), or the files given: each gets one added
+        paragraph (numeric character references, no link, no date: no finding depends on it) and a modification
+        time after everything else on the site, so new validators. Returns the absolute URLs of the in-scope pages
+        that changed (a folder and its ``index.html`` both, when both are linked), also added to ``changed``."""
+        pool = self.changeable()
+        if isinstance(changed, (int, float)):
+            if not 0 <= changed <= 1:
+                raise ValueError(f"changed fraction must be between 0 and 1, not {changed}")
+            k = max(1, round(changed * len(pool))) if changed > 0 else 0
+            files = set(random.Random(f"town-changes/{seed}").sample(pool, k))
+        else:
+            files = {file_of(p) for p in changed}
+            unknown = sorted(files - set(pool))
+            if unknown:
+                raise ValueError(f"not a changeable page of the site: {', '.join(unknown[:5])}")
+        stamps = [GENERATED, *(self.published(d) for d in self.all_docs()), *(e[1] for e in self.edits.values())]
+        stamp = max(stamps) + EDIT_DELAY
+        for f in files:
+            self.edits[f] = (hashlib.sha256(f"{seed}/{f}".encode()).hexdigest()[:8], stamp)
+            self._lengths.pop(f, None)
+        urls = sorted(u for u in self.expected_pages() if file_of(u[len(self.origin):]) in files)
+        self.changed = sorted({*self.changed, *urls})
+        return urls
 
     # ---- rendering ------------------------------------------------------------------------------------------------
     def _head(self, title: str, enc: str, meta: dict[str, str], fujian: bool = False) -> str:
@@ -644,6 +767,11 @@ class TownSite:
                 f"<h1>{CITY}人民政府门户网站</h1><a href='{SITE}'>{SITE_NAME}</a></body></html>")
 
 
+def file_of(path: str) -> str:
+    """The file nginx serves for a path: a folder's ``index.html``."""
+    return path + "index.html" if path.endswith("/") else path
+
+
 _NOT_FOUND = (b"<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center>"
               b"<hr><center>nginx</center></body></html>")
 
@@ -665,7 +793,12 @@ def province_answer(path: str) -> tuple[int, dict[str, str], bytes, int | None]:
 
 # ---- serving -----------------------------------------------------------------------------------------------------
 
-def _handler(answer):
+# the servers' own counts, per host (city 0, province 1), in memory shared with the serving child process
+REQUESTS, NOT_MODIFIED, BODY_BYTES, HEADER_BYTES = range(4)
+_COUNTS = ("requests", "not_modified", "body_bytes", "header_bytes")
+
+
+def _handler(answer, counts, host: int):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
@@ -675,9 +808,23 @@ def _handler(answer):
         def log_message(self, *a):
             pass
 
+        def flush_headers(self):
+            n = sum(len(b) for b in getattr(self, "_headers_buffer", ()))
+            with counts.get_lock():
+                counts[host * 4 + HEADER_BYTES] += n
+            super().flush_headers()
+
         def _serve(self, method: str) -> None:
-            status, headers, body, head_status = answer(self.path)
-            send(self, method, head_status if method == "HEAD" and head_status else status, headers, body)
+            # a conditional GET may get 304; a HEAD is answered in full (sitewatch sends no conditional HEAD)
+            status, headers, body, head_status = answer(self.path, request=self.headers if method == "GET" else None)
+            if method == "HEAD" and head_status:      # a HEAD refused by the application in front: no validators
+                status = head_status
+                headers = {k: v for k, v in headers.items() if k not in ("ETag", "Last-Modified")}
+            with counts.get_lock():
+                counts[host * 4 + REQUESTS] += 1
+                counts[host * 4 + NOT_MODIFIED] += status == 304
+                counts[host * 4 + BODY_BYTES] += 0 if method == "HEAD" or status == 304 else len(body)
+            send(self, method, status, headers, body)
 
         def do_GET(self):
             self._serve("GET")
@@ -704,56 +851,103 @@ def _refused_port() -> int:
     return port
 
 
-def _server(sock: socket.socket, answer) -> ThreadingHTTPServer:
-    srv = ThreadingHTTPServer(sock.getsockname(), _handler(answer), bind_and_activate=False)
+def _server(sock: socket.socket, answer, counts, host: int) -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer(sock.getsockname(), _handler(answer, counts, host), bind_and_activate=False)
     srv.socket.close()
     srv.socket = sock
     srv.daemon_threads = True
     return srv
 
 
-def _serve_both(site: TownSite, city: socket.socket, province: socket.socket) -> None:
-    a, b = _server(city, site.answer), _server(province, province_answer)
+def _province(path: str, request=None):
+    return province_answer(path)
+
+
+def _serve_both(site: TownSite, city: socket.socket, province: socket.socket, counts) -> None:
+    a, b = _server(city, site.answer, counts, 0), _server(province, _province, counts, 1)
     threading.Thread(target=b.serve_forever, daemon=True).start()
     a.serve_forever()
 
 
 class TownServer:
     """Serves the model: the city host and the provincial host, in a child process (fork) so the crawler under
-    test does not share an interpreter lock with the server; ``in_process=True`` serves from threads instead."""
+    test does not share an interpreter lock with the server; ``in_process=True`` serves from threads instead.
 
-    def __init__(self, seed: int = 13, in_process: bool = False):
+    The listening sockets belong to this object, so the URLs stay the same while the served site changes:
+    ``change(0.05, seed=1)`` edits 5% of the pages (``TownSite.change``) and returns the changed URLs, and
+    ``restart()`` serves the model afresh (the planted transient failures fail once more). ``counts()`` is what
+    the servers answered: requests, 304s, body and header bytes, per host."""
+
+    def __init__(self, seed: int = 13, in_process: bool = False, *, scale: float = 1.0, conditional: bool = True):
         self._city, self._province = _listen(), _listen()
         self.origin = f"http://127.0.0.1:{self._city.getsockname()[1]}"
         province = f"http://127.0.0.1:{self._province.getsockname()[1]}"
         refused = f"http://127.0.0.1:{_refused_port()}"
-        self.site = TownSite(self.origin, province, refused, seed)
+        self.site = TownSite(self.origin, province, refused, seed, scale=scale, conditional=conditional)
         self.in_process = in_process
         self._proc = None
         self._servers: list[ThreadingHTTPServer] = []
+        self._counts = multiprocessing.get_context("fork").Array("q", 8)
 
     @property
     def start_url(self) -> str:
         return self.origin + SITE
 
-    def __enter__(self) -> TownServer:
+    def _answer(self, path: str, flaky: bool = True, request=None):
+        return self.site.answer(path, flaky, request)          # the site served now (``change`` may edit it)
+
+    def _start(self) -> None:
         if self.in_process:
-            self._servers = [_server(self._city, self.site.answer), _server(self._province, province_answer)]
+            self._servers = [_server(self._city, self._answer, self._counts, 0),
+                             _server(self._province, _province, self._counts, 1)]
             for s in self._servers:
                 threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         else:
             ctx = multiprocessing.get_context("fork")
-            self._proc = ctx.Process(target=_serve_both, args=(self.site, self._city, self._province), daemon=True)
+            self._proc = ctx.Process(target=_serve_both, args=(self.site, self._city, self._province, self._counts),
+                                     daemon=True)
             self._proc.start()
-        return self
 
-    def __exit__(self, *exc) -> None:
+    def _stop(self) -> None:
         if self._proc is not None:
             self._proc.terminate()
             self._proc.join(5)
+            self._proc = None
         for s in self._servers:
             s.shutdown()
-            s.server_close()
+        self._servers = []
+
+    def restart(self) -> None:
+        """Serve the model afresh on the same sockets (the child process holds a copy of it)."""
+        self._stop()
+        self.site._hits.clear()
+        self._start()
+
+    def change(self, changed: float | Collection[str], seed: int = 0) -> list[str]:
+        """Edit pages of the site (``TownSite.change``) and serve the changed site; the changed URLs."""
+        urls = self.site.change(changed, seed)
+        if not self.in_process:
+            self.restart()
+        return urls
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """What the servers answered since the start or ``reset_counts``, per host (``city``, ``province``)."""
+        with self._counts.get_lock():
+            values = list(self._counts)
+        return {host: dict(zip(_COUNTS, values[i * 4:i * 4 + 4], strict=True))
+                for i, host in enumerate(("city", "province"))}
+
+    def reset_counts(self) -> None:
+        with self._counts.get_lock():
+            for i in range(len(self._counts)):
+                self._counts[i] = 0
+
+    def __enter__(self) -> TownServer:
+        self._start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
         self._city.close()
         self._province.close()
 
