@@ -75,8 +75,7 @@ class ListingCollector:
             self._add_item(item, url, scan_id)
         forced = next((eng for prefix, eng in self.cfg.list_engines.items() if url.startswith(prefix)), None)
         if "/gkmlpt/" in url and self.fetcher is not None:
-            parsed.volatile = True
-            return await self._gkmlpt(url, text, scan_id)
+            return await self._gkmlpt(url, text, parsed, scan_id)
         listing = parse_listing(url, text, engine=forced, doc=parsed.doc)
         if listing is not None:
             parsed.list_items = len(listing.items)
@@ -162,11 +161,13 @@ class ListingCollector:
                        date=dt.date.fromisoformat(date) if date else None, date_source=source, pinned=pinned,
                        document_number=docno, attachments=attachments)
 
-    async def _gkmlpt(self, url: str, text: str, scan_id: int) -> list[str]:
-        """Read a gkmlpt catalogue through its JSON API: every leaf category, every page."""
+    async def _gkmlpt(self, url: str, text: str, parsed: ParsedPage, scan_id: int) -> list[str]:
+        """Read a gkmlpt catalogue through its JSON API: every leaf category, every page. The page that reads it is
+        ``volatile`` (what it learns is the API's, read again every scan); its article pages are not."""
         site = gkmlpt.discover(url, text)
         if site is None or site.prefix in self._gkmlpt_done:
             return []
+        parsed.volatile = True
         self._gkmlpt_done.add(site.prefix)
         extra: list[str] = [site.prefix + GKMLPT_GUIDE]
         # a probe, not a link: found again by a resume, never a link.broken finding (Store.broken_targets)
