@@ -9,10 +9,11 @@ same analysis (``fingerprint``: the page checks' rules, the list engines' settin
 for pages whose facts came from the page alone (a page whose hooks read an API, or failed, is read every scan).
 
 With the link cache on (``[crawl] link_cache_days`` N), a *leaf* page of the site (an article: no list was read on
-it, not a start page) measured less than N days ago is not requested at all, like an external link: its stored
-result and facts are reused (``reused`` = "cached", a ``cached_targets`` row says when it was measured). List pages
-and the homepage, where new and changed articles show, are always asked; an article edited in place is seen again
-within N days (the monthly audit, which turns the link cache off, asks every page).
+it, not a start page, no finding of the last scan names it) measured less than N days ago is not requested at all,
+like an external link: its stored result and facts are reused (``reused`` = "cached", a ``cached_targets`` row says
+when it was measured). List pages and the homepage, where new articles show, are always asked, and so is a page
+with a problem (its fix is seen at once); an article edited in place otherwise is seen again within N days (the
+monthly audit, which turns the link cache off, asks every page).
 
 Canaries: a share of the pages (``CANARY_SHARE``, drawn afresh each scan) is fetched in full without validators.
 A canary served with the stored validators but another body proves the host's validators wrong (its server would
@@ -33,18 +34,21 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from sitewatch.crawl.fetch import FetchResult
-from sitewatch.store import CachedTargetRow, LinkRow, PageRow, ScanRow, Store
+from sitewatch.store import CachedTargetRow, FindingRow, LinkRow, PageRow, ScanRow, Store
 from sitewatch.urls import host_key
 
 # the reads of a reused page, built once (a statement built per page cost more CPU than the read)
 _PAGE_ROW = select(PageRow).where(PageRow.c.id == bindparam("id"))
 _PAGE_LINKS = select(LinkRow.c.target, LinkRow.c.tag, LinkRow.c.text).where(
-    LinkRow.c.scan_id == bindparam("scan"), LinkRow.c.page_url == bindparam("url")).order_by(LinkRow.c.id)
+    LinkRow.c.scan_id == bindparam("scan"), LinkRow.c.page_url == bindparam("url"), LinkRow.c.tag != "api"
+).order_by(LinkRow.c.id)
 
 _PAGE_COLUMNS = ("status", "title", "encoding", "content_type", "size", "content_hash", "pub_date", "meta", "etag",
                  "last_modified", "facts")
 _PAGE_ROW_SQL = f"SELECT {', '.join(_PAGE_COLUMNS)} FROM pages WHERE id = ?"
-_PAGE_LINKS_SQL = "SELECT target, tag, text FROM links WHERE scan_id = ? AND page_url = ? ORDER BY id"
+# a page's own link rows: not the "api" rows a gkmlpt catalogue stores under its items' URLs (the catalogue is read
+# again every scan and stores them again)
+_PAGE_LINKS_SQL = "SELECT target, tag, text FROM links WHERE scan_id = ? AND page_url = ? AND tag != 'api' ORDER BY id"
 
 CANARY_SHARE = 0.02        # pages of a rescan fetched in full to test the server's validators
 REUSE_KINDS = ("full",)     # scans whose pages can be reused (a link scan or a look-back reads no page whole)
@@ -89,12 +93,13 @@ class PageCache:
     def __init__(self, pages: dict[str, StoredPage] | None = None, *, source_scan: int | None = None,
                  fingerprint: str = "", untrusted: set[str] | None = None, canary_share: float = 0.0,
                  salt: str = "", off: str = "", reuse: bool = True, max_age_days: int = 0,
-                 now: dt.datetime | None = None, start_urls: tuple[str, ...] = ()):
+                 now: dt.datetime | None = None, start_urls: tuple[str, ...] = (), problems: set[str] | None = None):
         self.pages = pages or {}
         self.max_age_days = max_age_days if reuse else 0
         self.oldest = (now or dt.datetime.now()) - dt.timedelta(days=max_age_days)
         self.now = now or dt.datetime.now()
         self.start_urls = frozenset(start_urls)
+        self.problems = problems or set()       # pages a finding of the source scan names: always asked
         self._conn: Connection | None = None
         self._raw: sqlite3.Connection | None = None
         self.reuse = reuse              # False: a full check (every page fetched and read; validators still tested)
@@ -129,13 +134,19 @@ class PageCache:
             reused = {r.url: (r.measured_at, r.measured_scan) for r in c.execute(
                 select(CachedTargetRow.c.url, CachedTargetRow.c.measured_at, CachedTargetRow.c.measured_scan)
                 .where(CachedTargetRow.c.scan_id == earlier.id))} if max_age_days > 0 else {}
+            named: set[str] = set()
+            if max_age_days > 0:
+                for url, found_on in c.execute(select(FindingRow.c.url, FindingRow.c.found_on)
+                                               .where(FindingRow.c.scan_id == earlier.id)):
+                    named.add(url)
+                    named.update(u for u in (found_on or ()) if isinstance(u, str))
         fresh = (earlier.started_at, earlier.id)
         pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash, *reused.get(r.url, fresh))
                  for r in rows}
         share = (CANARY_SHARE if canary_share is None else canary_share) if enabled else 1.0
         return cls(pages, source_scan=earlier.id, fingerprint=fingerprint, untrusted=untrusted, canary_share=share,
                    salt=str(scan_id), reuse=enabled, off="" if enabled else "a full check: every page is read again",
-                   max_age_days=max_age_days, now=now, start_urls=start_urls)
+                   max_age_days=max_age_days, now=now, start_urls=start_urls, problems=named)
 
     def lookup(self, url: str) -> StoredPage | None:
         """The stored page ``url``, if the scan may reuse it."""
@@ -143,9 +154,9 @@ class PageCache:
 
     def fresh(self, url: str, page: StoredPage) -> bool:
         """``page`` may be reused without a request if it is a leaf (checked by ``is_leaf`` on its facts): measured
-        less than ``max_age_days`` ago (the link cache), not a start page, not a canary."""
+        less than ``max_age_days`` ago (the link cache), not a start page, not named by a finding, not a canary."""
         return (self.max_age_days > 0 and page.measured_at is not None and self.oldest < page.measured_at <= self.now
-                and url not in self.start_urls and not self.is_canary(url))
+                and url not in self.start_urls and url not in self.problems and not self.is_canary(url))
 
     @staticmethod
     def is_leaf(facts: dict[str, Any]) -> bool:
