@@ -339,3 +339,35 @@ def test_reuse_on_each_backend_and_a_source_row_gone_is_read_again(store_db, tmp
     with store.engine.connect() as c:
         from sitewatch.store import TargetRow
         assert not c.execute(TargetRow.select().where(TargetRow.c.reason == "internal_error")).all()
+
+
+def test_an_interrupted_rescan_resumes_and_replays_the_stored_facts(tmp_path, no_canaries):
+    import itertools
+    import threading
+
+    from sitewatch.config import SiteConfig
+    from sitewatch.scan import resume_scan, start_scan
+
+    stop, armed = threading.Event(), threading.Event()
+    served = itertools.count(1)
+
+    def counting(answer: Answer):
+        def route(method: str, nth: int) -> Answer:
+            if armed.is_set() and next(served) == 15:
+                stop.set()
+            return answer
+        return route
+
+    db = str(tmp_path / "sw.db")
+    with _site({p: counting(a) for p, a in _articles(40).items()}, conditional=True) as site:
+        first, store = scan_site(site.url("/"), db, link_cache_days=0)
+        cfg = SiteConfig(name="test", start_urls=[site.url("/")], rate=0, concurrency=2, timeout=2, retries=1,
+                         link_cache_days=0)
+        armed.set()
+        cut = start_scan(cfg, store, as_of=AS_OF, stop=stop)
+        assert cut.status == "interrupted"
+        done = resume_scan(store, cut.scan_id, cfg)
+    assert done.status == "completed"
+    assert _findings(store, done.scan_id) == _findings(store, first.scan_id)
+    reused = _reused(db, done.scan_id)
+    assert len(reused) == first.stats.pages and all(how == "not_modified" for how in reused.values())
