@@ -343,3 +343,22 @@ def test_fingerprint_ignores_what_facts_do_not_depend_on():
     assert new_checks(overrides={"security.hidden_link": {"severity": "warn"}}).fingerprint() == base
     assert new_checks(overrides={"link.broken": {"enabled": False}}).fingerprint() == base     # a site rule
     assert new_checks(name="另一个名字").fingerprint() == base
+
+
+def test_a_list_page_with_a_long_paragraph_is_a_column_not_an_article():
+    """The 政策文件 list's last page carried a 250-character note: it was judged an article and drew findings for
+    missing ArticleTitle, PubDate and ContentSource. A page on which a list was read is a column; its must-not twin,
+    the same page with no list read, stays an article."""
+    items = "".join(f'<li><a href="/zcwj/t2026010{i}_{i}.html">关于印发第{i}号文件的通知</a><span>2026-01-0{i}</span></li>'
+                    for i in range(1, 8))
+    html = page("政策文件", f"<ul class='list'>{items}</ul><p>{BODY}</p>", meta={"ColumnName": "政策文件"})
+    url = "http://127.0.0.1/zcwj/index_3.html"
+    kinds = []
+    for list_items in (7, 0):
+        checks = PageChecks(load_rules(), SiteConfig(start_urls=["http://127.0.0.1/"]), ["http://127.0.0.1/"])
+        parsed = parse_html(html, url)
+        parsed.list_items = list_items
+        facts = checks.on_page(url, html, parsed)
+        assert facts is not None
+        kinds.append(facts["Identity"]["kind"])
+    assert kinds == ["column", "article"]

@@ -122,7 +122,11 @@ class Identity(PageCheck):
             return facts or None
         if view.url.split("#", 1)[0].rstrip("/") in self.starts:
             kind = "home"
-        elif "articletitle" in view.meta or "pubdate" in view.meta or len(view.body_text) >= 200:
+        elif "articletitle" in view.meta or "pubdate" in view.meta:
+            kind = "article"
+        elif view.parsed.list_items > 0 and view.main_links >= 5:
+            kind = "column"             # a list was read on it: a column page, however long a paragraph on it
+        elif len(view.body_text) >= 200:
             kind = "article"
         elif view.main_links >= 5:
             kind = "column"
