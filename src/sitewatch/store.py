@@ -582,7 +582,7 @@ class Store:
         self.engine = open_engine(db)
         self._buffers: _Buffers = {}
         self._pending = 0
-        self._last_flush = time.monotonic()
+        self._last_flush = 0.0          # the first finished URL is written at once (a scan killed early keeps it)
 
     # --- scans -------------------------------------------------------------------------------
     def new_scan(self, site: str, start_urls: list[str], as_of: dt.date, config: dict[str, Any],
