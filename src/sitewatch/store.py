@@ -253,7 +253,7 @@ SessionRow = Table(                                          # a signed-in brows
 LoginThrottleRow = Table(                                    # failed sign-ins counted per user name and per address
     "login_throttle", metadata, _id(),
     _col("kind", String(10)),                              # user, address
-    _col("key", Text),                                     # the user name as typed (lower case), or the address
+    _col("key", Text),                                     # SHA-256 of the user name as typed, or the address
     _col("failures", Integer, default=0),                  # failures since first_at
     _col("first_at", DateTime),                            # start of the counting window
     _col("locked_until", DateTime, null=True),
