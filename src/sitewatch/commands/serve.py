@@ -129,5 +129,9 @@ def run(app: Starlette, sock: socket.socket) -> int:
     # proxy_headers off: the app's TrustedProxy reads them, from --trusted-proxy addresses only
     config = uvicorn.Config(app, proxy_headers=False, server_header=False, log_level="info", access_log=True,
                             lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:           # uvicorn stops on Ctrl-C, then raises it again: the console was stopped
+        pass
+    print("sitewatch: console stopped", flush=True)
     return 0

@@ -120,6 +120,8 @@ async def home(request: Request) -> Response:
 
 @view()
 async def account_page(request: Request) -> Response:
+    if _console(request).read_only:          # no account behind a read-only visit
+        raise HTTPException(404)
     return render(request, "account.html.j2", rules=PASSWORD_RULES)
 
 
@@ -132,8 +134,9 @@ async def audit_page(request: Request) -> Response:
 @public()
 async def login_page(request: Request) -> Response:
     con = _console(request)
-    if con.read_only or await current(request) is not None:
+    if con.read_only:
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    await current(request)      # signed in already: the form says so; signing in ends that session
     return await _login_form(request)
 
 
@@ -174,7 +177,7 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
-@action()
+@action(own=True)
 async def logout(request: Request) -> Response:
     con = _console(request)
     session: Session = request.state.session
@@ -188,7 +191,7 @@ def _close(con: Console, session: Session, actor: audit.Actor) -> None:
     close_session(con.engine, session, actor, con.clock())
 
 
-@action()
+@action(own=True)
 async def password_submit(request: Request) -> Response:
     con = _console(request)
     session: Session = request.state.session

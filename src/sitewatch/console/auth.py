@@ -166,8 +166,9 @@ def locked_for(c: Connection, keys: Collection[tuple[str, str]], now: dt.datetim
     return longest
 
 
-def note_failure(c: Connection, kind: str, key: str, now: dt.datetime, limit: int, policy: Policy) -> bool:
-    """Count one failed sign-in against (kind, key); True when it reaches the limit and locks."""
+def note_failure(c: Connection, kind: str, key: str, now: dt.datetime, limit: int, policy: Policy) -> int:
+    """Count one failed sign-in against (kind, key); when it reaches the limit and locks, the number of lock-outs
+    so far (this one included), else 0."""
     row = c.execute(select(LoginThrottleRow).where(LoginThrottleRow.c.kind == kind,
                                                    LoginThrottleRow.c.key == key)).first()
     if row is None:
@@ -177,21 +178,26 @@ def note_failure(c: Connection, kind: str, key: str, now: dt.datetime, limit: in
     else:
         failures, first, lockouts = row.failures + 1, row.first_at, row.lockouts
     locks = failures >= limit
-    values = dict(failures=0 if locks else failures, first_at=now if locks else first,
-                  locked_until=now + policy.lockout if locks else (row.locked_until if row is not None else None),
-                  lockouts=lockouts + 1 if locks else lockouts)
+    if locks:
+        failures, first, lockouts = 0, now, lockouts + 1
+    until = now + policy.lockout if locks else (row.locked_until if row is not None else None)
+    values = {"failures": failures, "first_at": first, "locked_until": until, "lockouts": lockouts}
     if row is None:
         c.execute(insert(LoginThrottleRow).values(kind=kind, key=key, **values))
     else:
         c.execute(update(LoginThrottleRow).where(LoginThrottleRow.c.id == row.id).values(**values))
-    return locks
+    return int(lockouts) if locks else 0
+
+
+LOCKOUT_MEMORY = dt.timedelta(days=1)     # how long a name's or address's lock-outs are counted after the last
 
 
 def sweep_throttle(c: Connection, now: dt.datetime, policy: Policy) -> None:
-    """Forget counts whose window has passed and whose lock has ended (a table of names people typed stays small)."""
+    """Forget counts whose window has passed, unless a lock ended less than ``LOCKOUT_MEMORY`` ago (a table of
+    names people typed stays small)."""
     c.execute(delete(LoginThrottleRow).where(
         LoginThrottleRow.c.first_at <= now - policy.window,
-        (LoginThrottleRow.c.locked_until.is_(None)) | (LoginThrottleRow.c.locked_until <= now)))
+        (LoginThrottleRow.c.locked_until.is_(None)) | (LoginThrottleRow.c.locked_until <= now - LOCKOUT_MEMORY)))
 
 
 @dataclass(frozen=True)
@@ -232,9 +238,11 @@ def sign_in(engine: Engine, username: str, password: str, address: str, now: dt.
             sweep_throttle(c, now, policy)
             record(c, actor, "login.failed", named, {"reason": reason}, at=now)
             for (kind, key), limit in zip(keys, (policy.user_failures, policy.address_failures), strict=True):
-                if note_failure(c, kind, key, now, limit, policy):
+                lockouts = note_failure(c, kind, key, now, limit, policy)
+                if lockouts:
                     record(c, actor, "login.locked", named if kind == USER else f"address {key}",
-                           {"minutes": int(policy.lockout.total_seconds() // 60), "failures": limit}, at=now)
+                           {"minutes": int(policy.lockout.total_seconds() // 60), "failures": limit,
+                            "lockouts": lockouts}, at=now)
         log.info("sign-in refused from %s", address)
         return SignIn()
     if stale:
@@ -270,6 +278,7 @@ class Access:
     kind: str                   # view (GET) or action (POST)
     roles: frozenset[str]
     public: bool = False        # reachable without signing in (the sign-in page itself)
+    own: bool = False           # an action on the user's own session or account only (sign out, own password)
 
 
 def console_of(request: Request) -> Any:
@@ -344,9 +353,10 @@ def view(*roles: str) -> Callable[[Endpoint], Endpoint]:
     return wrap
 
 
-def action(*roles: str, public: bool = False) -> Callable[[Endpoint], Endpoint]:
+def action(*roles: str, public: bool = False, own: bool = False) -> Callable[[Endpoint], Endpoint]:
     """A state-changing request (POST): refused in read-only mode; signed in with one of ``roles`` (default: any)
-    and carrying the session's CSRF secret, or, ``public`` (the sign-in form), the sign-in cookie's value."""
+    and carrying the session's CSRF secret, or, ``public`` (the sign-in form), the sign-in cookie's value. ``own``:
+    it changes only the user's own session or account (every role may sign out; a leader changes nothing else)."""
     allowed = frozenset(roles or ROLES)
 
     def wrap(fn: Endpoint) -> Endpoint:
@@ -372,7 +382,7 @@ def action(*roles: str, public: bool = False) -> Callable[[Endpoint], Endpoint]:
                 raise HTTPException(403)
             return await fn(request)
 
-        endpoint.access = Access("action", allowed, public)  # type: ignore[attr-defined]  # read by the route tests
+        endpoint.access = Access("action", allowed, public, own)  # type: ignore[attr-defined]  # read by the route tests
         return endpoint
 
     return wrap
