@@ -389,3 +389,22 @@ def test_a_body_over_the_limit_is_refused(db):
     r = c.post("/logout", content=b"csrf=" + b"x" * (3 * 1024 * 1024),
                headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
+
+
+def test_accounts_sessions_and_throttling_on_each_database(store_db):
+    """The console's tables on SQLite and PostgreSQL: an account, a sign-in, a lock-out, a logout, the audit log."""
+    store = Store(store_db)
+    accounts.add_user(store.engine, "admin", "admin", None, PASSWORD, Actor("cli:test"))
+    app = app_for(store, policy=Policy(user_failures=2))
+    c = client(app)
+    for _ in range(2):
+        assert sign_in(c, "admin", "Wrong-password-1").status_code == 401
+    assert sign_in(c, "admin").status_code == 429
+    accounts.set_password(store.engine, "admin", "Another-Pass-12", Actor("cli:test"))     # clears the lock
+    assert sign_in(c, "admin", "Another-Pass-12").status_code == 303
+    assert "网站监测总览" in c.get("/").text
+    assert c.post("/logout", data={"csrf": page_csrf(c)}).status_code == 303
+    assert c.get("/").status_code == 303
+    log = [e["action"] for e in reversed(entries(store.engine))]
+    assert log == ["user.add", "login.failed", "login.failed", "login.locked", "login.failed", "user.passwd",
+                   "login.ok", "logout"]

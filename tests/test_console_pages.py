@@ -169,3 +169,15 @@ def test_pages_are_usable_without_a_mouse_and_labelled(db):
     css = client(app).get("/static/console.css").text
     assert ":focus-visible" in css and "@media (max-width: 600px)" in css
     assert client(app).get("/static/look.css").text.startswith("/* The look shared by every report")
+
+
+def test_console_templates_hold_no_inline_script_or_style():
+    """The CSP refuses inline script and style: a template that had some would break in the browser."""
+    from sitewatch.resources import data_dir
+
+    templates = sorted((data_dir("reports") / "console").rglob("*.j2"))
+    assert len(templates) >= 6
+    for path in templates:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=|javascript:", text, re.I), path.name
+        assert "|safe" not in text.replace(" ", ""), path.name

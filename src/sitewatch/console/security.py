@@ -4,6 +4,7 @@ checks and body limit every request and answer get."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger("sitewatch.console")
 
 # no inline script or style anywhere: the pages load /static/ files only
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -131,7 +133,12 @@ class Security:
         if headers.get("sec-fetch-site", "").lower() == "cross-site":
             return 403, "拒绝跨站请求"
         origin = headers.get("origin")
-        if origin is not None and origin != f"{scope.get('scheme', 'http')}://{headers.get('host', '')}":
+        expected = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        if origin is not None and origin != expected:
+            # behind a proxy whose address was not given with --trusted-proxy, the scheme seen here is http while
+            # the browser's Origin says https: every form is refused until the proxy is trusted (docs/console.md)
+            log.warning("refused %s %s: Origin %s is not this console (%s)", scope.get("method"), scope.get("path"),
+                        origin[:100], expected[:100])
             return 403, "拒绝跨站请求"
         return None
 
