@@ -408,3 +408,44 @@ def test_accounts_sessions_and_throttling_on_each_database(store_db):
     log = [e["action"] for e in reversed(entries(store.engine))]
     assert log == ["user.add", "login.failed", "login.failed", "login.locked", "login.failed", "user.passwd",
                    "login.ok", "logout"]
+
+
+def test_an_old_password_is_to_be_changed(db):
+    clock = Clock(dt.datetime.now())
+    app = app_for(db, clock=clock, policy=Policy(idle=dt.timedelta(days=200), absolute=dt.timedelta(days=200)))
+    c = signed_in(app, "assessor")
+    assert "请在" not in c.get("/").text
+    clock.advance(days=accounts.PASSWORD_MAX_AGE_DAYS + 1)
+    assert f"您的密码已使用 {accounts.PASSWORD_MAX_AGE_DAYS + 1} 天" in c.get("/").text
+    assert "请在" not in client(app_for(db, read_only=True, clock=clock)).get("/").text
+
+
+def test_password_checks_run_a_few_at_a_time(monkeypatch):
+    """A flood of sign-ins waits for a hashing slot instead of taking 64 MiB per request at once."""
+    import threading
+    import time
+
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    class Slow:
+        def verify(self, encoded, password):
+            nonlocal active, peak
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.05)
+            with lock:
+                active -= 1
+            return True
+
+        def check_needs_rehash(self, encoded):
+            return False
+
+    monkeypatch.setattr(accounts, "hasher", Slow)
+    threads = [threading.Thread(target=accounts.verify_password, args=("$argon2id$…", "x")) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2

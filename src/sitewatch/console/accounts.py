@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,6 +131,11 @@ def check_password(password: str, username: str = "") -> None:
         raise AccountError(f"password refused: {PASSWORD_RULES[problem][0]}")
 
 
+# Password hashes computed at once: each takes 64 MiB for ~0.1 s, so a flood of sign-in attempts queues here
+# instead of filling the memory of the server (the thread pool runs up to 40 requests at a time).
+HASH_SLOTS = threading.BoundedSemaphore(2)
+
+
 @lru_cache(maxsize=1)
 def hasher() -> PasswordHasher:
     """argon2-cffi's password hasher (its default parameters, argon2id)."""
@@ -139,7 +145,8 @@ def hasher() -> PasswordHasher:
 
 
 def hash_password(password: str) -> str:
-    return hasher().hash(password)
+    with HASH_SLOTS:
+        return hasher().hash(password)
 
 
 def verify_password(encoded: str, password: str) -> tuple[bool, bool]:
@@ -148,7 +155,8 @@ def verify_password(encoded: str, password: str) -> tuple[bool, bool]:
 
     h = hasher()
     try:
-        h.verify(encoded, password)
+        with HASH_SLOTS:
+            h.verify(encoded, password)
     except (VerificationError, InvalidHashError):
         return False, False
     return True, h.check_needs_rehash(encoded)
