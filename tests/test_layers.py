@@ -201,3 +201,21 @@ def test_config_does_not_load_the_http_stack():
     loaded = closure(GRAPH, "sitewatch.config")
     http = sorted(name for name in loaded if name.startswith("sitewatch.crawl") or name in EXTERNAL_HTTP)
     assert not http, f"sitewatch.config loads {http}"
+
+
+CONSOLE_EXTRA = {"starlette", "uvicorn", "argon2", "python_multipart", "multipart"}
+CONSOLE_COMMANDS = {"sitewatch.commands.serve", "sitewatch.commands.user"}
+
+
+def test_only_the_console_loads_the_console_extra():
+    """The default install runs every command but `serve` and `user` (and `sitewatch demo`) without the console
+    extra: nothing outside sitewatch.console and those two commands loads Starlette, uvicorn or argon2."""
+    offenders = sorted(
+        f"{module} loads {sorted(closure(GRAPH, module) & CONSOLE_EXTRA)}"
+        for module in GRAPH
+        if not module.startswith("sitewatch.console") and module not in CONSOLE_COMMANDS
+        and closure(GRAPH, module) & CONSOLE_EXTRA
+    )
+    assert not offenders, offenders
+    assert {"starlette", "argon2"} <= closure(GRAPH, "sitewatch.console.app")      # the test reads them
+    assert "starlette" not in closure(GRAPH, "sitewatch.console.accounts")         # `user` needs no web framework

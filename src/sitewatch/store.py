@@ -223,9 +223,58 @@ CachedTargetRow = Table(                                     # a target whose re
     Index("ix_cached_targets_scan_url", "scan_id", "url"),
 )
 
+# --- the web console (sitewatch.console, docs/console.md) ---------------------------------------------------------
+UserRow = Table(                                             # one account of the console
+    "users", metadata, _id(),
+    _col("username", Text),
+    _col("role", String(20)),                              # admin, unit, leader, assessor (console.accounts.ROLES)
+    _col("unit", Text, null=True),                         # role unit: the 责任科室 it answers for
+    _col("password_hash", Text),                           # argon2id, encoded with its parameters and salt
+    _col("disabled", Boolean, default=False),
+    _col("created_at", DateTime),
+    _col("updated_at", DateTime),
+    _col("password_changed_at", DateTime),
+    _col("last_login_at", DateTime, null=True),
+    Index("ix_users_username", "username", unique=True),
+)
+
+SessionRow = Table(                                          # a signed-in browser (server side: logout ends it here)
+    "sessions", metadata, _id(),
+    _col("token_hash", String(64)),                        # SHA-256 of the cookie's random token (never the token)
+    _col("user_id", Integer, ForeignKey("users.id"), index=True),
+    _col("created_at", DateTime),
+    _col("last_seen_at", DateTime),                        # idle expiry counts from here
+    _col("expires_at", DateTime),                          # absolute expiry
+    _col("csrf_secret", String(64)),                       # every form of the session carries it
+    _col("address", Text, default=""),                     # the client address it signed in from
+    Index("ix_sessions_token_hash", "token_hash", unique=True),
+)
+
+LoginThrottleRow = Table(                                    # failed sign-ins counted per user name and per address
+    "login_throttle", metadata, _id(),
+    _col("kind", String(10)),                              # user, address
+    _col("key", Text),                                     # SHA-256 of the user name as typed, or the address
+    _col("failures", Integer, default=0),                  # failures since first_at
+    _col("first_at", DateTime),                            # start of the counting window
+    _col("locked_until", DateTime, null=True),
+    _col("lockouts", Integer, default=0),                  # how many times it was locked
+    Index("ix_login_throttle_kind_key", "kind", "key", unique=True),
+)
+
+AuditRow = Table(                                            # who did what and when (never changed or deleted)
+    "audit_log", metadata, _id(),
+    _col("at", DateTime, index=True),
+    _col("actor", Text, default=""),                       # a user name, "cli:<system user>", or "" (anonymous)
+    _col("role", String(20), default=""),
+    _col("address", Text, default=""),                     # the client address (a command run: "")
+    _col("action", String(60)),                            # login.ok, login.failed, user.add … (console.audit)
+    _col("target", Text, default=""),                      # what it acted on: a user name, a problem, a scan
+    _col("detail", JSON, default=dict),
+)
+
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 

@@ -55,6 +55,13 @@ def css_string(text: Any) -> Markup:
 
 @lru_cache(maxsize=4)
 def environment(folder: str | None = None) -> Environment:
+    """The reports' environment on ``folder`` (default: the bundled or installed ``reports/``), made once."""
+    return new_environment(folder)
+
+
+def new_environment(folder: str | None = None) -> Environment:
+    """A new environment with the reports' settings: autoescape, every printed value made inert (``_inert``), the
+    same globals and filters (the web console adds its own globals to one of these)."""
     env = Environment(loader=FileSystemLoader(folder or str(data_dir("reports"))), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True, finalize=_inert)
     env.globals["trend_svg"] = trend_svg
