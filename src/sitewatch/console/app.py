@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sitewatch.console import accounts, audit
+from sitewatch.console import accounts, audit, pages_problems
 from sitewatch.console.accounts import ADMIN, PASSWORD_MAX_AGE_DAYS, PASSWORD_RULES, ROLE_ZH, ROLES, User
 from sitewatch.console.auth import (
     USER,
@@ -127,8 +127,10 @@ async def account_page(request: Request) -> Response:
 
 @view(ADMIN)
 async def audit_page(request: Request) -> Response:
-    rows = await run_in_threadpool(audit.entries, _console(request).engine, 200)
-    return render(request, "audit.html.j2", rows=rows, actions=audit.ACTIONS_ZH)
+    actor = str(request.query_params.get("actor") or "")[:200] or None
+    what = str(request.query_params.get("action") or "")[:50] or None
+    rows = await run_in_threadpool(audit.entries, _console(request).engine, 200, actor, what)
+    return render(request, "audit.html.j2", rows=rows, actions=audit.ACTIONS_ZH, actor=actor or "", action=what or "")
 
 
 @public()
@@ -267,6 +269,7 @@ ROUTES = [
     Route("/account/password", password_submit, methods=["POST"]),
     Route("/audit", audit_page, methods=["GET"]),
     Route("/static/{name}", static_file, methods=["GET"]),
+    *pages_problems.ROUTES,
 ]
 
 

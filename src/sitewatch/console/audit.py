@@ -30,6 +30,7 @@ ACTIONS_ZH = {
     "user.passwd": "重置密码",
     "user.disable": "停用账户",
     "user.enable": "启用账户",
+    "problem.declare": "填报整改情况",
 }
 
 Clock = Callable[[], dt.datetime]
@@ -66,10 +67,13 @@ def record(c: Connection, actor: Actor, action: str, target: str = "", detail: d
                                       detail=detail or {}))
 
 
-def entries(engine: Engine, limit: int = 200, actor: str | None = None) -> list[dict[str, Any]]:
-    """The latest ``limit`` audit rows, newest first (``actor``: one user's)."""
+def entries(engine: Engine, limit: int = 200, actor: str | None = None, action: str | None = None
+            ) -> list[dict[str, Any]]:
+    """The latest ``limit`` audit rows, newest first (``actor``: one user's; ``action``: one action's)."""
     query = select(AuditRow).order_by(AuditRow.c.id.desc()).limit(limit)
     if actor is not None:
         query = query.where(AuditRow.c.actor == actor)
+    if action is not None:
+        query = query.where(AuditRow.c.action == action)
     with engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(query)]
