@@ -100,3 +100,48 @@ def test_a_unit_user_at_phone_width(served, browser):
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0                                         # nothing wider than the phone (tables scroll)
     shot(page, "overview-phone")
+
+
+def test_a_unit_declares_a_fix_and_an_admin_sees_it(served, browser):
+    """The loop in a browser: a unit user filters its problems, opens one, declares 已整改 with 整改措施; an
+    admin then sees the declaration on the problem's page. No console error (a CSP violation would be one)."""
+    _, _, url = served
+    problems: list[str] = []
+    page = browser.new_page(viewport={"width": 375, "height": 800}, is_mobile=True)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sign_in(page, url, "unit-a")
+    page.get_by_role("link", name="问题清单").click()
+    page.wait_for_url(url + "problems")
+    page.get_by_label("整改状态").select_option("未整改")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**/problems?**")
+    rows = page.locator("tbody tr[data-fingerprint]")
+    assert rows.count() > 0
+    assert set(page.locator('tbody td[data-label="责任科室"]').all_inner_texts()) == {UNIT_A}
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    shot(page, "problems-phone")
+    fingerprint = rows.first.get_attribute("data-fingerprint")
+    rows.first.get_by_role("link", name="查看与填报").click()
+    page.wait_for_url(f"**/problems/{fingerprint}")
+    page.get_by_label("已整改", exact=True).check()
+    page.get_by_label("整改措施（无法整改时写明原因）").fill("已删除失效链接，更新了栏目")
+    page.get_by_role("button", name="提交填报").click()
+    page.wait_for_url(f"**/problems/{fingerprint}?declared=1")
+    assert page.get_by_role("status").first.inner_text().startswith("已保存填报")
+    assert page.locator("[data-state]").first.inner_text() == "已整改（待复核）"
+    shot(page, "problem-declared-phone")
+    page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url(url + "login")
+    wide = browser.new_page(viewport={"width": 1280, "height": 900})
+    wide.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(wide, url, "admin")
+    wide.goto(url + f"problems/{fingerprint}")
+    declared = wide.locator("tr[data-declared]")
+    assert declared.count() == 1 and "已删除失效链接，更新了栏目" in declared.inner_text()
+    assert "控制台：unit-a" in declared.inner_text()
+    shot(wide, "problem-admin")
+    wide.goto(url + "audit")
+    assert wide.locator('tr[data-action="problem.declare"]').count() == 1
+    assert problems == []

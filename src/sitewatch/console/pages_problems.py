@@ -86,7 +86,7 @@ async def problems_page(request: Request) -> Response:
     filters = Filters.of(request.query_params)
     listing = await run_in_threadpool(problem_list, user, con.store, filters, con.clock().date())
     return _render(request, "problems.html.j2", p=listing, f=listing.filters, states=STATES,
-                   fixed_unit=user.role == UNIT)
+                   fixed_unit=user.role == UNIT, link=outside_link)
 
 
 async def _detail_page(request: Request, status: int = 200, error: str = "", form: dict[str, str] | None = None
