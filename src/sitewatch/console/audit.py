@@ -30,6 +30,8 @@ ACTIONS_ZH = {
     "user.passwd": "重置密码",
     "user.disable": "停用账户",
     "user.enable": "启用账户",
+    "spotcheck.draw": "抽取抽查样本",
+    "spotcheck.assess": "记录核查结论",
 }
 
 Clock = Callable[[], dt.datetime]
