@@ -219,3 +219,71 @@ def test_hostile_titles_and_urls_stay_inert(db, built):
     assert all(a["rel"] == ["noopener", "noreferrer"] for a in links)
     html = c.get(f"/spotcheck/{scan_id}/3/checklist.html").text
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# --- in a real browser ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def served(built, tmp_path_factory):
+    pytest.importorskip("playwright.sync_api", reason="Playwright not installed (the render extra)")
+    from test_console_browser import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs it with apt)")
+    from consolekit import start_serve, stop
+
+    db = copy_db(built[0], tmp_path_factory.mktemp("console-assess-browser") / "sw.db")
+    proc, url = start_serve(db)
+    yield db, built[1], url
+    stop(proc)
+
+
+def test_an_assessor_draws_concludes_and_downloads_in_a_browser(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+    from test_console_browser import CHROMIUM, shot
+    from test_console_browser import sign_in as browser_sign_in
+
+    db, scan_id, url = served
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            browser_sign_in(page, url, "assessor")
+            page.get_by_role("link", name="抽查").click()
+            page.wait_for_url(url + "spotcheck")
+            page.get_by_label("随机种子").fill("42")
+            page.get_by_label("抽取问题数").fill("3")
+            page.get_by_label("抽取页面数").fill("2")
+            shot(page, "spotcheck-draw")
+            page.get_by_role("button", name="抽取").click()
+            page.wait_for_url(f"{url}spotcheck/{scan_id}/42")
+            assert page.locator("[data-concluded]").inner_text() == "已核查 0 / 5 项"
+            for no, verdict, note in ((1, "属实", "链接仍无法打开"), (2, "不属实", "页面正常")):
+                row = page.locator(f"#row-{no}")
+                row.get_by_label(verdict, exact=True).check()
+                row.get_by_label("备注").fill(note)
+                row.get_by_role("button", name=f"保存第 {no} 项").click()
+                page.wait_for_url(f"**/spotcheck/{scan_id}/42?saved={no}*")
+            assert page.locator("[data-concluded]").inner_text() == "已核查 2 / 5 项"
+            assert page.locator("#row-1").get_attribute("data-assessment") == "属实"
+            assert page.locator("#row-2").get_attribute("data-assessment") == "不属实"
+            assert page.locator("script").count() == 0 and page.locator("img").count() == 0
+            shot(page, "spotcheck-sample")
+            with page.expect_download() as info:
+                page.get_by_role("link", name="下载抽查表（XLSX）").click()
+            download = info.value
+            name = download.suggested_filename
+            assert name.startswith("抽查表-") and name.endswith("-seed42.xlsx")
+            saved = tmp_path / name
+            download.save_as(saved)
+            rows = list(load_workbook(saved)["抽查表"].iter_rows(values_only=True))
+            header = rows[0]
+            got = [(r[header.index("核查结论")], r[header.index("备注")]) for r in rows[1:3]]
+            assert got == [("属实", "链接仍无法打开"), ("不属实", "页面正常")]
+            assert problems == []
+        finally:
+            browser.close()
+    declared = Store(db).declarations(scan_id, SPOTCHECK_KIND)
+    assert sorted(d["status"] for d in declared.values()) == ["不属实", "属实"]
