@@ -20,6 +20,7 @@ from consolekit import (
     build,
     client,
     copy_db,
+    example_path,
     page_csrf,
     signed_in,
 )
@@ -38,13 +39,6 @@ def built(tmp_path_factory):
 @pytest.fixture
 def db(built, tmp_path):
     return copy_db(built[0], tmp_path / "sw.db")
-
-
-PATH_EXAMPLES = {"name": "look.css"}          # a path parameter's example; any other (an id, a seed): 1
-
-
-def example_path(path: str) -> str:
-    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_EXAMPLES.get(m.group(1), "1"), path)
 
 
 def routes(app):
