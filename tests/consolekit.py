@@ -60,6 +60,14 @@ def hostile_routes() -> dict[str, Answer]:
             "/s/gone-evil.html": Answer(404, page(EVIL_TITLE, "<p>页面不存在</p>"))}
 
 
+PATH_EXAMPLES = {"name": "look.css"}          # a route's path parameter, filled in; any other (an id, a seed): 1
+
+
+def example_path(path: str) -> str:
+    """A route's path with its parameters filled in (``/spotcheck/{scan_id:int}/{seed:int}`` → ``/spotcheck/1/1``)."""
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_EXAMPLES.get(m.group(1), "1"), path)
+
+
 def copy_db(src: Path, dest: Path) -> str:
     """A consistent copy of an SQLite store (WAL contents included)."""
     with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:

@@ -18,6 +18,7 @@ from consolekit import (
     client,
     copy_db,
     csrf_of,
+    example_path,
     page_csrf,
     session_cookie,
     sign_in,
@@ -45,7 +46,7 @@ def paths(app):
     """(method, path, access) of every route, its path parameters filled in."""
     for route in app.routes:
         access = route.endpoint.access
-        path = route.path.replace("{name}", "look.css")
+        path = example_path(route.path)
         for method in sorted(route.methods - {"HEAD"}):
             yield method, path, access
 

@@ -118,9 +118,31 @@ def sample(store: Store, scan: ScanRecord, n: int, seed: int, pages: int | None 
     return rows
 
 
+def with_conclusions(rows: list[dict[str, Any]], declared: dict[str, dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], str, dt.date | None]:
+    """The checklist ``rows`` with the 核查结论 and 备注 recorded for them (``declared``: ``Store.declarations`` of
+    kind spotcheck, by row key), and the 核查人 (the assessors who recorded them, in order of first record) and
+    核查日期 (the latest day one was recorded) to sign the checklist with."""
+    out, names, days = [], [], []
+    for r in rows:
+        d = declared.get(str(r["key"]))
+        if d is None:
+            out.append(dict(r))
+            continue
+        out.append({**r, "assessment": d.get("status") or "", "remark": d.get("note") or ""})
+        if d.get("declared_by") and d["declared_by"] not in names:
+            names.append(str(d["declared_by"]))
+        if d.get("done_on"):
+            days.append(d["done_on"])
+    return out, "、".join(names), max(days) if days else None
+
+
 def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], seed: int, out_dir: Path,
-                    sample_size: int | None = None, pages_size: int | None = None) -> list[Path]:
-    """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx (the sample sizes asked for: by default, what was drawn)."""
+                    sample_size: int | None = None, pages_size: int | None = None, assessor: str = "",
+                    assessed: dt.date | None = None) -> list[Path]:
+    """Write 抽查表-<site>-<date>-seed<S>.html and .xlsx (the sample sizes asked for: by default, what was drawn).
+    The rows' ``assessment`` and ``remark`` are written as they are (blank for the assessor to fill in, or what
+    was recorded: ``with_conclusions``); ``assessor`` and ``assessed`` fill 核查人 and 核查日期 (blank by default)."""
     stem = f"抽查表-{safe_name(scan.site)}-{scan.as_of.isoformat()}-seed{seed}"
     generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     total = {"findings": len(store.findings(scan.id)), "pages": store.count(PageRow, scan.id)}
@@ -128,8 +150,9 @@ def write_spotcheck(store: Store, scan: ScanRecord, rows: list[dict[str, Any]], 
     sample_size = kinds.count("问题") if sample_size is None else sample_size
     pages_size = kinds.count("页面") if pages_size is None else pages_size
     html = write_html(out_dir / f"{stem}.html", "spotcheck.html.j2", scan=scan, rows=rows, seed=seed,
-                      total=total, generated=generated, sample_size=sample_size, pages_size=pages_size)
+                      total=total, generated=generated, sample_size=sample_size, pages_size=pages_size,
+                      assessor=assessor, assessed=assessed)
     xlsx = write_spotcheck_workbook(out_dir / f"{stem}.xlsx", scan, SPOTCHECK_COLUMNS, rows, seed, sample_size,
-                                    pages_size, total, generated)
+                                    pages_size, total, generated, assessor=assessor, assessed=assessed)
     return [html, xlsx]
 

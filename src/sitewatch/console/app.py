@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sitewatch.console import accounts, audit, pages_problems
+from sitewatch.console import accounts, audit, pages_accounts, pages_assess, pages_problems
 from sitewatch.console.accounts import ADMIN, PASSWORD_MAX_AGE_DAYS, PASSWORD_RULES, ROLE_ZH, ROLES, User
 from sitewatch.console.auth import (
     USER,
@@ -270,6 +270,8 @@ ROUTES = [
     Route("/audit", audit_page, methods=["GET"]),
     Route("/static/{name}", static_file, methods=["GET"]),
     *pages_problems.ROUTES,
+    *pages_assess.ROUTES,
+    *pages_accounts.ROUTES,
 ]
 
 

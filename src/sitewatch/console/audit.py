@@ -31,6 +31,8 @@ ACTIONS_ZH = {
     "user.disable": "停用账户",
     "user.enable": "启用账户",
     "problem.declare": "填报整改情况",
+    "spotcheck.draw": "抽取抽查样本",
+    "spotcheck.assess": "记录核查结论",
 }
 
 Clock = Callable[[], dt.datetime]

@@ -139,9 +139,10 @@ def _declared_cells(d: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def write_spotcheck_workbook(path: Path, scan: ScanRecord, columns: Columns, rows: Sequence[Mapping[str, Any]],
                              seed: int, sample_size: int, pages_size: int, total: Mapping[str, int],
-                             generated: str) -> Path:
+                             generated: str, assessor: str = "", assessed: dt.date | None = None) -> Path:
     """The 抽查表: the sampled rows with a 核查结论 dropdown, then 抽查信息 (the scan, seed and sample size, and the
-    assessor's name and date to fill in), then the hidden properties with the key of every sampled row."""
+    assessor's name and date: blank to fill in, or ``assessor``/``assessed`` when the conclusions were recorded in
+    the console), then the hidden properties with the key of every sampled row."""
     drawn = Counter(str(r["kind"]) for r in rows)
     info = PlainSheet(SPOTCHECK_INFO_SHEET, [
         [(f"{scan.site}政府网站人工抽查表", "bold")],
@@ -152,7 +153,7 @@ def write_spotcheck_workbook(path: Path, scan: ScanRecord, columns: Columns, row
         ["抽样方法", "每类问题、每个栏目至少抽取一项，其余随机抽取；同一扫描、同一数量和随机种子可重现同一份抽查表"],
         ["填写说明", "在“抽查表”的核查结论列选择 属实 / 不属实 / 无法核实，备注写明依据；填写下面的核查人和核查日期；"
                  "请勿修改隐藏的“行标识”列和“_sitewatch”工作表。填好后交回，由 sitewatch import 导入。"],
-        [(ASSESSOR_LABEL, "bold"), ""], [(ASSESSED_LABEL, "bold"), ""],
+        [(ASSESSOR_LABEL, "bold"), assessor], [(ASSESSED_LABEL, "bold"), assessed if assessed is not None else ""],
     ], widths=(18, 90))
     table = Sheet("抽查表", columns, rows, choices={ASSESSMENT_HEADER: ASSESSMENTS}, prompts=SPOTCHECK_PROMPTS,
                   hidden=(ROW_KEY_HEADER,))
