@@ -40,10 +40,14 @@ def db(built, tmp_path):
     return copy_db(built[0], tmp_path / "sw.db")
 
 
+PATH_PARAMS = {"name": "look.css", "id": "1", "key": "report-csv"}     # a value for each path parameter
+
+
 def routes(app):
     for route in app.routes:
         for method in sorted(route.methods - {"HEAD"}):
-            yield method, route.path.replace("{name}", "look.css"), route.endpoint.access
+            path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: PATH_PARAMS[m.group(1)], route.path)
+            yield method, path, route.endpoint.access
 
 
 def test_every_route_answers_each_role_as_it_declares(db):
@@ -128,7 +132,8 @@ def test_hostile_titles_and_urls_are_inert_on_every_page(db):
     pages = []
     for name in USERS:
         c = signed_in(app, name)
-        pages += [c.get(path) for method, path, access in routes(app) if method == "GET" and "static" not in path]
+        pages += [c.get(path) for method, path, access in routes(app)
+                  if method == "GET" and "static" not in path and "/files/" not in path and "/progress" not in path]
     read_only = client(app_for(db, read_only=True))
     pages += [read_only.get("/"), read_only.get("/audit")]
     seen = "\n".join(r.text for r in pages)

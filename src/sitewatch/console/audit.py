@@ -30,6 +30,8 @@ ACTIONS_ZH = {
     "user.passwd": "重置密码",
     "user.disable": "停用账户",
     "user.enable": "启用账户",
+    "scan.start": "开始扫描",
+    "lookback.start": "开始回头看",
 }
 
 Clock = Callable[[], dt.datetime]
