@@ -217,3 +217,22 @@ def test_hostile_text_is_inert_on_the_scan_pages(db, built):
         assert EVIL_TITLE not in text
     detail = admin.get(f"/scans/{built[1]}").text
     assert EVIL_JS not in re.findall(r'href="([^"]*)"', detail)
+
+
+def test_demo_accounts_sign_in(tmp_path, built):
+    from consolekit import client, csrf_of
+
+    from sitewatch.commands.demo import DEMO_ROLES, demo_accounts
+
+    db = copy_db(built[0], tmp_path / "demo.db")
+    made = demo_accounts(db)
+    assert [(n, r) for n, r, _, _ in made] == list(DEMO_ROLES)
+    assert len({p for *_, p in made}) == len(made)
+    app = app_for(db)
+    for name, _role, _unit, password in made:
+        c = client(app)
+        form = c.get("/login")
+        r = c.post("/login", data={"csrf": csrf_of(form.text), "username": name, "password": password, "next": "/"})
+        assert r.status_code == 303, name
+    [unit] = [u for _, role, u, _ in made if role == "unit"]
+    assert unit == UNIT_A                                       # the unit with the most problems
