@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sqlite3
 
 import pytest
@@ -45,7 +46,8 @@ def paths(app):
     """(method, path, access) of every route, its path parameters filled in."""
     for route in app.routes:
         access = route.endpoint.access
-        path = route.path.replace("{name}", "look.css")
+        path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: {"name": "look.css", "id": "1", "key": "report-csv"}[m.group(1)],
+                      route.path)
         for method in sorted(route.methods - {"HEAD"}):
             yield method, path, access
 
