@@ -60,7 +60,7 @@ def hostile_routes() -> dict[str, Answer]:
             "/s/gone-evil.html": Answer(404, page(EVIL_TITLE, "<p>页面不存在</p>"))}
 
 
-PATH_EXAMPLES = {"name": "look.css"}          # a route's path parameter, filled in; any other (an id, a seed): 1
+PATH_EXAMPLES = {"name": "look.css", "key": "report-csv"}          # a route's path parameter, filled in; any other (an id, a seed): 1
 
 
 def example_path(path: str) -> str:

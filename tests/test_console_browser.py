@@ -95,7 +95,7 @@ def test_a_unit_user_at_phone_width(served, browser):
     page = browser.new_page(viewport={"width": 375, "height": 800}, is_mobile=True)
     sign_in(page, url, "unit-a")
     assert page.get_by_text(f"仅含本科室（{UNIT_A}）负责的问题").count() == 1
-    units = page.locator("tbody td:nth-child(5)").all_inner_texts()
+    units = page.locator('td[data-label="责任科室"]').all_inner_texts()
     assert units and set(units) == {UNIT_A}
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0                                         # nothing wider than the phone (tables scroll)

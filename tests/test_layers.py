@@ -204,7 +204,8 @@ def test_config_does_not_load_the_http_stack():
 
 
 CONSOLE_EXTRA = {"starlette", "uvicorn", "argon2", "python_multipart", "multipart"}
-CONSOLE_COMMANDS = {"sitewatch.commands.serve", "sitewatch.commands.user"}
+CONSOLE_COMMANDS = {"sitewatch.commands.serve", "sitewatch.commands.user",
+                    "sitewatch.commands.demo"}     # demo: with --serve only (lazy)
 
 
 def test_only_the_console_loads_the_console_extra():

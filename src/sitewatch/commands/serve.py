@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--plain-http", action="store_true",
                    help="cookies without the Secure flag, for a browser that refuses them over plain HTTP on "
                         "loopback (loopback only)")
+    p.add_argument("--config", action="append", default=[], metavar="SITE.toml",
+                   help="a site an admin may scan from the console (repeatable; a file of several sites too); "
+                        "sites of the store without one are scanned with the settings of their latest scan")
     p.add_argument("--idle-minutes", type=int, default=30, metavar="N",
                    help="a session ends after N minutes without a request (default 30)")
     p.set_defaults(func=cmd_serve)
@@ -93,6 +96,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not name or any(ch in name for ch in "/:@ *") or len(name) > 253:
             raise UsageError(f"serve: --server-name {name!r}: a host name such as console.example.gov.cn")
         names.append(name)
+    from sitewatch.config import load_site_configs
+
+    configs = [cfg for file in args.config for cfg in load_site_configs(file)]
     path = args.db or DEFAULT_DB
     if "://" not in path and not Path(path).is_file():
         raise UsageError(f"serve: no database at {path} (pass --db, or create one with sitewatch db upgrade --db "
@@ -111,6 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      trusted_proxies=[str(n) for n in trusted],
                      allowed_hosts=[*LOOPBACK_HOSTS, *names, *([host] if remote else [])],
                      policy=Policy(idle=dt.timedelta(minutes=args.idle_minutes)))
+    app.state.site_configs = configs
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"sitewatch: console on http://{shown}:{port}/ (store {path})"

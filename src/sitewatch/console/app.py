@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sitewatch.console import accounts, audit, pages_accounts, pages_assess, pages_problems
+from sitewatch.console import accounts, audit, pages_accounts, pages_assess, pages_problems, pages_scans
 from sitewatch.console.accounts import ADMIN, PASSWORD_MAX_AGE_DAYS, PASSWORD_RULES, ROLE_ZH, ROLES, User
 from sitewatch.console.auth import (
     USER,
@@ -45,6 +45,7 @@ from sitewatch.console.auth import (
     view,
 )
 from sitewatch.console.data import overview
+from sitewatch.console.data_scans import site_extras
 from sitewatch.console.security import HEADERS, Security, TrustedProxy, networks
 from sitewatch.reporting.data import LIGHT, score_text
 from sitewatch.reporting.render import new_environment
@@ -115,7 +116,8 @@ async def home(request: Request) -> Response:
     con = _console(request)
     user: User = request.state.user
     sites = await run_in_threadpool(overview, con.store, user)
-    return render(request, "overview.html.j2", sites=sites, light=LIGHT, score_text=score_text)
+    extras = await run_in_threadpool(site_extras, con.store, user, [s.site for s in sites])
+    return render(request, "overview.html.j2", sites=sites, light=LIGHT, score_text=score_text, extras=extras)
 
 
 @view()
@@ -269,6 +271,7 @@ ROUTES = [
     Route("/account/password", password_submit, methods=["POST"]),
     Route("/audit", audit_page, methods=["GET"]),
     Route("/static/{name}", static_file, methods=["GET"]),
+    *pages_scans.ROUTES,
     *pages_problems.ROUTES,
     *pages_assess.ROUTES,
     *pages_accounts.ROUTES,

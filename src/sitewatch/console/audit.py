@@ -33,6 +33,8 @@ ACTIONS_ZH = {
     "problem.declare": "填报整改情况",
     "spotcheck.draw": "抽取抽查样本",
     "spotcheck.assess": "记录核查结论",
+    "scan.start": "开始扫描",
+    "lookback.start": "开始回头看",
 }
 
 Clock = Callable[[], dt.datetime]

@@ -322,6 +322,24 @@ def column_warnings(store: Store, scan: ScanRecord, findings: list[Finding], rul
     return out
 
 
+def is_overdue(due: dt.date, scan: ScanRecord, status: str) -> bool:
+    """已逾期: the 整改时限 ``due`` passed before the scan's as-of day and the problem is not 已整改."""
+    return due < scan.as_of and status != FIXED
+
+
+def overdue_counts(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet,
+                   statuses: dict[str, str]) -> dict[str, int]:
+    """The overdue problems of ``scan`` by 责任科室 (as ``problem_rows`` marks them, default 整改时限)."""
+    seen = first_seen(store, scan.site, {f.fingerprint for f in findings}, scan.id)
+    cfg = scan.config or {}
+    out: Counter[str] = Counter()
+    for f in findings:
+        due = seen.get(f.fingerprint, scan.as_of) + dt.timedelta(days=deadline_days(f.rule, ruleset))
+        if is_overdue(due, scan, statuses.get(f.fingerprint, OPEN)):
+            out[unit_of(f, cfg)] += 1
+    return dict(sorted(out.items()))
+
+
 def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], ruleset: RuleSet,
                  statuses: dict[str, str] | None = None, deadlines: dict[str, int] | None = None
                  ) -> list[dict[str, Any]]:
@@ -345,7 +363,7 @@ def problem_rows(store: Store, scan: ScanRecord, findings: list[Finding], rulese
             "first_found": first.isoformat(), "unit": unit_of(f, cfg), "deadline": due.isoformat(),
             "deadline_days": days, "pages": list(f.found_on) if f.rule.startswith("link.") else [],
             "link_text": f.extra.get("link_text") or "", "column_name": f.extra.get("column") or "",
-            "overdue": due < scan.as_of and status != FIXED, "status": status,
+            "overdue": is_overdue(due, scan, status), "status": status,
             "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity),
             "fingerprint": f.fingerprint, "column": f.extra.get("column"),
         })
@@ -479,8 +497,10 @@ def scan_numbers(store: Store, scan: ScanRecord, *, follow_up: bool = True, rule
     statuses: dict[str, str] = {}
     rect: Rectification | None = None
     used: tuple[int, ...] = ()
+    overdue: dict[str, int] = {}
     if follow_up:
         statuses, rect, used = follow(store, scan, {f.fingerprint for f in findings}, history_scans(store, scan)[:-1])
+        overdue = overdue_counts(store, scan, findings, ruleset, statuses)
     return ScanNumbers(
         scan=scan.id, as_of=scan.as_of, measured=measured, problems=len(findings),
         by_rule=dict(sorted(Counter(f.rule for f in findings).items())),
@@ -489,7 +509,8 @@ def scan_numbers(store: Store, scan: ScanRecord, *, follow_up: bool = True, rule
         by_unit=dict(sorted(Counter(unit_of(f, cfg) for f in findings).items())),
         score=estimate["score"], deducted=estimate["deducted"], score_lines=tuple(estimate["lines"]),
         veto=tuple(veto), conclusion=scan_conclusion(veto, estimate["score"]),
-        statuses=statuses, rectification=rect, lookbacks=used)
+        statuses=statuses, rectification=rect, lookbacks=used, overdue=sum(overdue.values()),
+        overdue_by_unit=overdue)
 
 
 def _trend_point(n: ScanNumbers) -> dict[str, Any]:

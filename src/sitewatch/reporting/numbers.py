@@ -22,6 +22,10 @@ JSON (``summary`` and ``numbers``) and ``sitewatch status``. What the counts mea
 - **整改状态 of this scan's problems** (``statuses``, ``by_status``: the problem list's column): the same
   comparison, then the look-backs that re-checked them (the one above, then the latest look-back of this scan
   itself); a problem new in this scan shows as 未整改.
+- **overdue** (已逾期, ``overdue``, ``overdue_by_unit``): this scan's problems whose 整改时限 (首次发现 plus the
+  rule's days) is before the scan's as-of day and whose 整改状态 is not 已整改: the problem list's 已逾期 mark
+  (``reporting.data.is_overdue``), with the rules' default 整改时限. Counted with the 整改状态 only (0 when
+  ``follow_up=False``); not in the findings JSON.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ class ScanNumbers:
     statuses: Mapping[str, str] = field(default_factory=dict)    # fingerprint → 整改状态 (ROW_STATUSES)
     rectification: Rectification | None = None  # the previous full scan's problems (None: first scan)
     lookbacks: tuple[int, ...] = ()             # the look-backs whose re-checks the statuses took
+    overdue: int = 0                            # problems past their 整改时限 and not 已整改
+    overdue_by_unit: Mapping[str, int] = field(default_factory=dict)    # 责任科室 → overdue problems, by name
 
     @property
     def vetoes(self) -> int:
