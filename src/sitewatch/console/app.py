@@ -24,11 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from sitewatch.console import accounts, audit, pages_accounts, pages_assess, pages_problems, pages_scans
-from sitewatch.console.accounts import ADMIN, PASSWORD_MAX_AGE_DAYS, PASSWORD_RULES, ROLE_ZH, ROLES, User
+from sitewatch.console.accounts import ADMIN, PASSWORD_RULES, ROLES, User
 from sitewatch.console.auth import (
     USER,
     Access,
@@ -46,6 +46,8 @@ from sitewatch.console.auth import (
 )
 from sitewatch.console.data import overview
 from sitewatch.console.data_scans import site_extras
+from sitewatch.console.pages import actor as _actor
+from sitewatch.console.pages import render
 from sitewatch.console.security import HEADERS, Security, TrustedProxy, networks
 from sitewatch.reporting.data import LIGHT, score_text
 from sitewatch.reporting.render import new_environment
@@ -94,20 +96,8 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _actor(request: Request) -> audit.Actor:
-    user: User | None = getattr(request.state, "user", None)
-    return audit.Actor(user.username if user else "", user.role if user else "", _client(request))
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page of ``reports/console/``, with what the layout needs (the user, the CSRF secret, the read-only flag)."""
-    con = _console(request)
-    user: User | None = getattr(request.state, "user", None)
-    session: Session | None = getattr(request.state, "session", None)
-    html = con.env.get_template(f"console/{template}").render(
-        user=user, csrf=session.csrf if session else "", read_only=con.read_only, role_zh=ROLE_ZH,
-        path=request.url.path, now=con.clock(), password_max_age=PASSWORD_MAX_AGE_DAYS, **context)
-    return HTMLResponse(html, status_code=status)
 
 
 # --- pages -------------------------------------------------------------------------------------------------------

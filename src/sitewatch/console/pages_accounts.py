@@ -14,7 +14,8 @@ from starlette.routing import Route
 from sitewatch.console import accounts
 from sitewatch.console.accounts import ADMIN, PASSWORD_RULES, ROLE_ZH, ROLES, UNIT, AccountError
 from sitewatch.console.auth import action, read_form, view
-from sitewatch.console.pages_assess import _actor, _render
+from sitewatch.console.pages import actor as _actor
+from sitewatch.console.pages import render as _render
 from sitewatch.reporting.data import unit_of
 from sitewatch.store import Store
 

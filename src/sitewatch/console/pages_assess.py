@@ -21,13 +21,14 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sitewatch.console import audit
 from sitewatch.console import data_assess as da
-from sitewatch.console.accounts import ADMIN, ASSESSOR, LEADER, PASSWORD_MAX_AGE_DAYS, ROLE_ZH, User
-from sitewatch.console.auth import Session, action, read_form, view
+from sitewatch.console.accounts import ADMIN, ASSESSOR, LEADER, User
+from sitewatch.console.auth import action, read_form, view
+from sitewatch.console.pages import actor as _actor
+from sitewatch.console.pages import render as _render
 from sitewatch.reporting.workbook import ASSESSMENTS
 from sitewatch.urls import display_url, short_url
 
@@ -37,20 +38,8 @@ MEDIA = {"html": "text/html; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page of ``reports/console/`` with what the layout needs (as ``app.render``)."""
-    con = request.app.state.console
-    user: User | None = getattr(request.state, "user", None)
-    session: Session | None = getattr(request.state, "session", None)
-    html = con.env.get_template(f"console/{template}").render(
-        user=user, csrf=session.csrf if session else "", read_only=con.read_only, role_zh=ROLE_ZH,
-        path=request.url.path, now=con.clock(), password_max_age=PASSWORD_MAX_AGE_DAYS, **context)
-    return HTMLResponse(html, status_code=status)
 
 
-def _actor(request: Request) -> audit.Actor:
-    user: User = request.state.user
-    return audit.Actor(user.username, user.role, request.client.host if request.client else "")
 
 
 def evidence_link(url: Any, limit: int = 64) -> Markup:

@@ -7,9 +7,6 @@
 - ``POST /problems/{fingerprint}/declare``: a unit (its own problems) or an admin (any) declares 已整改 / 整改中 /
   无法整改 with 整改措施; stored as the ``declarations`` row an imported workbook would be, audit-logged.
 - ``GET /audit.csv``: the audit log (admin), filtered like ``/audit`` (``actor``, ``action``).
-
-The module cannot import ``console.app`` (which registers its routes), so it renders its pages with ``_render``,
-which gives the layout what ``app.render`` gives it.
 """
 
 from __future__ import annotations
@@ -20,12 +17,12 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from sitewatch.console import audit
-from sitewatch.console.accounts import ADMIN, PASSWORD_MAX_AGE_DAYS, ROLE_ZH, UNIT, User
-from sitewatch.console.auth import Session, action, console_of, read_form, view
+from sitewatch.console.accounts import ADMIN, ROLE_ZH, UNIT, User
+from sitewatch.console.auth import action, console_of, read_form, view
 from sitewatch.console.data_problems import (
     DECLARABLE,
     STATES,
@@ -37,17 +34,8 @@ from sitewatch.console.data_problems import (
     problem_detail,
     problem_list,
 )
+from sitewatch.console.pages import render as _render
 from sitewatch.urls import display_url
-
-
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    con = console_of(request)
-    user: User | None = getattr(request.state, "user", None)
-    session: Session | None = getattr(request.state, "session", None)
-    html = con.env.get_template(f"console/{template}").render(
-        user=user, csrf=session.csrf if session else "", read_only=con.read_only, role_zh=ROLE_ZH,
-        path=request.url.path, now=con.clock(), password_max_age=PASSWORD_MAX_AGE_DAYS, **context)
-    return HTMLResponse(html, status_code=status)
 
 
 def outside_link(value: Any) -> Markup:

@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from sitewatch.config import SiteConfig
 from sitewatch.console import audit
-from sitewatch.console.accounts import ADMIN, ASSESSOR, LEADER, PASSWORD_MAX_AGE_DAYS, ROLE_ZH, User
-from sitewatch.console.auth import Session, action, read_form, view
+from sitewatch.console.accounts import ADMIN, ASSESSOR, LEADER, User
+from sitewatch.console.auth import action, read_form, view
 from sitewatch.console.data_scans import (
     FILES,
     KIND_ZH,
@@ -41,6 +41,7 @@ from sitewatch.console.data_scans import (
     scannable_sites,
     write_file,
 )
+from sitewatch.console.pages import render
 from sitewatch.reporting.data import score_text
 from sitewatch.store import Store
 
@@ -53,15 +54,8 @@ def _con(request: Request) -> Any:
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page of ``reports/console/`` with what the layout needs (as ``app.render``)."""
-    con = _con(request)
-    user: User | None = getattr(request.state, "user", None)
-    session: Session | None = getattr(request.state, "session", None)
-    html = con.env.get_template(f"console/{template}").render(
-        user=user, csrf=session.csrf if session else "", read_only=con.read_only, role_zh=ROLE_ZH,
-        path=request.url.path, now=con.clock(), password_max_age=PASSWORD_MAX_AGE_DAYS, kind_zh=KIND_ZH,
-        status_zh=STATUS_ZH, score_text=score_text, **context)
-    return HTMLResponse(html, status_code=status)
+    """A page with the scan pages' words and helpers besides what the layout needs."""
+    return render(request, template, status, kind_zh=KIND_ZH, status_zh=STATUS_ZH, score_text=score_text, **context)
 
 
 def jobs_of(request: Request) -> Jobs:
