@@ -271,3 +271,36 @@ def test_audit_csv(db, built):
     for name in ("leader", "assessor", "unit-a"):
         assert signed_in(app, name).get("/audit.csv").status_code == 403
     assert _cell("-1") == "'-1" and _cell("\t=1") == "'\t=1" and _cell("正常") == "正常" and _cell(None) == ""
+
+
+def test_a_declaration_holds_over_the_next_scan_and_a_fix_it_still_finds_is_refuted(tmp_path):
+    """A unit's declaration is made on one scan; the next full scan keeps it: 整改中 stays 整改中, and a 已整改 the
+    new scan still finds is 复核未通过 (refuted by the scan itself), until the unit declares again on the new scan.
+    The must-not twin: a problem the unit did not declare stays 未整改."""
+    from conftest import scan_site
+
+    routes = {"/s/": Answer(body=page("首页", '<a href="gone.html">通知附件</a><a href="lost.html">旧附件</a>'
+                                             '<a href="old.html">旧文</a>'))}
+    db = str(tmp_path / "loop.db")
+    with LoopbackSite(routes) as site:
+        first, store = scan_site(site.url("/s/"), db, name="西区", default_unit=UNIT_A)
+        broken = {f.url.rsplit("/", 1)[1]: f.fingerprint for f in store.findings(first.scan_id)
+                  if f.rule == "link.broken"}
+        assert set(broken) == {"gone.html", "lost.html", "old.html"}
+        accounts.add_user(store.engine, "unit-a", "unit", UNIT_A, PASSWORD, Actor("cli:test"))
+        unit_a = signed_in(app_for(db), "unit-a")
+        assert declare(unit_a, broken["gone.html"], "已整改", "已恢复").status_code == 303
+        assert declare(unit_a, broken["lost.html"], "整改中", "正在联系来源单位").status_code == 303
+        second, store = scan_site(site.url("/s/"), db, name="西区", default_unit=UNIT_A)
+    states = {}
+    for name, fp in broken.items():
+        text = unit_a.get(f"/problems/{fp}").text
+        states[name] = re.search(r'data-state="([^"]+)"', text).group(1)
+    assert states == {"gone.html": FAILED, "lost.html": "整改中", "old.html": "未整改"}
+    listed_states = re.findall(r'data-state="([^"]+)"', unit_a.get("/problems").text)
+    assert FAILED in listed_states and "整改中" in listed_states
+    # declared again on the new scan: that declaration counts
+    assert declare(unit_a, broken["gone.html"], "已整改", "已再次恢复").status_code == 303
+    text = unit_a.get(f"/problems/{broken['gone.html']}").text
+    assert re.search(r'data-state="([^"]+)"', text).group(1) == DECLARED_FIXED_UNCHECKED
+    assert second.scan_id == first.scan_id + 1

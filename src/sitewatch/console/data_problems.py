@@ -59,6 +59,8 @@ def console_state(monitored: str, declaration: Mapping[str, Any] | None, verdict
     if declared == DECLARED_FIXED:
         if verdict is None:
             return DECLARED_FIXED_UNCHECKED
+        if verdict == FAILED:               # a full scan after the declaration still found the problem
+            return FAILED
         checked = str(declared_vs_verified(verdict, dict(declaration or {}))["verified"])
         return DECLARED_FIXED_UNCHECKED if checked == TO_CHECK else checked
     if monitored == FIXED:
@@ -123,11 +125,33 @@ class ProblemList:
     filters: Filters = field(default_factory=Filters)
 
 
+def carried_declarations(store: Store, scan: ScanRecord) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The unit declarations that hold for ``scan``'s problems, and the verdicts on them: the scan's own, else the
+    latest one made on an earlier full scan of the site. A 已整改 declared before ``scan`` started, on a problem
+    ``scan`` still finds, is refuted by it (复核未通过); a 整改中 or 无法整改 holds until the unit says otherwise."""
+    own = store.declarations(scan.id, UNIT_KIND)
+    declarations: dict[str, dict[str, Any]] = {}
+    for earlier in store.scans(scan.site):
+        if earlier.id < scan.id and earlier.status == "completed":
+            declarations.update(store.declarations(earlier.id, UNIT_KIND))     # later scans override earlier ones
+    verdicts: dict[str, str] = {}
+    for key, d in declarations.items():
+        when = d.get("imported_at")
+        if d.get("status") == DECLARED_FIXED and when is not None and scan.started_at is not None \
+                and when <= scan.started_at:
+            verdicts[key] = FAILED
+    declarations.update(own)
+    for key in own:
+        verdicts.pop(key, None)
+    verdicts.update(_verdicts(_own_lookbacks(store, scan), own))
+    return declarations, verdicts
+
+
 def _decorated(user: User, store: Store, scan: ScanRecord, today: dt.date) -> list[dict[str, Any]]:
-    """The visible problem rows of ``scan`` with their declaration, console 整改状态 and overdue state (today)."""
+    """The visible problem rows of ``scan`` with their declaration (its own, or carried from an earlier scan),
+    console 整改状态 and overdue state (today)."""
     rows = visible_problems(user, store, scan)
-    declarations = store.declarations(scan.id, UNIT_KIND)
-    verdicts = _verdicts(_own_lookbacks(store, scan), declarations)
+    declarations, verdicts = carried_declarations(store, scan)
     for r in rows:
         d = declarations.get(r["fingerprint"])
         r["declaration"] = d
