@@ -4,6 +4,7 @@ then open the web console on the demo store (demo accounts with random passwords
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 DEMO_ROLES = (("demo-admin", "admin"), ("demo-leader", "leader"), ("demo-assessor", "assessor"),
@@ -33,7 +34,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db = str(Path(args.db) if args.db else out / "sitewatch.db")
     rc = run_demo(out, db=args.db, keep_serving=args.keep_serving)
     if not args.serve:
-        print(f"sitewatch demo: to open the web console on the demo data: sitewatch demo --serve "
+        extra = "" if importlib.util.find_spec("starlette") else 'pip install "sitewatch[console]", then '
+        print(f"sitewatch demo: to open the web console on the demo data: {extra}sitewatch demo --serve "
               f"(or: sitewatch user add NAME --role admin --db {db}, then sitewatch serve --db {db})")
         return rc
     print("sitewatch demo: console accounts of the demo store (these passwords are for this demo store only):")
