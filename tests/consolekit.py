@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -63,9 +64,41 @@ def hostile_routes() -> dict[str, Answer]:
 PATH_EXAMPLES = {"name": "look.css", "key": "report-csv"}          # a route's path parameter, filled in; any other (an id, a seed): 1
 
 
-def example_path(path: str) -> str:
-    """A route's path with its parameters filled in (``/spotcheck/{scan_id:int}/{seed:int}`` → ``/spotcheck/1/1``)."""
-    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_EXAMPLES.get(m.group(1), "1"), path)
+def example_path(path: str, **values: str) -> str:
+    """A route's path with its parameters filled in (``/spotcheck/{scan_id:int}/{seed:int}`` → ``/spotcheck/1/1``);
+    ``values`` override the examples (e.g. a real fingerprint)."""
+    given = {**PATH_EXAMPLES, **values}
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: given.get(m.group(1), "1"), path)
+
+
+def routes(app, **values: str):
+    """(method, path, access) of every route of ``app``, its path parameters filled in (``example_path``)."""
+    for route in app.routes:
+        path = example_path(route.path, **values)
+        for method in sorted(route.methods - {"HEAD"}):
+            yield method, path, route.endpoint.access
+
+
+# --- the browser tests (Playwright driving Debian's Chromium) --------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = os.environ.get("SITEWATCH_REPORT_ARTIFACTS")       # a folder for screenshots (CI artifacts)
+
+
+def shot(page, name: str) -> None:
+    """Keep a screenshot of ``page`` as console-NAME.png in SITEWATCH_REPORT_ARTIFACTS, if set (never in the repo)."""
+    if ARTIFACTS:
+        Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(ARTIFACTS, f"console-{name}.png")), full_page=True)
+
+
+def browser_sign_in(page, url: str, name: str) -> None:
+    """Sign in as ``name`` through the form of the console at ``url``, in a browser page."""
+    page.goto(url)
+    assert page.url.endswith("/login")
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(url)
 
 
 def copy_db(src: Path, dest: Path) -> str:

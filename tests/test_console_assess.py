@@ -225,7 +225,7 @@ def test_hostile_titles_and_urls_stay_inert(db, built):
 @pytest.fixture(scope="module")
 def served(built, tmp_path_factory):
     pytest.importorskip("playwright.sync_api", reason="Playwright not installed (the render extra)")
-    from test_console_browser import CHROMIUM
+    from consolekit import CHROMIUM
 
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (CI installs it with apt)")
@@ -238,9 +238,8 @@ def served(built, tmp_path_factory):
 
 
 def test_an_assessor_draws_concludes_and_downloads_in_a_browser(served, tmp_path):
+    from consolekit import CHROMIUM, browser_sign_in, shot
     from playwright.sync_api import sync_playwright
-    from test_console_browser import CHROMIUM, shot
-    from test_console_browser import sign_in as browser_sign_in
 
     db, scan_id, url = served
     with sync_playwright() as pw:

@@ -18,8 +18,8 @@ from consolekit import (
     client,
     copy_db,
     csrf_of,
-    example_path,
     page_csrf,
+    routes,
     session_cookie,
     sign_in,
     signed_in,
@@ -42,22 +42,13 @@ def db(built, tmp_path):
     return copy_db(built[0], tmp_path / "sw.db")
 
 
-def paths(app):
-    """(method, path, access) of every route, its path parameters filled in."""
-    for route in app.routes:
-        access = route.endpoint.access
-        path = example_path(route.path)
-        for method in sorted(route.methods - {"HEAD"}):
-            yield method, path, access
-
-
 def actions(db) -> list[str]:
     return [r["action"] for r in reversed(entries(Store(db).engine, 1000))]
 
 
 def test_every_route_says_what_it_requires(db):
     app = app_for(db)
-    seen = list(paths(app))
+    seen = list(routes(app))
     assert len(seen) >= 8
     for method, path, access in seen:
         assert access.kind == ("view" if method == "GET" else "action"), (method, path)
@@ -68,7 +59,7 @@ def test_every_route_says_what_it_requires(db):
 def test_every_route_is_refused_without_signing_in(db):
     app = app_for(db)
     c = client(app)
-    for method, path, access in paths(app):
+    for method, path, access in routes(app):
         if access.public:
             continue
         if method == "GET":

@@ -7,18 +7,11 @@ Set SITEWATCH_REPORT_ARTIFACTS to a folder to keep the screenshots (CI artifacts
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from consolekit import PASSWORD, UNIT_A, build, start_serve, stop
+from consolekit import CHROMIUM, PASSWORD, UNIT_A, browser_sign_in, build, shot, start_serve, stop
 
 from sitewatch.reporting.data import scan_numbers
 from sitewatch.store import Store
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = os.environ.get("SITEWATCH_REPORT_ARTIFACTS")
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +26,6 @@ def served(tmp_path_factory):
     assert PASSWORD not in out and PASSWORD not in err
 
 
-def shot(page, name: str) -> None:
-    if ARTIFACTS:
-        Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(ARTIFACTS, f"console-{name}.png")), full_page=True)
-
-
 @pytest.fixture
 def browser(served):
     from playwright.sync_api import sync_playwright
@@ -51,15 +38,6 @@ def browser(served):
             b.close()
 
 
-def sign_in(page, url: str, name: str) -> None:
-    page.goto(url)
-    assert page.url.endswith("/login")
-    page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(url)
-
-
 def test_an_admin_signs_in_and_sees_the_sites_conclusion(served, browser):
     db, scan_id, url = served
     store = Store(db)
@@ -70,7 +48,7 @@ def test_an_admin_signs_in_and_sees_the_sites_conclusion(served, browser):
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(url)
     shot(page, "login")
-    sign_in(page, url, "admin")
+    browser_sign_in(page, url, "admin")
     assert page.locator("h1").inner_text() == "网站监测总览"
     assert page.locator("[data-conclusion]").inner_text() == numbers.conclusion
     assert page.locator("[data-problems]").inner_text() == str(numbers.problems)
@@ -93,7 +71,7 @@ def test_an_admin_signs_in_and_sees_the_sites_conclusion(served, browser):
 def test_a_unit_user_at_phone_width(served, browser):
     _, _, url = served
     page = browser.new_page(viewport={"width": 375, "height": 800}, is_mobile=True)
-    sign_in(page, url, "unit-a")
+    browser_sign_in(page, url, "unit-a")
     assert page.get_by_text(f"仅含本科室（{UNIT_A}）负责的问题").count() == 1
     units = page.locator('td[data-label="责任科室"]').all_inner_texts()
     assert units and set(units) == {UNIT_A}
@@ -110,7 +88,7 @@ def test_a_unit_declares_a_fix_and_an_admin_sees_it(served, browser):
     page = browser.new_page(viewport={"width": 375, "height": 800}, is_mobile=True)
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    sign_in(page, url, "unit-a")
+    browser_sign_in(page, url, "unit-a")
     page.get_by_role("link", name="问题清单").click()
     page.wait_for_url(url + "problems")
     page.get_by_label("整改状态").select_option("未整改")
@@ -136,7 +114,7 @@ def test_a_unit_declares_a_fix_and_an_admin_sees_it(served, browser):
     page.wait_for_url(url + "login")
     wide = browser.new_page(viewport={"width": 1280, "height": 900})
     wide.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    sign_in(wide, url, "admin")
+    browser_sign_in(wide, url, "admin")
     wide.goto(url + f"problems/{fingerprint}")
     declared = wide.locator("tr[data-declared]")
     assert declared.count() == 1 and "已删除失效链接，更新了栏目" in declared.inner_text()

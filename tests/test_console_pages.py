@@ -12,7 +12,6 @@ from consolekit import (
     EVIL_ATTR,
     EVIL_JS,
     EVIL_TITLE,
-    PATH_EXAMPLES,
     SITE,
     UNIT_A,
     UNIT_B,
@@ -22,6 +21,7 @@ from consolekit import (
     client,
     copy_db,
     page_csrf,
+    routes,
     signed_in,
 )
 
@@ -41,9 +41,6 @@ def db(built, tmp_path):
     return copy_db(built[0], tmp_path / "sw.db")
 
 
-PARAMS = {"name": "look.css", "id": "1", "key": "report-csv"}     # a value for each path parameter
-
-
 @pytest.fixture(scope="module")
 def unit_a_problem(built):
     """A problem of 党政办 (a page titled with a script tag): the walker's ``{fingerprint}``."""
@@ -53,19 +50,11 @@ def unit_a_problem(built):
     return found[0].fingerprint
 
 
-def routes(app, fingerprint: str = "0" * 16):
-    values = {**PATH_EXAMPLES, **PARAMS, "fingerprint": fingerprint}
-    for route in app.routes:
-        for method in sorted(route.methods - {"HEAD"}):
-            yield method, re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "1"), route.path), \
-                route.endpoint.access
-
-
 def test_every_route_answers_each_role_as_it_declares(db, unit_a_problem):
     app = app_for(db)
     for name, (role, unit) in USERS.items():
         c = signed_in(app, name)
-        for method, path, access in routes(app, unit_a_problem):
+        for method, path, access in routes(app, fingerprint=unit_a_problem):
             if method == "GET":
                 r = c.get(path)
                 expected = 200 if role in access.roles else 403
@@ -146,7 +135,7 @@ def test_hostile_titles_and_urls_are_inert_on_every_page(db, unit_a_problem):
     pages = []
     for name in USERS:
         c = signed_in(app, name)
-        pages += [c.get(path) for method, path, access in routes(app, unit_a_problem)
+        pages += [c.get(path) for method, path, access in routes(app, fingerprint=unit_a_problem)
                   if method == "GET" and "static" not in path and not path.endswith(".csv") and "/files/" not in path
                   and "/progress" not in path]
     read_only = client(app_for(db, read_only=True))

@@ -5,27 +5,16 @@ trend of full scans) and cannot change anything. Screenshots per role go to SITE
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from conftest import scan_site
-from consolekit import PASSWORD, start_serve, stop
+from consolekit import CHROMIUM, PASSWORD, browser_sign_in, shot, start_serve, stop
 from loopback import Answer, LoopbackSite, page
 
 from sitewatch.console import accounts
 from sitewatch.console.audit import Actor
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = os.environ.get("SITEWATCH_REPORT_ARTIFACTS")
 SITE, UNIT = "回环测试站", "党政办"
 
-
-def _shot(p, name: str) -> None:
-    if ARTIFACTS:
-        Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
-        p.screenshot(path=str(Path(ARTIFACTS, f"console-roles-{name}.png")), full_page=True)
 
 
 def test_a_fix_declared_by_a_unit_is_verified_by_the_look_back_and_seen_by_the_leader(tmp_path):
@@ -56,14 +45,10 @@ def test_a_fix_declared_by_a_unit_is_verified_by_the_look_back_and_seen_by_the_l
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
                 try:
                     def sign_in(name: str, start: str = ""):
-                        ctx = browser.new_context()
-                        p = ctx.new_page()
+                        p = browser.new_context().new_page()          # a browser of its own for each user
                         p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                        browser_sign_in(p, url, name)
                         p.goto(url + start)
-                        p.get_by_label("用户名").fill(name)
-                        p.get_by_label("密码").fill(PASSWORD)
-                        p.get_by_role("button", name="登录").click()
-                        p.wait_for_url(url + start)
                         return p
 
                     # the unit declares the broken link fixed
@@ -74,7 +59,7 @@ def test_a_fix_declared_by_a_unit_is_verified_by_the_look_back_and_seen_by_the_l
                     unit.get_by_role("button", name="提交填报").click()
                     unit.wait_for_selector('[data-declared="已整改"]')
                     assert unit.locator("[data-state]").first.get_attribute("data-state") == "已整改（待复核）"
-                    _shot(unit, "unit-declared")
+                    shot(unit, "roles-unit-declared")
 
                     # the site is fixed; the admin starts a look-back, the unit sees its verdict, then a full scan
                     fixed["gone"] = True
@@ -97,9 +82,9 @@ def test_a_fix_declared_by_a_unit_is_verified_by_the_look_back_and_seen_by_the_l
                     run("lookback", 2)
                     unit.goto(url + f"problems/{broken[0].fingerprint}")
                     assert unit.locator("[data-state]").first.get_attribute("data-state") == "复核通过"
-                    _shot(unit, "unit-verified")
+                    shot(unit, "roles-unit-verified")
                     run("full", 3)
-                    _shot(admin, "admin-scans")
+                    shot(admin, "roles-admin-scans")
 
                     # the leader sees the change and cannot change anything
                     leader = sign_in("leader")
@@ -108,7 +93,7 @@ def test_a_fix_declared_by_a_unit_is_verified_by_the_look_back_and_seen_by_the_l
                                 for i in range(trend.count())]
                     assert len(problems) == 2 and problems[0] != problems[1], problems
                     assert leader.locator("form[method=post] button", has_text="开始").count() == 0
-                    _shot(leader, "leader-overview")
+                    shot(leader, "roles-leader-overview")
                 finally:
                     browser.close()
         finally:

@@ -4,20 +4,14 @@ finish on the scan's page (it reloads itself by a meta refresh: no script), with
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from conftest import scan_site
-from consolekit import PASSWORD, USERS, start_serve, stop
+from consolekit import CHROMIUM, PASSWORD, USERS, browser_sign_in, shot, start_serve, stop
 from loopback import LoopbackSite, page
 
 from sitewatch.console import accounts
 from sitewatch.console.audit import Actor
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = os.environ.get("SITEWATCH_REPORT_ARTIFACTS")
 SITE = "回环测试站"
 
 
@@ -44,19 +38,14 @@ def test_an_admin_starts_a_scan_and_sees_it_finish(tmp_path):
                 try:
                     p = browser.new_page()
                     p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                    browser_sign_in(p, url, "admin")
                     p.goto(url + "scans")
-                    p.get_by_label("用户名").fill("admin")
-                    p.get_by_label("密码").fill(PASSWORD)
-                    p.get_by_role("button", name="登录").click()
-                    p.wait_for_url(url + "scans")
                     p.get_by_label("站点").select_option(SITE)
                     p.get_by_role("button", name="开始").click()
                     p.wait_for_url(lambda u: "/scans/2" in u)
                     p.wait_for_selector('[data-status="completed"]', timeout=60_000)
                     assert p.locator("a[data-file]").count() == 5
-                    if ARTIFACTS:
-                        Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
-                        p.screenshot(path=str(Path(ARTIFACTS, "console-scan-finished.png")), full_page=True)
+                    shot(p, "scan-finished")
                 finally:
                     browser.close()
         finally:
