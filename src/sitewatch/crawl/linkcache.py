@@ -15,10 +15,11 @@ age: a result exactly ``link_cache_days`` days old is checked again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from sitewatch.store import CachedTargetRow, PageRow, ScanRow, Store, TargetRow
 from sitewatch.urls import Scope, is_attachment
@@ -57,22 +58,18 @@ class LinkCache:
         if max_age_days <= 0:
             return cls(None, max_age_days)
         now = now or dt.datetime.now()
-        oldest = now - dt.timedelta(days=max_age_days)
         with store.engine.connect() as c:
-            earlier = c.execute(select(ScanRow.c.id, ScanRow.c.started_at).where(
-                ScanRow.c.site == site, ScanRow.c.id < scan_id, ScanRow.c.status == "completed",
-                ScanRow.c.kind.in_(CACHE_KINDS)).order_by(ScanRow.c.id.desc()).limit(1)).first()
+            earlier = latest_before(c, site, scan_id, CACHE_KINDS)
             if earlier is None:
                 return cls(None, max_age_days)
-            reused = {r.url: (r.measured_at, r.measured_scan) for r in c.execute(
-                select(CachedTargetRow).where(CachedTargetRow.c.scan_id == earlier.id))}
+            measured = measurements(c, earlier)
             rows = c.execute(select(TargetRow).where(
                 TargetRow.c.scan_id == earlier.id, TargetRow.c.verdict == "ok",
                 TargetRow.c.internal.is_(False))).all()
         results: dict[str, CachedResult] = {}
         for r in rows:
-            measured_at, measured_scan = reused.get(r.url, (earlier.started_at, earlier.id))
-            if measured_at > oldest and measured_at <= now:
+            measured_at, measured_scan = measured(r.url)
+            if young(measured_at, now, max_age_days):
                 results[r.url] = CachedResult(r.url, r.method, r.status, r.reason, r.detail, r.final_url,
                                               list(r.chain or []), r.elapsed_ms, measured_at, measured_scan)
         return cls(results, max_age_days)
@@ -83,6 +80,29 @@ class LinkCache:
         if crawl or not self.results or (scope.in_scope(url) and not is_attachment(url)):
             return None
         return self.results.get(url)
+
+
+def latest_before(c: Connection, site: str, scan_id: int, kinds: tuple[str, ...]) -> Any:
+    """The latest completed scan of ``site`` before ``scan_id`` of one of ``kinds`` (a row: id, started_at, stats),
+    or None."""
+    return c.execute(select(ScanRow.c.id, ScanRow.c.started_at, ScanRow.c.stats).where(
+        ScanRow.c.site == site, ScanRow.c.id < scan_id, ScanRow.c.status == "completed",
+        ScanRow.c.kind.in_(kinds)).order_by(ScanRow.c.id.desc()).limit(1)).first()
+
+
+def measurements(c: Connection, scan: Any) -> Callable[[str], tuple[dt.datetime, int]]:
+    """When, and by which scan, each result of ``scan`` was measured: a result it reused keeps its measurement
+    (``cached_targets``); every other one was measured by ``scan``, after its start."""
+    reused = {r.url: (r.measured_at, r.measured_scan) for r in c.execute(
+        select(CachedTargetRow.c.url, CachedTargetRow.c.measured_at, CachedTargetRow.c.measured_scan)
+        .where(CachedTargetRow.c.scan_id == scan.id))}
+    own = (scan.started_at, scan.id)
+    return lambda url: reused.get(url, own)
+
+
+def young(measured_at: dt.datetime, now: dt.datetime, max_age_days: int) -> bool:
+    """A measurement younger than ``max_age_days`` days at ``now`` (one exactly that old is not)."""
+    return now - dt.timedelta(days=max_age_days) < measured_at <= now
 
 
 def cache_summary(store: Store, scan_id: int, max_age_days: int | None) -> dict[str, Any]:

@@ -34,7 +34,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from sitewatch.crawl.fetch import FetchResult
-from sitewatch.store import CachedTargetRow, FindingRow, LinkRow, PageRow, ScanRow, Store
+from sitewatch.crawl.linkcache import latest_before, measurements, young
+from sitewatch.store import FindingRow, LinkRow, PageRow, Store
 from sitewatch.urls import host_key
 
 # the reads of a reused page, built once (a statement built per page cost more CPU than the read)
@@ -96,7 +97,6 @@ class PageCache:
                  now: dt.datetime | None = None, start_urls: tuple[str, ...] = (), problems: set[str] | None = None):
         self.pages = pages or {}
         self.max_age_days = max_age_days if reuse else 0
-        self.oldest = (now or dt.datetime.now()) - dt.timedelta(days=max_age_days)
         self.now = now or dt.datetime.now()
         self.start_urls = frozenset(start_urls)
         self.problems = problems or set()       # pages a finding of the source scan names: always asked
@@ -117,9 +117,7 @@ class PageCache:
         same analysis (``fingerprint``). ``enabled`` False is a full check: every page is fetched in full and read
         again, and every stored page serves as a canary (its validators are tested)."""
         with store.engine.connect() as c:
-            earlier = c.execute(select(ScanRow.c.id, ScanRow.c.stats, ScanRow.c.started_at).where(
-                ScanRow.c.site == site, ScanRow.c.id < scan_id, ScanRow.c.status == "completed",
-                ScanRow.c.kind.in_(REUSE_KINDS)).order_by(ScanRow.c.id.desc()).limit(1)).first()
+            earlier = latest_before(c, site, scan_id, REUSE_KINDS)
             if earlier is None:
                 return cls(fingerprint=fingerprint, off="no earlier completed scan of the site", reuse=enabled)
             before = dict((earlier.stats or {}).get("conditional") or {})
@@ -131,18 +129,14 @@ class PageCache:
             rows = c.execute(select(PageRow.c.id, PageRow.c.url, PageRow.c.etag, PageRow.c.last_modified,
                                     PageRow.c.content_hash).where(PageRow.c.scan_id == earlier.id,
                                                                   PageRow.c.facts.is_not(None))).all()
-            reused = {r.url: (r.measured_at, r.measured_scan) for r in c.execute(
-                select(CachedTargetRow.c.url, CachedTargetRow.c.measured_at, CachedTargetRow.c.measured_scan)
-                .where(CachedTargetRow.c.scan_id == earlier.id))} if max_age_days > 0 else {}
+            measured = measurements(c, earlier)
             named: set[str] = set()
             if max_age_days > 0:
                 for url, found_on in c.execute(select(FindingRow.c.url, FindingRow.c.found_on)
                                                .where(FindingRow.c.scan_id == earlier.id)):
                     named.add(url)
                     named.update(u for u in (found_on or ()) if isinstance(u, str))
-        fresh = (earlier.started_at, earlier.id)
-        pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash, *reused.get(r.url, fresh))
-                 for r in rows}
+        pages = {r.url: StoredPage(r.id, r.etag, r.last_modified, r.content_hash, *measured(r.url)) for r in rows}
         share = (CANARY_SHARE if canary_share is None else canary_share) if enabled else 1.0
         return cls(pages, source_scan=earlier.id, fingerprint=fingerprint, untrusted=untrusted, canary_share=share,
                    salt=str(scan_id), reuse=enabled, off="" if enabled else "a full check: every page is read again",
@@ -155,7 +149,8 @@ class PageCache:
     def fresh(self, url: str, page: StoredPage) -> bool:
         """``page`` may be reused without a request if it is a leaf (checked by ``is_leaf`` on its facts): measured
         less than ``max_age_days`` ago (the link cache), not a start page, not named by a finding, not a canary."""
-        return (self.max_age_days > 0 and page.measured_at is not None and self.oldest < page.measured_at <= self.now
+        return (self.max_age_days > 0 and page.measured_at is not None
+                and young(page.measured_at, self.now, self.max_age_days)
                 and url not in self.start_urls and url not in self.problems and not self.is_canary(url))
 
     @staticmethod

@@ -3,7 +3,6 @@ the page hooks (list engines, per-page checks) that read each crawled page and s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -109,7 +108,7 @@ class Recorder:
         body = res.body or b""
         self.store.add(PageRow, scan_id=self.scan_id, url=url, status=res.status, title=parsed.title,
                        encoding=visit.encoding, content_type=res.content_type[:100], elapsed_ms=int(res.elapsed * 1000),
-                       size=len(body), depth=depth, content_hash=visit.content_hash or hashlib.sha1(body).hexdigest(),
+                       size=len(body), depth=depth, content_hash=visit.content_hash,
                        pub_date=None, meta=parsed.meta, etag=res.etag, last_modified=res.last_modified, facts=facts,
                        reused=None)
 
