@@ -107,13 +107,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def unit_names(db: str) -> set[str]:
     """The 责任科室 of the problems of each site's latest completed full scan."""
-    from sitewatch.reporting.data import unit_of
+    from sitewatch.reporting.data import latest_units
     from sitewatch.store import Store
 
-    store = Store(db)
-    out: set[str] = set()
-    for site in {s.site for s in store.scans()}:
-        scan = store.latest_scan(site)
-        if scan is not None:
-            out |= {unit_of(f, scan.config or {}) for f in store.findings(scan.id)}
-    return out
+    return latest_units(Store(db))

@@ -16,18 +16,13 @@ from sitewatch.console.accounts import ADMIN, PASSWORD_RULES, ROLE_ZH, ROLES, UN
 from sitewatch.console.auth import action, read_form, view
 from sitewatch.console.pages import actor as _actor
 from sitewatch.console.pages import render as _render
-from sitewatch.reporting.data import unit_of
+from sitewatch.reporting.data import latest_units
 from sitewatch.store import Store
 
 
 def known_units(store: Store) -> list[str]:
     """The 责任科室 of the problems of each site's latest completed full scan (as ``sitewatch user add`` checks)."""
-    out: set[str] = set()
-    for site in {s.site for s in store.scans()}:
-        scan = store.latest_scan(site)
-        if scan is not None:
-            out |= {unit_of(f, scan.config or {}) for f in store.findings(scan.id)}
-    return sorted(out)
+    return sorted(latest_units(store))
 
 
 async def _page(request: Request, status: int = 200, error: str = "", done: str = "", warning: str = "",

@@ -106,6 +106,16 @@ def unit_of(f: Finding, cfg: dict[str, Any]) -> str:
     return str(unit or cfg.get("default_unit") or "未指定")
 
 
+def latest_units(store: Store) -> set[str]:
+    """The 责任科室 of the problems of each site's latest completed full scan (the units a user may belong to)."""
+    out: set[str] = set()
+    for site in {s.site for s in store.scans()}:
+        scan = store.latest_scan(site)
+        if scan is not None:
+            out |= {unit_of(f, scan.config or {}) for f in store.findings(scan.id)}
+    return out
+
+
 def location(f: Finding) -> str:
     """所在页面/栏目: the column, or the pages the link appears on."""
     parts: list[str] = []
