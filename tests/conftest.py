@@ -202,3 +202,84 @@ def store_db(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "sitewatch.db")
     return request.getfixturevalue("pg_cluster").database()
+
+
+# --- Redis (the fleet's broker and shared politeness budget) ---------------------------------------------------
+class RedisServer:
+    """A throwaway ``redis-server`` on a loopback port, no persistence; ``url(n)`` names database ``n`` (0-15)."""
+
+    def __init__(self, binary: str):
+        import socket
+        import subprocess
+        import tempfile
+        import time
+
+        self.root = Path(tempfile.mkdtemp(prefix="sitewatch-redis-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.root), "--protected-mode", "no", "--loglevel", "warning",
+             "--logfile", str(self.root / "log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
+                self.stop()
+                raise RuntimeError(f"redis-server did not start: {log}")
+            time.sleep(0.05)
+
+    def url(self, n: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{n}"
+
+    def flush(self) -> None:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+            c.sendall(b"FLUSHALL\r\n")
+            c.recv(16)
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server per test process (pytest-xdist worker). Skipped, with the reason, only when the server
+    binary is missing and CI does not require it (``SITEWATCH_TEST_REDIS=required``)."""
+    import os
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        why = "redis-server not found (apt-get install redis-server): the fleet tests need it"
+        if os.environ.get("SITEWATCH_TEST_REDIS") == "required":
+            pytest.fail(why)
+        pytest.skip(why)
+    server = RedisServer(binary)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """An empty Redis for one test (the server's data flushed first)."""
+    redis_server.flush()
+    return redis_server.url(0)
