@@ -65,6 +65,9 @@ class SiteConfig:
     conditional: bool = True      # [crawl]: ask "changed since?" for pages the last scan read; reuse unchanged ones
     schedule: dict[str, Any] = field(default_factory=dict)
     source: str = "<flags>"
+    # not in the TOML nor stored with a scan: set by the process that runs the scan
+    shared_budget: str | None = None  # a Redis URL: per-host politeness shared with every process using it (fleet)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)   # the TOML table it was read from
 
     def to_json(self) -> dict[str, Any]:
         """Every setting that shapes a scan, as stored with it (``from_json`` reads it back for ``--resume``).
@@ -121,8 +124,9 @@ KNOWN_KEYS: dict[str, set[str]] = {
 SCHEDULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "enabled": bool, "timezone": str, "probe_every_minutes": (int, float), "probe_jitter_seconds": int,
     "probe_timeout": (int, float), "probe_urls": list, "link_scan": (str, bool), "monthly": (str, bool),
-    "lookback_days": int, "report_dir": str, "keep_scans": int, "audit_link_cache": bool,
+    "lookback_days": int, "report_dir": str, "keep_scans": int, "audit_link_cache": bool, "executor": str,
 }
+EXECUTORS = ("local", "celery")     # [schedule] executor: jobs run in the scheduler's process, or on fleet workers
 MAX_TIMEOUT = 600.0      # seconds: a longer wait is a hang, not a measurement
 MAX_CONCURRENCY = 256
 MAX_LINK_CACHE_DAYS = 366  # a link result older than a year is no measurement of today's site
@@ -185,7 +189,7 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     for key, value in data.get("schedule", {}).items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{source}: schedule.{key}: expected a finite number, got {value!r}")
-    cfg = SiteConfig(source=source)
+    cfg = SiteConfig(source=source, raw=copy.deepcopy(data))
     site = _expect(data.get("site", {}), dict, f"{source}: [site]")
     cfg.name = str(site.get("name", ""))
     urls = site.get("start_urls", site.get("start_url", []))

@@ -29,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from sitewatch.config import SCHEDULE_KEYS, SiteConfig
+from sitewatch.config import EXECUTORS, SCHEDULE_KEYS, SiteConfig
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.lookback import run_lookback, write_lookback
 from sitewatch.packs import load_rules
@@ -68,6 +68,7 @@ class ScheduleSettings:
     report_dir: str = "sitewatch-out"
     keep_scans: int = 0          # completed scans that keep their details after each scan job; 0 = all
     audit_link_cache: bool = False   # the monthly audit reuses the link cache too (by default it re-checks all)
+    executor: str = "local"          # "local": jobs run in the scheduler's process; "celery": on fleet workers
 
     @property
     def tz(self) -> ZoneInfo:
@@ -94,6 +95,8 @@ def schedule_settings(cfg: SiteConfig) -> ScheduleSettings:
         s.tz  # noqa: B018 -- the property raises on an unknown time zone
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {s.timezone!r}") from None
+    if s.executor not in EXECUTORS:
+        raise ConfigError(f"{where}.executor: must be one of {', '.join(EXECUTORS)}, got {s.executor!r}")
     if s.probe_every_minutes <= 0 or s.probe_jitter_seconds < 0 or s.probe_timeout <= 0 or s.lookback_days < 0 \
             or s.keep_scans < 0:
         raise ConfigError(f"{where}: probe_every_minutes and probe_timeout must be > 0, "
