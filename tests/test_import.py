@@ -330,7 +330,7 @@ def test_a_0005_store_upgraded_keeps_its_rows_and_takes_declarations(tmp_path, c
     assert "older schema" in capsys.readouterr().err
     assert main(["db", "upgrade", "--db", str(db)]) == 0
     capsys.readouterr()
-    assert store_version(engine) == SCHEMA_HEAD == "0009" and schema_diff(engine) == []
+    assert store_version(engine) == SCHEMA_HEAD == "0010" and schema_diff(engine) == []
     assert rows(db, kept, like=tmp_path / "before.db") == before and before["findings"]
     engine.dispose()
     wb = load_workbook(xlsx)

@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("sitewatch.scheduler")
 
 JOB_FUNC = "sitewatch.scheduler:run_job"
+PLAN_LOOKBACKS_FUNC = "sitewatch.scheduler:plan_lookbacks_job"
+PLAN_LOOKBACKS_ID = "sitewatch:plan-lookbacks"     # (fleet) look-backs of the audits workers finished
+LOOKBACK_PLAN_EVERY = 300                          # seconds
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 SCAN_JOBS = ("links", "monthly", "lookback", "resume")
 
 job_runs = JobRunRow                        # the table lives with the store's schema (sitewatch.store)
@@ -159,6 +163,9 @@ class Runtime:
     actions: dict[str, Action]
     locks: dict[str, threading.Lock] = field(default_factory=dict)
     scheduler: BackgroundScheduler | None = None
+    # fleet: the site lock is a lease every worker sees (sitewatch.fleet.leases); jobs are queued, not run
+    lock_factory: Callable[[str], Any] | None = None
+    enqueue: Callable[[str, str, int | None], str] | None = None
     active: int = 0
     idle: threading.Condition = field(default_factory=threading.Condition)
 
@@ -179,6 +186,12 @@ def run_job(site: str, kind: str, scan_id: int | None = None) -> None:
         return
     if site not in rt.sites:
         log.warning("job %s:%s: site is no longer in the config; skipped", site, kind)
+        return
+    if rt.enqueue is not None:
+        try:
+            log.info("job %s:%s %s", site, kind, rt.enqueue(site, kind, scan_id))
+        except Exception:  # noqa: BLE001 - a broker error must not stop the scheduler; the next run tries again
+            log.exception("job %s:%s could not be queued", site, kind)
         return
     with rt.idle:
         rt.active += 1
@@ -203,10 +216,11 @@ def run_job(site: str, kind: str, scan_id: int | None = None) -> None:
 
 
 class site_lock:
-    """Hold the site's scan lock; ``wait`` blocks until it is free (or the scheduler stops)."""
+    """Hold the site's scan lock; ``wait`` blocks until it is free (or the scheduler stops). On a fleet worker
+    the lock is the site's lease in Redis, held across every worker."""
 
     def __init__(self, rt: Runtime, site: str, wait: bool):
-        self.lock = rt.locks.setdefault(site, threading.Lock())
+        self.lock = rt.lock_factory(site) if rt.lock_factory else rt.locks.setdefault(site, threading.Lock())
         self.rt, self.wait, self.held = rt, wait, False
 
     def __enter__(self) -> bool:
@@ -315,7 +329,9 @@ def after_audit(rt: Runtime, site: str, store: Store, scan_id: int) -> str:
     assert stored is not None
     paths = write_reports(store, stored, Path(s.report_dir) / _safe(site))
     notes = [f"{len(store.findings(scan_id))} findings", f"{len(paths)} report files"]
-    if s.lookback_days and rt.scheduler is not None:
+    if s.lookback_days and rt.scheduler is None:
+        notes.append("look-back planned by the scheduler")
+    elif s.lookback_days and rt.scheduler is not None:
         if rt.stop.is_set():
             notes.append("look-back planned at the next start")
         else:
@@ -356,6 +372,41 @@ def run_lookback_reports(store: Store, baseline: ScanRecord, out: Path, timeout:
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "site"
+
+
+def plan_missing_lookbacks(rt: Runtime) -> None:
+    """Plan the look-back of each site's latest scheduled audit when a stop prevented it, or (fleet) when the
+    audit ran on a worker, which has no scheduler to plan it in."""
+    if rt.scheduler is None:
+        return
+    with rt.store.engine.connect() as c:
+        audits = {r.scan_id for r in c.execute(select(job_runs.c.scan_id).where(
+            job_runs.c.kind.in_(("monthly", "resume")), job_runs.c.status == "ok"))}
+    for site, s in rt.settings.items():
+        latest = rt.store.latest_scan(site)
+        if not s.lookback_days or latest is None or latest.id not in audits \
+                or rt.scheduler.get_job(f"{site}:lookback") is not None \
+                or any((lb.config or {}).get("baseline") == latest.id
+                       for lb in rt.store.scans(site, kind="lookback")):
+            continue
+        due = (latest.finished_at or dt.datetime.now()).astimezone(s.tz) + dt.timedelta(days=s.lookback_days)
+        log.info("planning the look-back of scan %d of %s", latest.id, site)
+        plan_lookback(rt.scheduler, site, latest.id, max(due, dt.datetime.now(s.tz)))
+
+
+def plan_lookbacks_job() -> None:
+    """A fleet scheduler's periodic job: the look-backs of audits the workers finished."""
+    if _runtime is not None:
+        plan_missing_lookbacks(_runtime)
+
+
+def _executor(settings: dict[str, ScheduleSettings]) -> str:
+    """The one executor every site of the config names."""
+    names = {s.executor for s in settings.values()} or {"local"}
+    if len(names) > 1:
+        raise ConfigError(f"schedule.executor: the sites of one config must name the same executor, got "
+                          f"{', '.join(sorted(names))}")
+    return names.pop()
 
 
 # --- the scheduler --------------------------------------------------------------------------------------
@@ -403,7 +454,8 @@ class SiteScheduler:
     """All sites of a config in one process, jobs persisted in the store's database."""
 
     def __init__(self, db: str, configs: list[SiteConfig], *, stop: threading.Event | None = None,
-                 actions: dict[str, Action] | None = None, workers: int | None = None):
+                 actions: dict[str, Action] | None = None, workers: int | None = None,
+                 executor: str | None = None, broker: str | None = None):
         sites: dict[str, SiteConfig] = {}
         for cfg in configs:
             if not cfg.start_urls:
@@ -420,6 +472,12 @@ class SiteScheduler:
                                settings={n: schedule_settings(c) for n, c in sites.items()}, stop=self.stop,
                                actions={**DEFAULT_ACTIONS, **(actions or {})})
         self.workers = workers or max(4, 3 * len(sites))
+        self.executor = executor or _executor(self.runtime.settings)
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"schedule: --executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        self.broker = broker
+        if self.executor == "celery":
+            self.runtime.enqueue = self._celery_enqueue(broker or DEFAULT_BROKER)
         self.scheduler: BackgroundScheduler | None = None
         self._lock_file: TextIO | None = None
         self._lock_conn: Connection | None = None
@@ -439,8 +497,13 @@ class SiteScheduler:
         _runtime = self.runtime
         self.scheduler.start(paused=True)
         self._reconcile()
-        self._resume_interrupted()
-        self._plan_missing_lookbacks()
+        if self.executor == "celery":       # the workers' watchdogs resume what a lost worker left
+            self.scheduler.add_job(PLAN_LOOKBACKS_FUNC, IntervalTrigger(seconds=LOOKBACK_PLAN_EVERY),
+                                   id=PLAN_LOOKBACKS_ID, name=PLAN_LOOKBACKS_ID, replace_existing=True,
+                                   coalesce=True, max_instances=1, next_run_time=dt.datetime.now(dt.UTC))
+        else:
+            self._resume_interrupted()
+            plan_missing_lookbacks(self.runtime)
         now = dt.datetime.now(dt.UTC)
         for job in self.scheduler.get_jobs():
             if job.id in run_now or job.id.rpartition(":")[2] in run_now:
@@ -505,22 +568,29 @@ class SiteScheduler:
                                    args=[site, "resume", scan.id], id=f"{site}:resume", name=f"{site}:resume",
                                    replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
 
-    def _plan_missing_lookbacks(self) -> None:
-        """Plan the look-back of each site's latest scheduled audit when a stop prevented it."""
-        assert self.scheduler is not None
-        with self.store.engine.connect() as c:
-            audits = {r.scan_id for r in c.execute(select(job_runs.c.scan_id).where(
-                job_runs.c.kind.in_(("monthly", "resume")), job_runs.c.status == "ok"))}
-        for site, s in self.runtime.settings.items():
-            latest = self.store.latest_scan(site)
-            if not s.lookback_days or latest is None or latest.id not in audits \
-                    or self.scheduler.get_job(f"{site}:lookback") is not None \
-                    or any((lb.config or {}).get("baseline") == latest.id
-                           for lb in self.store.scans(site, kind="lookback")):
-                continue
-            due = (latest.finished_at or dt.datetime.now()).astimezone(s.tz) + dt.timedelta(days=s.lookback_days)
-            log.info("planning the look-back of scan %d of %s", latest.id, site)
-            plan_lookback(self.scheduler, site, latest.id, max(due, dt.datetime.now(s.tz)))
+    def _celery_enqueue(self, broker: str) -> Callable[[str, str, int | None], str]:
+        """Jobs go to the fleet's queue: a ``queued`` row with the site's config, its id on the broker."""
+        try:
+            from sitewatch.fleet import jobs
+            from sitewatch.fleet.leases import connect
+            from sitewatch.fleet.worker import make_app, send
+        except ImportError as exc:
+            raise UsageError(f"schedule: executor 'celery' needs the fleet extra ({exc.name} is missing): "
+                             "pip install \"sitewatch[fleet]\"") from None
+        try:
+            connect(broker).ping()
+        except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
+            raise UsageError(f"schedule: cannot reach the broker at {broker}: {exc}") from None
+        app = make_app(broker)
+        engine = self.store.engine
+
+        def enqueue(site: str, kind: str, scan_id: int | None) -> str:
+            run_id = jobs.queue(engine, site, kind, scan_id, jobs.payload(self.runtime.sites[site]))
+            if run_id is None:
+                return "not queued: the same job is already queued or running"
+            send(app, run_id)
+            return f"queued as job {run_id}"
+        return enqueue
 
     def _acquire_db_lock(self) -> None:
         """One scheduler per database: an advisory lock on a file next to an SQLite store, a PostgreSQL

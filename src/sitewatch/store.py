@@ -197,8 +197,11 @@ JobRunRow = Table(                                           # one run of a sche
     _col("scan_id", Integer, null=True),
     _col("started_at", DateTime),
     _col("finished_at", DateTime, null=True),
-    _col("status", String(20)),                            # running, ok, failed, skipped, interrupted, killed
-    _col("detail", Text, default=""),
+    _col("status", String(20), index=True),                # queued, running, ok, failed, skipped, interrupted,
+    _col("detail", Text, default=""),                      # killed, requeued (a fleet job resumed by another)
+    _col("worker", Text, null=True),                       # the fleet worker that ran it (None: the scheduler)
+    _col("queued_at", DateTime, null=True),                # when the scheduler queued it for the fleet
+    _col("payload", JSON, null=True),                      # a fleet job's site config table (sitewatch.fleet.jobs)
 )
 
 DeclarationRow = Table(                                       # what a person declared on a workbook sitewatch wrote
@@ -274,7 +277,7 @@ AuditRow = Table(                                            # who did what and 
 
 # The schema's version: the Alembic revision (src/sitewatch/migrations/versions) the tables above are at. A new
 # store is created at it; an older one is refused until ``sitewatch db upgrade`` (store_version below).
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 VERSION_TABLE = "alembic_version"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
 
