@@ -53,8 +53,5 @@ def cmd_worker(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    if "://" not in db or db.startswith("sqlite"):
-        logging.getLogger("sitewatch.fleet").warning(
-            "worker on an SQLite store (%s): fine for one machine; a fleet shares one PostgreSQL store", db)
     return serve(db, broker_url(args.broker), name=args.name, concurrency=args.threads, lease=args.lease,
                  max_attempts=args.max_attempts, loglevel="DEBUG" if args.verbose else "INFO")

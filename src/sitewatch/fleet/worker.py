@@ -33,6 +33,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import celery  # noqa: F401 - the fleet extra; its absence is the one-line error of `sitewatch worker`
 import redis
 
 from sitewatch.errors import ConfigError, UsageError
@@ -225,6 +226,8 @@ def serve(db: str, broker: str, *, name: str | None = None, concurrency: int = D
         client.ping()
     except redis.RedisError as exc:
         raise UsageError(f"worker: cannot reach the broker at {broker}: {exc}") from None
+    if store.engine.dialect.name == "sqlite":
+        log.warning("worker on an SQLite store (%s): fine on one machine; a fleet shares one PostgreSQL store", db)
     name = name or f"sitewatch@{socket.gethostname()}.{os.getpid()}"
     app = make_app(broker, visibility_timeout)
     ctx = WorkerContext(name=name, db=db, broker=broker, store=store, client=client, app=app, lease=lease,
