@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="show scheduled jobs, their last runs, latest scans and availability")
     p.add_argument("--config", metavar="SITE.toml", help="limit to the sites of this config")
     p.add_argument("--db", metavar="PATH|URL", help=DB_HELP)
+    p.add_argument("--broker", metavar="REDIS_URL",
+                   help="a fleet's Redis: also show live workers, the broker's queue and per-host budget use "
+                        "(default $SITEWATCH_BROKER when set)")
     p.set_defaults(func=cmd_status)
 
 
@@ -64,6 +68,31 @@ def print_numbers(n: ScanNumbers) -> None:
         print(f"    problems of scan {rect.baseline} ({rect.total}, {source}): {rectification_line(rect)}")
 
 
+def fleet_lines(engine: Engine, broker: str | None) -> list[str]:
+    """The fleet section: when a broker is named, or fleet jobs are in the store (nothing for a single office)."""
+    from sqlalchemy import select
+
+    from sitewatch.errors import UsageError
+    from sitewatch.store import JobRunRow
+
+    with engine.connect() as c:
+        fleet_jobs = c.execute(select(JobRunRow.c.id).where(JobRunRow.c.queued_at.is_not(None)).limit(1)).first()
+    if broker is None and fleet_jobs is None:
+        return []
+    try:
+        from sitewatch.fleet.leases import connect
+        from sitewatch.fleet.view import fleet_view, status_lines
+    except ImportError as exc:
+        return [f"fleet: not shown ({exc.name} is missing: pip install \"sitewatch[fleet]\")"]
+    client = connect(broker) if broker else None
+    if client is not None:
+        try:
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
+            raise UsageError(f"status: cannot reach the broker at {broker}: {exc}") from None
+    return ["", *status_lines(fleet_view(engine, client))]
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
@@ -89,6 +118,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     sites = list(homepages) or sorted({j.args[0] for j in jobs if j.args} | {r.site for r in runs.values()}
                                       | {s.site for s in store.scans(kind=None)})
     print(f"sitewatch: status of {path} (times are local)")
+    for line in fleet_lines(store.engine, args.broker or os.environ.get("SITEWATCH_BROKER")):
+        print(line)
     for site in sites:
         print(f"\n{site}")
         ids = sorted({j.id for j in jobs if j.args and j.args[0] == site}
