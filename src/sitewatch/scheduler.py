@@ -587,7 +587,7 @@ class SiteScheduler:
         def enqueue(site: str, kind: str, scan_id: int | None) -> str:
             run_id = jobs.queue(engine, site, kind, scan_id, jobs.payload(self.runtime.sites[site]))
             if run_id is None:
-                return "not queued: the same job is already queued or running"
+                return "not queued: the same job is running"
             send(app, run_id)
             return f"queued as job {run_id}"
         return enqueue

@@ -79,15 +79,19 @@ def site_config(data: dict[str, Any]) -> SiteConfig:
 
 
 def queue(engine: Engine, site: str, kind: str, scan_id: int | None, data: dict[str, Any]) -> int | None:
-    """Insert a ``queued`` row for ``site:kind`` and return its id; None when the same job is already queued or
-    running (a probe due every 30 minutes does not pile up while the workers are down)."""
+    """A ``queued`` row for ``site:kind``: a new one, or the one already waiting (its message is sent again: a
+    broker that lost it, e.g. restarted without persistence, gets it back, and a duplicate is a no-op). None when
+    the same job is running (a probe due every 30 minutes does not pile up behind a slow one)."""
     job_id = f"{site}:{kind}"
     now = dt.datetime.now()
     with engine.begin() as c:
-        busy = c.execute(select(func.count()).select_from(JobRunRow).where(
-            JobRunRow.c.job_id == job_id, JobRunRow.c.status.in_(("queued", "running")))).scalar_one()
-        if busy:
+        busy = c.execute(select(JobRunRow.c.id, JobRunRow.c.status).where(
+            JobRunRow.c.job_id == job_id, JobRunRow.c.status.in_(("queued", "running")))
+            .order_by(JobRunRow.c.id)).all()
+        if any(status == "running" for _, status in busy):
             return None
+        if busy:
+            return int(busy[0][0])
         pk = c.execute(insert(JobRunRow).values(
             job_id=job_id, site=site, kind=kind, scan_id=scan_id, started_at=now, queued_at=now, status="queued",
             detail="", payload=data)).inserted_primary_key
