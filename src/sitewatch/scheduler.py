@@ -477,6 +477,10 @@ class SiteScheduler:
             raise UsageError(f"schedule: --executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         self.broker = broker
         if self.executor == "celery":
+            bare = [c.source for c in configs if not c.raw]
+            if bare:
+                raise ConfigError(f"{bare[0]}: executor 'celery' queues a site's config table: read the sites "
+                                  "from a config file")
             self.runtime.enqueue = self._celery_enqueue(broker or DEFAULT_BROKER)
         self.scheduler: BackgroundScheduler | None = None
         self._lock_file: TextIO | None = None
