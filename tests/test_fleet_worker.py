@@ -226,3 +226,28 @@ def test_worker_errors_are_one_line_before_any_work(tmp_path):
     cfg.write_text('[site]\nstart_urls = ["http://127.0.0.1:9/"]\n[schedule]\nexecutor = "celeri"\n')
     out = sitewatch("schedule", "--config", str(cfg), "--db", str(tmp_path / "sw.db"))
     assert out.returncode == 2 and "executor: must be one of local, celery" in out.stderr
+
+
+def test_old_job_runs_are_pruned_but_each_jobs_last_run_and_live_ones_stay(tmp_path):
+    from sqlalchemy import insert
+
+    from sitewatch.scheduler import last_runs, prune_job_runs
+
+    store = Store(str(tmp_path / "sw.db"))
+    now = dt.datetime(2026, 12, 5, 12, 0)
+    old = now - dt.timedelta(days=200)
+    rows = [("a:probe", "ok", old), ("a:probe", "down", old), ("a:probe", "ok", now),       # 2 old, pruned
+            ("b:probe", "ok", old),                                                         # b's last: kept
+            ("a:links", "running", old), ("a:links", "queued", old)]                        # live: kept
+    with store.engine.begin() as c:
+        for job_id, status, at in rows:
+            site, _, kind = job_id.partition(":")
+            c.execute(insert(JobRunRow).values(job_id=job_id, site=site, kind=kind, started_at=at, status=status,
+                                               detail=""))
+    assert prune_job_runs(store.engine, 90, now) == 2
+    with store.engine.connect() as c:
+        left = c.execute(JobRunRow.select().order_by(JobRunRow.c.id)).all()
+    assert [(r.job_id, r.status) for r in left] == [("a:probe", "ok"), ("b:probe", "ok"), ("a:links", "running"),
+                                                    ("a:links", "queued")]
+    assert {k: r.status for k, r in last_runs(store.engine).items()} == {"a:probe": "ok", "b:probe": "ok",
+                                                                         "a:links": "queued"}
