@@ -33,6 +33,8 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -399,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", type=float, default=DEFAULT_SCALE, help="site size (TownSite; 0.002: ~100 pages)")
     ap.add_argument("--config", default=None, help="where to write the [[sites]] config (default /tmp/fleetsite_*.toml)")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))     # stopped: the logs' folder is removed all the same
     with FleetServer(scale=args.scale) as fleet:
         if args.config:
             config = args.config
