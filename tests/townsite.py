@@ -19,6 +19,10 @@ validators: the 404 error page, redirects, the soft-404 page (an application's e
 WAF's transient blips and 503s. A query string does not make a static file dynamic (nginx serves the file, with its
 validators). ``TownSite.change`` edits a chosen part of the pages between two scans (a paragraph added, a new
 modification time) and lists the URLs that changed: the ground truth of a rescan.
+
+The sub-site's folder, name, 网站标识码 and 文号 issuer are parameters (``TownSite(..., prefix="/dqbsc/",
+name="东区办事处")``, default the 西区办事处 above), and ``scale`` shrinks it to ~100 pages: tests/fleetsite.py
+serves 25 such sites.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ ASSETS_MTIME = dt.datetime(2023, 4, 18, 15, 12, tzinfo=BEIJING)
 STUB_MTIME = dt.datetime(2024, 2, 20, 17, 5, tzinfo=BEIJING)
 EDIT_DELAY = dt.timedelta(hours=1)      # a change lands this long after everything else on the site
 REVISION = "本页内容已修订，修订编号："     # the paragraph a change adds ("this page was revised, revision number:")
+THIN_BELOW = 0.05                     # scales below this thin the small columns too (TownSite)
+MIN_DOCS = {"gzdt": 2, "tzgg": 4, "ztzl/wzgl": 2}    # the documents a column's planted pages and twins need
 
 # code, name, layout, pager, per page, documents, age of the newest in days, mean gap in days, encoding
 # layouts: li (TRS ul/li + span date), font (stats.gov.cn <font> in the link), table (邯郸 信息公开 table),
@@ -161,7 +167,7 @@ class Doc:
 
     @property
     def folder(self) -> str:
-        return f"{SITE}{self.column.code}/{self.date:%Y%m}/"
+        return f"{self.column.dir}{self.date:%Y%m}/"
 
     @property
     def path(self) -> str:
@@ -177,10 +183,11 @@ class Column:
     per_page: int
     encoding: str
     docs: list[Doc] = field(default_factory=list)
+    prefix: str = SITE            # the sub-site's folder
 
     @property
     def dir(self) -> str:
-        return f"{SITE}{self.code}/"
+        return f"{self.prefix}{self.code}/"
 
     @property
     def parent(self) -> str | None:
@@ -209,11 +216,34 @@ class TownSite:
     """The model: columns, documents, planted problems, and how each URL answers."""
 
     def __init__(self, origin: str, province: str, refused: str, seed: int = 13, *, scale: float = 1.0,
-                 conditional: bool = True):
+                 conditional: bool = True, prefix: str = SITE, name: str = SITE_NAME, site_id: str = SITE_ID,
+                 short: str | None = None, ages: Mapping[str, int] | None = None):
         """``scale`` multiplies the document count of the big columns (工作动态, 通知公告: at least 100 documents)
-        and divides their publishing interval (0.1: ~1,000 pages instead of ~5,400; at most ~0.04 keeps every
-        planted document). ``conditional`` False: no validators, never 304 (a server that sends none)."""
+        and divides their publishing interval (0.1: ~1,000 pages instead of ~5,400). Below ``THIN_BELOW`` (0.05)
+        the small columns thin too, by ``scale / THIN_BELOW`` (at least one document each, or what a planted
+        page needs), as do the years of the disclosure columns; every planted problem and twin stays. Pages:
+
+        ======  =====  =====  =====  =====  =====  =====
+        scale   1      0.1    0.05   0.01   0.005  0.002
+        pages   5,381  1,034  793    206    140    108
+        ======  =====  =====  =====  =====  =====  =====
+
+        (~100 is the floor: the home page, 8 landings and 36 column lists are 45 pages, and most columns keep
+        one document.) ``conditional`` False: no validators, never 304 (a server that sends none).
+
+        ``prefix`` is the sub-site's folder on its host (``"/"``: a site of its own host, with no city page),
+        ``name`` its name in titles and text, ``site_id`` its 网站标识码, ``short`` the issuer of its 文号 (``西办``,
+        default the name's first character + 办); with a different ``seed`` two sub-sites differ in every
+        title, date and id. ``ages``: the age in days of a column's newest document, by column code, instead of the
+        one in ``COLUMNS`` (a stale column stays stale only while its age stays beyond the rule's window)."""
+        if not (prefix.startswith("/") and prefix.endswith("/")):
+            raise ValueError(f"prefix must start and end with '/': {prefix!r}")
         self.origin, self.province, self.refused = origin, province, refused
+        self.prefix, self.name, self.site_id = prefix, name, site_id
+        self.short = short or name[0] + "办"
+        self.old_site = "/old/" if prefix == "/" else prefix.rstrip("/") + "_old/"   # a dead link to a former site
+        self.scale = scale
+        self.thin = min(1.0, scale / THIN_BELOW)
         self.conditional = conditional
         self.rng = random.Random(seed)
         self.columns: dict[str, Column] = {}
@@ -221,10 +251,13 @@ class TownSite:
         self.changed: list[str] = []                          # absolute URLs of the pages changed so far, sorted
         self._lengths: dict[str, int] = {}                    # file -> body length (its ETag without rendering it)
         self._mtimes: dict[str, dt.datetime] = {}             # attachment -> modification time
-        for code, name, layout, pager, per_page, n, age, gap, enc in COLUMNS:
+        for code, title, layout, pager, per_page, n, age, gap, enc in COLUMNS:
+            age = (ages or {}).get(code, age)
             if scale != 1 and n >= 100:
-                n, gap = max(1, round(n * scale)), gap / scale
-            col = Column(code, name, layout, pager, per_page, enc)
+                n, gap = max(MIN_DOCS.get(code, 1), round(n * scale)), min(gap / scale, 365)
+            elif self.thin < 1 and n:
+                n = max(MIN_DOCS.get(code, 1), round(n * self.thin))
+            col = Column(code, title, layout, pager, per_page, enc, prefix=prefix)
             self.columns[code] = col
             if n:
                 self._fill(col, n, age, gap)
@@ -253,10 +286,10 @@ class TownSite:
             col.docs[1].title = "关于整改“暂无信息”空白栏目的通知"
         if col.code == "zwgk/fdzdgknr/zcwj":
             for k, d in enumerate(col.docs):
-                d.docno = f"西办〔{d.date.year}〕{len(col.docs) - k}号"
+                d.docno = f"{self.short}〔{d.date.year}〕{len(col.docs) - k}号"
         if col.code == "tzgg":
-            pinned = col.docs.pop(37)           # 置顶: an older notice sorted first
-            pinned.title = "关于公布" + SITE_NAME + "便民服务热线的通告"
+            pinned = col.docs.pop(min(37, len(col.docs) - 1))     # 置顶: an older notice sorted first
+            pinned.title = "关于公布" + self.name + "便民服务热线的通告"
             col.docs.insert(0, pinned)
             pinned.pinned = True
         for d in col.docs[1::53]:
@@ -266,9 +299,9 @@ class TownSite:
         rng = self.rng
         fixed = FIXED_TITLES.get(col.code)
         if fixed:
-            return rng.choice(fixed).format(y=day.year, s=SITE_NAME)
+            return rng.choice(fixed).format(y=day.year, s=self.name)
         if col.code in ("gzdt", "zwhd", "sqdt", "djgz/djdt", "ztzl/wqdt") or col.code.startswith("sqfc/"):
-            who = col.name if col.code.startswith("sqfc/") else rng.choice([SITE_NAME] + COMMUNITIES)
+            who = col.name if col.code.startswith("sqfc/") else rng.choice([self.name] + COMMUNITIES)
             return who + rng.choice(ACTS)
         if col.code == "zwgk/fdzdgknr/zcjd":
             return f"《关于{rng.choice(TOPICS)}的通知》政策解读"
@@ -280,25 +313,29 @@ class TownSite:
         rng = self.rng
         nb, ys, js, sg = (self.columns[c] for c in ("zwgk/zfxxgknb", "zwgk/fdzdgknr/czzj/bmys",
                                                     "zwgk/fdzdgknr/czzj/bmjs", "zwgk/fdzdgknr/czzj/sgjf"))
-        for y in range(2025, 2016, -1):
+        def years(last: int, n: int) -> range:        # the n years up to last (thinned: at least 3)
+            return range(last, last - (n if self.thin >= 1 else max(3, round(n * self.thin))), -1)
+
+        for y in years(2025, 9):
             day = dt.date(y + 1, 1, rng.randint(8, 28))
             nb.docs.append(Doc(0, nb, day, day - dt.timedelta(days=rng.choice([0, 0, 3])),
-                               f"{SITE_NAME}{y}年政府信息公开工作年度报告", body=8))
-        for y in range(2026, 2018, -1):
+                               f"{self.name}{y}年政府信息公开工作年度报告", body=8))
+        for y in years(2026, 8):
             day = dt.date(y, 3, rng.randint(1, 20))
-            title = f"{y}年{CITY}{SITE_NAME}部门预算"
+            title = f"{y}年{CITY}{self.name}部门预算"
             ys.docs.append(Doc(0, ys, day, day, title, body=0, text="详见附件。",
                                attachments=[(title + ".pdf", f"P0{day:%Y%m%d}{rng.randrange(10**11, 10**12)}.pdf")]))
-            t2 = f"{y}年{SITE_NAME}“三公”经费预算情况说明"
+            t2 = f"{y}年{self.name}“三公”经费预算情况说明"
             sg.docs.append(Doc(0, sg, day, day, t2, body=2, text=f"{y}年“三公”经费预算数为{rng.randint(20, 90)}.{rng.randint(10, 99)}万元，"
                                "其中：因公出国（境）费0万元，公务接待费、公务用车购置及运行费详见附表。"))
-        for y in range(2025, 2017, -1):
+        final = years(2025, 8)
+        for y in final:
             day = dt.date(y + 1, 8, rng.randint(5, 28))
-            title = f"{y}年度{CITY}{SITE_NAME}部门决算"
-            ext = "XLS" if y == 2018 else "pdf"                 # older items attach upper-case .XLS
+            title = f"{y}年度{CITY}{self.name}部门决算"
+            ext = "XLS" if y == final[-1] else "pdf"            # the oldest item attaches an upper-case .XLS
             js.docs.append(Doc(0, js, day, day, title, body=0, text="详见附件。",
                                attachments=[(f"{title}.{ext}", f"P0{day:%Y%m%d}{rng.randrange(10**11, 10**12)}.{ext}")]))
-            sg.docs.append(Doc(0, sg, day, day, f"{y}年度{SITE_NAME}“三公”经费决算情况说明", body=2))
+            sg.docs.append(Doc(0, sg, day, day, f"{y}年度{self.name}“三公”经费决算情况说明", body=2))
         sg.docs.sort(key=lambda d: d.date, reverse=True)
 
     def _ids(self) -> None:
@@ -312,9 +349,9 @@ class TownSite:
     # ---- planted problems and twins ------------------------------------------------------------------------------
     def _plant(self) -> None:
         o, gz, tz = self.origin, self.columns["gzdt"], self.columns["tzgg"]
-        gone = f"{SITE}gzdt/202301/t20230105_1000001.html"
-        soft = f"{SITE}tzgg/202405/t20240510_1000002.html"
-        stub = f"{SITE}zwgk/fdzdgknr/zcjd/202402/t20240220_1000003.html"
+        gone = f"{self.prefix}gzdt/202301/t20230105_1000001.html"
+        soft = f"{self.prefix}tzgg/202405/t20240510_1000002.html"
+        stub = f"{self.prefix}zwgk/fdzdgknr/zcjd/202402/t20240220_1000003.html"
         self.soft404_path, self.stub_path = soft, stub
         self.planted_broken = {
             o + gone: "404: a deleted document still linked from an article",
@@ -322,22 +359,21 @@ class TownSite:
             o + stub: "deleted-document stub: tiny page with a meta refresh to its listing",
             self.refused + "/": "external host refuses connections",
             self.province + "/zwfw/old.html": "external 404",
-            o + "/xqbsc_old/": "same host, outside the sub-site: 404",
+            o + self.old_site: "same host, outside the sub-site: 404" if self.prefix != "/" else "old site: 404",
         }
         # article bodies that carry the broken links
-        carrier = tz.docs[5]
+        carrier, long_doc, busy = _spread(tz.docs, 5, 8, 15)       # (with few documents: distinct ones)
+        issue, blip = _spread(gz.docs, 60, 120)
         carrier.links = [("去年工作情况", gone), ("原通知", soft)]
-        self.columns["zwgk/fdzdgknr/zcjd"].docs[3].links = [("政策原文", stub)]
+        _spread(self.columns["zwgk/fdzdgknr/zcjd"].docs, 3)[0].links = [("政策原文", stub)]
         ys = self.columns["zwgk/fdzdgknr/czzj/bmys"]
         budget_2024 = next(d for d in ys.docs if d.date.year == 2024)
         self.missing_attachment = budget_2024.folder + budget_2024.attachments[0][1]
         self.planted_broken[o + self.missing_attachment] = "404 attachment of the 2024 budget"
         # twins
-        issue = gz.docs[60]
-        issue.title, issue.body = f"《{SITE_NAME}工作简报》第404期", 2
-        issue.text = ("本期要目：一、" + SITE_NAME + "召开安全生产工作部署会；二、各社区开展垃圾分类宣传；"
+        issue.title, issue.body = f"《{self.name}工作简报》第404期", 2
+        issue.text = ("本期要目：一、" + self.name + "召开安全生产工作部署会；二、各社区开展垃圾分类宣传；"
                       "三、民生微实事项目进展情况。编辑：党政办公室。")
-        long_doc = tz.docs[8]
         long_doc.title = f"关于{TODAY.year}年第三季度政府网站自查情况的通报"
         long_doc.text = ("经自查，本季度共检测页面一万余个，发现“404”错误链接12条、“您访问的页面不存在”提示页面3个，"
                          "已全部整改完毕。" + "各科室要加强对所负责栏目的日常巡查，确保链接可用、内容准确、更新及时。" * 40)
@@ -347,7 +383,6 @@ class TownSite:
         old = next(d for d in js.docs if d.attachments[0][1].endswith(".XLS"))
         self.upper_xls = old.folder + old.attachments[0][1]
         # transient failures a retry gets past (portals.md: WAF blips of a few bytes, a 503 under load)
-        blip, busy = gz.docs[120], tz.docs[15]
         self.flaky = {blip.path: "blip", busy.path: "503"}
         self._hits: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -356,7 +391,7 @@ class TownSite:
             o + busy.path: "first answer is HTTP 503, then the article",
             o + issue.path: "title is an issue number containing 404",
             o + long_doc.path: "long article that mentions 404 and 页面不存在",
-            o + f"{SITE}xxgk/": "301 to the 政务公开 landing page",
+            o + f"{self.prefix}xxgk/": "301 to the 政务公开 landing page",
             self.province + "/redirect/zsxq": "external 301 to a 200 page",
             o + self.head405: "attachment answering HEAD 405, GET 200",
             o + self.upper_xls: "attachment with an upper-case .XLS extension",
@@ -365,9 +400,9 @@ class TownSite:
     # ---- URL table ------------------------------------------------------------------------------------------------
     def _route(self) -> None:
         r = self.routes
-        r[SITE] = r[SITE + "index.html"] = ("home",)
+        r[self.prefix] = r[self.prefix + "index.html"] = ("home",)
         for code in LANDINGS:
-            r[f"{SITE}{code}/"] = r[f"{SITE}{code}/index.html"] = ("landing", code)
+            r[f"{self.prefix}{code}/"] = r[f"{self.prefix}{code}/index.html"] = ("landing", code)
         for col in self.columns.values():
             r[col.dir] = ("list", col, 0)
             for k in range(col.n_pages):
@@ -379,22 +414,23 @@ class TownSite:
                         name.rsplit(".", 1)[-1].lower(), "application/vnd.ms-excel")
                     r[d.folder + name] = ("file", ctype, 4000 + len(name) * 37)
                     self._mtimes[d.folder + name] = self.published(d)
-        r[f"{SITE}xxgk/"] = ("redirect", self.origin + f"{SITE}zwgk/")
+        r[f"{self.prefix}xxgk/"] = ("redirect", self.origin + f"{self.prefix}zwgk/")
         r[self.soft404_path] = ("soft404",)
         r[self.stub_path] = ("stub",)
         del r[self.missing_attachment]
         r[self.head405] = ("file", "application/msword", 9000, 405)
-        r[f"{SITE}images/logo.png"] = ("file", "image/png", 2400)
-        r[f"{SITE}images/zd.gif"] = ("file", "image/gif", 300)
-        r[f"{SITE}images/red.png"] = ("file", "image/png", 3100)
-        r[f"{SITE}css/style.css"] = ("css",)
-        r[f"{SITE}js/common.js"] = ("file", "application/javascript", 1500)
-        r["/"] = ("city",)
+        r[f"{self.prefix}images/logo.png"] = ("file", "image/png", 2400)
+        r[f"{self.prefix}images/zd.gif"] = ("file", "image/gif", 300)
+        r[f"{self.prefix}images/red.png"] = ("file", "image/png", 3100)
+        r[f"{self.prefix}css/style.css"] = ("css",)
+        r[f"{self.prefix}js/common.js"] = ("file", "application/javascript", 1500)
+        if self.prefix != "/":
+            r["/"] = ("city",)
 
     # ---- ground truth ---------------------------------------------------------------------------------------------
     def expected_pages(self) -> set[str]:
         """Every in-scope HTML page a visitor can reach (JS-pager links as a browser renders them)."""
-        paths = {SITE} | {f"{SITE}{code}/" for code in LANDINGS}
+        paths = {self.prefix} | {f"{self.prefix}{code}/" for code in LANDINGS}
         for col in self.columns.values():
             paths.add(col.dir)
             if col.n_pages > 1:
@@ -457,7 +493,7 @@ class TownSite:
             return 200, {"Content-Type": "text/css"}, b"body{font:14px/1.6 'Microsoft YaHei'}.list li{height:36px}", None
         if kind == "soft404":
             text = ("<html><head><meta charset='utf-8'><title>提示信息</title></head><body><div class='tip'>"
-                    "对不起，您访问的页面不存在或已被删除！<a href='/xqbsc/'>返回首页</a></div></body></html>")
+                    f"对不起，您访问的页面不存在或已被删除！<a href='{self.prefix}'>返回首页</a></div></body></html>")
             return 200, html, text.encode(), None
         if kind == "stub":
             return 200, html, b'<html><head><meta http-equiv="refresh" content="0;URL=../" /></head><body></body></html>', None
@@ -515,7 +551,7 @@ class TownSite:
         """The static HTML files (home, landings, list pages, articles) that ``change`` may edit, sorted; a folder
         URL (``.../``) is served by its ``index.html``."""
         return sorted({file_of(p) for p, r in self.routes.items()
-                       if r[0] in ("home", "landing", "list", "doc") and p.startswith(SITE)})
+                       if r[0] in ("home", "landing", "list", "doc") and p.startswith(self.prefix)})
 
     def change(self, changed: float | Collection[str], seed: int = 0) -> list[str]:
         """Edit a fraction of the changeable files (drawn with ``seed``), or the files given: each gets one added
@@ -547,38 +583,38 @@ class TownSite:
         charset = ('<meta charset="utf-8" name="viewport" content="width=device-width, initial-scale=1.0">'
                    if enc == "utf-8" else '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">')
         metas = {"SiteName": f"{CITY}人民政府门户网站", "SiteDomain": urlsplit(self.origin).netloc,
-                 "SiteIDCode": SITE_ID, **meta}
+                 "SiteIDCode": self.site_id, **meta}
         tags = "\n".join(f'<meta name="{k}" content="{v}"/>' for k, v in metas.items())
         controller = ' ms-controller="list"' if fujian else ""
         return (f"<!DOCTYPE html>\n<html>\n<head>\n{charset}\n<meta http-equiv=\"X-UA-Compatible\" content=\"IE=Edge\" />\n"
-                f"{tags}\n<title>{title}</title>\n<link href=\"{SITE}css/style.css\" rel=\"stylesheet\" type=\"text/css\">\n"
-                f"<script src=\"{SITE}js/common.js\"></script>\n</head>\n<body{controller}>\n")
+                f"{tags}\n<title>{title}</title>\n<link href=\"{self.prefix}css/style.css\" rel=\"stylesheet\" type=\"text/css\">\n"
+                f"<script src=\"{self.prefix}js/common.js\"></script>\n</head>\n<body{controller}>\n")
 
     def _top(self) -> str:
-        nav = "".join(f'<li><a href="{SITE}{code}/">{name}</a></li>' for code, name in NAV)
+        nav = "".join(f'<li><a href="{self.prefix}{code}/">{name}</a></li>' for code, name in NAV)
         return (f'<div class="top"><div class="w1200"><a href="/">{CITY}人民政府门户网站</a> | '
                 f'<a href="{self.province}/">广东政务服务网</a><span class="date">{TODAY:%Y年%m月%d日}</span></div></div>\n'
-                f'<div class="header"><a href="{SITE}"><img src="{SITE}images/logo.png" alt="{CITY}{SITE_NAME}"></a></div>\n'
-                f'<div class="nav"><ul><li><a href="{SITE}">首页</a></li>{nav}'
+                f'<div class="header"><a href="{self.prefix}"><img src="{self.prefix}images/logo.png" alt="{CITY}{self.name}"></a></div>\n'
+                f'<div class="nav"><ul><li><a href="{self.prefix}">首页</a></li>{nav}'
                 f'<li><a href="{self.province}/hdjl/index.html" target="_blank">互动交流</a></li></ul></div>\n')
 
     def _foot(self) -> str:
         return (f'<div class="footer"><p><a href="/">{CITY}人民政府</a> | '
                 f'<a href="{self.province}/hdjl/index.html" target="_blank">我要写信</a> | '
                 f'<a href="javascript:void(0);" onclick="addFavorite()">加入收藏</a></p>'
-                f"<p>主办：{CITY}{SITE_NAME}　承办：{SITE_NAME}党政办公室　联系电话：0760-88000000</p>"
-                f"<p>网站标识码：{SITE_ID}　粤ICP备05085493号　粤公网安备44200002000123号</p>"
-                f'<p><img src="{SITE}images/red.png" alt="党政机关" width="55" height="68"></p></div>\n'
+                f"<p>主办：{CITY}{self.name}　承办：{self.name}党政办公室　联系电话：0760-88000000</p>"
+                f"<p>网站标识码：{self.site_id}　粤ICP备05085493号　粤公网安备44200002000123号</p>"
+                f'<p><img src="{self.prefix}images/red.png" alt="党政机关" width="55" height="68"></p></div>\n'
                 "<script>var _trs_uv='';</script>\n</body>\n</html>\n")
 
     def _crumb(self, code: str, last: str | None = None) -> str:
-        parts = [f'<a href="{SITE}">首页</a>']
+        parts = [f'<a href="{self.prefix}">首页</a>']
         acc = []
         for seg in code.split("/"):
             acc.append(seg)
             c = "/".join(acc)
             name = LANDINGS.get(c) or (self.columns[c].name if c in self.columns else c)
-            parts.append(f'<a href="{SITE}{c}/">{name}</a>')
+            parts.append(f'<a href="{self.prefix}{c}/">{name}</a>')
         if last:
             parts.append(last)
         return f'<div class="position">当前位置：{" &gt; ".join(parts)}</div>\n'
@@ -588,14 +624,14 @@ class TownSite:
         href = rel + d.path[len(col.dir):] if rel else d.path
         t = d.title
         short = t if len(t) <= 28 else t[:27] + "…"
-        pin = '<img src="/xqbsc/images/zd.gif" alt="置顶">' if d.pinned else ""
+        pin = f'<img src="{self.prefix}images/zd.gif" alt="置顶">' if d.pinned else ""
         if layout == "font":
             return (f'<li><a href="{href}" target="_blank"><font class="cont_tit03">{t}</font>'
                     f'<font class="cont_tit02">{d.shown:%Y-%m-%d}</font></a></li>\n')
         if layout == "table":
-            idx = f"{SITE_ID[:9]}/{d.date.year}-{d.id % 100000:05d}"
+            idx = f"{self.site_id[:9]}/{d.date.year}-{d.id % 100000:05d}"
             return (f'<tr>\n<td height="35"><a href="{self.origin if rel == "" else ""}{href}" title="{t}">\n{t}\n</a></td>\n'
-                    f'<td height="35">{idx}</td>\n<td height="35">{CITY}{SITE_NAME}</td>\n'
+                    f'<td height="35">{idx}</td>\n<td height="35">{CITY}{self.name}</td>\n'
                     f'<td height="35">{d.shown:%Y-%m-%d}</td>\n</tr>\n')
         if layout == "dl":
             return (f'<dl>\n<dd class="trt-col-sm-24 slb-trt-col-24 text_align_left">\n'
@@ -638,7 +674,7 @@ class TownSite:
     def render_list(self, col: Column, k: int) -> str:
         meta = {"ColumnName": col.name, "ColumnDescription": col.name, "ColumnKeywords": col.name,
                 "ColumnType": col.name}
-        out = [self._head(f"{col.name}_{CITY}{SITE_NAME}", col.encoding, meta, fujian=col.layout == "dl"),
+        out = [self._head(f"{col.name}_{CITY}{self.name}", col.encoding, meta, fujian=col.layout == "dl"),
                self._top(), '<div class="main w1200">\n', self._left(col), '<div class="right">\n',
                self._crumb(col.code)]
         docs = col.page_docs(k)
@@ -678,24 +714,24 @@ class TownSite:
         col = d.column
         pub = f"{d.date:%Y-%m-%d} {9 + d.id % 8:02d}:{d.id % 60:02d}"
         meta = {"ColumnName": col.name, "ColumnType": col.name, "ArticleTitle": d.title, "PubDate": pub,
-                "ContentSource": f"{SITE_NAME}党政办公室", "Url": self.origin + d.path}
-        out = [self._head(f"{d.title}_{CITY}{SITE_NAME}", col.encoding, meta), self._top(), '<div class="main w1200">\n',
+                "ContentSource": f"{self.name}党政办公室", "Url": self.origin + d.path}
+        out = [self._head(f"{d.title}_{CITY}{self.name}", col.encoding, meta), self._top(), '<div class="main w1200">\n',
                self._crumb(col.code, "正文")]
         if col.code.startswith("zwgk/"):
             out.append('<div class="xxgk-meta"><table>'
-                       f"<tr><td><strong>索引号</strong>：{SITE_ID[:9]}/{d.date.year}-{d.id % 100000:05d}</td>"
+                       f"<tr><td><strong>索引号</strong>：{self.site_id[:9]}/{d.date.year}-{d.id % 100000:05d}</td>"
                        f"<td><strong>分类</strong>：{col.name}</td></tr>"
-                       f"<tr><td><strong>发布机构</strong>：{CITY}{SITE_NAME}</td><td><strong>成文日期</strong>：{d.date:%Y年%m月%d日}</td></tr>"
+                       f"<tr><td><strong>发布机构</strong>：{CITY}{self.name}</td><td><strong>成文日期</strong>：{d.date:%Y年%m月%d日}</td></tr>"
                        f"<tr><td><strong>名称</strong>：{d.title}</td><td><strong>发布日期</strong>：{d.date:%Y年%m月%d日}</td></tr>"
                        f"<tr><td><strong>文号</strong>：{d.docno or '无'}</td><td></td></tr></table></div>\n")
-        out.append(f'<div class="article"><h1>{d.title}</h1>\n<div class="info">发布时间：{pub}　来源：{SITE_NAME}'
+        out.append(f'<div class="article"><h1>{d.title}</h1>\n<div class="info">发布时间：{pub}　来源：{self.name}'
                    f'　<a href="javascript:void(0);" ms-attr-href="share.sina">分享</a></div>\n'
                    '<div class="view TRS_UEDITOR trs_paper_default trs_web"><div class="TRS_Editor">\n')
         if d.text:
             out.append(f"<p>{d.text}</p>\n")
         rng = random.Random(d.id)
         for _ in range(d.body):
-            sent = "".join(rng.choice(SENTENCES).format(s=SITE_NAME, n=rng.randint(50, 900), m=rng.randint(10, 300),
+            sent = "".join(rng.choice(SENTENCES).format(s=self.name, n=rng.randint(50, 900), m=rng.randint(10, 300),
                                                        k=rng.randint(1, 40)) for _ in range(rng.randint(2, 5)))
             out.append(f'<p style="text-indent:2em;">{sent}</p>\n')
         for text, href in d.links:
@@ -719,12 +755,12 @@ class TownSite:
     def render_landing(self, code: str) -> str:
         name = LANDINGS[code]
         meta = {"ColumnName": name, "ColumnDescription": name, "ColumnKeywords": name, "ColumnType": name}
-        out = [self._head(f"{name}_{CITY}{SITE_NAME}", "utf-8", meta), self._top(), '<div class="main w1200">\n',
+        out = [self._head(f"{name}_{CITY}{self.name}", "utf-8", meta), self._top(), '<div class="main w1200">\n',
                self._crumb(code)]
         children = [c for c in self.columns.values() if c.parent == code]
         subs = [c for c in LANDINGS if c.rsplit("/", 1)[0] == code and c != code and "/" in c]
         out.append('<div class="left info_menu_list"><ul>'
-                   + "".join(f'<li><a href="{SITE}{s}/">{LANDINGS[s]}</a></li>' for s in subs)
+                   + "".join(f'<li><a href="{self.prefix}{s}/">{LANDINGS[s]}</a></li>' for s in subs)
                    + "".join(f'<li><a href="{c.dir}">{c.name}</a></li>' for c in children) + "</ul></div>\n")
         for c in children:
             if c.docs:
@@ -736,16 +772,16 @@ class TownSite:
     def render_home(self) -> str:
         meta = {"ColumnName": "首页", "ColumnType": "首页"}
         cols = self.columns
-        out = [self._head(f"{CITY}{SITE_NAME}", "utf-8", meta), self._top(), '<div class="main w1200">\n']
+        out = [self._head(f"{CITY}{self.name}", "utf-8", meta), self._top(), '<div class="main w1200">\n']
         out.append(self._block("工作动态", cols["gzdt"].dir, cols["gzdt"].docs, 8))
         out.append(self._block("通知公告", cols["tzgg"].dir, cols["tzgg"].docs[1:], 8))
         out.append(self._block("党建动态", cols["djgz/djdt"].dir, cols["djgz/djdt"].docs, 6))
         zw = sorted((d for c in cols.values() if c.code.startswith("zwgk/") for d in c.docs),
                     key=lambda d: d.shown, reverse=True)
-        out.append(self._block("政务公开", f"{SITE}xxgk/", zw, 6))
+        out.append(self._block("政务公开", f"{self.prefix}xxgk/", zw, 6))
         quick = [("zwgk/zfxxgkzn", "政府信息公开指南"), ("zwgk/zfxxgkzd", "政府信息公开制度"),
                  ("zwgk/zfxxgknb", "政府信息公开年报"), ("zwgk/fdzdgknr", "法定主动公开内容"), ("zwgk/ysqgk", "依申请公开")]
-        out.append('<div class="xxgk-nav"><ul>' + "".join(f'<li><a href="{SITE}{c}/">{n}</a></li>' for c, n in quick)
+        out.append('<div class="xxgk-nav"><ul>' + "".join(f'<li><a href="{self.prefix}{c}/">{n}</a></li>' for c, n in quick)
                    + "</ul></div>\n")
         out.append('<div class="ztzl"><ul>' + "".join(f'<li><a href="{c.dir}">{c.name}</a></li>'
                                                       for c in cols.values() if c.code.startswith("ztzl/")) + "</ul></div>\n")
@@ -753,9 +789,9 @@ class TownSite:
                                                       for c in cols.values() if c.code.startswith("sqfc/"))
                    + f'<li><a href="{cols["sqdt"].dir}">社区动态</a></li><li><a href="{cols["zwhd"].dir}">政务活动</a></li>'
                    + "</ul></div>\n")
-        links = [(self.province + "/", "广东省人民政府"), (self.province + "/redirect/zsxq", f"{CITY}西区"),
+        links = [(self.province + "/", "广东省人民政府"), (self.province + "/redirect/zsxq", f"{CITY}{self.name[:2]}"),
                  (self.province + "/zwfw/old.html", "政务服务旧版"), (self.refused + "/", "市民服务中心"),
-                 ("/xqbsc_old/", f"{SITE_NAME}旧版网站")]
+                 (self.old_site, f"{self.name}旧版网站")]
         out.append('<div class="yqlj"><h3>友情链接</h3><ul>' + "".join(
             f'<li><a href="{u}" target="_blank">{t}</a></li>' for u, t in links) + "</ul></div>\n")
         out.append("</div>\n")
@@ -764,7 +800,14 @@ class TownSite:
 
     def render_city(self) -> str:
         return (f"<html><head><meta charset='utf-8'><title>{CITY}人民政府门户网站</title></head><body>"
-                f"<h1>{CITY}人民政府门户网站</h1><a href='{SITE}'>{SITE_NAME}</a></body></html>")
+                f"<h1>{CITY}人民政府门户网站</h1><a href='{self.prefix}'>{self.name}</a></body></html>")
+
+
+def _spread(docs: list[Doc], *wanted: int) -> list[Doc]:
+    """The documents at the wanted (increasing) positions, moved towards the end as far as a short column needs to
+    keep them distinct and inside it (a column of 4: positions 1, 2, 3 for 5, 8, 15)."""
+    n, k = len(docs), len(wanted)
+    return [docs[min(i, n - (k - j))] for j, i in enumerate(wanted)]
 
 
 def file_of(path: str) -> str:
@@ -891,7 +934,7 @@ class TownServer:
 
     @property
     def start_url(self) -> str:
-        return self.origin + SITE
+        return self.origin + self.site.prefix
 
     def _answer(self, path: str, flaky: bool = True, request=None):
         return self.site.answer(path, flaky, request)          # the site served now (``change`` may edit it)
@@ -958,8 +1001,8 @@ _HREF = re.compile(rb'\shref="([^"]*)"')
 def reachable_pages(site: TownSite) -> set[str]:
     """Pages a visitor reaches from the homepage by following the rendered links (and what the JS pagers write),
     computed from the rendered bytes without any sitewatch code: checks ``expected_pages`` of the model."""
-    prefix = site.origin + SITE
-    start = site.origin + SITE
+    prefix = site.origin + site.prefix
+    start = site.origin + site.prefix
     seen, pages, todo = {start}, set(), [start]
     while todo:
         url = todo.pop()
