@@ -23,7 +23,7 @@ from townsite import TODAY, TownServer  # noqa: E402
 
 from sitewatch.config import config_from_dict  # noqa: E402
 from sitewatch.fleet import jobs  # noqa: E402
-from sitewatch.fleet.worker import make_app, send  # noqa: E402
+from sitewatch.fleet.queue import make_app, send  # noqa: E402
 from sitewatch.scan import start_scan  # noqa: E402
 from sitewatch.store import JobRunRow, PageRow, Store  # noqa: E402
 

@@ -220,3 +220,25 @@ def test_only_the_console_loads_the_console_extra():
     assert not offenders, offenders
     assert {"starlette", "argon2"} <= closure(GRAPH, "sitewatch.console.app")      # the test reads them
     assert "starlette" not in closure(GRAPH, "sitewatch.console.accounts")         # `user` needs no web framework
+
+
+FLEET_EXTRA = {"celery", "kombu", "redis", "billiard"}
+# modules that reach the fleet on purpose, lazily, only when a fleet is asked for: the scheduler with executor
+# celery, the fleet's commands, status's fleet section, and the crawl and the look-back under a shared budget
+FLEET_DOORS = {"sitewatch.scheduler", "sitewatch.commands.schedule", "sitewatch.commands.worker",
+               "sitewatch.commands.metrics", "sitewatch.commands.status", "sitewatch.crawl.engine",
+               "sitewatch.crawl.politeness", "sitewatch.lookback"}
+
+
+def test_only_the_fleet_loads_the_fleet_extra():
+    """`pip install .` runs every command but `worker` and `metrics` without Celery or Redis: outside
+    sitewatch.fleet, only the doors above reach them, and nothing reaches them but through a door."""
+    shut = {m: ({d for d in deps if not d.startswith("sitewatch.fleet") and d not in FLEET_EXTRA}
+                if m in FLEET_DOORS else deps) for m, deps in GRAPH.items()}
+    offenders = sorted(
+        f"{module} loads {sorted(closure(shut, module) & FLEET_EXTRA)}"
+        for module in shut if not module.startswith("sitewatch.fleet") and closure(shut, module) & FLEET_EXTRA
+    )
+    assert not offenders, offenders
+    assert {"celery", "redis"} <= closure(GRAPH, "sitewatch.fleet.worker")      # the test reads them
+    assert "redis" in closure(GRAPH, "sitewatch.scheduler")                       # ... and the doors

@@ -603,9 +603,11 @@ class SiteScheduler:
     def _celery_enqueue(self, broker: str) -> Callable[[str, str, int | None], str]:
         """Jobs go to the fleet's queue: a ``queued`` row with the site's config, its id on the broker."""
         try:
+            import celery  # noqa: F401 - the fleet extra's queue
+
             from sitewatch.fleet import jobs
             from sitewatch.fleet.leases import connect
-            from sitewatch.fleet.worker import make_app, send
+            from sitewatch.fleet.queue import make_app, send
         except ImportError as exc:
             raise UsageError(f"schedule: executor 'celery' needs the fleet extra ({exc.name} is missing): "
                              "pip install \"sitewatch[fleet]\"") from None

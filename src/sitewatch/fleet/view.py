@@ -62,7 +62,7 @@ def fleet_view(engine: Engine, client: redis.Redis | None, now: dt.datetime | No
             if started and finished:
                 view.scans.append((site, kind, max(0.0, (finished - started).total_seconds())))
     if client is not None:
-        from sitewatch.fleet.worker import QUEUE
+        from sitewatch.fleet.queue import QUEUE
 
         view.workers = workers(client)
         view.broker_queue = int(client.llen(QUEUE))

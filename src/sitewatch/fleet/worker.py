@@ -39,37 +39,15 @@ import redis
 from sitewatch.errors import ConfigError, UsageError
 from sitewatch.fleet import jobs
 from sitewatch.fleet.leases import DEFAULT_LEASE, Heartbeat, alive, announce, connect, job_key
+from sitewatch.fleet.queue import DEFAULT_VISIBILITY, QUEUE, make_app, send
 from sitewatch.resume import resumable_scan
 from sitewatch.scheduler import DEFAULT_ACTIONS, Runtime, schedule_settings
 from sitewatch.store import Store
 
 log = logging.getLogger("sitewatch.fleet")
 
-TASK = "sitewatch.job"
-QUEUE = "sitewatch"
-DEFAULT_VISIBILITY = 3600        # seconds before the broker gives a lost worker's unacknowledged messages out again
 DEFAULT_MAX_ATTEMPTS = 3         # workers a job may lose before it is given up
 DEFAULT_THREADS = 8
-
-
-def make_app(broker: str, visibility_timeout: float = DEFAULT_VISIBILITY) -> Any:
-    """The Celery application of sitewatch's fleet on ``broker`` (a Redis URL)."""
-    from celery import Celery
-
-    app = Celery("sitewatch", broker=broker, set_as_current=False)
-    app.conf.update(
-        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        task_ignore_result=True, task_default_queue=QUEUE, task_serializer="json", accept_content=["json"],
-        broker_transport_options={"visibility_timeout": int(visibility_timeout)},
-        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
-        worker_cancel_long_running_tasks_on_connection_loss=False)
-    app.task(name=TASK, ignore_result=True)(_task)
-    return app
-
-
-def send(app: Any, run_id: int) -> None:
-    """Put job ``run_id`` (a ``queued`` row) on the queue."""
-    app.send_task(TASK, args=[run_id], queue=QUEUE)
 
 
 @dataclass
@@ -229,7 +207,7 @@ def serve(db: str, broker: str, *, name: str | None = None, concurrency: int = D
     if store.engine.dialect.name == "sqlite":
         log.warning("worker on an SQLite store (%s): fine on one machine; a fleet shares one PostgreSQL store", db)
     name = name or f"sitewatch@{socket.gethostname()}.{os.getpid()}"
-    app = make_app(broker, visibility_timeout)
+    app = make_app(broker, visibility_timeout, task=_task)
     ctx = WorkerContext(name=name, db=db, broker=broker, store=store, client=client, app=app, lease=lease,
                         max_attempts=max_attempts, concurrency=concurrency)
     from celery.signals import worker_shutting_down
