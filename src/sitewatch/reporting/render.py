@@ -32,14 +32,15 @@ def _inert(value: Any) -> Any:
 
 def url_link(url: Any, limit: int = 64, site: Any = None) -> Markup:
     """A URL for a reader: shown decoded (IRI) and shortened to ``limit`` characters, linked to the exact URL
-    (http and https only; anything else is plain text), the full decoded URL in its tooltip. With ``site`` (the
+    (http and https only, and only when it has no control or bidi character, as the XLSX cells link it; anything
+    else is plain text), the full decoded URL in its tooltip. With ``site`` (the
     site's start URL), a URL on the site's own host is shown from its path on (``/xqbsc/lxwm.html``)."""
     if not url:
         return Markup("—")
     url = str(url)
     shown = escape(short_url(url, limit, relative_to=str(site) if site else None))
     full = escape(display_url(url))
-    if url.lower().startswith(_LINKED):
+    if url.lower().startswith(_LINKED) and url.isprintable():
         return Markup(f'<a class="url" href="{escape(url)}" title="{full}">{shown}</a>')
     return Markup(f'<span class="url" title="{full}">{shown}</span>')
 

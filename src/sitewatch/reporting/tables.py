@@ -33,7 +33,8 @@ PROBLEM_COLUMNS: Columns = (
     ("整改状态", "status"), ("严重程度", "severity_zh"), ("规则编号", "rule"),
 )
 _WIDTHS = {"序号": 6, "问题网址": 48, "所在页面/栏目": 40, "问题描述": 60, "依据": 24, "核查结论": 18, "备注": 30,
-           "整改措施": 40, "完成时间": 12, "整改状态": 14, "首次发现": 11, "整改时限": 11}
+           "整改措施": 40, "完成时间": 12, "整改状态": 14, "首次发现": 11, "整改时限": 11,
+           "站点名称": 22, "首页": 36, "检查日期": 11, "否决指标": 26}
 # Columns holding a day: written as Excel dates (sortable, filterable), never as text.
 DATE_HEADERS = frozenset({"首次发现", "整改时限", "完成时间", "核查日期"})
 DATE_FORMAT = "yyyy-mm-dd"
