@@ -84,13 +84,12 @@ def fleet_lines(engine: Engine, broker: str | None) -> list[str]:
         from sitewatch.fleet.view import fleet_view, status_lines
     except ImportError as exc:
         return [f"fleet: not shown ({exc.name} is missing: pip install \"sitewatch[fleet]\")"]
-    client = connect(broker) if broker else None
-    if client is not None:
+    if broker:
         try:
-            client.ping()
+            connect(broker).ping()
         except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
             raise UsageError(f"status: cannot reach the broker at {broker}: {exc}") from None
-    return ["", *status_lines(fleet_view(engine, client))]
+    return ["", *status_lines(fleet_view(engine, broker))]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
