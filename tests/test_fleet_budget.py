@@ -8,7 +8,7 @@ request's arrival and answer itself; the caps are asserted from that log:
   answer, and the server logs a request between its arrival and its answer, so "at most C at once" holds exactly
   in the server's log, however loaded the machine;
 - spacing: request starts are reserved on Redis' clock ``(1 + SPACING_MARGIN) / R`` apart, so ``R + 1`` of them
-  span 1.05 s: the server sees more than R in a second only if the first of them reached it more than 50 ms later
+  span 1.1 s: the server sees more than R in a second only if the first of them reached it more than 100 ms later
   after its reservation than the last one did. The tests measure that lateness (server arrival minus reserved
   start, both on this machine's wall clock) and show it in their messages; it stayed under 10 ms here, on a 2-core
   machine shared with other test runs (see SPACING_TOLERANCE). So the server's log is held to the exact contract:
@@ -205,7 +205,7 @@ def held_to(pairs: list[tuple[float, float]]) -> tuple[float, str]:
     No request reaches the server before its reserved start (asserted: both clocks are this machine's). Reserved
     starts ``(1 + SPACING_MARGIN) / R`` apart put R + 1 of them 1 s + SPACING_MARGIN s apart, so the server's log
     holds at most R starts in any 1 s window as long as the requests' lateness (arrival minus reserved start)
-    differs by at most SPACING_MARGIN s (50 ms). Measured here: under 10 ms on an idle 2-core machine, 28 ms with
+    differs by at most SPACING_MARGIN s (100 ms). Measured here: under 10 ms on an idle 2-core machine, 28 ms with
     two CPU-bound processes beside the test, 41 ms with four. Only a measured spread beyond the margin shortens
     the window, by exactly that much."""
     late = [arrived - reserved for reserved, arrived in pairs]
