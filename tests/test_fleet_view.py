@@ -71,6 +71,9 @@ def test_status_and_metrics_show_the_fleet(tmp_path, redis_url):
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     out = run("status", "--db", db, "--broker", redis_url)
     assert out.returncode == 0 and "fleet: 1 worker(s) alive" in out.stdout, out.stderr
+    assert "latest scan" in out.stdout                          # and every site's block
+    out = run("status", "--db", db, "--broker", redis_url, "--fleet")
+    assert out.returncode == 0 and "fleet: 1 worker(s) alive" in out.stdout and "latest scan" not in out.stdout
     prom = tmp_path / "m" / "sitewatch.prom"
     prom.parent.mkdir()
     out = run("metrics", "--db", db, "--broker", redis_url, "--out", str(prom))

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--broker", metavar="REDIS_URL",
                    help="a fleet's Redis: also show live workers, the broker's queue and per-host budget use "
                         "(default $SITEWATCH_BROKER when set)")
+    p.add_argument("--fleet", action="store_true",
+                   help="only the fleet section (a province's thousands of sites each take a block otherwise)")
     p.set_defaults(func=cmd_status)
 
 
@@ -117,8 +119,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     sites = list(homepages) or sorted({j.args[0] for j in jobs if j.args} | {r.site for r in runs.values()}
                                       | {s.site for s in store.scans(kind=None)})
     print(f"sitewatch: status of {path} (times are local)")
-    for line in fleet_lines(store.engine, args.broker or os.environ.get("SITEWATCH_BROKER")):
+    fleet = fleet_lines(store.engine, args.broker or os.environ.get("SITEWATCH_BROKER"))
+    for line in fleet:
         print(line)
+    if args.fleet:
+        if not fleet:
+            raise UsageError("status --fleet: no fleet jobs in this store and no broker named (--broker)")
+        return 0
     for site in sites:
         print(f"\n{site}")
         ids = sorted({j.id for j in jobs if j.args and j.args[0] == site}
