@@ -223,13 +223,38 @@ def run(coro):
 
 
 async def take(b: fb.SharedBudget, host: str, *, floor: float, concurrency: int = 100, lease: float = 10,
-               lease_id: str = "x", reserved: float = 0.0, adaptive: bool = True) -> tuple[int, float, float]:
-    """One call of the take script: (GO | WAIT | FULL, Redis' now, the reserved start)."""
+               lease_id: str = "x", reserved: float = 0.0, adaptive: bool = True, late_by: float = fb.LATE_BY
+               ) -> tuple[int, float, float]:
+    """One call of the take script: (GO | WAIT | FULL | LATE, Redis' now, the reserved start)."""
     state, leases, starts = fb.host_keys(host)
     code, now, start, *_ = await b.run("take", (state, leases, starts, fb.HOSTS_KEY),
                                        (floor, "1" if adaptive else "0", concurrency, lease_id, lease,
-                                        fb.SPACING_MARGIN, host, fb.STATE_TTL, fb.COUNT_TTL, reserved))
+                                        fb.SPACING_MARGIN, host, fb.STATE_TTL, fb.COUNT_TTL, reserved, late_by))
     return int(code), float(now), float(start)
+
+
+def test_a_caller_too_late_to_its_start_reserves_again(redis_url):
+    """A request whose thread waited for the CPU past its reserved start would go closer than the spacing to the
+    next start: it reserves again (a later start, after the others'), unless it was already sent back
+    LATE_RETRIES times; coming within LATE_BY it goes."""
+    async def go_():
+        b = fb.SharedBudget(redis_url, request_timeout=5)
+        _, _, first = await take(b, "http://h", floor=0.1, lease_id="a")         # starts now
+        _, _, second = await take(b, "http://h", floor=0.1, lease_id="b")        # reserved one step later
+        await asyncio.sleep(second - first + fb.LATE_BY + 0.05)                  # ... and comes too late
+        late = await take(b, "http://h", floor=0.1, lease_id="b", reserved=second)
+        await asyncio.sleep(max(0.0, late[2] - late[1]) + 0.01)                  # comes in time to its new start
+        ontime = await take(b, "http://h", floor=0.1, lease_id="b", reserved=late[2])
+        _, _, third = await take(b, "http://h", floor=0.1, lease_id="c")
+        await asyncio.sleep(third - ontime[1] + fb.LATE_BY + 0.05)
+        given_up = await take(b, "http://h", floor=0.1, lease_id="c", reserved=third, late_by=0)
+        await b.aclose()
+        return second, late, ontime, given_up
+
+    second, late, ontime, given_up = run(go_())
+    assert late[0] == fb.LATE and late[2] > second and late[2] >= late[1]
+    assert ontime[0] == fb.GO
+    assert given_up[0] == fb.GO                       # after LATE_RETRIES: it goes, late
 
 
 def test_reservations_are_spaced_on_the_redis_clock(redis_url):
