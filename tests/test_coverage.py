@@ -257,7 +257,7 @@ def test_render_failure_is_counted(tmp_path, monkeypatch):
     """render_js: a JavaScript-only page whose rendering fails is checked as static HTML, and says so."""
     from conftest import scan_site
 
-    import sitewatch.crawl.visit as visit
+    import sitewatch.crawl.render as render
 
     class FailingRenderer:
         def __init__(self, *a, **kw):
@@ -270,7 +270,7 @@ def test_render_failure_is_counted(tmp_path, monkeypatch):
         async def close(self):
             pass
 
-    monkeypatch.setattr(visit, "Renderer", FailingRenderer)
+    monkeypatch.setattr(render, "Renderer", FailingRenderer)   # the crawl imports it when render_js is on
     shell = page("加载中", '<div id="app"></div><script src="app.js"></script><script>render()</script>')
     routes = {"/s/": Answer(body=page("首页", '<a href="app.html">应用</a>' + "正文" * 200)),
               "/s/app.html": Answer(body=shell)}

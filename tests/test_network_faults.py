@@ -9,7 +9,9 @@ import http.client
 import json
 import os
 import select
+import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -315,6 +317,62 @@ def test_1500_external_origins_under_the_default_descriptor_limit():
     assert "EMFILE" not in doc["errors"], doc["errors"]
     assert doc["ok"] == n, doc["errors"]
     assert conns["open"] >= n                        # one connection per origin: the origins were distinct
+
+
+def test_tls_settings_are_made_for_the_first_https_request(tmp_path):
+    """An http-only crawl loads no CA bundle (~1 MB of memory); an https request gets the site's TLS settings:
+    certifi's CAs (a self-signed certificate is a tls failure), a configured CA bundle (read when the fetcher is
+    made, so a bad one fails before the crawl), or none at all (verify_tls = false)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    secure = f"https://127.0.0.1:{httpd.server_address[1]}/"
+
+    async def fetch_both(plain: str, **kw):
+        f = Fetcher(Politeness(2, 0, obey_robots=False), timeout=5, retries=0,
+                    policy=NetPolicy.from_allow(["127.0.0.1"]), **kw)
+        try:
+            first = await f.fetch(plain, obey_robots=False)
+            made = f._tls_context is not None
+            return first.status, made, await f.fetch(secure, obey_robots=False)
+        finally:
+            await f.aclose()
+
+    try:
+        with LoopbackSite({"/": Answer(200, page("ok"))}) as site:
+            status, made, res = asyncio.run(fetch_both(site.url("/")))
+            assert (status, made, res.error) == (200, False, "tls")
+            status, made, res = asyncio.run(fetch_both(site.url("/"), verify_tls=False))
+            assert (status, made, res.status, res.body) == (200, False, 200, b"ok")
+            status, made, res = asyncio.run(fetch_both(site.url("/"), ca_bundle=str(cert)))
+            assert (status, made, res.status, res.body) == (200, True, 200, b"ok")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_dual_stack_host_whose_first_address_drops_packets(monkeypatch):

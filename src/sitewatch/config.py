@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import math
 import re
 import tomllib
@@ -136,6 +135,8 @@ def check_keys(table: dict[str, Any], known: set[str] | dict[str, Any], where: s
     """A ConfigError naming the first unknown key of ``table`` and the nearest known one."""
     for key in table:
         if key not in known:
+            import difflib  # lazy: only a config error needs it
+
             near = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(sorted(known))})"
             raise ConfigError(f"{where}.{key}: unknown key{hint}")
@@ -179,6 +180,8 @@ def config_from_dict(data: dict[str, Any], source: str) -> SiteConfig:
     unknown = set(data) - _KNOWN_TOP
     if unknown:
         key = sorted(unknown)[0]
+        import difflib  # lazy: only a config error needs it
+
         near = difflib.get_close_matches(key, list(_KNOWN_TOP), n=1, cutoff=0.6)
         hint = f"; did you mean [{near[0]}]?" if near else f" (known: {', '.join(sorted(_KNOWN_TOP))})"
         raise ConfigError(f"{source}: unknown section {key!r}{hint}")

@@ -110,7 +110,7 @@ def _href_target(raw: str, base: str | None) -> tuple[str | None, str | None, st
 # The same for a base that the href's resolution depends on only in part (see ``urls.normalize``): None for an
 # absolute href, the base's root for a root-relative one, the base's folder for a relative path. A page's
 # navigation links repeat on every page of the site, so one table lookup replaces five calls per link.
-_href_target_memo = memo(1024)(_href_target)
+_href_target_memo = memo()(_href_target)
 _ABSOLUTE = ("http://", "https://")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import difflib
 import hashlib
 import json
 import logging
@@ -190,6 +189,8 @@ def site_rules(cfg: SiteConfig) -> RuleSet:
     approvals = {item.approval for item in ruleset.items if item.approval}
     for name in (cfg.disclosures.get("approvals") or {}):
         if name not in approvals:
+            import difflib  # lazy: only a config error needs it
+
             near = difflib.get_close_matches(name, sorted(approvals), n=1)
             raise ConfigError(f"{cfg.source}: disclosures.approvals.{name}: no mandated item takes approval dates "
                               + (f"named so; did you mean {near[0]!r}?" if near

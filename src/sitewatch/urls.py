@@ -26,7 +26,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/:@!$&'()*+,;=-._~%?"
 
 
-@memo(1024)
+@memo()
 def classify_href(raw: str) -> str | None:
     """Return None for a fetchable href, or why it is not fetched ("scheme", "template", "empty", "fragment")."""
     h = raw.strip()
@@ -62,7 +62,7 @@ def _base_key(ref: str, base: str) -> str | None:
     return base[:base.rfind("/") + 1]
 
 
-@memo(1024)
+@memo()
 def _normalize_cached(url: str, base: str | None) -> str | None:
     return _normalize(url, base)
 
@@ -75,7 +75,7 @@ def join(base: str, href: str) -> str:
     return urljoin(base, href) if key is None else _join(key, href)
 
 
-@memo(1024)
+@memo()
 def _join(base: str, href: str) -> str:
     return urljoin(base, href)
 
@@ -186,7 +186,7 @@ def extension(url: str) -> str:
     return unquote(ext)
 
 
-@memo(1024)
+@memo()
 def is_attachment(url: str) -> bool:
     """A downloadable file (checked, never parsed): .pdf .doc(x) .xls(x) .wps .zip .rar, images ..."""
     return extension(url) in ATTACHMENT_EXTENSIONS
@@ -249,7 +249,7 @@ _PAGE_PARAMS = frozenset("page pageno pagenum pagenumber pageindex page_no page_
                          "current_page pn pageid".split())
 
 
-@memo(1024)
+@memo()
 def _split(url: str) -> SplitResult | None:
     """``urlsplit(url)``, or None for a URL it refuses (an unclosed or invalid bracketed host); memoised, as a
     list page's pager and navigation links are tested against it once per link (``urlsplit``'s own table holds

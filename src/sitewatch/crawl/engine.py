@@ -10,7 +10,7 @@ import asyncio
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sitewatch import memo
 from sitewatch.config import SiteConfig
@@ -22,7 +22,6 @@ from sitewatch.crawl.netpolicy import NetPolicy
 from sitewatch.crawl.pagecache import PageCache, StoredPage
 from sitewatch.crawl.politeness import Politeness
 from sitewatch.crawl.record import PageHook, Recorder
-from sitewatch.crawl.render import Renderer
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.crawl.verdict import OK, Verdict
 from sitewatch.crawl.visit import Visit, Visitor
@@ -31,6 +30,9 @@ from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage
 from sitewatch.store import Store
 from sitewatch.urls import Scope, TrapGuard, is_pagination, normalize
+
+if TYPE_CHECKING:
+    from sitewatch.crawl.render import Renderer
 
 
 def _env_proxied() -> bool:

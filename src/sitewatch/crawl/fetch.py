@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import brotli
-import certifi
 
 from sitewatch.crawl.netpolicy import BLOCKED_REASON, BlockedAddress, NetPolicy, policy_resolver
 from sitewatch.crawl.politeness import Politeness
@@ -143,6 +142,8 @@ def tls_context(verify: bool = True, ca_bundle: str | None = None) -> ssl.SSLCon
         return ctx
     if ca_bundle:
         return ssl.create_default_context(cafile=ca_bundle)
+    import certifi  # lazy: an http-only site never needs a CA bundle
+
     return ssl.create_default_context(cafile=certifi.where())
 
 
@@ -248,7 +249,9 @@ class Fetcher:
         self.policy = policy if policy is not None else NetPolicy()
         self.proxy = proxy
         self._env_proxies = urllib.request.getproxies()     # read once: the environment of this scan
-        self._tls = tls_context(verify_tls, ca_bundle)
+        self._verify_tls, self._ca_bundle = verify_tls, ca_bundle
+        # a configured CA bundle is read (and a bad one refused) at once; certifi's waits for the first https URL
+        self._tls_context = tls_context(verify_tls, ca_bundle) if ca_bundle else None
         self._headers = {"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                          "Accept-Language": "zh-CN,zh;q=0.9", "Accept-Encoding": ACCEPT_ENCODING}
         self._session: Any = None
@@ -259,14 +262,21 @@ class Fetcher:
         if self._session is None:
             import aiohttp  # lazy: heavy dependency, loaded with the first direct request
 
-            connector = _idle_capped_connector(
-                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_EXPIRY, ssl=self._tls,
+            connector = _idle_capped_connector(       # TLS settings go with each https request (``_request``)
+                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_EXPIRY,
                 resolver=policy_resolver(self.policy), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, headers=self._headers, skip_auto_headers=("Accept",),
                 cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout))
         return self._session
+
+    @property
+    def _tls(self) -> ssl.SSLContext:
+        """The site's TLS settings, made when first needed: loading a CA bundle costs ~1 MB of memory."""
+        if self._tls_context is None:
+            self._tls_context = tls_context(self._verify_tls, self._ca_bundle)
+        return self._tls_context
 
     def _via(self, proxy: str) -> Any:
         """The httpx client of ``proxy`` (httpx is imported here: ~10 MB that a scan without a proxy never needs)."""
@@ -424,7 +434,8 @@ class Fetcher:
                     import yarl  # lazy: aiohttp's URL type, loaded with aiohttp
 
                     async with self._direct().request(method, yarl.URL(url, encoded=True), headers=headers,
-                                                      allow_redirects=False) as resp:
+                                                      allow_redirects=False,
+                                                      ssl=self._tls if url[:6].lower() == "https:" else True) as resp:
                         await self._read(out, resp.status, resp.headers, method, body_limit,
                                          self._counted(resp.content.iter_chunked(READ_CHUNK)), resp.close)
                 else:

@@ -11,17 +11,20 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.coverage import Coverage
 from sitewatch.crawl.fetch import MAX_BODY, PROBE_BODY, Fetcher, FetchResult
-from sitewatch.crawl.render import Renderer, looks_js_only
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.crawl.verdict import OK, SiteErrorPage, Verdict, judge
 from sitewatch.encoding import decode_html
 from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage, css_links, parse_html, sitemap_links
 from sitewatch.urls import Scope, directory_of, host_key, is_attachment, normalize
+
+if TYPE_CHECKING:
+    from sitewatch.crawl.render import Renderer
 
 MAX_TAGS = 100_000           # tags parsed from one page (the rest is cut like a body over the cap: coverage body_cap)
 WAF_BLIP_BYTES = 32         # a 200 HTML answer shorter than this is a firewall blip until a retry proves otherwise
@@ -57,9 +60,13 @@ class Visitor:
         self.coverage = coverage
         self._error_pages: dict[str, SiteErrorPage | None] = {}
         # optional JavaScript rendering: None unless render_js (a ConfigError here when Playwright is missing)
-        self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls,
-                                 policy=fetcher.policy, proxy=cfg.proxy,
-                                 on_blocked=lambda u: coverage.cut("blocked", u)) if cfg.render_js else None
+        self.renderer: Renderer | None = None
+        if cfg.render_js:
+            from sitewatch.crawl.render import Renderer  # lazy: only render_js scans need it
+
+            self.renderer = Renderer(cfg.timeout, user_agent=cfg.user_agent, verify_tls=cfg.verify_tls,
+                                     policy=fetcher.policy, proxy=cfg.proxy,
+                                     on_blocked=lambda u: coverage.cut("blocked", u))
 
     async def learn_error_pages(self) -> None:
         """Ask each start host for a random non-existent URL: a 200 answer is the site's soft-404 page."""
@@ -116,7 +123,11 @@ class Visitor:
         """render_js: a page that looks JS-only is re-rendered in Chromium; links, list engines and page checks
         then read the rendered DOM. A script redirect becomes a link to follow; a failed render keeps the
         static HTML."""
-        if self.renderer is None or not looks_js_only(text, parsed):
+        if self.renderer is None:
+            return text, parsed
+        from sitewatch.crawl.render import looks_js_only
+
+        if not looks_js_only(text, parsed):
             return text, parsed
         rendered = await self.renderer.render(url)
         if rendered is None:

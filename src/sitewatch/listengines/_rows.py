@@ -130,7 +130,7 @@ def real_href(a: HtmlElement) -> str | None:
     return href if _well_formed(href) else None
 
 
-@memo(1024)
+@memo()
 def _well_formed(href: str) -> bool:
     try:
         urlsplit(href)
@@ -139,7 +139,7 @@ def _well_formed(href: str) -> bool:
     return True
 
 
-@memo(1024)
+@memo()
 def looks_like_article_url(url: str) -> bool:
     """True for URLs shaped like a single document (TRS ``t2026…_N``, NFCMS ``post_N``, Hanweb ``art_``)."""
     return _ARTICLE_URL.search(url) is not None
@@ -163,7 +163,7 @@ def _date_chunk(text: str | None, item_url: str | None) -> dt.date | None:
     return _date_chunk_cached(text, item_url)
 
 
-@memo(1024)
+@memo()
 def _date_chunk_cached(text: str, item_url: str | None) -> dt.date | None:
     chunk = text.strip()
     if not chunk or len(chunk) > 40 or not _DIGIT.search(chunk):
@@ -508,7 +508,7 @@ def other_pages(urls: Iterable[str], page_url: str) -> list[str]:
     return out
 
 
-@memo(1024)
+@memo()
 def _page_identity(url: str) -> str:
     parts = urlsplit(url.split("#", 1)[0])
     path = parts.path or "/"

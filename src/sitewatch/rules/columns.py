@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from typing import cast as type_cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sitewatch.config import SiteConfig
 from sitewatch.crawl.listings import ARTICLES_KEY, HOMEPAGE_KEY
@@ -347,9 +348,12 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
     page_docnos: dict[str, str] = {}
     page_attachments: dict[str, list[tuple[str, str]]] = {}
     by_key: dict[str, list[ListItem]] = {}
-    seen: set[tuple[str, str]] = set()
     articles_query = select(ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date, ListItemRow.c.document_number,
                             ListItemRow.c.attachments).where(mine, is_article).order_by(ListItemRow.c.id)
+    # an item listed twice in its column (a list page read under two URLs) counts once: its first row, picked by
+    # the database, so the repeats are never read (half the rows of the demo portal's columns)
+    firsts = select(func.min(ListItemRow.c.id)).where(mine, ~is_article).group_by(ListItemRow.c.column_key,
+                                                                                  ListItemRow.c.url)
     with store.engine.connect() as c:       # rows are streamed: a big site has tens of thousands of items
         cols = store.columns(scan_id)       # one per key, by key: not the crawl's order
         for art in c.execute(articles_query):
@@ -361,22 +365,21 @@ def load_columns(store: Store, scan_id: int, cfg: SiteConfig
                 page_attachments[art.url] = _pairs(art.attachments)
         for r in c.execute(select(ListItemRow.c.column_key, ListItemRow.c.url, ListItemRow.c.title, ListItemRow.c.date,
                                   ListItemRow.c.date_source, ListItemRow.c.pinned, ListItemRow.c.document_number,
-                                  ListItemRow.c.attachments).where(mine, ~is_article).order_by(ListItemRow.c.id)):
-            if (r.column_key, r.url) in seen:
-                continue
-            seen.add((r.column_key, r.url))
-            date, source = r.date, r.date_source
+                                  ListItemRow.c.attachments).where(ListItemRow.c.id.in_(firsts))
+                           .order_by(ListItemRow.c.id)):
+            date, source = r.date, r.date_source and sys.intern(r.date_source)   # one string per value, not per item
             if source == "url" and page_dates.get(r.url):
                 date, source = page_dates[r.url], "article"
             by_key.setdefault(r.column_key, []).append(
                 ListItem(title=r.title, url=r.url, date=date, date_source=source, pinned=r.pinned,
                          attachments=_attachments(r.attachments, page_attachments.get(r.url)),
                          document_number=r.document_number or page_docnos.get(r.url)))
-        seen.clear()
-        listed = {i.url for items in by_key.values() for i in items}
-        by_url = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
-                                    document_number=r.document_number, attachments=_attachments(r.attachments, None))
-                    for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
+        by_url: dict[str, ListItem] = {}
+        if page_dates:                      # dated article pages no list names
+            listed = {i.url for items in by_key.values() for i in items}
+            by_url = {r.url: ListItem(title=r.title, url=r.url, date=r.date, date_source="article",
+                                      document_number=r.document_number, attachments=_attachments(r.attachments, None))
+                      for r in c.execute(articles_query) if r.date and r.url not in listed}      # a row twice: once
         articles = list(by_url.values())
     columns: list[ColumnData] = []
     homepage = None

@@ -50,7 +50,7 @@ _PAREN_RE = re.compile(r"\([^()]*\)$")
 _EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 
 
-@memo(1024)
+@memo()
 def normalise_title(text: str) -> str:
     """NFKC (full-width to half-width), drop whitespace and quotes: “三公”经费, "三公"经费, 「三公」 → 三公经费.
     Memoised: the rule keywords are normalised again for every title they are looked for in."""

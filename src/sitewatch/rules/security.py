@@ -144,7 +144,7 @@ def is_gov_host(host: str) -> bool:
     return host == "gov.cn" or host.endswith((".gov.cn", ".政务", ".xn--zfr164b"))
 
 
-@memo(1024)
+@memo()
 def _host(url: str) -> str:
     """The lower-cased host of an absolute URL (the same nav and footer links recur on every page)."""
     return (urlsplit(url).hostname or "").lower()
