@@ -16,3 +16,8 @@ class ConfigError(SitewatchError):
 class StoreError(SitewatchError):
     """The database failed during a scan (locked beyond the lock wait, disk full, connection lost): the scan is
     marked failed and the command exits with code 1."""
+
+
+class BudgetError(SitewatchError):
+    """The fleet's shared politeness budget (Redis) failed during a scan: the scan stops instead of going on without
+    it (an unshared limiter would break the per-host budget every process keeps to); the message names the Redis."""

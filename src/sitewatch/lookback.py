@@ -106,8 +106,10 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
     policy = NetPolicy.for_site(list(start_urls), cfg.network_allow if cfg else ())
     site_options: dict[str, Any] = ({"proxy": cfg.proxy, "ca_bundle": cfg.ca_bundle, "verify_tls": cfg.verify_tls,
                                      "user_agent": cfg.user_agent} if cfg else {})
-    fetcher = Fetcher(Politeness(concurrency=4, rate=4, obey_robots=False), timeout=timeout, retries=1,
-                      policy=policy, **site_options)
+    # a fleet worker's look-back keeps to the hosts' shared budget, as its scans do
+    politeness = Politeness(concurrency=4, rate=4, obey_robots=False, budget=cfg.shared_budget if cfg else None,
+                            request_timeout=timeout)
+    fetcher = Fetcher(politeness, timeout=timeout, retries=1, policy=policy, **site_options)
     try:
         urls = sorted({f.url for f in findings if f.rule in LINK_RULES + COLUMN_RULES or f.rule == HOMEPAGE_STALE})
         fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u) for u in urls)), strict=False))
@@ -125,6 +127,7 @@ async def _recheck_all(findings: Sequence[Finding], as_of: dt.date, timeout: flo
         return out
     finally:
         await fetcher.aclose()
+        await politeness.aclose()
 
 
 def _recheck_link(f: Finding, res: FetchResult) -> Recheck:

@@ -44,7 +44,9 @@ async def _probe_get(url: str, timeout: float, *, user_agent: str, verify: bool,
     """One GET through the crawl's fetcher, bounded as a whole by ``timeout``. Direct hops resolve each host
     once, through the policy's resolver, and connect only to the addresses it checked (a name that answers a
     public address to one lookup and 127.0.0.1 to the next cannot get in); proxied hops are resolved by the
-    proxy, as in the crawl. A 429 is a failed probe at once: no Retry-After is waited for."""
+    proxy, as in the crawl. A 429 is a failed probe at once: no Retry-After is waited for. A probe keeps to no
+    fleet's shared budget (``SiteConfig.shared_budget``): one request per site every half hour or so does not need
+    one, and a probe must answer even when Redis does not."""
     fetcher = Fetcher(Politeness(1, 0, obey_robots=False), timeout=timeout, retries=0, user_agent=user_agent,
                       verify_tls=verify, policy=policy, proxy=proxy, ca_bundle=ca_bundle, rate_limit_waits=0)
     try:

@@ -34,7 +34,7 @@ from sitewatch.crawl.linkcache import LinkCache, cache_summary
 from sitewatch.crawl.listings import ListingCollector
 from sitewatch.crawl.pagecache import PageCache
 from sitewatch.crawl.stats import CrawlStats
-from sitewatch.errors import ConfigError
+from sitewatch.errors import BudgetError, ConfigError
 from sitewatch.extract import ParsedPage
 from sitewatch.listengines import ENGINES
 from sitewatch.models import FINDINGS_SCHEMA, Finding
@@ -106,6 +106,10 @@ def _crawl_and_check(store: Store, scan_id: int, cfg: SiteConfig, as_of: dt.date
         try:
             asyncio.run(_crawl(store, scan_id, crawler, resume))
         except SQLAlchemyError:
+            raise
+        except BudgetError as exc:      # the fleet's shared budget (Redis) failed: what was stored is kept
+            store.finish_scan(scan_id, "failed", {**merged_stats(store, scan_id, before, crawler.stats),
+                                                  "error": f"budget: {exc}"})
             raise
         except BaseException:
             store.finish_scan(scan_id, "interrupted", merged_stats(store, scan_id, before, crawler.stats))

@@ -26,6 +26,7 @@ from sitewatch.crawl.render import Renderer
 from sitewatch.crawl.stats import CrawlStats
 from sitewatch.crawl.verdict import OK, Verdict
 from sitewatch.crawl.visit import Visit, Visitor
+from sitewatch.errors import BudgetError
 from sitewatch.extract import Link as PageLink
 from sitewatch.extract import ParsedPage
 from sitewatch.store import Store
@@ -54,7 +55,7 @@ class Crawler:
         self.frontier = CrawlFrontier(self.scope, TrapGuard(max_query_variants=cfg.max_query_variants),
                                       cfg.max_depth, cfg.max_pages, self.stats, self.coverage)
         self.politeness = Politeness(cfg.concurrency, cfg.rate, user_agent="sitewatch", obey_robots=cfg.obey_robots,
-                                     adaptive=cfg.adaptive)
+                                     adaptive=cfg.adaptive, budget=cfg.shared_budget, request_timeout=cfg.timeout)
         self.fetcher = Fetcher(self.politeness, timeout=cfg.timeout, retries=cfg.retries,
                                user_agent=cfg.user_agent, verify_tls=cfg.verify_tls, proxy=cfg.proxy,
                                ca_bundle=cfg.ca_bundle, policy=NetPolicy.for_site(
@@ -64,7 +65,8 @@ class Crawler:
         self.link_cache = LinkCache()               # set by the scan ([crawl] link_cache_days): off by default
         self.page_cache = PageCache()               # set by the scan ([crawl] conditional): off by default
         self.store_error: Exception | None = None   # the first failed store write: it ends the crawl (run raises it)
-        self._store_failed = asyncio.Event()
+        self.budget_error: BudgetError | None = None   # the fleet's shared budget failed: it ends the crawl too
+        self._failed = asyncio.Event()
 
     @property
     def renderer(self) -> Renderer | None:
@@ -81,9 +83,9 @@ class Crawler:
             n_workers = min(128, max(16, self.cfg.concurrency * 8))
             workers = [asyncio.create_task(self._worker()) for _ in range(n_workers)]
             ticker = asyncio.create_task(self._tick()) if self.progress else None
-            # the queue is done, or a store write failed: then the URLs in flight are dropped (their rows were
-            # never stored, so a resume fetches them again) and the error ends the crawl
-            ends = [asyncio.create_task(self.frontier.join()), asyncio.create_task(self._store_failed.wait())]
+            # the queue is done, or a store write or the shared budget failed: then the URLs in flight are dropped
+            # (their rows were never stored, so a resume fetches them again) and the error ends the crawl
+            ends = [asyncio.create_task(self.frontier.join()), asyncio.create_task(self._failed.wait())]
             try:
                 await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -93,6 +95,7 @@ class Crawler:
         finally:
             self.stats.coverage = self.coverage.to_json()
             self.stats.requests = self.fetcher.requests
+            await self.politeness.aclose()
             self.stats.throttle = self.politeness.report()
             self.stats.bytes_received = self.fetcher.bytes_received
             self.stats.conditional = self.page_cache.report()
@@ -107,6 +110,8 @@ class Crawler:
             memo.clear()
         if self.store_error is not None:
             raise self.store_error
+        if self.budget_error is not None:
+            raise self.budget_error
         return self.stats
 
     async def _tick(self) -> None:
@@ -125,6 +130,10 @@ class Crawler:
                 with self.store.unit():      # a URL's rows, its page hooks' included, are stored all or none
                     try:
                         await self._process(url, depth, crawl)
+                    except BudgetError as exc:     # every request would fail the same way: the crawl ends (run)
+                        self.store.drop_unit()
+                        self.budget_error = self.budget_error or exc
+                        self._failed.set()
                     except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the scan
                         self.recorder.error(url, crawl, "internal_error", f"{type(exc).__name__}: {exc}")
             finally:
@@ -133,7 +142,7 @@ class Crawler:
                         self.store.maybe_flush()
                 except Exception as exc:  # noqa: BLE001 - a database error ends the crawl (see run)
                     self.store_error = exc
-                    self._store_failed.set()
+                    self._failed.set()
                 finally:
                     self.frontier.task_done()
 

@@ -5,6 +5,9 @@ robots.txt is read by Protego (Scrapy's parser: longest match wins, ``Allow`` af
 wildcards, Crawl-delay), with RFC 9309's availability rules: 4xx = no rules; a 5xx answer = everything disallowed
 (the server is erroring, a crawler must not guess); a host that cannot be reached = no rules (the request itself then
 fails and is judged for what it is: a dead host's links are broken, not "disallowed").
+
+One process keeps its hosts' limits itself (``HostLimiter``). Processes of a fleet that scan sites on one host share
+them through Redis (``Politeness(budget=REDIS_URL)``: ``sitewatch.fleet.budget``, imported only then).
 """
 
 from __future__ import annotations
@@ -13,20 +16,47 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from protego import Protego
 
-from sitewatch.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from sitewatch.defaults import (
+    BACKOFF_START,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE,
+    DEFAULT_TIMEOUT,
+    MAX_ADAPTIVE_DELAY,
+    MAX_CRAWL_DELAY,
+    MIN_ADAPTIVE_DELAY,
+    RECOVERY_STEP,
+)
+from sitewatch.errors import SitewatchError
 
-MAX_CRAWL_DELAY = 10.0         # a robots.txt Crawl-delay above this is capped
-BACKOFF_START = 0.5            # seconds: the first back-off of a host without a rate cap (rate 0) waits this long
-MAX_ADAPTIVE_DELAY = 8.0       # seconds: back-offs double the interval up to this (a Crawl-delay may be longer)
-RECOVERY_STEP = 0.25           # requests/s given back to a backed-off host per clean, fast answer
-MIN_ADAPTIVE_DELAY = 0.01      # seconds: a recovering host without a rate cap is unlimited again below this
+if TYPE_CHECKING:
+    from sitewatch.fleet.budget import SharedBudget
+
 REPORTED_HOSTS = 5             # hosts shown in the scan statistics (most back-offs first)
+
+
+class Limiter(Protocol):
+    """What the fetcher and ``Politeness`` use of a host's limiter: a ``HostLimiter`` (this process's own) or a
+    ``sitewatch.fleet.budget.SharedHostLimiter`` (shared by every process using the same Redis)."""
+
+    requests: int
+    backoffs: int
+    interval: float
+    floor: float
+    max_interval: float
+
+    def slot(self) -> AbstractAsyncContextManager[None]: ...
+    def record(self, sent: float, *, overloaded: bool, fast: bool, timed_out: bool = False) -> None: ...
+    def slow_down(self, seconds: float) -> None: ...
+    def set_floor(self, seconds: float) -> None: ...
+    def backoff(self, sent: float) -> bool: ...
+    def answered(self, sent: float) -> None: ...
+    def report(self, host: str) -> dict[str, Any]: ...
 
 
 class HostLimiter:
@@ -134,24 +164,46 @@ class HostLimiter:
 
 
 class Politeness:
-    """Hands out per-host limiters and answers robots.txt questions."""
+    """Hands out per-host limiters and answers robots.txt questions.
+
+    ``budget``: a Redis URL (``SiteConfig.shared_budget``, set by a fleet worker): the hosts' limits (concurrency,
+    spacing, Crawl-delay, back-off, Retry-After pauses) are then kept with every other process using that Redis
+    (``sitewatch.fleet.budget``), and ``request_timeout`` (the fetcher's timeout) bounds how long a concurrency slot
+    of a process that died stays taken. Its connections belong to the event loop that first uses a limiter: end
+    with ``aclose()`` in that loop. Without a budget, each host has a ``HostLimiter`` of this process."""
 
     def __init__(self, concurrency: int = DEFAULT_CONCURRENCY, rate: float = DEFAULT_RATE,
-                 user_agent: str = "sitewatch", obey_robots: bool = True, adaptive: bool = False):
+                 user_agent: str = "sitewatch", obey_robots: bool = True, adaptive: bool = False,
+                 budget: str | None = None, request_timeout: float = DEFAULT_TIMEOUT):
         self.concurrency = concurrency
         self.rate = rate
         self.adaptive = adaptive
         self.user_agent = user_agent
         self.obey_robots = obey_robots
-        self._hosts: dict[str, HostLimiter] = {}
+        self.budget = budget
+        self.request_timeout = request_timeout
+        self._shared: SharedBudget | None = None
+        self._hosts: dict[str, Limiter] = {}
         self._robots: dict[str, Protego | int | None] = {}       # host -> rules, a 5xx status, or None (no rules)
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
-    def limiter(self, host: str) -> HostLimiter:
+    def limiter(self, host: str) -> Limiter:
         lim = self._hosts.get(host)
         if lim is None:
-            lim = self._hosts[host] = HostLimiter(self.concurrency, self.rate, self.adaptive)
+            if self.budget:
+                if self._shared is None:
+                    from sitewatch.fleet.budget import SharedBudget  # lazy: redis-py, for a fleet's shared budget only
+
+                    self._shared = SharedBudget(self.budget, request_timeout=self.request_timeout)
+                lim = self._hosts[host] = self._shared.limiter(host, self.concurrency, self.rate, self.adaptive)
+            else:
+                lim = self._hosts[host] = HostLimiter(self.concurrency, self.rate, self.adaptive)
         return lim
+
+    async def aclose(self) -> None:
+        """Let the shared budget's last updates reach Redis and close its connections (nothing to do without)."""
+        if self._shared is not None:
+            await self._shared.aclose()
 
     def report(self, top: int = REPORTED_HOSTS) -> list[dict[str, Any]]:
         """The hosts requested, most back-offs first (then the longest delay, the most requests), at most ``top``."""
@@ -186,6 +238,8 @@ class Politeness:
     async def _load(self, host: str, fetch_text: Callable[[str], Awaitable[tuple[int, str]]]) -> Protego | int | None:
         try:
             status, text = await fetch_text(host + "/robots.txt")
+        except SitewatchError:      # the shared budget failed: the scan stops (not "no rules")
+            raise
         except Exception:       # noqa: BLE001 - unreachable host: no rules; the request itself will fail
             return None
         if status >= 500:
