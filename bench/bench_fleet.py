@@ -37,6 +37,7 @@ the origin competes with the fleet for CPU.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -147,6 +148,29 @@ def stop(workers: list[subprocess.Popen]) -> None:
             p.wait()
 
 
+@contextlib.contextmanager
+def origin_stderr(path: Path):
+    """The forked origin server's stderr to ``path`` (``http.server`` prints every connection a stopping worker
+    resets), this process's own stderr back once the server has started."""
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    restored = False
+
+    def restore() -> None:
+        nonlocal restored
+        if not restored:
+            os.dup2(saved, 2)
+            os.close(saved)
+            restored = True
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
 # ---- Redis -------------------------------------------------------------------------------------------------------
 
 class RedisWatch:
@@ -169,6 +193,7 @@ class RedisWatch:
         stats, memory, cpu = self.info("stats"), self.info("memory"), self.info("cpu")
         return {"total": int(stats["total_commands_processed"]), "commands": self.commandstats(),
                 "cpu": float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+                "cpu_user": float(cpu["used_cpu_user"]),
                 "used_memory": int(memory["used_memory"]), "peak": int(memory["used_memory_peak"]),
                 "own": dict(self.own), "clients": int(self.info("clients")["connected_clients"])}
 
@@ -239,7 +264,10 @@ def host_summary(records, t0: float) -> dict[str, Any]:
     first, last = records[0].mono - t0, records[-1].mono - t0
     counts = per_second(records, t0)
     busy = [counts.get(s, 0) for s in range(int(first), int(last) + 1)]
+    gaps = sorted(b.mono - a.mono for a, b in zip(records, records[1:], strict=False))
     return {"requests": len(records), "first": round(first, 2), "last": round(last, 2),
+            "min_gap_ms": round(1000 * gaps[0], 1) if gaps else None,
+            "p1_gap_ms": round(1000 * gaps[len(gaps) // 100], 1) if gaps else None,
             "mean_rate": round(len(records) / max(last - first, 1e-9), 2) if len(records) > 1 else None,
             "median_per_s": statistics.median(busy), "max_in_1s": max_in_window(records, 1.0),
             "max_in_flight": max_in_flight(records),
@@ -290,9 +318,10 @@ class Run:
     pg: dict[str, Any] = field(default_factory=dict)
 
 
-def site_table(name: str, start_url: str, rate: float, concurrency: int, report_dir: str) -> dict[str, Any]:
+def site_table(name: str, start_url: str, rate: float, concurrency: int, adaptive: bool, report_dir: str
+               ) -> dict[str, Any]:
     return {"site": {"name": name, "start_urls": [start_url], "as_of": TODAY},
-            "politeness": {"rate": rate, "concurrency": concurrency, "timeout": 5, "retries": 1},
+            "politeness": {"rate": rate, "concurrency": concurrency, "adaptive": adaptive, "timeout": 5, "retries": 1},
             "schedule": {"executor": "celery", "report_dir": report_dir}}
 
 
@@ -313,7 +342,8 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
     workers: list[subprocess.Popen] = []
     names = [f"w{i + 1}" for i in range(n_workers)]
     try:
-        with FleetServer(scale=args.scale) as fleet:
+        with origin_stderr(work / "origin.err") as restore, FleetServer(scale=args.scale) as fleet:
+            restore()                               # the server (forked) keeps the file; this process its stderr
             sites = fleet.sites()
             origin = fleet._proc.pid if fleet._proc is not None else os.getpid()
             workers = [start_worker(n, db, rds.url(0), args.threads, work) for n in names]
@@ -324,25 +354,27 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
             idle1 = watch.snapshot()
             cpu_idle = {n: proc_cpu(p.pid) for n, p in zip(names, workers, strict=True)}
             idle_total, idle_per = delta_commands(idle0, idle1)
+            conn_idle = pg_connections(store)
             fleet.reset_log()
             origin0, pg0, redis0 = proc_cpu(origin), tree_cpu(pg_root), watch.snapshot()
             app = make_app(rds.url(0))
             t0 = time.monotonic()
             for s in sites:
-                cfg = config_from_dict(site_table(s.name, s.start_url, args.rate, args.concurrency,
+                cfg = config_from_dict(site_table(s.name, s.start_url, args.rate, args.concurrency, args.adaptive,
                                                   str(work / "reports")), f"sites.toml: {s.name}")
                 run_id = jobs.queue(store.engine, s.name, args.kind, None, jobs.payload(cfg))
                 send(app, run_id)
-            peak_conn, deadline, last_probe = 0, t0 + args.timeout, 0.0
+            deadline, last_probe, samples = t0 + args.timeout, 0.0, []
             while True:
                 with store.engine.connect() as c:
-                    left = c.execute(select(func.count()).select_from(JobRunRow).where(
-                        JobRunRow.c.status.in_(("queued", "running")))).scalar()
+                    left = dict(c.execute(select(JobRunRow.c.status, func.count()).where(
+                        JobRunRow.c.status.in_(("queued", "running"))).group_by(JobRunRow.c.status)).all())
                 if not left:
                     break
                 now = time.monotonic()
-                if now - last_probe >= 0.5:
-                    peak_conn, last_probe = max(peak_conn, pg_connections(store)), now
+                if now - last_probe >= 0.5:         # connections to the database and scans running, over time
+                    samples.append((round(now - t0, 1), left.get("running", 0), pg_connections(store)))
+                    last_probe = now
                 if any(p.poll() is not None for p in workers):
                     raise RuntimeError(f"a worker died; see {work}")
                 if now > deadline:
@@ -358,6 +390,8 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
                                      "run": round(total - cpu_idle[n], 2), "total": round(total, 2)}
                 run.worker_rss[n] = round(proc_hwm_mb(p.pid), 1)
             keys = watch.keys_by_kind()
+            time.sleep(1.0)                         # the last job's worker has returned its connections
+            conn_end = pg_connections(store)
             stop(workers)
             workers = []
             run.origin_cpu = round(origin1 - origin0, 2)
@@ -395,7 +429,12 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
         run.scan_requests += int(st.get("requests") or 0)
         run.link_rows_counted += int(st.get("links") or 0)
     sizes = pg_sizes(store)
-    run.pg = {**sizes, "empty_bytes": empty, "peak_connections": peak_conn, "cpu": round(pg1 - pg0, 2)}
+    busy = [(t, n, c) for t, n, c in samples if n]
+    run.pg = {**sizes, "empty_bytes": empty, "cpu": round(pg1 - pg0, 2), "idle_connections": conn_idle,
+              "peak_connections": max((c for _, _, c in samples), default=0), "end_connections": conn_end,
+              "max_connections_per_running_scan": round(max(((c - conn_idle) / n for _, n, c in busy), default=0), 2),
+              "median_connections_per_running_scan": round(med((c - conn_idle) / n for _, n, c in busy), 2),
+              "connections": samples}
     store.engine.dispose()
     scripts = per.get("evalsha", 0) + per.get("eval", 0)
     run.redis = {"commands": total, "per_command": dict(sorted(per.items(), key=lambda kv: -kv[1])),
@@ -403,13 +442,61 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
                  "usec": delta_usec(redis0, redis1),
                  "requests": requests, "per_request": round(total / max(requests, 1), 2),
                  "idle_commands_per_s": round(idle_total / args.idle, 1),
+                 "idle_cpu_per_s": round((idle1["cpu"] - idle0["cpu"]) / args.idle, 4),
                  "idle_per_command": dict(sorted(idle_per.items(), key=lambda kv: -kv[1])),
                  "used_memory_peak": redis1["peak"], "used_memory_end": redis1["used_memory"],
                  "baseline_memory": redis0["used_memory"], "cpu": round(redis1["cpu"] - redis0["cpu"], 2),
+                 "cpu_user": round(redis1["cpu_user"] - redis0["cpu_user"], 2),
                  "keys": keys}
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return run
+
+
+# ---- Redis's ceiling on this machine ------------------------------------------------------------------------------
+
+def redis_ceiling(redis_bin: str, n: int = 200_000, clients: int = 50) -> list[dict[str, Any]]:
+    """What one Redis core carries here: ``redis-benchmark`` (50 connections, no pipelining) against a fresh
+    server, for SET and GET, and for the budget's ``take`` script on its costliest path (a lease taken: the
+    request goes), over 300 hosts. Client-side ops/s, and the server's own CPU per op (``INFO cpu``), which the
+    client's share of the two cores does not inflate."""
+    from sitewatch.fleet.budget import COUNT_TTL, HOSTS_KEY, SCRIPTS, SPACING_MARGIN, STATE_TTL, host_keys
+
+    bench = shutil.which("redis-benchmark")
+    if bench is None:
+        return []
+    rds = RedisServer(redis_bin)
+    out = []
+    try:
+        client = redis.Redis.from_url(rds.url(0))
+        sha = client.script_load(SCRIPTS["take"])
+        state, leases, starts = host_keys("http://h__rand_int__")
+        take = ["evalsha", sha, "4", state, leases, starts, HOSTS_KEY, "0", "0", "1000000", "lease__rand_int__",
+                "10", str(SPACING_MARGIN), "http://h__rand_int__", str(STATE_TTL), str(COUNT_TTL), "0"]
+        cases = {"SET": ["-t", "set"], "GET": ["-t", "get"], "budget take (go)": take}
+        for label, spec in cases.items():
+            cpu0 = client.info("cpu")
+            cmd0 = int(client.info("stats")["total_commands_processed"])
+            started = time.monotonic()
+            res = subprocess.run([bench, "-p", str(rds.port), "-n", str(n), "-c", str(clients), "-r", "300", "-q",
+                                  "--csv", *spec], capture_output=True, text=True, timeout=600)
+            wall = time.monotonic() - started
+            cpu1 = client.info("cpu")
+            cmd1 = int(client.info("stats")["total_commands_processed"])
+            cpu = sum(float(cpu1[k]) - float(cpu0[k]) for k in ("used_cpu_user", "used_cpu_sys"))
+            rps = None
+            for line in res.stdout.splitlines():
+                cells = [c.strip('"') for c in line.split(",")]
+                if len(cells) > 1 and cells[0] not in ("test",):
+                    try:
+                        rps = float(cells[1])
+                    except ValueError:
+                        continue
+            out.append({"case": label, "ops_per_s": rps or round(n / wall), "server_us_per_op": round(1e6 * cpu / n, 1),
+                        "commands_per_op": round((cmd1 - cmd0 - 2) / n, 1)})
+    finally:
+        rds.stop()
+    return out
 
 
 # ---- reporting -----------------------------------------------------------------------------------------------------
@@ -452,7 +539,8 @@ def summary_row(runs: list[Run]) -> dict[str, Any]:
         "redis_idle_per_s": med(r.redis["idle_commands_per_s"] for r in runs),
         "redis_peak_mb": med(r.redis["used_memory_peak"] / 2**20 for r in runs),
         "redis_cpu": med(r.redis["cpu"] for r in runs),
-        "redis_us_per_request": med(1e6 * r.redis["cpu"] / max(r.redis["requests"], 1) for r in runs),
+        "redis_us_per_request": med(1e6 * max(0.0, r.redis["cpu"] - r.redis["idle_cpu_per_s"] * r.wall)
+                                    / max(r.redis["requests"], 1) for r in runs),
         "redis_scripts_per_request": med(r.redis["scripts_per_request"] for r in runs),
         "cpu_ms_per_request": med(1000 * sum(c["run"] for c in r.worker_cpu.values()) / max(r.redis["requests"], 1)
                                   for r in runs),
@@ -460,6 +548,9 @@ def summary_row(runs: list[Run]) -> dict[str, Any]:
         "pg_bytes_per_page": med((r.pg["db_bytes"] - r.pg["empty_bytes"]) / max(r.pages, 1) for r in runs),
         "pg_db_mb": med(r.pg["db_bytes"] / 2**20 for r in runs),
         "pg_conn": max(r.pg["peak_connections"] for r in runs),
+        "pg_conn_idle": med(r.pg["idle_connections"] for r in runs),
+        "pg_conn_end": med(r.pg["end_connections"] for r in runs),
+        "pg_conn_per_scan": med(r.pg["median_connections_per_running_scan"] for r in runs),
         "pg_cpu": med(r.pg["cpu"] for r in runs),
         "jobs_per_worker": [dict(sorted(r.jobs_per_worker.items())) for r in runs],
         "shared_overlap": [r.shared_overlap for r in runs],
@@ -477,7 +568,8 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
     rate, conc = args.rate, args.concurrency
     rows = [summary_row(runs) for _, runs in sorted(results.items())]
     out = [f"## fleet of 25 sites: scale {args.scale}, {args.kind} jobs, rate {rate:g}/s and concurrency {conc} "
-           f"per host, {args.threads} threads per worker, medians of {args.repeat} run(s)", "",
+           f"per host (adaptive {'on' if args.adaptive else 'off'}), {args.threads} threads per worker, medians of "
+           f"{args.repeat} run(s)", "",
            "shared per-host budget (sitewatch.fleet.budget): " + (
                "present" if HAVE_BUDGET else "ABSENT: each scan keeps its own per-host limiter"), ""]
     out.append(table(
@@ -493,13 +585,16 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
     out.append(table(
         ["W", "requests", "req/page", "shared host requests", "shared busy s", "province max in 1 s",
          "worker start CPU s", "origin CPU s", "Redis cmds", "Redis idle cmds/s (all workers)",
-         "Redis scripts/request", "Redis CPU µs/request", "worker CPU ms/request",
-         "Redis peak MB", "Redis CPU s", "PG DB MB", "PG peak conns", "PG CPU s"],
+         "Redis scripts/request", "Redis CPU µs/request (net of idle)", "worker CPU ms/request",
+         "Redis peak MB", "Redis CPU s", "PG DB MB", "PG conns idle / peak / after", "PG conns per running scan",
+         "PG CPU s"],
         [[r["W"], int(r["requests"]), f"{r['req_per_page']:.2f}", int(r["shared_requests"]),
           f"{r['shared_span']:.1f}", r["province_max1s"], f"{r['cpu_start']:.2f}", f"{r['origin_cpu']:.1f}",
           int(r["redis_commands"]), f"{r['redis_idle_per_s']:.1f}", f"{r['redis_scripts_per_request']:.2f}",
           f"{r['redis_us_per_request']:.0f}", f"{r['cpu_ms_per_request']:.2f}", f"{r['redis_peak_mb']:.2f}",
-          f"{r['redis_cpu']:.2f}", f"{r['pg_db_mb']:.1f}", r["pg_conn"], f"{r['pg_cpu']:.1f}"] for r in rows]))
+          f"{r['redis_cpu']:.2f}", f"{r['pg_db_mb']:.1f}",
+          f"{r['pg_conn_idle']:g} / {r['pg_conn']} / {r['pg_conn_end']:g}",
+          f"{r['pg_conn_per_scan']:.1f}", f"{r['pg_cpu']:.1f}"] for r in rows]))
     out += ["", "Jobs per worker, most shared-host scans at once on different workers, job statuses, back-offs "
             "(adaptive politeness) per host:"]
     for r in rows:
@@ -513,9 +608,10 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
         out.append(table(["t s", *groups], [[row["t"], *(row[g] for g in groups)] for row in last.series]))
         out += ["", "Hosts:", ""]
         out.append(table(["host", "requests", "first s", "last s", "mean req/s", "median/s", "max in 1 s",
-                          "max in flight", "GET/HEAD"],
+                          "max in flight", "min / 1st pct gap ms", "GET/HEAD"],
                          [[role, s.get("requests"), s.get("first"), s.get("last"), s.get("mean_rate"),
                            s.get("median_per_s"), s.get("max_in_1s"), s.get("max_in_flight"),
+                           f"{s.get('min_gap_ms')} / {s.get('p1_gap_ms')}",
                            f"{s.get('methods', {}).get('GET', 0)}/{s.get('methods', {}).get('HEAD', 0)}"]
                           for role, s in last.hosts.items()]))
         out += ["", "Redis commands (run, top 12): " + ", ".join(
@@ -546,11 +642,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=DEFAULT_SCALE, help="site size (0.002: ~108-123 pages a site)")
     ap.add_argument("--rate", type=float, default=40, help="requests/s per host (every site's politeness rate)")
     ap.add_argument("--concurrency", type=int, default=4, help="requests at once per host")
+    ap.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
+                    help="[politeness] adaptive (the default): back off on 429/503/timeouts")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--kind", choices=("links", "monthly"), default="links")
     ap.add_argument("--bucket", type=float, default=5.0, help="seconds per bucket of the request time series")
     ap.add_argument("--idle", type=float, default=5.0, help="seconds of idle fleet measured before the jobs")
     ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--redis-ceiling", action="store_true",
+                    help="also measure what one Redis carries here (redis-benchmark: SET, GET, the budget's script)")
     ap.add_argument("--json", default=None, help="also write every run's numbers here")
     ap.add_argument("--keep", action="store_true", help="keep the workers' logs")
     args = ap.parse_args(argv)
@@ -572,10 +672,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cluster.stop()
     print(report(args, results))
+    ceiling = redis_ceiling(redis_bin) if args.redis_ceiling else []
+    if ceiling:
+        print("\n### What one Redis carries on this machine (redis-benchmark, 50 connections, 300 hosts)\n")
+        print(table(["operation", "ops/s", "Redis CPU µs/op", "commands/op (inside the script)"],
+                    [[c["case"], f"{c['ops_per_s']:.0f}", c["server_us_per_op"], c["commands_per_op"]]
+                     for c in ceiling]))
     print(f"\n(started {started:%Y-%m-%d %H:%M}, load average now {os.getloadavg()[0]:.1f})")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "runs": {
-            w: [asdict(r) for r in runs] for w, runs in results.items()}}, indent=1, default=str), encoding="utf-8")
+            w: [asdict(r) for r in runs] for w, runs in results.items()}, "redis_ceiling": ceiling}, indent=1,
+            default=str), encoding="utf-8")
     return 0
 
 
