@@ -257,7 +257,21 @@ def per_second(records, t0: float) -> Counter:
     return Counter(int(r.mono - t0) for r in records)
 
 
-def host_summary(records, t0: float) -> dict[str, Any]:
+def over_concurrency(records, concurrency: int) -> list[float]:
+    """For each arrival the host counted beyond ``concurrency`` in flight: how long (ms) until the soonest of the
+    other requests open at that moment was logged as answered. The server logs an answer once it is sent, so a
+    client may read it, free its slot and send the next request a moment before: a margin of a few ms is that
+    race, not a slot taken twice."""
+    out = []
+    for r in records:
+        if r.in_flight > concurrency:
+            ends = [o.end for o in records if o is not r and o.mono <= r.mono < o.end]
+            if ends:
+                out.append(round(1000 * (min(ends) - r.mono), 2))
+    return out
+
+
+def host_summary(records, t0: float, concurrency: int) -> dict[str, Any]:
     """A host's requests: count, busy span, median per-second count over it, max in 1 s, max in flight."""
     if not records:
         return {"requests": 0}
@@ -270,7 +284,7 @@ def host_summary(records, t0: float) -> dict[str, Any]:
             "p1_gap_ms": round(1000 * gaps[len(gaps) // 100], 1) if gaps else None,
             "mean_rate": round(len(records) / max(last - first, 1e-9), 2) if len(records) > 1 else None,
             "median_per_s": statistics.median(busy), "max_in_1s": max_in_window(records, 1.0),
-            "max_in_flight": max_in_flight(records),
+            "max_in_flight": max_in_flight(records), "over_concurrency_ms": over_concurrency(records, concurrency),
             "methods": dict(Counter(r.method for r in records)),
             "statuses": dict(Counter(r.status for r in records))}
 
@@ -358,13 +372,13 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
             fleet.reset_log()
             origin0, pg0, redis0 = proc_cpu(origin), tree_cpu(pg_root), watch.snapshot()
             app = make_app(rds.url(0))
-            t0 = time.monotonic()
+            t0, t0_wall = time.monotonic(), dt.datetime.now()
             for s in sites:
                 cfg = config_from_dict(site_table(s.name, s.start_url, args.rate, args.concurrency, args.adaptive,
                                                   str(work / "reports")), f"sites.toml: {s.name}")
                 run_id = jobs.queue(store.engine, s.name, args.kind, None, jobs.payload(cfg))
                 send(app, run_id)
-            deadline, last_probe, samples = t0 + args.timeout, 0.0, []
+            deadline, last_probe, samples, redis_clients = t0 + args.timeout, 0.0, [], 0
             while True:
                 with store.engine.connect() as c:
                     left = dict(c.execute(select(JobRunRow.c.status, func.count()).where(
@@ -374,6 +388,7 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
                 now = time.monotonic()
                 if now - last_probe >= 0.5:         # connections to the database and scans running, over time
                     samples.append((round(now - t0, 1), left.get("running", 0), pg_connections(store)))
+                    redis_clients = max(redis_clients, int(watch.info("clients")["connected_clients"]))
                     last_probe = now
                 if any(p.poll() is not None for p in workers):
                     raise RuntimeError(f"a worker died; see {work}")
@@ -403,9 +418,10 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
     total, per = delta_commands(redis0, redis1)
     # ---- hosts
     city, own, province = fleet.city, list(fleet.own_hosts), fleet.province
-    run.hosts = {"shared": host_summary(logs[city], t0), "province": host_summary(logs[province], t0)}
+    c = args.concurrency
+    run.hosts = {"shared": host_summary(logs[city], t0, c), "province": host_summary(logs[province], t0, c)}
     for i, h in enumerate(own):
-        run.hosts[f"own{i + 1}"] = host_summary(logs[h], t0)
+        run.hosts[f"own{i + 1}"] = host_summary(logs[h], t0, c)
     requests = sum(len(v) for v in logs.values())
     run.series = buckets(logs, {"shared": [city], "own (5)": own, "province": [province]}, t0, args.bucket,
                          max((r.mono - t0 for v in logs.values() for r in v), default=run.wall))
@@ -429,11 +445,17 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
         run.scan_requests += int(st.get("requests") or 0)
         run.link_rows_counted += int(st.get("links") or 0)
     sizes = pg_sizes(store)
+    # connections per running scan: before the first job ended (afterwards a finished job's connections stay open
+    # until the worker's garbage collector frees its store's engine), and over the whole run
+    first_end = min(((r.finished_at - t0_wall).total_seconds() for r in rows if r.finished_at), default=run.wall)
     busy = [(t, n, c) for t, n, c in samples if n]
+    early = [(c - conn_idle) / n for t, n, c in busy if t < first_end]
     run.pg = {**sizes, "empty_bytes": empty, "cpu": round(pg1 - pg0, 2), "idle_connections": conn_idle,
               "peak_connections": max((c for _, _, c in samples), default=0), "end_connections": conn_end,
               "max_connections_per_running_scan": round(max(((c - conn_idle) / n for _, n, c in busy), default=0), 2),
               "median_connections_per_running_scan": round(med((c - conn_idle) / n for _, n, c in busy), 2),
+              "connections_per_scan_before_first_end": round(med(early), 2) if early else None,
+              "first_job_end": round(first_end, 1),
               "connections": samples}
     store.engine.dispose()
     scripts = per.get("evalsha", 0) + per.get("eval", 0)
@@ -447,6 +469,7 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
                  "used_memory_peak": redis1["peak"], "used_memory_end": redis1["used_memory"],
                  "baseline_memory": redis0["used_memory"], "cpu": round(redis1["cpu"] - redis0["cpu"], 2),
                  "cpu_user": round(redis1["cpu_user"] - redis0["cpu_user"], 2),
+                 "clients_idle": redis0["clients"], "clients_peak": redis_clients, "clients_end": redis1["clients"],
                  "keys": keys}
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -551,6 +574,7 @@ def summary_row(runs: list[Run]) -> dict[str, Any]:
         "pg_conn_idle": med(r.pg["idle_connections"] for r in runs),
         "pg_conn_end": med(r.pg["end_connections"] for r in runs),
         "pg_conn_per_scan": med(r.pg["median_connections_per_running_scan"] for r in runs),
+        "pg_conn_per_scan_early": med(r.pg["connections_per_scan_before_first_end"] for r in runs),
         "pg_cpu": med(r.pg["cpu"] for r in runs),
         "jobs_per_worker": [dict(sorted(r.jobs_per_worker.items())) for r in runs],
         "shared_overlap": [r.shared_overlap for r in runs],
@@ -586,7 +610,8 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
         ["W", "requests", "req/page", "shared host requests", "shared busy s", "province max in 1 s",
          "worker start CPU s", "origin CPU s", "Redis cmds", "Redis idle cmds/s (all workers)",
          "Redis scripts/request", "Redis CPU µs/request (net of idle)", "worker CPU ms/request",
-         "Redis peak MB", "Redis CPU s", "PG DB MB", "PG conns idle / peak / after", "PG conns per running scan",
+         "Redis peak MB", "Redis CPU s", "PG DB MB", "PG conns idle / peak / after",
+         "PG conns per running scan: before the first job ended / whole run",
          "PG CPU s"],
         [[r["W"], int(r["requests"]), f"{r['req_per_page']:.2f}", int(r["shared_requests"]),
           f"{r['shared_span']:.1f}", r["province_max1s"], f"{r['cpu_start']:.2f}", f"{r['origin_cpu']:.1f}",
@@ -594,7 +619,7 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
           f"{r['redis_us_per_request']:.0f}", f"{r['cpu_ms_per_request']:.2f}", f"{r['redis_peak_mb']:.2f}",
           f"{r['redis_cpu']:.2f}", f"{r['pg_db_mb']:.1f}",
           f"{r['pg_conn_idle']:g} / {r['pg_conn']} / {r['pg_conn_end']:g}",
-          f"{r['pg_conn_per_scan']:.1f}", f"{r['pg_cpu']:.1f}"] for r in rows]))
+          f"{r['pg_conn_per_scan_early']:.2f} / {r['pg_conn_per_scan']:.1f}", f"{r['pg_cpu']:.1f}"] for r in rows]))
     out += ["", "Jobs per worker, most shared-host scans at once on different workers, job statuses, back-offs "
             "(adaptive politeness) per host:"]
     for r in rows:
@@ -614,6 +639,10 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
                            f"{s.get('min_gap_ms')} / {s.get('p1_gap_ms')}",
                            f"{s.get('methods', {}).get('GET', 0)}/{s.get('methods', {}).get('HEAD', 0)}"]
                           for role, s in last.hosts.items()]))
+        over = {role: s["over_concurrency_ms"] for role, s in last.hosts.items() if s.get("over_concurrency_ms")}
+        if over:
+            out += ["", "Arrivals over the concurrency budget, ms until another open request was logged answered: "
+                    + "; ".join(f"{role} {v}" for role, v in over.items())]
         out += ["", "Redis commands (run, top 12): " + ", ".join(
             f"{c} {n}" for c, n in list(last.redis["per_command"].items())[:12])]
         out.append("Redis µs in commands (run, top 8): " + ", ".join(
