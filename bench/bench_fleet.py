@@ -323,6 +323,7 @@ class Run:
     budget: bool = False             # was sitewatch.fleet.budget there (the shared per-host budget)?
     jobs_per_worker: dict[str, int] = field(default_factory=dict)
     shared_overlap: int = 0          # the most scans of the shared host running at once on different workers
+    scan_seconds: float = 0.0        # the jobs' running times summed (what per-second costs of a scan multiply)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)     # role -> summary
     series: list[dict[str, Any]] = field(default_factory=list)
     worker_cpu: dict[str, dict[str, float]] = field(default_factory=dict)   # name -> start, idle, run, total
@@ -430,6 +431,8 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
         rows = c.execute(select(JobRunRow).order_by(JobRunRow.c.id)).all()
         scans = c.execute(select(ScanRow)).all()
     run.statuses = dict(Counter(r.status for r in rows))
+    run.scan_seconds = round(sum((r.finished_at - r.started_at).total_seconds() for r in rows
+                                 if r.finished_at and r.started_at), 1)
     run.jobs_per_worker = dict(Counter(r.worker for r in rows))
     run.shared_overlap = overlapping(rows, {s.name for s in sites if s.host == city})
     run.scans = len(scans)
@@ -568,6 +571,9 @@ def summary_row(runs: list[Run]) -> dict[str, Any]:
         "cpu_ms_per_request": med(1000 * sum(c["run"] for c in r.worker_cpu.values()) / max(r.redis["requests"], 1)
                                   for r in runs),
         "backoffs": [r.backoffs for r in runs],
+        "scan_seconds": med(r.scan_seconds for r in runs),
+        "redis_clients_per_scan": med((r.redis.get("clients_peak", 0) - r.redis.get("clients_idle", 0))
+                                      / (r.workers * r.threads) for r in runs),
         "pg_bytes_per_page": med((r.pg["db_bytes"] - r.pg["empty_bytes"]) / max(r.pages, 1) for r in runs),
         "pg_db_mb": med(r.pg["db_bytes"] / 2**20 for r in runs),
         "pg_conn": max(r.pg["peak_connections"] for r in runs),
@@ -620,6 +626,9 @@ def report(args: argparse.Namespace, results: dict[int, list[Run]]) -> str:
           f"{r['redis_cpu']:.2f}", f"{r['pg_db_mb']:.1f}",
           f"{r['pg_conn_idle']:g} / {r['pg_conn']} / {r['pg_conn_end']:g}",
           f"{r['pg_conn_per_scan_early']:.2f} / {r['pg_conn_per_scan']:.1f}", f"{r['pg_cpu']:.1f}"] for r in rows]))
+    out += ["", "Scan-seconds (the jobs' running times summed) and Redis connections per running scan (peak less "
+            "idle, over workers × threads): " + "; ".join(
+                f"W={r['W']} {r['scan_seconds']:.0f} s, {r['redis_clients_per_scan']:.1f}" for r in rows)]
     out += ["", "Jobs per worker, most shared-host scans at once on different workers, job statuses, back-offs "
             "(adaptive politeness) per host:"]
     for r in rows:
