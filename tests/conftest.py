@@ -13,7 +13,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 # Modules that take longest, mostly waiting (killed and resumed scans, timeouts, scheduler runs, whole-site scans),
 # longest first. They run first, so that the workers end together instead of one starting a 35 s module when the
 # others are nearly done.
-SLOW_FIRST = ("test_resume_exact.py", "test_demo_end_to_end.py", "test_scheduler.py", "test_store_faults.py",
+SLOW_FIRST = ("test_fleet_scale.py", "test_fleet_budget.py", "test_resume_exact.py", "test_demo_end_to_end.py", "test_scheduler.py", "test_store_faults.py",
               "test_townsite.py", "test_golden.py", "test_numbers.py", "test_render.py", "test_reports_browser.py",
               "test_resume.py", "test_scan_interrupt.py", "test_crawl_verdicts.py")
 # Modules run by the same worker: they read the same session fixture (town_scan), made once per worker.

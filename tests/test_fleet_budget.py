@@ -8,7 +8,7 @@ request's arrival and answer itself; the caps are asserted from that log:
   answer, and the server logs a request between its arrival and its answer, so "at most C at once" holds exactly
   in the server's log, however loaded the machine;
 - spacing: request starts are reserved on Redis' clock ``(1 + SPACING_MARGIN) / R`` apart, so ``R + 1`` of them
-  span 1.05 s: the server sees more than R in a second only if the first of them reached it more than 50 ms later
+  span 1.1 s: the server sees more than R in a second only if the first of them reached it more than 100 ms later
   after its reservation than the last one did. The tests measure that lateness (server arrival minus reserved
   start, both on this machine's wall clock) and show it in their messages; it stayed under 10 ms here, on a 2-core
   machine shared with other test runs (see SPACING_TOLERANCE). So the server's log is held to the exact contract:
@@ -205,7 +205,7 @@ def held_to(pairs: list[tuple[float, float]]) -> tuple[float, str]:
     No request reaches the server before its reserved start (asserted: both clocks are this machine's). Reserved
     starts ``(1 + SPACING_MARGIN) / R`` apart put R + 1 of them 1 s + SPACING_MARGIN s apart, so the server's log
     holds at most R starts in any 1 s window as long as the requests' lateness (arrival minus reserved start)
-    differs by at most SPACING_MARGIN s (50 ms). Measured here: under 10 ms on an idle 2-core machine, 28 ms with
+    differs by at most SPACING_MARGIN s (100 ms). Measured here: under 10 ms on an idle 2-core machine, 28 ms with
     two CPU-bound processes beside the test, 41 ms with four. Only a measured spread beyond the margin shortens
     the window, by exactly that much."""
     late = [arrived - reserved for reserved, arrived in pairs]
@@ -223,13 +223,38 @@ def run(coro):
 
 
 async def take(b: fb.SharedBudget, host: str, *, floor: float, concurrency: int = 100, lease: float = 10,
-               lease_id: str = "x", reserved: float = 0.0, adaptive: bool = True) -> tuple[int, float, float]:
-    """One call of the take script: (GO | WAIT | FULL, Redis' now, the reserved start)."""
+               lease_id: str = "x", reserved: float = 0.0, adaptive: bool = True, late_by: float = fb.LATE_BY
+               ) -> tuple[int, float, float]:
+    """One call of the take script: (GO | WAIT | FULL | LATE, Redis' now, the reserved start)."""
     state, leases, starts = fb.host_keys(host)
     code, now, start, *_ = await b.run("take", (state, leases, starts, fb.HOSTS_KEY),
                                        (floor, "1" if adaptive else "0", concurrency, lease_id, lease,
-                                        fb.SPACING_MARGIN, host, fb.STATE_TTL, fb.COUNT_TTL, reserved))
+                                        fb.SPACING_MARGIN, host, fb.STATE_TTL, fb.COUNT_TTL, reserved, late_by))
     return int(code), float(now), float(start)
+
+
+def test_a_caller_too_late_to_its_start_reserves_again(redis_url):
+    """A request whose thread waited for the CPU past its reserved start would go closer than the spacing to the
+    next start: it reserves again (a later start, after the others'), unless it was already sent back
+    LATE_RETRIES times; coming within LATE_BY it goes."""
+    async def go_():
+        b = fb.SharedBudget(redis_url, request_timeout=5)
+        _, _, first = await take(b, "http://h", floor=0.1, lease_id="a")         # starts now
+        _, _, second = await take(b, "http://h", floor=0.1, lease_id="b")        # reserved one step later
+        await asyncio.sleep(second - first + fb.LATE_BY + 0.05)                  # ... and comes too late
+        late = await take(b, "http://h", floor=0.1, lease_id="b", reserved=second)
+        await asyncio.sleep(max(0.0, late[2] - late[1]) + 0.01)                  # comes in time to its new start
+        ontime = await take(b, "http://h", floor=0.1, lease_id="b", reserved=late[2])
+        _, _, third = await take(b, "http://h", floor=0.1, lease_id="c")
+        await asyncio.sleep(third - ontime[1] + fb.LATE_BY + 0.05)
+        given_up = await take(b, "http://h", floor=0.1, lease_id="c", reserved=third, late_by=0)
+        await b.aclose()
+        return second, late, ontime, given_up
+
+    second, late, ontime, given_up = run(go_())
+    assert late[0] == fb.LATE and late[2] > second and late[2] >= late[1]
+    assert ontime[0] == fb.GO
+    assert given_up[0] == fb.GO                       # after LATE_RETRIES: it goes, late
 
 
 def test_reservations_are_spaced_on_the_redis_clock(redis_url):

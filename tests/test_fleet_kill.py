@@ -59,7 +59,10 @@ def wait_for(what, timeout: float, why: str):
     pytest.fail(f"timed out after {timeout:g} s waiting for {why}")
 
 
-def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(pg_cluster, redis_url, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(sig, pg_cluster, redis_url, tmp_path):
+    """SIGKILL: the worker is lost; another's watchdog finds its heartbeat gone. SIGTERM (systemd stop): the worker's
+    scan checkpoints and its job ends interrupted; another worker's watchdog queues the resume."""
     db = pg_cluster.database()
     with TownServer(scale=SCALE) as srv:
         cfg = config_from_dict(table(srv.start_url), "sites.toml: sites[0]")
@@ -78,8 +81,8 @@ def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(pg_cluster, r
                     pages = c.execute(PageRow.select().with_only_columns(PageRow.c.id)).fetchall()
                 return r.worker if r.status == "running" and len(pages) >= 400 else None
             victim = wait_for(claimed, 90, "a worker to claim the scan and store 400 pages")
-            os.killpg(workers[victim].pid, signal.SIGKILL)
-            workers[victim].wait(10)
+            os.killpg(workers[victim].pid, sig)
+            assert workers[victim].wait(60) is not None      # a stopped worker exits once its scan checkpointed
 
             def resumed():
                 with store.engine.connect() as c:
@@ -97,7 +100,10 @@ def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(pg_cluster, r
                     os.killpg(p.pid, signal.SIGKILL)
     survivor = ({"wa", "wb"} - {victim}).pop()
     killed, resume = rows[0], rows[-1]
-    assert (killed.status, killed.worker) == ("killed", victim) and f"worker {victim} lost" in killed.detail
+    if sig == signal.SIGKILL:
+        assert (killed.status, killed.worker) == ("killed", victim) and f"worker {victim} lost" in killed.detail
+    else:
+        assert (killed.status, killed.worker) == ("requeued", victim) and f"interrupted on {victim}" in killed.detail
     assert (resume.status, resume.worker, resume.scan_id) == ("ok", survivor, killed.scan_id), resume.detail
     scan = store.scan(resume.scan_id)
     assert scan.status == "completed" and scan.as_of == TODAY == dt.date(2026, 11, 26)

@@ -251,3 +251,14 @@ def test_old_job_runs_are_pruned_but_each_jobs_last_run_and_live_ones_stay(tmp_p
                                                     ("a:links", "queued")]
     assert {k: r.status for k, r in last_runs(store.engine).items()} == {"a:probe": "ok", "b:probe": "ok",
                                                                          "a:links": "queued"}
+
+
+def test_a_scan_resumed_by_another_worker_keeps_to_the_shared_budget(tmp_path):
+    from sitewatch.resume import resume_settings
+
+    cfg = config_from_dict(TABLE, "sites.toml: sites[0]")
+    store = Store(str(tmp_path / "sw.db"))
+    scan = store.scan(store.new_scan(cfg.name, cfg.start_urls, dt.date(2026, 11, 26), cfg.to_json(), kind="links"))
+    cfg.shared_budget = "redis://10.0.0.5:6379/0"               # the worker that resumes it
+    resumed, kept = resume_settings(scan, cfg)
+    assert resumed.shared_budget == "redis://10.0.0.5:6379/0" and kept == []

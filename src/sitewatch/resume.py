@@ -63,7 +63,9 @@ log = logging.getLogger("sitewatch.resume")
 
 RESUMABLE = ("interrupted", "running", "failed")
 RESUME_MAY_CHANGE = ("concurrency", "rate", "adaptive", "timeout", "retries")   # politeness: how fast, not what
-RESUME_FROM_CURRENT = ("proxy",)      # how requests leave this machine (not stored: a proxy URL may hold a password)
+# how requests leave this machine (not stored: a proxy URL may hold a password) and the fleet's shared budget (a
+# scan resumed by another worker keeps to the host's budget)
+RESUME_FROM_CURRENT = ("proxy", "shared_budget")
 SCAN_KINDS = ("full", "links")
 Progress = Callable[[CrawlStats, int], None]
 

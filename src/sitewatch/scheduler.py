@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -273,20 +274,29 @@ def do_probe(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
     return ("ok" if not failed else "down"), detail, None
 
 
+@contextmanager
+def job_store(rt: Runtime) -> Iterator[Store]:
+    """A store of the job's own (a scan's buffered rows are its own), its connections closed when the job ends: a
+    worker runs thousands of jobs, and a store left to the garbage collector keeps its connections open."""
+    store = Store(rt.db)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
 def do_link_scan(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
-    with site_lock(rt, site, wait=False) as held:
+    with site_lock(rt, site, wait=False) as held, job_store(rt) as store:
         if not held:
             return "skipped", "another scan of this site is running", None
-        store = Store(rt.db)
         status, detail, scan_id = _scan_outcome(start_scan(rt.sites[site], store, kind="links", stop=rt.stop))
         return status, detail + (_prune_old(rt, site, store) if status == "ok" else ""), scan_id
 
 
 def do_monthly(rt: Runtime, site: str, _scan_id: int | None) -> Outcome:
-    with site_lock(rt, site, wait=True) as held:
+    with site_lock(rt, site, wait=True) as held, job_store(rt) as store:
         if not held:
             return "skipped", "scheduler stopping", None
-        store = Store(rt.db)
         result = start_scan(audit_config(rt.sites[site]), store, kind="full", stop=rt.stop)
         if result.status != "completed":
             return _scan_outcome(result)
@@ -302,10 +312,9 @@ def audit_config(cfg: SiteConfig) -> SiteConfig:
 
 
 def do_resume(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
-    with site_lock(rt, site, wait=True) as held:
+    with site_lock(rt, site, wait=True) as held, job_store(rt) as store:
         if not held or scan_id is None:
             return "skipped", "scheduler stopping" if not held else "no scan id", scan_id
-        store = Store(rt.db)
         scan = store.scan(scan_id)
         if scan is None or scan.status == "completed":
             return "skipped", f"scan {scan_id} is not resumable", scan_id
@@ -320,10 +329,9 @@ def do_resume(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
 
 
 def do_lookback(rt: Runtime, site: str, scan_id: int | None) -> Outcome:
-    with site_lock(rt, site, wait=True) as held:
+    with site_lock(rt, site, wait=True) as held, job_store(rt) as store:
         if not held:
             return "skipped", "scheduler stopping", scan_id
-        store = Store(rt.db)
         baseline = store.scan(scan_id) if scan_id else store.latest_scan(site)
         if baseline is None:
             return "skipped", "no completed audit to look back on", scan_id

@@ -48,7 +48,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
         raise UsageError(f"metrics: cannot reach the broker at {broker}: {exc}") from None
     while True:
-        text = metrics_text(fleet_view(store.engine, client))
+        text = metrics_text(fleet_view(store.engine, broker))
         if out is None:
             print(text, end="")
             return 0

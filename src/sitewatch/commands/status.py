@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--broker", metavar="REDIS_URL",
                    help="a fleet's Redis: also show live workers, the broker's queue and per-host budget use "
                         "(default $SITEWATCH_BROKER when set)")
+    p.add_argument("--fleet", action="store_true",
+                   help="only the fleet section (a province's thousands of sites each take a block otherwise)")
     p.set_defaults(func=cmd_status)
 
 
@@ -84,13 +86,12 @@ def fleet_lines(engine: Engine, broker: str | None) -> list[str]:
         from sitewatch.fleet.view import fleet_view, status_lines
     except ImportError as exc:
         return [f"fleet: not shown ({exc.name} is missing: pip install \"sitewatch[fleet]\")"]
-    client = connect(broker) if broker else None
-    if client is not None:
+    if broker:
         try:
-            client.ping()
+            connect(broker).ping()
         except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
             raise UsageError(f"status: cannot reach the broker at {broker}: {exc}") from None
-    return ["", *status_lines(fleet_view(engine, client))]
+    return ["", *status_lines(fleet_view(engine, broker))]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -118,8 +119,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     sites = list(homepages) or sorted({j.args[0] for j in jobs if j.args} | {r.site for r in runs.values()}
                                       | {s.site for s in store.scans(kind=None)})
     print(f"sitewatch: status of {path} (times are local)")
-    for line in fleet_lines(store.engine, args.broker or os.environ.get("SITEWATCH_BROKER")):
+    fleet = fleet_lines(store.engine, args.broker or os.environ.get("SITEWATCH_BROKER"))
+    for line in fleet:
         print(line)
+    if args.fleet:
+        if not fleet:
+            raise UsageError("status --fleet: no fleet jobs in this store and no broker named (--broker)")
+        return 0
     for site in sites:
         print(f"\n{site}")
         ids = sorted({j.id for j in jobs if j.args and j.args[0] == site}

@@ -28,12 +28,17 @@ The concurrency cap works the same way: at most the highest configured ``concurr
 interval is shared by callers with ``adaptive`` on; a caller with it off keeps its own rate (and the host's
 Crawl-delay and pauses), as a ``HostLimiter`` does.
 
-**Spacing margin.** Reservations are ``SPACING_MARGIN`` (5%) further apart than the interval. ``R`` requests a second
-are then reserved ``(1 + 0.05) / R`` apart, so ``R + 1`` starts span 1.05 s: the server sees at most ``R`` in any
-second unless the first of them leaves more than 50 ms later (after its reservation) than the last one, whatever R.
-That lateness (the Redis reply, the event loop waking, the HTTP request reaching the server) was measured on a
+**Spacing margin.** Reservations are ``SPACING_MARGIN`` (10%) further apart than the interval. ``R`` requests a
+second are then reserved ``(1 + 0.1) / R`` apart, so ``R + 1`` starts span 1.1 s: the server sees at most ``R`` in any
+second unless the first of them leaves more than 100 ms later (after its reservation) than the last one, whatever
+R. That lateness (the Redis reply, the event loop waking, the HTTP request reaching the server) was measured on a
 2-core test machine at under 10 ms idle and up to 41 ms with four CPU-bound processes beside the test
-(tests/test_fleet_budget.py).
+(tests/test_fleet_budget.py); with the whole test suite in six processes beside three workers, a 5% margin (50 ms)
+was not enough once (42 starts in one second at 40/s). The price: a host is used at ~91% of its configured rate.
+Lateness has a bound too: a caller that comes more than ``LATE_BY`` (half the margin, 50 ms) after its reserved
+start (its thread waited for the CPU or the GIL: four scans in one worker share one interpreter) reserves again
+instead of going, up to ``LATE_RETRIES`` times for one request; the other half of the margin is left for the way
+from the reservation to the server.
 
 **Failures.** A Redis that cannot be reached (or fails) during a scan raises ``BudgetError`` naming the Redis URL
 (password hidden) at the next request: the scan fails instead of going on with an unshared limiter, which would
@@ -82,14 +87,18 @@ STATE_TTL = 600                # seconds a host's learned state (Crawl-delay, ba
 USAGE_WINDOW_MAX = 120         # seconds: the longest window host_usage counts requests over
 COUNT_TTL = USAGE_WINDOW_MAX + 10   # seconds a per-second request counter is kept
 LEASE_MARGIN = 5.0             # seconds a concurrency lease outlives its request's start + timeout
-SPACING_MARGIN = 0.05          # reservations are this much (relative) further apart than the interval (see above)
+SPACING_MARGIN = 0.1           # reservations are this much (relative) further apart than the interval (see above)
 POLL_FIRST = 0.005             # seconds: the first wait of an acquirer that found the host full
 POLL_MAX = 0.1                 # seconds: its waits double up to this
 CONNECT_TIMEOUT = 5.0          # seconds to connect to Redis
 COMMAND_TIMEOUT = 5.0          # seconds a Redis command may take
 RETRIES = 2                    # a failed command (connection, timeout) is tried this many times more
 
-GO, WAIT, FULL = 1, 0, 2       # the take script's answers: go now; sleep until the start; the host was full
+LATE_BY = SPACING_MARGIN / 2   # seconds: a caller that comes this late to its reserved start reserves again ...
+LATE_RETRIES = 3               # ... at most this many times for one request (then it goes, late)
+
+GO, WAIT, FULL, LATE = 1, 0, 2, 3   # the take script's answers: go now; sleep until the start; the host was full;
+#                                     the caller came too late to its start
 
 # Shared by every script: Redis' clock, numbers written exactly (%.17g round-trips a double), TTLs only raised, the
 # per-second start counter, and a caller's interval.
@@ -120,16 +129,19 @@ end
 
 # One step of taking a slot. Without a reserved start (0), reserve one: ``start = max(now, next, paused_until)``,
 # ``next = start + interval * (1 + margin)``. Once the reserved start has come: if the host was paused since, reserve
-# again after the pause; if the host's concurrency is full, reserve the next start on the schedule (so that the one
-# who goes later still keeps the spacing); else take a lease (expiring after the request's longest time) and go.
+# again after the pause; if the caller comes more than ``late by`` after its start (its thread waited for the CPU
+# or the GIL), reserve again: going now would put it closer than the spacing to the start after it; if the host's
+# concurrency is full, reserve the next start on the schedule (so that the one who goes later still keeps the
+# spacing); else take a lease (expiring after the request's longest time) and go.
 # KEYS: state, leases, starts prefix, hosts index
 # ARGV: own floor, adaptive (1|0), concurrency, lease id, lease seconds, spacing margin, host, state TTL, count TTL,
-#       reserved start (0: none yet)
-# -> {GO 1 | WAIT 0 | FULL 2, now, reserved start, interval, crawl_delay, last_backoff}
+#       reserved start (0: none yet), late by (seconds; 0: go however late)
+# -> {GO 1 | WAIT 0 | FULL 2 | LATE 3, now, reserved start, interval, crawl_delay, last_backoff}
 _TAKE = _PRELUDE + """
 local lease, margin = tonumber(ARGV[5]), tonumber(ARGV[6])
 local state_ttl = tonumber(ARGV[8])
 local reserved = tonumber(ARGV[10])
+local late_by = tonumber(ARGV[11])
 redis.call('ZADD', KEYS[4], f(now), ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', f(now - state_ttl))
 redis.call('EXPIRE', KEYS[4], state_ttl)
@@ -147,6 +159,9 @@ local code = 0
 if reserved == 0 then reserved = reserve() end
 if reserved <= now then
   if paused > now then
+    reserved = reserve()
+  elseif late_by > 0 and interval > 0 and now - reserved > late_by then
+    code = 3
     reserved = reserve()
   else
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', f(now))
@@ -380,6 +395,7 @@ class SharedHostLimiter:
         self.max_interval = self.interval
         self.requests = 0
         self.backoffs = 0
+        self.late = 0               # reservations given up because the caller came too late to them
         self._last_backoff = 0.0        # Redis time of the host's last back-off, as last seen
         self._last_start = 0.0          # Redis time of this caller's last reserved start (0: none yet)
         self._timeouts = 0
@@ -421,16 +437,20 @@ class SharedHostLimiter:
         adaptive = "1" if self._adaptive_wanted else "0"
         reserved = 0.0
         poll = POLL_FIRST
+        late = 0
         while True:
             code, now, start, interval, crawl_delay, last_backoff = await b.run(
                 "take", (self._state, self._leases, self._starts, HOSTS_KEY),
                 (self._own_floor, adaptive, self.concurrency, lease, b.lease, SPACING_MARGIN, self.host,
-                 STATE_TTL, COUNT_TTL, reserved))
+                 STATE_TTL, COUNT_TTL, reserved, LATE_BY if late < LATE_RETRIES else 0))
             self._learn(float(interval), float(crawl_delay), float(last_backoff))
             reserved = float(start)
             if code == GO:
                 self._last_start = reserved
                 return
+            if code == LATE:
+                late += 1
+                self.late += 1
             wait = reserved - float(now)
             if code == FULL:
                 wait = max(wait, poll * random.uniform(0.5, 1.0))

@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sitewatch.fleet import jobs
-from sitewatch.fleet.leases import workers
+from sitewatch.fleet.budget import host_usage
+from sitewatch.fleet.leases import connect, workers
+from sitewatch.safetext import safe_text
 from sitewatch.store import JobRunRow, ScanRow
 
 RECENT = dt.timedelta(hours=24)          # job counts cover this long
@@ -29,6 +30,9 @@ class HostUse:
     host: str
     rate: float            # requests/s over the window
     in_flight: int
+    delay: float           # the host's shared back-off interval (0: never backed off)
+    crawl_delay: float     # robots.txt's Crawl-delay (0: none)
+    paused_for: float      # seconds left of a Retry-After pause
 
 
 @dataclass
@@ -42,8 +46,8 @@ class FleetView:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)   # (site, kind) -> failed/killed (recent)
 
 
-def fleet_view(engine: Engine, client: redis.Redis | None, now: dt.datetime | None = None) -> FleetView:
-    """What the store and (when given) Redis say about the fleet now."""
+def fleet_view(engine: Engine, broker: str | None, now: dt.datetime | None = None) -> FleetView:
+    """What the store and (when ``broker`` names the fleet's Redis) Redis say about the fleet now."""
     now = now or dt.datetime.now()
     view = FleetView(jobs=jobs.per_worker(engine, now - RECENT))
     with engine.connect() as c:
@@ -61,23 +65,23 @@ def fleet_view(engine: Engine, client: redis.Redis | None, now: dt.datetime | No
                 .join(latest, ScanRow.c.id == latest.c.id).order_by(ScanRow.c.site, ScanRow.c.kind)):
             if started and finished:
                 view.scans.append((site, kind, max(0.0, (finished - started).total_seconds())))
-    if client is not None:
+    if broker is not None:
         from sitewatch.fleet.queue import QUEUE
 
-        view.workers = workers(client)
-        view.broker_queue = int(client.llen(QUEUE))
-        view.hosts = host_use(client)
+        client = connect(broker)
+        try:
+            view.workers = workers(client)
+            view.broker_queue = int(client.llen(QUEUE))
+        finally:
+            client.close()
+        view.hosts = host_use(broker)
     return view
 
 
-def host_use(client: redis.Redis) -> list[HostUse]:
-    """Per-host requests/s and requests in flight, busiest first, from the shared budget's counters."""
-    try:
-        from sitewatch.fleet.budget import host_usage
-    except ImportError:          # (a fleet without the shared budget module: nothing to show)
-        return []
-    out = [HostUse(u.host, float(u.requests) / BUDGET_WINDOW, int(u.in_flight))
-           for u in host_usage(client, BUDGET_WINDOW)]
+def host_use(broker: str) -> list[HostUse]:
+    """Per-host requests/s, requests in flight and learned state, busiest first, from the shared budget."""
+    out = [HostUse(u.host, u.requests / u.window_s, u.in_flight, u.delay, u.crawl_delay, u.paused_for)
+           for u in host_usage(broker, BUDGET_WINDOW)]
     return sorted(out, key=lambda h: (-h.rate, -h.in_flight, h.host))
 
 
@@ -97,14 +101,21 @@ def status_lines(view: FleetView, top: int = 10) -> list[str]:
         lines.append(f"  failed or lost in the last 24 h: {site}:{kind} x{n}")
     if view.hosts:
         lines.append(f"  host budget use (last {BUDGET_WINDOW} s):")
-        lines += [f"    {h.host:<40} {h.rate:6.2f} requests/s, {h.in_flight} in flight" for h in view.hosts[:top]]
+        lines += [f"    {h.host:<40} {h.rate:6.2f} requests/s, {h.in_flight} in flight" + _learned(h)
+                  for h in view.hosts[:top]]
     return lines
 
 
+def _learned(h: HostUse) -> str:
+    parts = [f"backed off to {h.delay:g} s" if h.delay else "", f"Crawl-delay {h.crawl_delay:g} s" if h.crawl_delay
+             else "", f"paused {h.paused_for:.0f} s more" if h.paused_for else ""]
+    return "".join(f"; {p}" for p in parts if p)
+
+
 def _label(value: str) -> str:
-    """A Prometheus label value: backslash, quote and newline escaped, other control characters dropped."""
-    text = "".join(ch for ch in str(value) if ch == "\n" or (ord(ch) >= 32 and ord(ch) != 127))
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A Prometheus label value: control and bidi characters spelled out (``safetext``), then backslash and quote
+    escaped as the text format wants."""
+    return safe_text(str(value)).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _num(value: float) -> str:
@@ -137,6 +148,8 @@ def metrics_text(view: FleetView) -> str:
            [({"host": h.host}, h.rate) for h in view.hosts])
     family("sitewatch_host_in_flight", "gauge", "Requests in flight to each host across the fleet.",
            [({"host": h.host}, h.in_flight) for h in view.hosts])
+    family("sitewatch_host_delay_seconds", "gauge", "Each host's shared back-off interval (0: not backed off).",
+           [({"host": h.host}, h.delay) for h in view.hosts])
     family("sitewatch_scan_duration_seconds", "gauge", "Duration of each site's latest completed scan by kind.",
            [({"site": s, "kind": k}, sec) for s, k, sec in view.scans])
     return "\n".join(out) + "\n"
