@@ -103,10 +103,15 @@ def max_in_flight(records: Iterable[Request]) -> int:
     return max((r.in_flight for r in records), default=0)
 
 
-def max_overlap(records: Iterable[Request]) -> int:
+def max_overlap(records: Iterable[Request], grace: float = 0.0) -> int:
     """The most ``[mono, end]`` intervals open at once, from the times alone (an end before an arrival at the same
-    instant): the same as ``max_in_flight`` for a log this server wrote, so each checks the other."""
-    events = sorted([(r.mono, 1) for r in records] + [(r.end, -1) for r in records])
+    instant): the same as ``max_in_flight`` for a log this server wrote, so each checks the other.
+
+    ``end`` is read after the answer was handed to the socket and the server thread got the log's lock: a client can
+    read the answer, give its slot back and send its next request first (the fleet benchmark saw 5 in flight at a
+    budget of 4 in 2 of 38 runs, the extra arrival under 0.6 ms before the other's end). ``grace`` ends each interval
+    that much earlier, so that such a hand-over is not counted as two requests at once."""
+    events = sorted([(r.mono, 1) for r in records] + [(r.end - grace, -1) for r in records])
     best = n = 0
     for _, step in events:
         n += step

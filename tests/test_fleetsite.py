@@ -195,6 +195,8 @@ def test_max_in_flight_and_overlap():
     assert max_in_flight(touching) == 1 and max_overlap(touching) == 1
     crossing = _log((0.0, 1.0, 1), (0.99, 2.0, 2))                          # twin: one overlaps the other
     assert max_in_flight(crossing) == 2 and max_overlap(crossing) == 2
+    handed_over = _log((0.0, 1.0, 1), (0.9995, 2.0, 2))                    # next request within the grace
+    assert max_overlap(handed_over, grace=0.002) == 1 and max_overlap(crossing, grace=0.002) == 2
     assert max_in_flight([]) == 0 and max_overlap([]) == 0
 
 
