@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
+from sitewatch.crawl.answers import AnswerRecorder
 from sitewatch.defaults import (
     BACKOFF_START,
     DEFAULT_CONCURRENCY,
@@ -59,7 +60,7 @@ class Limiter(Protocol):
     def report(self, host: str) -> dict[str, Any]: ...
 
 
-class HostLimiter:
+class HostLimiter(AnswerRecorder):
     """Bounds one host: at most ``concurrency`` requests in flight, request starts ``interval`` seconds apart.
 
     ``floor`` is the smallest interval ever used: the configured rate's (``1 / rate``) or robots.txt's Crawl-delay,
@@ -123,21 +124,6 @@ class HostLimiter:
         else:
             nearest = self.interval / 2
         self.interval = self.floor if nearest <= max(self.floor, MIN_ADAPTIVE_DELAY) else nearest
-
-    def record(self, sent: float, *, overloaded: bool, fast: bool, timed_out: bool = False) -> None:
-        """What a request sent at ``sent`` (monotonic) answered: ``overloaded`` (429, 503, 504) backs off, and so
-        does a timeout that follows another timeout of the host (one slow page is that page's defect, not an
-        overloaded server); a clean ``fast`` answer recovers a step; anything else (a 404, a slow answer) holds."""
-        self.requests += 1
-        if timed_out:
-            self._timeouts += 1
-            overloaded = overloaded or self._timeouts >= 2
-        else:
-            self._timeouts = 0
-        if overloaded:
-            self.backoff(sent)
-        elif fast:
-            self.answered(sent)
 
     def report(self, host: str) -> dict[str, Any]:
         """This host's numbers for the scan statistics (seconds, rounded to milliseconds)."""

@@ -74,6 +74,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from sitewatch.crawl.answers import AnswerRecorder
 from sitewatch.defaults import BACKOFF_START, MAX_ADAPTIVE_DELAY, MIN_ADAPTIVE_DELAY, RECOVERY_STEP
 from sitewatch.errors import BudgetError
 
@@ -374,7 +375,7 @@ class SharedBudget:
                 pass
 
 
-class SharedHostLimiter:
+class SharedHostLimiter(AnswerRecorder):
     """``HostLimiter``'s interface (``slot``, ``record``, ``backoff``, ``answered``, ``slow_down``, ``set_floor``,
     ``report`` and its counters) on a host's budget shared through Redis (see the module's docstring).
 
@@ -456,19 +457,6 @@ class SharedHostLimiter:
                 wait = max(wait, poll * random.uniform(0.5, 1.0))
                 poll = min(poll * 2, POLL_MAX)
             await asyncio.sleep(wait)
-
-    def record(self, sent: float, *, overloaded: bool, fast: bool, timed_out: bool = False) -> None:
-        """As ``HostLimiter.record``; ``sent`` is this process's ``time.monotonic()``."""
-        self.requests += 1
-        if timed_out:
-            self._timeouts += 1
-            overloaded = overloaded or self._timeouts >= 2
-        else:
-            self._timeouts = 0
-        if overloaded:
-            self.backoff(sent)
-        elif fast:
-            self.answered(sent)
 
     def backoff(self, sent: float) -> bool:
         at = self._at(sent)
