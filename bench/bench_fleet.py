@@ -43,7 +43,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -61,7 +60,7 @@ sys.path.insert(0, SRC)
 
 import redis  # noqa: E402, I001
 from conftest import PgCluster, RedisServer, _pg_bindir  # noqa: E402
-from fleetsite import DEFAULT_SCALE, FleetServer, max_in_flight, max_in_window  # noqa: E402
+from fleetsite import DEFAULT_SCALE, FleetServer, max_in_flight, max_in_window, start_worker, stop_workers  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from townsite import TODAY  # noqa: E402
 
@@ -113,14 +112,6 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def start_worker(name: str, db: str, broker: str, threads: int, work: Path) -> subprocess.Popen:
-    log = open(work / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "sitewatch", "worker", "--db", db, "--broker", broker,
-                             "--name", name, "--threads", str(threads), "--lease", "10"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": SRC},
-                            start_new_session=True)
-
-
 def wait_ready(workers: list[subprocess.Popen], work: Path, names: list[str], timeout: float = 90) -> None:
     """Until Celery logs ``<name> ready.`` for every worker (its consumer is on the queue)."""
     deadline = time.monotonic() + timeout
@@ -134,18 +125,6 @@ def wait_ready(workers: list[subprocess.Popen], work: Path, names: list[str], ti
         if time.monotonic() > deadline:
             raise RuntimeError(f"workers {sorted(pending)} not ready after {timeout:g} s; see {work}")
         time.sleep(0.2)
-
-
-def stop(workers: list[subprocess.Popen]) -> None:
-    for p in workers:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in workers:
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 @contextlib.contextmanager
@@ -361,7 +340,7 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
             restore()                               # the server (forked) keeps the file; this process its stderr
             sites = fleet.sites()
             origin = fleet._proc.pid if fleet._proc is not None else os.getpid()
-            workers = [start_worker(n, db, rds.url(0), args.threads, work) for n in names]
+            workers = [start_worker(n, db, rds.url(0), work, threads=args.threads) for n in names]
             wait_ready(workers, work, names)
             cpu_ready = {n: proc_cpu(p.pid) for n, p in zip(names, workers, strict=True)}
             idle0 = watch.snapshot()
@@ -408,12 +387,12 @@ def one_run(args: argparse.Namespace, cluster: PgCluster, redis_bin: str, n_work
             keys = watch.keys_by_kind()
             time.sleep(1.0)                         # the last job's worker has returned its connections
             conn_end = pg_connections(store)
-            stop(workers)
+            stop_workers(workers)
             workers = []
             run.origin_cpu = round(origin1 - origin0, 2)
         logs = {h: fleet.log(h) for h in fleet.hosts}
     finally:
-        stop(workers)
+        stop_workers(workers)
         rds.stop()
 
     total, per = delta_commands(redis0, redis1)

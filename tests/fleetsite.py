@@ -34,6 +34,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -84,6 +85,35 @@ class Request(NamedTuple):
     path: str               # as the request line had it (query included)
     status: int
     in_flight: int          # requests in flight at this host at the arrival, this one included
+
+
+# ---- the fleet's workers -----------------------------------------------------------------------------------------
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def start_worker(name: str, db: str, broker: str, log_dir: Path, *, threads: int = 4,
+                 lease: float = 10) -> subprocess.Popen:
+    """A ``sitewatch worker`` process (its own process group, its output in ``log_dir/<name>.log``)."""
+    log = open(Path(log_dir) / f"{name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "sitewatch", "worker", "--db", db, "--broker", broker,
+                             "--name", name, "--threads", str(threads), "--lease", f"{lease:g}"],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": SRC},
+                            start_new_session=True)
+
+
+def stop_workers(workers: Iterable[subprocess.Popen]) -> None:
+    """SIGTERM (running scans checkpoint), then SIGKILL after 30 s."""
+    workers = list(workers)
+    for p in workers:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in workers:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 # ---- what the log says -------------------------------------------------------------------------------------------

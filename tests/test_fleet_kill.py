@@ -10,8 +10,6 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 
 pytest.importorskip("celery", reason="the fleet extra (celery) is not installed")
 
+from fleetsite import start_worker, stop_workers  # noqa: E402
 from townsite import TODAY, TownServer  # noqa: E402
 
 from sitewatch.config import config_from_dict  # noqa: E402
@@ -27,7 +26,6 @@ from sitewatch.fleet.queue import make_app, send  # noqa: E402
 from sitewatch.scan import start_scan  # noqa: E402
 from sitewatch.store import JobRunRow, PageRow, Store  # noqa: E402
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 SCALE = 0.4          # ~2,500 pages: the kill lands well inside the crawl
 
 
@@ -39,14 +37,6 @@ def table(start_url: str) -> dict:
 
 def comparable(findings) -> list[str]:
     return sorted(json.dumps(f.to_json(), sort_keys=True, ensure_ascii=False) for f in findings)
-
-
-def start_worker(name: str, db: str, broker: str, tmp: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": SRC}
-    log = open(tmp / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "sitewatch", "worker", "--db", db, "--broker", broker,
-                             "--name", name, "--lease", "2", "--threads", "2"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
 def wait_for(what, timeout: float, why: str):
@@ -70,7 +60,7 @@ def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(sig, pg_clust
         assert reference.status == "completed" and reference.stats.pages > 2000
 
         store = Store(db)
-        workers = {name: start_worker(name, db, redis_url, tmp_path) for name in ("wa", "wb")}
+        workers = {name: start_worker(name, db, redis_url, tmp_path, threads=2, lease=2) for name in ("wa", "wb")}
         try:
             run_id = jobs.queue(store.engine, "西区办事处", "links", None, jobs.payload(cfg))
             send(make_app(redis_url), run_id)
@@ -90,14 +80,7 @@ def test_a_worker_killed_mid_scan_has_its_scan_finished_by_another(sig, pg_clust
                 return rows if rows[-1].kind == "resume" and rows[-1].status in ("ok", "failed") else None
             rows = wait_for(resumed, 180, "another worker to resume and finish the scan")
         finally:
-            for p in workers.values():
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGTERM)
-            for p in workers.values():
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
+            stop_workers(workers.values())
     survivor = ({"wa", "wb"} - {victim}).pop()
     killed, resume = rows[0], rows[-1]
     if sig == signal.SIGKILL:

@@ -9,10 +9,6 @@ The sites are tests/fleetsite.py's (built from the independent town site, each w
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +16,7 @@ import pytest
 
 pytest.importorskip("celery", reason="the fleet extra (celery) is not installed")
 
-from fleetsite import FleetServer  # noqa: E402
+from fleetsite import FleetServer, start_worker, stop_workers  # noqa: E402
 from townsite import TODAY  # noqa: E402
 
 from sitewatch.config import config_from_dict  # noqa: E402
@@ -29,7 +25,6 @@ from sitewatch.fleet.queue import make_app, send  # noqa: E402
 from sitewatch.scan import start_scan  # noqa: E402
 from sitewatch.store import JobRunRow, Store  # noqa: E402
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 RATE = 40            # requests/s per host: ~3,000 requests to the shared host take ~75 s
 CONCURRENCY = 4
 WORKERS = 3
@@ -44,25 +39,6 @@ def table(name: str, start_url: str, rate: float) -> dict:
 
 def comparable(findings) -> list[str]:
     return sorted(json.dumps(f.to_json(), sort_keys=True, ensure_ascii=False) for f in findings)
-
-
-def start_worker(name: str, db: str, broker: str, tmp: Path) -> subprocess.Popen:
-    log = open(tmp / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "sitewatch", "worker", "--db", db, "--broker", broker,
-                             "--name", name, "--threads", str(THREADS), "--lease", "10"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": SRC},
-                            start_new_session=True)
-
-
-def stop(workers: list[subprocess.Popen]) -> None:
-    for p in workers:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in workers:
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
 
 
 def overlapping(rows, host_sites: set[str]) -> int:
@@ -89,7 +65,7 @@ def test_three_workers_scan_25_sites_within_one_budget_per_host(pg_cluster, redi
         fleet.reset_log()
 
         store = Store(db)
-        workers = [start_worker(f"w{i}", db, redis_url, tmp_path) for i in range(WORKERS)]
+        workers = [start_worker(f"w{i}", db, redis_url, tmp_path, threads=THREADS) for i in range(WORKERS)]
         started = time.monotonic()
         try:
             app = make_app(redis_url)
@@ -109,7 +85,7 @@ def test_three_workers_scan_25_sites_within_one_budget_per_host(pg_cluster, redi
                 pytest.fail("the fleet did not finish within 480 s")
             elapsed = time.monotonic() - started
         finally:
-            stop(workers)
+            stop_workers(workers)
         logs = {host: fleet.log(host) for host in [fleet.city, *fleet.own_hosts]}
 
     assert [r.status for r in rows] == ["ok"] * 25, [(r.site, r.status, r.detail) for r in rows]
