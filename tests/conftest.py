@@ -218,11 +218,13 @@ class RedisServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen(
+        # daemonized, as pg_ctl starts PostgreSQL: not a child of the test process (tests count their children)
+        self.pidfile = self.root / "redis.pid"
+        subprocess.run(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.root), "--protected-mode", "no", "--loglevel", "warning",
-             "--logfile", str(self.root / "log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--dir", str(self.root), "--protected-mode", "no", "--loglevel", "warning", "--daemonize", "yes",
+             "--pidfile", str(self.pidfile), "--logfile", str(self.root / "log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=30)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -232,7 +234,7 @@ class RedisServer:
                         break
             except OSError:
                 pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
                 self.stop()
                 raise RuntimeError(f"redis-server did not start: {log}")
@@ -249,14 +251,21 @@ class RedisServer:
             c.recv(16)
 
     def stop(self) -> None:
+        import os
         import shutil
+        import signal
+        import time
 
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:  # noqa: BLE001
-                self.proc.kill()
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):          # gone (or never started)
+            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
