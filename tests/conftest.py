@@ -250,22 +250,28 @@ class RedisServer:
             c.sendall(b"FLUSHALL\r\n")
             c.recv(16)
 
-    def stop(self) -> None:
+    def kill(self, sig: int = 9, wait: float = 10) -> None:
+        """Send ``sig`` (SIGKILL: the server dies at once) and wait until the process is gone."""
         import os
-        import shutil
         import signal
         import time
 
         try:
             pid = int(self.pidfile.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
+            os.kill(pid, sig)
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 os.kill(pid, 0)
                 time.sleep(0.05)
             os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError):          # gone (or never started)
             pass
+
+    def stop(self) -> None:
+        import shutil
+        import signal
+
+        self.kill(signal.SIGTERM)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -93,7 +93,9 @@ def pages_stored(db: str) -> int:
 
 
 def test_sigkill_mid_crawl_then_resume_matches_an_uninterrupted_scan(tmp_path):
-    with LoopbackSite(portal_routes()) as site:
+    # 80 ms a page (~3 s a crawl): the store writes about once a second, so the kill lands mid-crawl even when a
+    # loaded machine (the whole suite in parallel) lets the first write come late; at 20 ms it once came at the end
+    with LoopbackSite(portal_routes(delay=0.08)) as site:
         cfg_path = write_config(tmp_path / "site.toml", site.url("/"))
         cfg = load_config(cfg_path)
         base_store = Store(tmp_path / "base.db")
