@@ -610,19 +610,18 @@ class SiteScheduler:
 
     def _celery_enqueue(self, broker: str) -> Callable[[str, str, int | None], str]:
         """Jobs go to the fleet's queue: a ``queued`` row with the site's config, its id on the broker."""
+        from sitewatch.fleet import EXTRA
+
         try:
             import celery  # noqa: F401 - the fleet extra's queue
 
             from sitewatch.fleet import jobs
-            from sitewatch.fleet.leases import connect
+            from sitewatch.fleet.leases import reachable
             from sitewatch.fleet.queue import make_app, send
         except ImportError as exc:
             raise UsageError(f"schedule: executor 'celery' needs the fleet extra ({exc.name} is missing): "
-                             "pip install \"sitewatch[fleet]\"") from None
-        try:
-            connect(broker).ping()
-        except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
-            raise UsageError(f"schedule: cannot reach the broker at {broker}: {exc}") from None
+                             f"{EXTRA}") from None
+        reachable(broker, "schedule")
         app = make_app(broker)
         engine = self.store.engine
 

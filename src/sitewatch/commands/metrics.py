@@ -31,22 +31,19 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UsageError(f"metrics: --out {out}: " + ("is a folder" if out.is_dir() else
                                                     f"folder {out.parent} does not exist"))
+    from sitewatch.fleet import EXTRA
+
     try:
-        from sitewatch.fleet.leases import connect
+        from sitewatch.fleet.leases import reachable
         from sitewatch.fleet.view import fleet_view, metrics_text
     except ImportError as exc:
-        raise UsageError(f"metrics: the fleet extra is not installed ({exc.name} is missing): "
-                         "pip install \"sitewatch[fleet]\"") from None
+        raise UsageError(f"metrics: the fleet extra is not installed ({exc.name} is missing): {EXTRA}") from None
     from sitewatch.commands.worker import broker_url
     from sitewatch.store import Store
 
     broker = broker_url(args.broker)
     store = Store(args.db or DEFAULT_DB)
-    client = connect(broker)
-    try:
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
-        raise UsageError(f"metrics: cannot reach the broker at {broker}: {exc}") from None
+    reachable(broker, "metrics")
     while True:
         text = metrics_text(fleet_view(store.engine, broker))
         if out is None:

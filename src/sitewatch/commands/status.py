@@ -74,23 +74,21 @@ def fleet_lines(engine: Engine, broker: str | None) -> list[str]:
     """The fleet section: when a broker is named, or fleet jobs are in the store (nothing for a single office)."""
     from sqlalchemy import select
 
-    from sitewatch.errors import UsageError
     from sitewatch.store import JobRunRow
 
     with engine.connect() as c:
         fleet_jobs = c.execute(select(JobRunRow.c.id).where(JobRunRow.c.queued_at.is_not(None)).limit(1)).first()
     if broker is None and fleet_jobs is None:
         return []
+    from sitewatch.fleet import EXTRA
+
     try:
-        from sitewatch.fleet.leases import connect
+        from sitewatch.fleet.leases import reachable
         from sitewatch.fleet.view import fleet_view, status_lines
     except ImportError as exc:
-        return [f"fleet: not shown ({exc.name} is missing: pip install \"sitewatch[fleet]\")"]
+        return [f"fleet: not shown ({exc.name} is missing: {EXTRA})"]
     if broker:
-        try:
-            connect(broker).ping()
-        except Exception as exc:  # noqa: BLE001 - any connection error is the same one-line error
-            raise UsageError(f"status: cannot reach the broker at {broker}: {exc}") from None
+        reachable(broker, "status")
     return ["", *status_lines(fleet_view(engine, broker))]
 
 

@@ -43,11 +43,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise UsageError(f"worker: --lease must be 1..3600 seconds, got {args.lease:g}")
     if args.max_attempts < 1:
         raise UsageError(f"worker: --max-attempts must be >= 1, got {args.max_attempts}")
+    from sitewatch.fleet import EXTRA
+
     try:
         from sitewatch.fleet.worker import serve
     except ImportError as exc:
-        raise UsageError(f"worker: the fleet extra is not installed ({exc.name} is missing): "
-                         "pip install \"sitewatch[fleet]\"") from None
+        raise UsageError(f"worker: the fleet extra is not installed ({exc.name} is missing): {EXTRA}") from None
     db = args.db or DEFAULT_DB
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

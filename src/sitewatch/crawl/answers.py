@@ -3,8 +3,10 @@ the fleet's (``fleet.budget.SharedHostLimiter``), which differ in where they kee
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 
-class AnswerRecorder:
+
+class AnswerRecorder(ABC):
     """``record``: a 429/503/504 backs off, and so does a timeout that follows another timeout of the host (one slow
     page is that page's defect, not an overloaded server); a clean ``fast`` answer recovers a step; anything else
     (a 404, a slow answer) holds. Subclasses provide ``backoff`` and ``answered``."""
@@ -12,11 +14,13 @@ class AnswerRecorder:
     requests: int = 0
     _timeouts: int = 0              # timeouts in a row
 
+    @abstractmethod
     def backoff(self, sent: float) -> bool:
-        raise NotImplementedError
+        """Double the interval after an overloaded answer; True when it changed."""
 
+    @abstractmethod
     def answered(self, sent: float) -> None:
-        raise NotImplementedError
+        """One step back towards the floor after a clean, fast answer."""
 
     def record(self, sent: float, *, overloaded: bool, fast: bool, timed_out: bool = False) -> None:
         """What a request sent at ``sent`` (this process's ``time.monotonic()``) answered."""

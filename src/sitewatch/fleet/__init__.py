@@ -4,3 +4,5 @@ PostgreSQL store holds every scan, and Redis holds the per-host politeness budge
 Nothing here is imported by the single-process path (``sitewatch scan``, ``sitewatch schedule`` with the default
 ``executor = "local"``): without the extra installed, sitewatch works as before.
 """
+
+EXTRA = 'pip install "sitewatch[fleet]"'       # what a command that needs the fleet says when it is missing

@@ -19,6 +19,8 @@ from typing import Any
 import redis
 from redis.exceptions import LockError, RedisError
 
+from sitewatch.errors import UsageError
+
 log = logging.getLogger("sitewatch.fleet")
 
 PREFIX = "sitewatch:"
@@ -40,6 +42,16 @@ def worker_key(name: str) -> str:
 def connect(url: str) -> redis.Redis:
     """A Redis client with bounded waits (a dead Redis is an error within seconds, not a hang)."""
     return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+
+
+def reachable(url: str, command: str) -> redis.Redis:
+    """A client of the fleet's Redis at ``url``, checked: else ``command``'s one-line error, before any work."""
+    try:
+        client = connect(url)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any connection or URL error is the same one-line error
+        raise UsageError(f"{command}: cannot reach the broker at {url}: {exc}") from None
+    return client
 
 
 class SiteLease:

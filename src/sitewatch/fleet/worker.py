@@ -36,9 +36,9 @@ from typing import Any
 import celery  # noqa: F401 - the fleet extra; its absence is the one-line error of `sitewatch worker`
 import redis
 
-from sitewatch.errors import ConfigError, UsageError
+from sitewatch.errors import ConfigError
 from sitewatch.fleet import jobs
-from sitewatch.fleet.leases import DEFAULT_LEASE, Heartbeat, alive, announce, connect, job_key
+from sitewatch.fleet.leases import DEFAULT_LEASE, Heartbeat, alive, announce, job_key, reachable, worker_key
 from sitewatch.fleet.queue import DEFAULT_VISIBILITY, QUEUE, make_app, send
 from sitewatch.resume import resumable_scan
 from sitewatch.scheduler import DEFAULT_ACTIONS, Runtime, schedule_settings
@@ -179,14 +179,19 @@ def _take_over(ctx: WorkerContext, job: jobs.FleetJob, status: str, why: str) ->
     return [run_id]
 
 
+def _announce(ctx: WorkerContext) -> None:
+    """This worker's heartbeat: its host, pid, threads and the jobs it runs now."""
+    with ctx.guard:
+        active = sorted(ctx.active)
+    announce(ctx.client, ctx.name, {"host": socket.gethostname(), "pid": os.getpid(), "threads": ctx.concurrency,
+                                    "jobs": active}, ctx.lease)
+
+
 def _watchdog(ctx: WorkerContext) -> None:
     period = max(0.5, ctx.lease / 2)
     while not ctx.stop.wait(period * random.uniform(0.8, 1.2)):        # workers do not all look at once
         try:
-            with ctx.guard:
-                active = sorted(ctx.active)
-            announce(ctx.client, ctx.name, {"host": socket.gethostname(), "pid": os.getpid(),
-                                            "threads": ctx.concurrency, "jobs": active}, ctx.lease)
+            _announce(ctx)
             watch_once(ctx)
         except Exception:  # noqa: BLE001 - the watchdog must outlive a passing Redis or database error
             log.exception("watchdog round failed; trying again")
@@ -199,11 +204,7 @@ def serve(db: str, broker: str, *, name: str | None = None, concurrency: int = D
     """Run a worker until it is stopped (SIGTERM or Ctrl-C: running scans checkpoint first)."""
     global _context
     store = Store(db)                # schema errors before anything runs
-    client = connect(broker)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise UsageError(f"worker: cannot reach the broker at {broker}: {exc}") from None
+    client = reachable(broker, "worker")
     if store.engine.dialect.name == "sqlite":
         log.warning("worker on an SQLite store (%s): fine on one machine; a fleet shares one PostgreSQL store", db)
     name = name or f"sitewatch@{socket.gethostname()}.{os.getpid()}"
@@ -218,8 +219,7 @@ def serve(db: str, broker: str, *, name: str | None = None, concurrency: int = D
 
     worker_shutting_down.connect(on_shutdown, weak=False)
     _context = ctx
-    announce(client, name, {"host": socket.gethostname(), "pid": os.getpid(), "threads": concurrency, "jobs": []},
-             lease)
+    _announce(ctx)
     watchdog = threading.Thread(target=_watchdog, args=(ctx,), name="watchdog", daemon=True)
     watchdog.start()
     code = 0
@@ -231,6 +231,6 @@ def serve(db: str, broker: str, *, name: str | None = None, concurrency: int = D
     finally:
         ctx.stopping()
         watchdog.join(timeout=5)
-        client.delete(f"sitewatch:worker:{name}")
+        client.delete(worker_key(name))
         _context = None
     return code
