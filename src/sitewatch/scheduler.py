@@ -27,7 +27,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from sitewatch.config import EXECUTORS, SCHEDULE_KEYS, SiteConfig
@@ -145,9 +145,8 @@ def _run_finished(engine: Engine, run_id: int, status: str, detail: str, scan_id
 def last_runs(engine: Engine) -> dict[str, Any]:
     """The latest run of every job id."""
     ensure_job_table(engine)
-    latest = select(func.max(job_runs.c.id)).group_by(job_runs.c.job_id)
     with engine.connect() as c:
-        rows = c.execute(select(job_runs).where(job_runs.c.id.in_(latest)).order_by(job_runs.c.id)).all()
+        rows = c.execute(select(job_runs).where(job_runs.c.id.in_(_latest_run_ids())).order_by(job_runs.c.id)).all()
     return {r.job_id: r for r in rows}
 
 
@@ -155,11 +154,15 @@ def prune_job_runs(engine: Engine, keep_days: int = JOB_RUNS_KEEP_DAYS, now: dt.
     """Delete finished job runs older than ``keep_days`` but the latest of each job (probes every 30 minutes add
     48 rows a site a day: a province's 3,000 sites would add 50 million a year). Returns the rows deleted."""
     cutoff = (now or dt.datetime.now()) - dt.timedelta(days=keep_days)
-    latest = select(func.max(job_runs.c.id)).group_by(job_runs.c.job_id)
     with engine.begin() as c:
         return int(c.execute(delete(job_runs).where(
             job_runs.c.started_at < cutoff, job_runs.c.status.not_in(("queued", "running")),
-            job_runs.c.id.not_in(latest))).rowcount or 0)
+            job_runs.c.id.not_in(_latest_run_ids()))).rowcount or 0)
+
+
+def _latest_run_ids() -> Select[tuple[int]]:
+    """The id of each job's latest run (a subquery)."""
+    return select(func.max(job_runs.c.id)).group_by(job_runs.c.job_id)
 
 
 def prune_job_runs_job() -> None:
@@ -408,12 +411,14 @@ def plan_missing_lookbacks(rt: Runtime) -> None:
     audit ran on a worker, which has no scheduler to plan it in."""
     if rt.scheduler is None:
         return
-    with rt.store.engine.connect() as c:
+    latest_scans = {site: rt.store.latest_scan(site) for site, s in rt.settings.items() if s.lookback_days}
+    ids = [scan.id for scan in latest_scans.values() if scan is not None]
+    with rt.store.engine.connect() as c:           # (only the latest scans' jobs: a fleet runs this every 5 min)
         audits = {r.scan_id for r in c.execute(select(job_runs.c.scan_id).where(
-            job_runs.c.kind.in_(("monthly", "resume")), job_runs.c.status == "ok"))}
-    for site, s in rt.settings.items():
-        latest = rt.store.latest_scan(site)
-        if not s.lookback_days or latest is None or latest.id not in audits \
+            job_runs.c.scan_id.in_(ids), job_runs.c.kind.in_(("monthly", "resume")), job_runs.c.status == "ok"))}
+    for site, latest in latest_scans.items():
+        s = rt.settings[site]
+        if latest is None or latest.id not in audits \
                 or rt.scheduler.get_job(f"{site}:lookback") is not None \
                 or any((lb.config or {}).get("baseline") == latest.id
                        for lb in rt.store.scans(site, kind="lookback")):
@@ -504,7 +509,6 @@ class SiteScheduler:
         self.executor = executor or _executor(self.runtime.settings)
         if self.executor not in EXECUTORS:
             raise UsageError(f"schedule: --executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
-        self.broker = broker
         if self.executor == "celery":
             bare = [c.source for c in configs if not c.raw]
             if bare:
